@@ -1,0 +1,1 @@
+// g711: to be written

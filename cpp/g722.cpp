@@ -1,0 +1,1 @@
+// g722: to be written

@@ -1,0 +1,1 @@
+// g726: to be written

@@ -1,0 +1,326 @@
+"""Encoders and decoders for the codecs Poly phones page with, bit-exact to the ITU-T.
+
+The coding itself happens in the compiled core (``polyptt._codec``, C++ with the GIL
+released); this module gives it a small, stable face.
+
+Map by purpose
+--------------
+One-shot coding of a whole signal
+    :func:`encode`, :func:`decode`
+Streaming (a microphone, a live page): state is kept between calls, so coding a signal
+in 30 ms pieces gives exactly the bytes of coding it whole
+    :class:`Encoder`, :class:`Decoder`
+What a codec is on the wire (sample rate, bytes per frame, wire id)
+    :func:`info`, :func:`by_wire_id`, :data:`NAMES`, :class:`CodecInfo`
+
+Codec names
+-----------
+``g711u``, ``g711a``
+    ITU-T G.711 mu-law / A-law, 8 kHz, one byte per sample.
+``g722``
+    ITU-T G.722 at 64 kbit/s (mode 1), 16 kHz, one byte per two samples.
+``g726qi``
+    G.726 at 24 kbit/s in the bit order SoundPoint IP 450/550 phones use: AAL2 packing,
+    then the bits of every byte reversed.
+``g726-16`` ... ``g726-40``
+    G.726 at 16/24/32/40 kbit/s packed as RFC 3551 (SDP ``G726-32``): least-significant
+    bit first.
+``g726-16-aal2`` ... ``g726-40-aal2``
+    The same rates packed as ITU-T I.366.2 (AAL2): most-significant bit first.
+
+PCM is always a one-dimensional ``numpy.int16`` array at the codec's sample rate; it is
+taken strictly (a float array is a ``TypeError``, never a silent cast). Coded audio is
+``bytes`` out and any bytes-like object in.
+
+Examples
+--------
+>>> import numpy as np
+>>> from polyptt import codecs
+>>> pcm = np.zeros(480, dtype=np.int16)          # 30 ms at 16 kHz
+>>> len(codecs.encode("g722", pcm))
+240
+>>> codecs.info("g726qi").frame_bytes(30)
+90
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from polyptt import _codec
+
+__all__ = [
+    "NAMES",
+    "CodecInfo",
+    "Decoder",
+    "Encoder",
+    "by_wire_id",
+    "decode",
+    "encode",
+    "info",
+]
+
+#: The RTP-style clock of the paging protocol's sample count: 8 kHz for every codec,
+#: G.722 included (RFC 3551 keeps G.722's clock at 8 kHz although it samples at 16 kHz).
+CLOCK_RATE = 8000
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """What the protocol layer needs to know of a codec.
+
+    Attributes
+    ----------
+    name : str
+        The codec's name in polyptt (``"g722"``, ``"g726qi"``, ...).
+    sample_rate : int
+        Audio samples per second that the encoder takes and the decoder gives.
+    bits_per_sample : int
+        Coded bits per audio sample (8 for G.711, 4 for G.722, 2-5 for G.726).
+    wire_id : int or None
+        The codec byte of a transmit packet, or None for codecs phones do not page with.
+    description : str
+        One line for ``--help`` texts and reports.
+    """
+
+    name: str
+    sample_rate: int
+    bits_per_sample: int
+    wire_id: int | None
+    description: str
+
+    def frame_samples(self, ms: int) -> int:
+        """Audio samples in a frame of `ms` milliseconds."""
+        return self.sample_rate * ms // 1000
+
+    def frame_bytes(self, ms: int) -> int:
+        """Coded bytes in a frame of `ms` milliseconds.
+
+        Raises
+        ------
+        ValueError
+            If such a frame does not fill a whole number of bytes (e.g. 1 ms of G.726-24).
+        """
+        bits = self.frame_samples(ms) * self.bits_per_sample
+        if bits % 8:
+            raise ValueError(f"{ms} ms of {self.name} is not a whole number of bytes")
+        return bits // 8
+
+    def clock_ticks(self, ms: int) -> int:
+        """How far the packets' 8 kHz sample count advances in `ms` milliseconds."""
+        return CLOCK_RATE * ms // 1000
+
+
+def _g726_infos() -> list[CodecInfo]:
+    infos = []
+    for kbps in (16, 24, 32, 40):
+        bits = kbps // 8
+        infos.append(CodecInfo(f"g726-{kbps}", 8000, bits, None, f"G.726 {kbps} kbit/s, RFC 3551"))
+        infos.append(
+            CodecInfo(f"g726-{kbps}-aal2", 8000, bits, None, f"G.726 {kbps} kbit/s, AAL2")
+        )
+    return infos
+
+
+_INFOS: dict[str, CodecInfo] = {
+    i.name: i
+    for i in [
+        CodecInfo("g711u", 8000, 8, 0x00, "G.711 mu-law, 8 kHz, 64 kbit/s"),
+        CodecInfo("g711a", 8000, 8, None, "G.711 A-law, 8 kHz, 64 kbit/s (files only)"),
+        CodecInfo("g722", 16000, 4, 0x09, "G.722, 16 kHz wideband, 64 kbit/s"),
+        CodecInfo("g726qi", 8000, 3, 0xFD, "G.726QI, 24 kbit/s (SoundPoint IP 450/550)"),
+        *_g726_infos(),
+    ]
+}
+
+#: Every codec name :func:`info`, :class:`Encoder` and :class:`Decoder` accept.
+NAMES: tuple[str, ...] = tuple(_INFOS)
+
+_BY_WIRE_ID = {i.wire_id: i for i in _INFOS.values() if i.wire_id is not None}
+
+
+def info(name: str) -> CodecInfo:
+    """The :class:`CodecInfo` of codec `name`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the known ones.
+    """
+    try:
+        return _INFOS[name]
+    except KeyError:
+        raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(NAMES)}") from None
+
+
+def by_wire_id(wire_id: int) -> CodecInfo:
+    """The codec a transmit packet's codec byte names (0x00, 0x09 or 0xFD).
+
+    Raises
+    ------
+    ValueError
+        For a codec byte no phone sends.
+    """
+    try:
+        return _BY_WIRE_ID[wire_id]
+    except KeyError:
+        raise ValueError(f"unknown wire codec id 0x{wire_id:02X}") from None
+
+
+def _g726_layout(name: str) -> tuple[int, str]:
+    """Bits per code word and packing of a G.726 codec name."""
+    if name == "g726qi":
+        return 3, "qi"
+    parts = name.split("-")  # g726-24 or g726-24-aal2
+    return int(parts[1]) // 8, "aal2" if len(parts) == 3 else "rfc3551"
+
+
+class _Law:
+    """G.711 has no state: a stateless stand-in with the streaming interface."""
+
+    def __init__(self, encode: Any, decode: Any) -> None:
+        self.encode = encode
+        self.decode = decode
+
+    @staticmethod
+    def flush() -> bytes:
+        return b""
+
+    def reset(self) -> None:
+        pass
+
+
+def _make_encoder(name: str) -> Any:
+    info(name)
+    if name == "g711u":
+        return _Law(_codec.ulaw_encode, None)
+    if name == "g711a":
+        return _Law(_codec.alaw_encode, None)
+    if name == "g722":
+        return _codec.G722Encoder()
+    bits, packing = _g726_layout(name)
+    return _codec.G726Encoder(bits, packing)
+
+
+def _make_decoder(name: str) -> Any:
+    info(name)
+    if name == "g711u":
+        return _Law(None, _codec.ulaw_decode)
+    if name == "g711a":
+        return _Law(None, _codec.alaw_decode)
+    if name == "g722":
+        return _codec.G722Decoder(1)
+    bits, packing = _g726_layout(name)
+    return _codec.G726Decoder(bits, packing)
+
+
+class Encoder:
+    """A streaming encoder: PCM in, coded bytes out, state kept between calls.
+
+    Feeding a signal in pieces of any size gives exactly the bytes of encoding it whole,
+    so a live source (microphone, relay) can be coded as it arrives. Codecs whose coded
+    units straddle calls (G.722's two samples per byte, G.726 code words that cross byte
+    boundaries) hold the remainder until the next call; :meth:`flush` emits it at the end.
+
+    Parameters
+    ----------
+    name : str
+        A codec name from :data:`NAMES`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown codec name.
+
+    Examples
+    --------
+    >>> enc = Encoder("g726qi")
+    >>> frame = enc.encode(np.zeros(240, dtype=np.int16))   # 30 ms at 8 kHz
+    >>> len(frame)
+    90
+    """
+
+    def __init__(self, name: str) -> None:
+        self.info = info(name)
+        self._impl = _make_encoder(name)
+
+    def encode(self, pcm: npt.NDArray[np.int16]) -> bytes:
+        """Code `pcm` (1-D int16 at ``info.sample_rate``); returns the whole bytes ready.
+
+        Raises
+        ------
+        TypeError
+            If `pcm` is not an int16 array.
+        ValueError
+            If `pcm` is not one-dimensional.
+        """
+        return self._impl.encode(pcm)
+
+    def flush(self) -> bytes:
+        """The last partial byte, zero-padded, if coded bits are still held; else ``b""``."""
+        return self._impl.flush()
+
+    def reset(self) -> None:
+        """Return to the initial state, as a new encoder (for a new page)."""
+        self._impl.reset()
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.info.name!r})"
+
+
+class Decoder:
+    """A streaming decoder: coded bytes in, PCM out, state kept between calls.
+
+    Parameters
+    ----------
+    name : str
+        A codec name from :data:`NAMES`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown codec name.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.info = info(name)
+        self._impl = _make_decoder(name)
+
+    def decode(self, data: bytes | bytearray | memoryview) -> npt.NDArray[np.int16]:
+        """Decode `data` to 1-D int16 PCM at ``info.sample_rate``.
+
+        G.726 bits that do not complete a code word are held until the next call.
+        """
+        return self._impl.decode(data)
+
+    def reset(self) -> None:
+        """Return to the initial state, as a new decoder (for a new page)."""
+        self._impl.reset()
+
+    def __repr__(self) -> str:
+        return f"Decoder({self.info.name!r})"
+
+
+def encode(name: str, pcm: npt.NDArray[np.int16]) -> bytes:
+    """Encode a whole signal with codec `name`, from the initial state, flushed.
+
+    See Also
+    --------
+    Encoder : the same, piece by piece.
+    """
+    encoder = Encoder(name)
+    return encoder.encode(pcm) + encoder.flush()
+
+
+def decode(name: str, data: bytes | bytearray | memoryview) -> npt.NDArray[np.int16]:
+    """Decode a whole coded signal with codec `name`, from the initial state.
+
+    See Also
+    --------
+    Decoder : the same, piece by piece.
+    """
+    return Decoder(name).decode(data)

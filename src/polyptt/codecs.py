@@ -120,9 +120,7 @@ def _g726_infos() -> list[CodecInfo]:
     for kbps in (16, 24, 32, 40):
         bits = kbps // 8
         infos.append(CodecInfo(f"g726-{kbps}", 8000, bits, None, f"G.726 {kbps} kbit/s, RFC 3551"))
-        infos.append(
-            CodecInfo(f"g726-{kbps}-aal2", 8000, bits, None, f"G.726 {kbps} kbit/s, AAL2")
-        )
+        infos.append(CodecInfo(f"g726-{kbps}-aal2", 8000, bits, None, f"G.726 {kbps} kbit/s, AAL2"))
     return infos
 
 

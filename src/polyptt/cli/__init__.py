@@ -67,6 +67,9 @@ def main() -> None:
     except Exception as exc:  # standalone_mode already handled Click's own errors
         if os.environ.get("POLYPTT_DEBUG"):
             raise
-        click.echo(f"polyptt: internal error: {type(exc).__name__}: {exc} "
-                   "(set POLYPTT_DEBUG=1 for details)", err=True)
+        click.echo(
+            f"polyptt: internal error: {type(exc).__name__}: {exc} "
+            "(set POLYPTT_DEBUG=1 for details)",
+            err=True,
+        )
         sys.exit(1)

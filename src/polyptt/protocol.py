@@ -1,7 +1,7 @@
 """The Polycom / Poly / Spectralink PTT and group-paging packets, bytes in and bytes out.
 
 Sources: Polycom Engineering Advisory 70568 and Spectralink bulletin CS-12-30 (the same
-format), plus what existing senders do; ``PROTOCOL.md`` in the repository has the details.
+format), plus what existing senders do; the project's PROTOCOL.md notes have the details.
 This module is pure standard library: no sockets, no clocks, no codecs, so the sender, the
 receiver, the relay and the tests all agree on one definition of the wire format.
 
@@ -59,8 +59,9 @@ Parsing is strict about structure and lenient about text: a datagram that is sho
 an unknown op code or codec, a channel outside 1-50, a transmit packet without audio, or
 an alert/end packet with bytes after the header is rejected. That last rule is a
 decision: the format defines alert and end packets as the bare header, every known sender
-(phones, the Asterisk repeater, the original project) sends exactly 20 bytes, and port
-5001 is common enough that foreign traffic starting with 0x0F or 0xFF does arrive. The
+(phones, the Asterisk repeater, the original project) sends exactly 20 bytes, and 5001
+is a generic port where foreign traffic that happens to start with 0x0F or 0xFF can
+arrive; rejecting it keeps a stray datagram from starting or ending a page. The
 caller id, on the other hand, is display text from arbitrary senders: it is read up to
 the first NUL and decoded as UTF-8 with replacement characters, never raising.
 

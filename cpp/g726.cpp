@@ -4,8 +4,8 @@
 #include "g726.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <array>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>

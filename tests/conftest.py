@@ -1,4 +1,4 @@
-"""Shared fixtures: where the ITU test vectors are, and how to read them."""
+"""Shared fixtures: where the ITU test vectors are (readers are in tests/vectors.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.vectors import read_low_bytes, read_words  # also reachable from here
-
-__all__ = ["read_low_bytes", "read_words"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from tests import signals
 
 from polyptt import codecs
-
-from tests import signals
 
 MAX_LAG = 64  # samples; far more than any of these codecs delays
 

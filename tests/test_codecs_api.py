@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests import signals
 
 import polyptt
 from polyptt import _codec, codecs
-
-from tests import signals
 
 G726_NAMES = [f"g726-{kbps}{suffix}" for kbps in (16, 24, 32, 40) for suffix in ("", "-aal2")]
 ALL_NAMES = ["g711u", "g711a", "g722", "g726qi", *G726_NAMES]

@@ -16,8 +16,11 @@ def read_words(path: Path) -> np.ndarray:
     return np.fromfile(path, dtype="<i2").astype(np.int16)
 
 
-def read_low_bytes(path: Path) -> bytes:
-    """Law codes or ADPCM code words stored right-justified in 16-bit words, as bytes."""
-    words = np.fromfile(path, dtype="<u2")
+def read_low_bytes(path: Path, count: int = -1) -> bytes:
+    """Law codes or ADPCM code words stored right-justified in 16-bit words, as bytes.
+
+    count limits the read to the first words, for files with trailing non-data.
+    """
+    words = np.fromfile(path, dtype="<u2", count=count)
     assert np.all(words <= 0xFF), f"{path.name}: a word does not fit in one byte"
     return words.astype(np.uint8).tobytes()

@@ -6,7 +6,8 @@ byte for byte and sample for sample. The comparisons need no transform: spandsp'
 G.722 mode (QMF on, 16-bit linear) and its G.726 linear interworking reproduce the ITU
 vectors exactly (checked below), so both sides compute the same function, except where
 spandsp departs from the ITU on purpose or by accident, documented where it is tested:
-G.722 on overload (below), and mu-law.
+G.722 on overload and G.726's linear output on overload (spandsp wraps, polyptt
+saturates), and mu-law.
 
 mu-law: spandsp's mu-law encoder rounds negative samples by their
 two's-complement magnitude ``-x`` where G.711 (and the ITU STL vectors) use the one's
@@ -148,6 +149,11 @@ def test_g722_decode_arbitrary_codes(spandsp) -> None:
 
 
 # G.726, 16-bit linear, every rate in both bit orders
+#
+# Linear output is the reconstructed signal SR (14-bit scale) times 4. SR can exceed the
+# 14-bit range on loud or arbitrary input; spandsp then casts to int16 and wraps, polyptt
+# saturates (G.726 itself only defines law output, where COMPRESS saturates too). The
+# decoder state does not depend on the output, so outputs compare modulo 2^16 as in G.722.
 
 
 @pytest.mark.parametrize("packing", sorted(PACKINGS))
@@ -165,7 +171,7 @@ def test_g726_encode(spandsp, kind: str, bits: int, kbps: int, packing: str) -> 
 def test_g726_decode(spandsp, kind: str, bits: int, kbps: int, packing: str) -> None:
     coded = spandsp.g726_encode(signals.KINDS[kind](8000), bits, packing)
     ours = codecs.decode(f"g726-{kbps}{PACKINGS[packing]}", coded)
-    assert_identical(ours, spandsp.g726_decode(coded, bits, packing))
+    assert_equal_but_wrapped(ours, spandsp.g726_decode(coded, bits, packing))
 
 
 @pytest.mark.parametrize("packing", sorted(PACKINGS))
@@ -173,7 +179,7 @@ def test_g726_decode(spandsp, kind: str, bits: int, kbps: int, packing: str) -> 
 def test_g726_decode_arbitrary_codes(spandsp, bits: int, kbps: int, packing: str) -> None:
     coded = random_codes(bits * 1000, seed=bits)
     ours = codecs.decode(f"g726-{kbps}{PACKINGS[packing]}", coded)
-    assert_identical(ours, spandsp.g726_decode(coded, bits, packing))
+    assert_equal_but_wrapped(ours, spandsp.g726_decode(coded, bits, packing))
 
 
 # G.726QI is AAL2-packed G.726-24 with every byte's bits reversed.
@@ -189,7 +195,7 @@ def test_g726qi_encode(spandsp, kind: str) -> None:
 def test_g726qi_decode(spandsp) -> None:
     coded = np.frombuffer(random_codes(3000, seed=26), dtype=np.uint8)
     ours = codecs.decode("g726qi", BIT_REVERSED[coded].tobytes())
-    assert_identical(ours, spandsp.g726_decode(coded.tobytes(), 3, "aal2"))
+    assert_equal_but_wrapped(ours, spandsp.g726_decode(coded.tobytes(), 3, "aal2"))
 
 
 # G.711: every input value, every code

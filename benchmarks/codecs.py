@@ -10,9 +10,10 @@ the ADPCM coders adapt as they do to a voice. spandsp is timed through a single 
 per run on the same buffer, so both sides pay one Python call and the rest is C; spandsp's
 G.726QI row is its AAL2 G.726-24 (the bit reversal is polyptt's own extra work).
 
-The per-call figure is what one 30 ms frame costs through codecs.Encoder / Decoder, the way
-a live page uses them; "overhead" is that minus the frame's share of the bulk rate, i.e.
-what the Python-to-C++ crossing and argument checks cost.
+The per-call figures are what one 30 ms frame costs through codecs.Encoder / Decoder, the
+way a live page uses them, and the "overhead": the same call with the smallest whole unit
+(2 samples of G.722, 8 of G.726), i.e. what crossing into C++ costs apart from coding.
+Runs of the things compared take turns, so load from other processes hits both alike.
 
 Goals (printed as ok / MISSED): polyptt at least 1.5x spandsp for G.722 and G.726-24 both
 ways; per-call overhead under 5 us.
@@ -57,15 +58,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def median_seconds(call: Callable[[], object], runs: int) -> float:
-    """Median wall time of `runs` calls, after one warm-up call."""
-    call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_seconds(calls: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median wall time of each call over `runs` rounds, after one warm-up round.
+
+    The calls take turns within each round, so that load from other processes (this may
+    run on a shared machine) falls on all of them alike and their ratios stay fair.
+    """
+    times: dict[str, list[float]] = {key: [] for key in calls}
+    for round_ in range(runs + 1):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call()
+            if round_:
+                times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def spandsp_coders(ref: spandsp_ref.Spandsp) -> dict[str, tuple[Callable, Callable]]:
@@ -94,50 +100,59 @@ def looped_speech(rate: int, seconds: float) -> np.ndarray:
     return np.resize(speech, n)
 
 
-def rate(coder: Callable[[Any], object], argument: object, samples: int, runs: int) -> float:
-    """Msamples/s of `coder(argument)`, which codes `samples` audio samples."""
-    return samples / median_seconds(partial(coder, argument), runs) / 1e6
-
-
 def throughput(seconds: float, runs: int, ref: spandsp_ref.Spandsp | None) -> list[dict[str, Any]]:
+    """Msamples/s of one-shot encode and decode per codec, polyptt and spandsp side by side."""
     theirs = spandsp_coders(ref) if ref is not None else {}
     rows = []
     for name in CODECS:
         pcm = looped_speech(codecs.info(name).sample_rate, seconds)
-        n = len(pcm)
-        row: dict[str, Any] = {"codec": name, "samples": n}
-        row["encode"] = rate(partial(codecs.encode, name), pcm, n, runs)
-        row["decode"] = rate(partial(codecs.decode, name), codecs.encode(name, pcm), n, runs)
+        calls = {
+            "encode": partial(codecs.encode, name, pcm),
+            "decode": partial(codecs.decode, name, codecs.encode(name, pcm)),
+        }
         if name in theirs:
             encode, decode = theirs[name]
-            row["spandsp_encode"] = rate(encode, pcm, n, runs)
-            row["spandsp_decode"] = rate(decode, encode(pcm), n, runs)
+            calls["spandsp_encode"] = partial(encode, pcm)
+            calls["spandsp_decode"] = partial(decode, encode(pcm))
+        medians = median_seconds(calls, runs)
+        row: dict[str, Any] = {"codec": name, "samples": len(pcm)}
+        row.update({key: len(pcm) / median / 1e6 for key, median in medians.items()})
         rows.append(row)
     return rows
 
 
-def per_call(name: str, rows: list[dict[str, Any]], calls: int, runs: int) -> dict[str, Any]:
-    """Median microseconds for one 30 ms frame through Encoder.encode / Decoder.decode."""
+def per_call(name: str, calls: int, runs: int) -> dict[str, Any]:
+    """Median microseconds per Encoder.encode / Decoder.decode call, as a live page makes them.
+
+    For a 30 ms frame, and for the smallest whole unit (2 samples of G.722, 8 of G.726:
+    whole bytes, so nothing is held back), whose time is almost all per-call overhead:
+    crossing into C++, checking the argument, making the result object.
+    """
     info = codecs.info(name)
-    frame = looped_speech(info.sample_rate, 1.0)[: info.frame_samples(FRAME_MS)]
+    speech = looped_speech(info.sample_rate, 1.0)
+    frame = speech[: info.frame_samples(FRAME_MS)]
+    unit = speech[: 2 if info.sample_rate == 16000 else 8]
     encoder, decoder = codecs.Encoder(name), codecs.Decoder(name)
-    coded = encoder.encode(frame)
+    coded_frame, coded_unit = codecs.encode(name, frame), codecs.encode(name, unit)
 
-    def many_encodes() -> None:
-        for _ in range(calls):
-            encoder.encode(frame)
+    def repeat(call: Callable[[Any], object], argument: object) -> Callable[[], None]:
+        def loop() -> None:
+            for _ in range(calls):
+                call(argument)
 
-    def many_decodes() -> None:
-        for _ in range(calls):
-            decoder.decode(coded)
+        return loop
 
-    bulk = next(row for row in rows if row["codec"] == name)
+    medians = median_seconds(
+        {
+            "encode_us": repeat(encoder.encode, frame),
+            "decode_us": repeat(decoder.decode, coded_frame),
+            "encode_overhead_us": repeat(encoder.encode, unit),
+            "decode_overhead_us": repeat(decoder.decode, coded_unit),
+        },
+        runs,
+    )
     result: dict[str, Any] = {"codec": name, "frame_ms": FRAME_MS}
-    for way, loop in (("encode", many_encodes), ("decode", many_decodes)):
-        call_us = median_seconds(loop, runs) / calls * 1e6
-        coding_us = len(frame) / bulk[way]  # Msamples/s -> samples per microsecond
-        result[f"{way}_us"] = call_us
-        result[f"{way}_overhead_us"] = call_us - coding_us
+    result.update({key: median / calls * 1e6 for key, median in medians.items()})
     return result
 
 
@@ -232,9 +247,7 @@ def main() -> None:
     if not args.json:
         print_header(report)
     report["throughput"] = throughput(args.seconds, args.runs, ref)
-    report["per_call"] = [
-        per_call(name, report["throughput"], args.calls, args.runs) for name in ("g722", "g726qi")
-    ]
+    report["per_call"] = [per_call(name, args.calls, args.runs) for name in ("g722", "g726qi")]
     report["goals"] = goals(report["throughput"], report["per_call"])
     if args.json:
         print(json.dumps(report, indent=2))

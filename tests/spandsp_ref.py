@@ -14,8 +14,10 @@ What spandsp's modes mean for parity (checked on Debian's 0.0.6):
   exactly the ITU-T G.722 vectors (inpsp.bin -> codspw.cod, codspw.cod -> outsp1.bin), so it
   is compared with polyptt as is. Its "ITU test mode" bypasses the QMF for the older digital
   test sequences (one code per input sample) and is not comparable to a full codec.
-- G.726: linear interworking; spandsp drops the two low bits of a sample (the standard's
-  14-bit uniform PCM) and shifts decoded samples back up by two.
+- G.722 and G.726 outputs are cast to int16 without saturation, so overloaded samples wrap
+  around (polyptt saturates); the parity tests compare those modulo 2^16.
+- G.726: linear interworking drops the two low bits of a sample (the standard's 14-bit
+  uniform PCM) and shifts decoded samples back up by two, as polyptt does.
 """
 
 from __future__ import annotations

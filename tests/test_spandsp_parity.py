@@ -2,16 +2,16 @@
 
 The ITU vectors pin the codecs down on a few sequences; spandsp (Debian's libspandsp, used
 by Asterisk and FreeSWITCH) lets every signal kind in :mod:`tests.signals` be checked too,
-byte for byte and sample for sample. The comparisons need no transform: spandsp's default
-G.722 mode (QMF on, 16-bit linear) and its G.726 linear interworking reproduce the ITU
-vectors exactly (checked below), so both sides compute the same function, except where
-spandsp departs from the ITU on purpose or by accident, documented where it is tested:
-G.722 on overload and G.726's linear output on overload (spandsp wraps, polyptt
-saturates), and mu-law.
+byte for byte and sample for sample. spandsp's default G.722 mode (QMF on, 16-bit linear)
+and its G.726 linear interworking compute the ITU algorithm (the G.722 vectors are checked
+below), so in general no transform is needed. spandsp departs from the ITU in three known
+places, each documented and compared exactly where it is tested:
 
-mu-law: spandsp's mu-law encoder rounds negative samples by their
-two's-complement magnitude ``-x`` where G.711 (and the ITU STL vectors) use the one's
-complement ``~x = -x - 1``; so for negative x spandsp's code is G.711's code of ``x - 1``.
+- G.722 on overload: no 15-bit limit on the QMF band signals, and a wrapping output cast;
+- G.726 linear output on overload: a wrapping cast where polyptt saturates;
+- mu-law encoding of negative samples: spandsp rounds by the two's-complement magnitude
+  ``-x`` where G.711 (and the ITU STL vectors) use the one's complement ``~x = -x - 1``, so
+  for negative x spandsp's code is G.711's code of ``x - 1``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def assert_identical(ours: bytes | npt.NDArray[np.int16], ref: bytes | npt.NDArr
         i = differ[0]
         pytest.fail(
             f"{len(differ)} of {len(a)} differ; first at index {i}: "
-            f"polyptt {a[i]!r}, spandsp {b[i]!r} (context polyptt {a[i : i + 6].tolist()}, "
+            f"polyptt {int(a[i])}, spandsp {int(b[i])} (context polyptt {a[i : i + 6].tolist()}, "
             f"spandsp {b[i : i + 6].tolist()})"
         )
 

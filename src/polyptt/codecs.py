@@ -100,15 +100,10 @@ class CodecInfo:
     def frame_bytes(self, ms: int) -> int:
         """Coded bytes in a frame of `ms` milliseconds.
 
-        Raises
-        ------
-        ValueError
-            If such a frame does not fill a whole number of bytes (e.g. 1 ms of G.726-24).
+        Every codec here codes a whole millisecond (8 or 16 samples) into whole bytes, so
+        any whole number of milliseconds is a whole number of bytes.
         """
-        bits = self.frame_samples(ms) * self.bits_per_sample
-        if bits % 8:
-            raise ValueError(f"{ms} ms of {self.name} is not a whole number of bytes")
-        return bits // 8
+        return self.frame_samples(ms) * self.bits_per_sample // 8
 
     def clock_ticks(self, ms: int) -> int:
         """How far the packets' 8 kHz sample count advances in `ms` milliseconds."""

@@ -9,6 +9,7 @@
 #include "g722.h"
 
 namespace py = pybind11;
+using polyptt::bind::BusyGuard;
 using polyptt::bind::byte_view;
 using polyptt::bind::bytes_data;
 using polyptt::bind::new_bytes;
@@ -18,30 +19,13 @@ using polyptt::bind::pcm_view;
 
 namespace {
 
-// The coding loops run with the GIL released, so two threads could otherwise run one
-// coder at once and corrupt its state silently. A flag that is only read and written
-// while the GIL is held turns that misuse into an exception instead.
-class BusyGuard {
-public:
-    explicit BusyGuard(bool& busy) : busy_(busy) {
-        if (busy_) throw std::runtime_error("G.722 coder used from two threads at once");
-        busy_ = true;
-    }
-    ~BusyGuard() { busy_ = false; }
-    BusyGuard(const BusyGuard&) = delete;
-    BusyGuard& operator=(const BusyGuard&) = delete;
-
-private:
-    bool& busy_;
-};
-
 struct Encoder {
     polyptt::g722::EncoderState state;
     bool busy = false;
 
     py::bytes encode(const Pcm& pcm) {
         const auto in = pcm_view(pcm);
-        BusyGuard guard(busy);
+        BusyGuard guard(busy, "a G.722 coder");
         py::bytes out = new_bytes(state.encoded_size(in.size));
         uint8_t* dst = bytes_data(out);
         {
@@ -52,14 +36,14 @@ struct Encoder {
     }
 
     py::bytes flush() {
-        BusyGuard guard(busy);
+        BusyGuard guard(busy, "a G.722 coder");
         py::bytes out = new_bytes(state.has_pending ? 1 : 0);
         state.flush(bytes_data(out));
         return out;
     }
 
     void reset() {
-        BusyGuard guard(busy);
+        BusyGuard guard(busy, "a G.722 coder");
         state.reset();
     }
 };
@@ -80,7 +64,7 @@ struct Decoder {
 
     Pcm decode(const py::buffer& data) {
         const auto in = byte_view(data);
-        BusyGuard guard(busy);
+        BusyGuard guard(busy, "a G.722 coder");
         Pcm out = new_pcm(2 * in.size);
         int16_t* dst = out.mutable_data();
         {
@@ -91,7 +75,7 @@ struct Decoder {
     }
 
     void reset() {
-        BusyGuard guard(busy);
+        BusyGuard guard(busy, "a G.722 coder");
         state.reset();
     }
 };

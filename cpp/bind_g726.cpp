@@ -1,7 +1,6 @@
 // Python face of G.726: stateful encoder and decoder objects that pair the ADPCM state
 // with a streaming bit packer, so that a stream can be fed in chunks of any size.
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "bind_util.h"
@@ -9,6 +8,7 @@
 #include "packing.h"
 
 namespace py = pybind11;
+using polyptt::bind::BusyGuard;
 using polyptt::bind::ByteView;
 using polyptt::bind::Pcm;
 using polyptt::g726::Law;
@@ -57,20 +57,6 @@ int checked_bits(int bits) {
     return bits;
 }
 
-// The coding loops run without the GIL, so two threads could enter the same object at
-// once; that is refused rather than left to corrupt the state.
-class BusyGuard {
-public:
-    explicit BusyGuard(std::mutex& m) : lock_(m, std::try_to_lock) {
-        if (!lock_.owns_lock()) {
-            throw std::runtime_error("a G.726 coder object is in use by another thread");
-        }
-    }
-
-private:
-    std::unique_lock<std::mutex> lock_;
-};
-
 // A strict int16 PCM view of x: TypeError for anything but an int16 ndarray.
 Pcm strict_pcm(const py::object& x) {
     if (Pcm::check_(x)) return py::reinterpret_borrow<Pcm>(x);
@@ -99,7 +85,7 @@ public:
           packer_(bits, static_cast<Packing>(parse_name(packing, kPackings, "packing"))) {}
 
     py::bytes encode(const py::object& x) {
-        BusyGuard busy(mutex_);
+        BusyGuard guard(busy_, "a G.726 coder");
         if (coder_.law() == Law::linear) {
             const Pcm pcm = strict_pcm(x);
             const auto in = polyptt::bind::pcm_view(pcm);
@@ -110,14 +96,14 @@ public:
     }
 
     py::bytes flush() {
-        BusyGuard busy(mutex_);
+        BusyGuard guard(busy_, "a G.726 coder");
         uint8_t byte = 0;
         const size_t n = packer_.flush(&byte);
         return py::bytes(reinterpret_cast<const char*>(&byte), n);
     }
 
     void reset() {
-        BusyGuard busy(mutex_);
+        BusyGuard guard(busy_, "a G.726 coder");
         coder_.reset();
         packer_.reset();
     }
@@ -147,7 +133,7 @@ private:
 
     polyptt::g726::Encoder coder_;
     polyptt::packing::Packer packer_;
-    std::mutex mutex_;
+    bool busy_ = false;
 };
 
 class Decoder {
@@ -157,7 +143,7 @@ public:
           unpacker_(bits, static_cast<Packing>(parse_name(packing, kPackings, "packing"))) {}
 
     py::object decode(const py::object& data) {
-        BusyGuard busy(mutex_);
+        BusyGuard guard(busy_, "a G.726 coder");
         const ByteView in = strict_bytes(data, "data");
         const size_t n = unpacker_.unpacked_size(in.size);
         if (coder_.law() == Law::linear) {
@@ -171,7 +157,7 @@ public:
     }
 
     void reset() {
-        BusyGuard busy(mutex_);
+        BusyGuard guard(busy_, "a G.726 coder");
         coder_.reset();
         unpacker_.reset();
     }
@@ -198,7 +184,7 @@ private:
 
     polyptt::g726::Decoder coder_;
     polyptt::packing::Unpacker unpacker_;
-    std::mutex mutex_;
+    bool busy_ = false;
 };
 
 template <typename Coder>

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace polyptt::bind {
@@ -79,5 +80,22 @@ inline py::bytes shrink_bytes(py::bytes b, size_t n) {
     if (static_cast<Py_ssize_t>(n) == PyBytes_GET_SIZE(b.ptr())) return b;
     return py::bytes(reinterpret_cast<const char*>(bytes_data(b)), n);
 }
+
+// The coding loops run with the GIL released, so two threads could otherwise run one
+// coder at once and corrupt its state silently. A flag that is only read and written
+// while the GIL is held turns that misuse into an exception instead, at no cost.
+class BusyGuard {
+public:
+    BusyGuard(bool& busy, const char* what) : busy_(busy) {
+        if (busy_) throw std::runtime_error(std::string(what) + " used from two threads at once");
+        busy_ = true;
+    }
+    ~BusyGuard() { busy_ = false; }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+
+private:
+    bool& busy_;
+};
 
 }  // namespace polyptt::bind

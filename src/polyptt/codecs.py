@@ -187,28 +187,21 @@ class _Law:
         pass
 
 
-def _make_encoder(name: str) -> Any:
-    info(name)
-    if name == "g711u":
-        return _Law(_codec.ulaw_encode, None)
-    if name == "g711a":
-        return _Law(_codec.alaw_encode, None)
-    if name == "g722":
-        return _codec.G722Encoder()
-    bits, packing = _g726_layout(name)
-    return _codec.G726Encoder(bits, packing)
+_LAWS = {
+    "g711u": (_codec.ulaw_encode, _codec.ulaw_decode),
+    "g711a": (_codec.alaw_encode, _codec.alaw_decode),
+}
 
 
-def _make_decoder(name: str) -> Any:
+def _make_coder(name: str, *, encoder: bool) -> Any:
+    """The compiled encoder (or decoder) behind codec `name`."""
     info(name)
-    if name == "g711u":
-        return _Law(None, _codec.ulaw_decode)
-    if name == "g711a":
-        return _Law(None, _codec.alaw_decode)
+    if name in _LAWS:
+        return _Law(*_LAWS[name])
     if name == "g722":
-        return _codec.G722Decoder(1)
+        return _codec.G722Encoder() if encoder else _codec.G722Decoder(1)
     bits, packing = _g726_layout(name)
-    return _codec.G726Decoder(bits, packing)
+    return (_codec.G726Encoder if encoder else _codec.G726Decoder)(bits, packing)
 
 
 class Encoder:
@@ -239,7 +232,7 @@ class Encoder:
 
     def __init__(self, name: str) -> None:
         self.info = info(name)
-        self._impl = _make_encoder(name)
+        self._impl = _make_coder(name, encoder=True)
 
     def encode(self, pcm: npt.NDArray[np.int16]) -> bytes:
         """Code `pcm` (1-D int16 at ``info.sample_rate``); returns the whole bytes ready.
@@ -281,7 +274,7 @@ class Decoder:
 
     def __init__(self, name: str) -> None:
         self.info = info(name)
-        self._impl = _make_decoder(name)
+        self._impl = _make_coder(name, encoder=False)
 
     def decode(self, data: bytes | bytearray | memoryview) -> npt.NDArray[np.int16]:
         """Decode `data` to 1-D int16 PCM at ``info.sample_rate``.

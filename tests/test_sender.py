@@ -7,11 +7,10 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from tests.pages import split_page
 
 from polyptt import protocol
 from polyptt.sender import PageReport, send_page, transmit_offset
-
-from pages import split_page
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
 

@@ -438,7 +438,7 @@ def test_help_names_the_environment_variables() -> None:
     assert result.exit_code == 0
     for name in ("POLYPTT_TO", "POLYPTT_IFACE", "POLYPTT_CALLER_ID", "POLYPTT_SERIAL",
                  "POLYPTT_TTL", "POLYPTT_SEND_CHANNEL", "POLYPTT_SEND_CODEC",
-                 "POLYPTT_SEND_GAIN", "POLYPTT_SEND_PCAP"):  # fmt: skip
+                 "POLYPTT_SEND_GAIN", "POLYPTT_SEND_PCAP", "POLYPTT_SEND_JSON"):  # fmt: skip
         assert name in result.output
     assert "--start-count" not in result.output  # for tests only
 

@@ -67,6 +67,7 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     show_default=True,
     show_envvar=True,
     callback=_check_frame_ms,
+    metavar="MS",
     help="Audio per packet in milliseconds, 10-80 in steps of 10.",
 )
 @click.option(
@@ -109,6 +110,7 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     "--json",
     "as_json",
     is_flag=True,
+    envvar="POLYPTT_SEND_JSON",
     show_envvar=True,
     help="Print a JSON summary on stdout when done.",
 )

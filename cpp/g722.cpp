@@ -152,11 +152,11 @@ inline void adapt_scale(Band& band, int32_t step, int32_t nb_max, int scale_offs
 //
 // Saturation, which the recommendation applies on every 16-bit operation, is kept only
 // where it can act: the partial reconstruction p only contributes its sign, which
-// saturation keeps; r is stored unsaturated because it is only used doubled and
-// saturated (sat(2 sat(x)) == sat(2x)); the b, a1 and a2 updates stay in range.
+// saturation keeps; the reconstructed signal r is only used doubled and saturated, and
+// sat(2 sat(x)) == sat(2x), so it is stored in that form; the b updates stay in range.
 inline void adapt_predictor(Band& band, int32_t dq) {
     const int32_t p0 = dq + band.sz;
-    const int32_t r0 = band.s + dq;
+    const int32_t r0x2 = clamp16(2 * (band.s + dq));  // saturates
 
     // Zero section (UPZERO): sign-sign update, then the delay line moves on.
     const int32_t step = dq == 0 ? 0 : 128;
@@ -200,9 +200,8 @@ inline void adapt_predictor(Band& band, int32_t dq) {
 
     // Pole-section prediction (FILTEP) and the signal estimate.
     band.r2 = band.r1;
-    band.r1 = r0;
-    const int32_t sp = clamp16(mul15(band.a1, clamp16(2 * band.r1)) +
-                               mul15(band.a2, clamp16(2 * band.r2)));  // saturates
+    band.r1 = r0x2;
+    const int32_t sp = clamp16(mul15(band.a1, band.r1) + mul15(band.a2, band.r2));  // saturates
     band.s = clamp16(sp + band.sz);                                     // saturates
 }
 

@@ -115,6 +115,13 @@ def measure_start(path: Path, starts: int) -> None:
         delays.append((first[0][0] - started) * 1000)
     print(f"start to first alert      median {statistics.median(delays):.0f} ms  "
           f"min {min(delays):.0f}  max {max(delays):.0f}  (n={starts})")  # fmt: skip
+    floors = []
+    for _ in range(starts):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numpy, soundfile, click"], check=True)
+        floors.append((time.perf_counter() - started) * 1000)
+    print(f"  floor: python + import numpy, soundfile, click: median "
+          f"{statistics.median(floors):.0f} ms")  # fmt: skip
 
 
 def main() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
-from tests.udp_capture import UdpCapture, free_port
+from tests.udp_capture import UdpCapture, WireSniffer, free_port
 
 from polyptt.transport import (
     Destination,
@@ -151,3 +152,15 @@ def test_no_route_is_a_network_error() -> None:
 def test_ttl_out_of_range() -> None:
     with pytest.raises(ValueError, match="TTL 256"):
         UdpSink(Destination("127.0.0.1", 5001), ttl=256)
+
+
+@pytest.mark.network
+def test_wire_sniffer_sees_what_is_sent() -> None:
+    """The control for the tests that assert nothing was sent: the sniffer does see sends."""
+    port = free_port()
+    with WireSniffer() as sniffer:
+        for destination in (Destination("224.0.1.116", port), Destination("127.0.0.1", port)):
+            with UdpSink(destination, interface="127.0.0.1", ttl=0) as sink:
+                sink.send(b"probe", 0.0)
+        time.sleep(0.2)
+    assert sniffer.datagrams == [("224.0.1.116", port, b"probe"), ("127.0.0.1", port, b"probe")]

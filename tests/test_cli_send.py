@@ -453,3 +453,16 @@ def test_usage_errors_are_one_line() -> None:
     missing = CliRunner().invoke(cli, ["send"], prog_name="polyptt")
     assert missing.exit_code == 2
     assert missing.stderr == "Error: Missing argument 'FILE'. (see 'polyptt send --help')\n"
+
+
+def test_default_caller_id_is_the_short_host_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    noise_file(tmp_path / "a.wav", 16000, 0.1)
+    monkeypatch.setattr(socket, "gethostname", lambda: "paging-server-01.school.example")
+    result = invoke("--pcap", str(tmp_path / "p.pcap"), "--json", str(tmp_path / "a.wav"))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["caller_id"] == "paging-server"  # 13 bytes, no warning
+    assert result.stderr == ""

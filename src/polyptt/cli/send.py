@@ -224,12 +224,14 @@ def _send(
 
 
 def _caller_id(text: str | None, console: Console) -> str:
+    """The caller id phones will show; a long --caller-id is cut with a warning, the
+    default (this host's short name) silently, so a cron job does not mail about it."""
     from polyptt.protocol import fit_caller_id
 
     if text is None:
         import socket
 
-        text = socket.gethostname()
+        return fit_caller_id(socket.gethostname().split(".")[0].replace("\0", ""))[0]
     try:
         fitted, was_cut = fit_caller_id(text)
     except ValueError as exc:

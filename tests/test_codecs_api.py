@@ -210,3 +210,11 @@ def test_installed_metadata_version_is_the_package_version() -> None:
     if installed_init != Path(polyptt.__file__).resolve():
         pytest.skip("the polyptt under test is not the installed one")
     assert dist.version == polyptt.__version__
+
+
+def test_the_extension_is_an_optimised_release_build() -> None:
+    """A debug build would code several times slower; refuse to ship one by accident."""
+    from polyptt import _codec
+
+    assert _codec._build["optimized"], _codec._build
+    assert not _codec._build["asserts"], _codec._build

@@ -150,3 +150,4 @@ def ulaw_encode(pcm: numpy.typing.NDArray[numpy.int16]) -> bytes:
     mu-law codes of 16-bit PCM (top 14 bits used, bit-exact to the G.191 STL).
     """
 __version__: str = '0.1.0'
+_build: dict = {'optimized': True, 'asserts': False, 'compiler': '12.2.0'}

@@ -82,7 +82,8 @@ def measure_page(path: Path) -> None:
         process = subprocess.Popen(send_command(port, path), env=child_env())
         _pid, status, usage = os.wait4(process.pid, 0)
         packets = capture.wait_quiet()
-    assert os.waitstatus_to_exitcode(status) == 0
+    exit_code = os.waitstatus_to_exitcode(status)
+    assert exit_code == 0, f"polyptt send exited with {exit_code}"
     times = np.array([when for when, data in packets if data[0] == 0x10])
     intervals = np.diff(times) * 1000
     error = np.abs(intervals - FRAME_MS)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -137,24 +138,61 @@ inline int dequantize(int mag, int y) {
     return keep_if(((128 + (dql & 127)) << 7) >> (14 - dex), dql >= 0);
 }
 
-// FLOATA / FLOATB: a sign and a 15-bit magnitude in floating-point form.
+// FLOATA / FLOATB: a sign (0 or 1) and a 15-bit magnitude in floating-point form.
 inline Float to_float(int sign, int mag) {
     const int exp = bit_length(static_cast<uint32_t>(mag));
-    return {static_cast<int16_t>(mantissa(mag, exp)), static_cast<uint8_t>(exp),
-            static_cast<uint8_t>(sign)};
+    return {static_cast<uint8_t>(mantissa(mag, exp)), static_cast<uint8_t>(exp),
+            static_cast<int8_t>(-sign)};
 }
 
-// FMULT: coefficient (16-bit two's complement, 14 fraction bits) times a Float,
-// the result as 16-bit two's complement.
-inline int fmult(int coef, const Float& x) {
-    const int sign = (coef < 0 ? 1 : 0) ^ x.sign;
-    const int mag = std::abs(coef >> 2) & 8191;  // -8192 has magnitude 0 in 13 bits
-    const int exp = bit_length(static_cast<uint32_t>(mag));
-    const int prod = (mantissa(mag, exp) * x.mant + 48) >> 4;
-    // (prod << 7) scaled by 2^(exp + x.exp - 26), kept to 15 bits, without branching.
+// The predictor coefficient's half of FMULT (its magnitude's exponent and mantissa) for
+// every coefficient, indexed by the coefficient's top 14 bits as an unsigned number. The
+// coefficients change with every sample, so this cannot be cached per coefficient; a
+// 16 KiB table replaces the absolute value, the bit count and the variable shift of the
+// mantissa, about a third of FMULT's instructions.
+struct CoefFloat {
+    uint8_t mant;
+    uint8_t exp;
+};
+
+constexpr std::array<CoefFloat, 16384> make_coef_floats() {
+    std::array<CoefFloat, 16384> table{};
+    for (int top = 0; top < 16384; ++top) {
+        const int value = top >= 8192 ? top - 16384 : top;  // coef >> 2, 14 bits signed
+        const int mag = (value < 0 ? -value : value) & 8191;  // -8192: magnitude 0 in 13 bits
+        int exp = 0;
+        while ((mag >> exp) != 0) ++exp;
+        const int mant = mag == 0 ? 32 : (mag << 6) >> exp;
+        table[static_cast<size_t>(top)] = {static_cast<uint8_t>(mant), static_cast<uint8_t>(exp)};
+    }
+    return table;
+}
+
+constexpr std::array<CoefFloat, 16384> kCoefFloats = make_coef_floats();
+
+// FMULT: coefficient (16-bit two's complement, 14 fraction bits) times a value in
+// floating-point form (mantissa, exponent, sign mask), the result as 16-bit two's
+// complement.
+inline int fmult(int coef, int mant, int exp, int neg) {
+    const CoefFloat c = kCoefFloats[static_cast<size_t>((coef >> 2) & 16383)];
+    // Unsigned, so that widening to 64 bits costs no instruction.
+    const uint32_t prod = (c.mant * static_cast<uint32_t>(mant) + 48) >> 4;
+    // (prod << 7) scaled by 2^(c.exp + exp - 26), kept to 15 bits, without branching.
     const int wmag = static_cast<int>(
-        (static_cast<uint64_t>(prod) << (exp + x.exp + 7)) >> 26 & 32767);
-    return negate_if(wmag, sign);
+        (static_cast<uint64_t>(prod) << (c.exp + exp + 7)) >> 26 & 32767);
+    const int diff = (coef >> 31) ^ neg;  // a mask: the signs differ
+    return (wmag ^ diff) - diff;
+}
+
+inline int fmult(int coef, const Float& x) { return fmult(coef, x.mant, x.exp, x.neg); }
+
+// Shifts a delay line by one place (the last element falls off) and puts v first.
+// Unrolled on purpose: GCC turns the loop into a memmove library call otherwise.
+template <typename T, size_t N>
+inline void push_front(T (&line)[N], T v) {
+#pragma GCC unroll 8
+    for (size_t i = N - 1; i > 0; --i) line[i] = line[i - 1];
+    line[0] = v;
 }
 
 inline int16_t wrap16(int v) { return static_cast<int16_t>(static_cast<uint16_t>(v)); }
@@ -169,7 +207,7 @@ struct Estimate {
 // FMULT, ACCUM, MIX (with LIMA).
 POLYPTT_INLINE Estimate estimate(const State& s) {
     int sezi = 0;
-    for (int i = 0; i < 6; ++i) sezi += fmult(s.b[i], s.dq[i]);
+    for (int i = 0; i < 6; ++i) sezi += fmult(s.b[i], s.dq_mant[i], s.dq_exp[i], s.dq_neg[i]);
     sezi = wrap16(sezi);
     const int sei = wrap16(sezi + fmult(s.a[1], s.sr[1]) + fmult(s.a[0], s.sr[0]));
 
@@ -211,7 +249,7 @@ POLYPTT_INLINE int update(State& s, int code, const Estimate& e) {
     int a2p = 0;
     if (tr) {
         s.a[0] = s.a[1] = 0;
-        for (int& b : s.b) b = 0;
+        std::fill(std::begin(s.b), std::end(s.b), int16_t{0});
     } else {
         const int pks1 = pk0 ^ s.pk[0];
         const int pks2 = pk0 ^ s.pk[1];
@@ -225,11 +263,15 @@ POLYPTT_INLINE int update(State& s, int code, const Estimate& e) {
         s.a[0] = std::clamp(a1p, -a1ul, a1ul);
         s.a[1] = a2p;
 
+        // All eight lanes (see State), in 16-bit arithmetic, which wraps as B does.
         constexpr int kLeak = Bits == 5 ? 9 : 8;
-        for (int i = 0; i < 6; ++i) {
-            int b = s.b[i] - (s.b[i] >> kLeak);
-            b += keep_if(128 - ((sign ^ s.dq[i].sign) << 8), dq != 0);
-            s.b[i] = wrap16(b);
+        const int neg = -sign;
+        const int step = -static_cast<int>(dq != 0);  // no step when DQ is zero
+        // Kept a loop (not unrolled early) so that GCC's loop vectorizer takes it.
+#pragma GCC unroll 1
+        for (int i = 0; i < 8; ++i) {
+            const int dir = 128 + ((neg ^ s.dq_neg[i]) & -256);  // +128 same sign, else -128
+            s.b[i] = static_cast<int16_t>(s.b[i] - (s.b[i] >> kLeak) + (step & dir));
         }
     }
     s.td = (!tr && a2p < -11776) ? 1 : 0;
@@ -247,13 +289,10 @@ POLYPTT_INLINE int update(State& s, int code, const Estimate& e) {
     }
 
     // DELAY, FLOATA, FLOATB
-    // Unrolled: a loop over the overlapping elements becomes a memmove call.
-    s.dq[5] = s.dq[4];
-    s.dq[4] = s.dq[3];
-    s.dq[3] = s.dq[2];
-    s.dq[2] = s.dq[1];
-    s.dq[1] = s.dq[0];
-    s.dq[0] = to_float(sign, dq);
+    const Float dqf = to_float(sign, dq);
+    push_front(s.dq_mant, dqf.mant);
+    push_front(s.dq_exp, dqf.exp);
+    push_front(s.dq_neg, int16_t{dqf.neg});
     s.sr[1] = s.sr[0];
     s.sr[0] = to_float(sr < 0 ? 1 : 0, std::abs(sr) & 32767);  // -32768: magnitude 0
     s.pk[1] = s.pk[0];
@@ -411,8 +450,9 @@ void check_law(Law law, bool want_linear, const char* what) {
 
 bool State::operator==(const State& o) const {
     return yu == o.yu && yl == o.yl && dms == o.dms && dml == o.dml && ap == o.ap &&
-           std::equal(a, a + 2, o.a) && std::equal(b, b + 6, o.b) &&
-           std::equal(pk, pk + 2, o.pk) && td == o.td && std::equal(dq, dq + 6, o.dq) &&
+           std::equal(a, a + 2, o.a) && std::equal(b, b + 6, o.b) && std::equal(dq_neg, dq_neg + 6, o.dq_neg) &&
+           std::equal(dq_mant, dq_mant + 6, o.dq_mant) && std::equal(dq_exp, dq_exp + 6, o.dq_exp) &&
+           std::equal(pk, pk + 2, o.pk) && td == o.td &&
            std::equal(sr, sr + 2, o.sr);
 }
 
@@ -420,8 +460,8 @@ State initial_state() {
     State s{};
     s.yu = 544;
     s.yl = 34816;
-    for (Float& f : s.dq) f = {32, 0, 0};
-    for (Float& f : s.sr) f = {32, 0, 0};
+    std::fill(std::begin(s.dq_mant), std::end(s.dq_mant), uint8_t{32});
+    for (Float& f : s.sr) f = {32, 0, 0, 0};
     return s;
 }
 

@@ -23,13 +23,15 @@ enum class Law : uint8_t { linear, alaw, ulaw };
 
 // A value in the standard's 11-bit floating-point form (used for DQ and SR in the
 // predictor), kept split so that FMULT does not have to unpack it for every product.
+// Four bytes, so that the delay line moves each one with a single copy.
 struct Float {
-    int16_t mant;  // 6 bits, top bit set unless the value is 0 (then 32 by definition)
+    uint8_t mant;  // 6 bits, top bit set unless the value is 0 (then 32 by definition)
     uint8_t exp;   // 0..15
-    uint8_t sign;  // 0 or 1
+    int8_t neg;    // 0, or -1 for a negative value: a mask, so FMULT negates without a branch
+    uint8_t unused = 0;
 
     bool operator==(const Float& o) const {
-        return sign == o.sign && exp == o.exp && mant == o.mant;
+        return neg == o.neg && exp == o.exp && mant == o.mant;
     }
 };
 
@@ -41,11 +43,19 @@ struct State {
     int32_t dml;     // DML: long-term average of F(I)
     int32_t ap;      // AP: speed control parameter
     int32_t a[2];    // A1, A2: pole predictor coefficients
-    int32_t b[6];    // B1..B6: zero predictor coefficients
     int32_t pk[2];   // PK1, PK2: signs of DQ + SEZ for the two previous samples
     int32_t td;      // TD: tone detected
-    Float dq[6];     // DQ1..DQ6: previous quantized differences
     Float sr[2];     // SR1, SR2: previous reconstructed signals
+
+    // The zero predictor: B1..B6 and DQ1..DQ6, the previous quantized differences in
+    // floating-point form (the fields of Float as parallel arrays). Every sample updates
+    // all six B and shifts the DQ delay line, so these are arrays of 8 lanes in which the
+    // compiler does that with a few vector instructions; lanes 6 and 7 are scratch and
+    // never read.
+    int16_t b[8];         // B1..B6 (16-bit two's complement)
+    int16_t dq_neg[8];    // DQ1..DQ6: sign as a mask (see Float::neg)
+    uint8_t dq_mant[8];   // DQ1..DQ6: mantissa
+    uint8_t dq_exp[8];    // DQ1..DQ6: exponent
 
     bool operator==(const State& o) const;
     bool operator!=(const State& o) const { return !(*this == o); }

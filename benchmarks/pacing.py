@@ -2,7 +2,7 @@
 
 Run inside the private network namespace, from the repository root:
 
-    ../shared/tools/isolated python benchmarks/pacing.py [--seconds 60] [--starts 10]
+    PYTHONPATH=src ../shared/tools/isolated python benchmarks/pacing.py [--seconds 60] [--starts 10]
 
 It pages a generated file to a multicast group on loopback with a busy loop pinned to
 another core, receives the page with kernel timestamps (SO_TIMESTAMPNS), and prints:
@@ -30,7 +30,7 @@ import soundfile
 import soxr
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+sys.path.insert(0, str(ROOT))  # tests.udp_capture; polyptt itself: installed or PYTHONPATH=src
 
 from tests.udp_capture import UdpCapture, free_port  # noqa: E402
 
@@ -42,7 +42,8 @@ FRAME_MS = 30
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ, POLYPTT_IFACE="127.0.0.1", POLYPTT_TTL="0")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    package_parent = str(Path(polyptt.__file__).resolve().parent.parent)  # the polyptt measured
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     return env
 
 

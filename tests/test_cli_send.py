@@ -25,11 +25,11 @@ from click.testing import CliRunner
 from tests.pages import split_page
 from tests.udp_capture import UdpCapture, WireSniffer, free_port
 
+import polyptt
 from polyptt import audio, codecs, protocol
 from polyptt.cli import cli
 
 network = pytest.mark.network
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERIAL = 0x0BADCAFE
 
 
@@ -41,9 +41,11 @@ def command(*args: str) -> list[str]:
 
 
 def child_env() -> dict[str, str]:
+    """The environment of a child ``python -m polyptt``: it imports the polyptt under test
+    (the installed package in CI, the source tree with its built extension in development)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in [str(PROJECT_ROOT / "src"), env.get("PYTHONPATH", "")] if p
+        p for p in [str(Path(polyptt.__file__).resolve().parent.parent), env.get("PYTHONPATH")] if p
     )
     return env
 
@@ -245,20 +247,20 @@ def test_signal_ends_the_page(tmp_path: Path, signum: int, when: str) -> None:
     noise_file(tmp_path / "long.wav", 16000, 10.0)
     port = free_port()
     with UdpCapture(port) as capture:
-        process = subprocess.Popen(
+        with subprocess.Popen(
             command("--to", f"224.0.1.116:{port}", str(tmp_path / "long.wav")),
             env=child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        )
-        try:
-            assert capture.wait_for(1, timeout=10), "no first alert"
-            time.sleep(0.3 if when == "alerts" else 1.5)
-            signalled = time.time()
-            process.send_signal(signum)
-            _out, err = process.communicate(timeout=5)
-        finally:
-            process.kill()
+        ) as process:
+            try:
+                assert capture.wait_for(1, timeout=10), "no first alert"
+                time.sleep(0.3 if when == "alerts" else 1.5)
+                signalled = time.time()
+                process.send_signal(signum)
+                _out, err = process.communicate(timeout=5)
+            finally:
+                process.kill()
         packets = capture.wait_quiet()
     assert process.returncode == 128 + signum, err
     assert b"Traceback" not in err

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
+from tests.vectors import read_low_bytes, read_words  # also reachable from here
+
+__all__ = ["read_low_bytes", "read_words"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,15 +33,3 @@ def testvectors() -> Path:
             "../shared/testvectors (CI has them)"
         )
     return found
-
-
-def read_words(path: Path) -> np.ndarray:
-    """A vector file as little-endian 16-bit words (the G.191 on-disk format)."""
-    return np.fromfile(path, dtype="<i2").astype(np.int16)
-
-
-def read_low_bytes(path: Path) -> bytes:
-    """Law codes or ADPCM code words stored right-justified in 16-bit words, as bytes."""
-    words = np.fromfile(path, dtype="<u2")
-    assert np.all(words <= 0xFF), f"{path.name}: a word does not fit in one byte"
-    return words.astype(np.uint8).tobytes()

@@ -33,3 +33,37 @@ def testvectors() -> Path:
             "../shared/testvectors (CI has them)"
         )
     return found
+
+
+# ----------------------------------------------------------------------------- network
+
+#: Environment every polyptt command run by a test inherits: multicast leaves through
+#: loopback only, with TTL 0 (never beyond this host), whatever a test forgets to pass.
+LOOPBACK_ENV = {"POLYPTT_IFACE": "127.0.0.1", "POLYPTT_TTL": "0"}
+
+
+def _only_loopback() -> bool:
+    """True inside the test network namespace (../shared/tools/isolated): lo only."""
+    import socket
+
+    return [name for _index, name in socket.if_nameindex()] == ["lo"]
+
+
+@pytest.fixture(autouse=True)
+def _pin_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in LOOPBACK_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("POLYPTT_TO", "POLYPTT_CALLER_ID", "POLYPTT_SERIAL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``network`` send real packets: only inside the private namespace."""
+    if _only_loopback():
+        return
+    skip = pytest.mark.skip(
+        reason="sends packets: run the tests inside ../shared/tools/isolated (loopback only)"
+    )
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,219 @@
+"""Options and error conventions shared by the subcommands that send or listen.
+
+The network identity of polyptt (where pages go, from which interface, with which TTL,
+under which caller id and serial) is the same for ``send``, ``listen``, ``loop`` and
+``relay``, so those options read fixed environment variables (``POLYPTT_TO``,
+``POLYPTT_IFACE``, ``POLYPTT_CALLER_ID``, ``POLYPTT_SERIAL``, ``POLYPTT_TTL``): set once in
+a service file, they apply to every command. Other options get Click's automatic
+``POLYPTT_<COMMAND>_<OPTION>`` names.
+
+Exit codes follow one convention: 2 for input that can never work (Click's usage
+errors), 1 for a network that failed (:class:`NetworkFailure`), 128 + signal number
+for an interrupted page. Every error is one line: :class:`OneLineCommand` drops Click's
+usage block, which a cron mail does not need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+__all__ = [
+    "ChannelType",
+    "InterfaceType",
+    "NetworkFailure",
+    "OneLineCommand",
+    "SerialType",
+    "caller_id_option",
+    "iface_option",
+    "serial_option",
+    "to_option",
+    "ttl_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_NETWORK = 1
+EXIT_USAGE = 2
+
+
+class NetworkFailure(click.ClickException):
+    """The network refused (no route, resolver down, send failed): exit status 1."""
+
+    exit_code = EXIT_NETWORK
+
+
+class _OneLineUsageError(click.ClickException):
+    exit_code = EXIT_USAGE
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors are one line (``Error: ...``), still exit status 2.
+
+    Click prints the usage synopsis and a hint above every usage error; for a command
+    that runs from cron or systemd that is three lines of noise around the one that
+    matters.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            path = f"{parent.command_path} {info_name}" if parent else str(info_name)
+            raise _one_line(path, exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(ctx.command_path, exc) from None
+
+
+def _one_line(command_path: str, exc: click.UsageError) -> click.ClickException:
+    return _OneLineUsageError(f"{exc.format_message()} (see '{command_path} --help')")
+
+
+class ChannelType(click.ParamType):
+    """A wire channel: ``1``-``50``, ``page:N`` (paging group N) or ``ptt:N``."""
+
+    name = "channel"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from polyptt.protocol import parse_channel
+
+        try:
+            return parse_channel(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class SerialType(click.ParamType):
+    """A 32-bit host serial, decimal or ``0x`` hexadecimal."""
+
+    name = "serial"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from polyptt.protocol import parse_serial
+
+        try:
+            return parse_serial(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DestinationType(click.ParamType):
+    """``HOST[:PORT]``, resolved now so that a bad name fails before anything is sent."""
+
+    name = "host[:port]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from polyptt.transport import Destination, NetworkError, parse_destination
+
+        if isinstance(value, Destination):
+            return value
+        try:
+            return parse_destination(str(value))
+        except NetworkError as exc:
+            raise NetworkFailure(str(exc)) from None
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class InterfaceType(click.ParamType):
+    """An interface name or one of this host's IPv4 addresses, as an address."""
+
+    name = "iface"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from polyptt.transport import interface_address
+
+        try:
+            return interface_address(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _shared(*decls: str, envvar: str, **attrs: Any) -> Callable[[F], F]:
+    return click.option(*decls, envvar=envvar, show_envvar=True, **attrs)
+
+
+def to_option(f: F) -> F:
+    """``--to HOST[:PORT]`` ($POLYPTT_TO): a multicast group, or one phone's address."""
+    from polyptt.transport import DEFAULT_DESTINATION
+
+    return _shared(
+        "--to",
+        "destination",
+        envvar="POLYPTT_TO",
+        type=DestinationType(),
+        default=DEFAULT_DESTINATION,
+        show_default=True,
+        metavar="HOST[:PORT]",
+        help="Multicast group the phones listen on, or one phone's address (unicast). "
+        "PORT defaults to 5001.",
+    )(f)
+
+
+def iface_option(f: F) -> F:
+    """``--iface`` ($POLYPTT_IFACE): the interface multicast goes out of."""
+    return _shared(
+        "--iface",
+        "interface",
+        envvar="POLYPTT_IFACE",
+        type=InterfaceType(),
+        default=None,
+        metavar="NAME|ADDRESS",
+        help="Network interface (name or IPv4 address) for multicast; also the source "
+        "address. Default: the system's route.",
+    )(f)
+
+
+def ttl_option(f: F) -> F:
+    """``--ttl`` ($POLYPTT_TTL): how many routers multicast may cross."""
+    from polyptt.transport import DEFAULT_TTL
+
+    return _shared(
+        "--ttl",
+        envvar="POLYPTT_TTL",
+        type=click.IntRange(0, 255),
+        default=DEFAULT_TTL,
+        show_default=True,
+        help="IP time to live (0 keeps multicast on this host, 1 on the local network).",
+    )(f)
+
+
+def caller_id_option(f: F) -> F:
+    """``--caller-id`` ($POLYPTT_CALLER_ID): the name phones show."""
+    return _shared(
+        "--caller-id",
+        envvar="POLYPTT_CALLER_ID",
+        default=None,
+        metavar="TEXT",
+        help="Name shown on the phones, at most 13 bytes of UTF-8 (longer is cut). "
+        "Default: this host's name.",
+    )(f)
+
+
+def serial_option(f: F) -> F:
+    """``--serial`` ($POLYPTT_SERIAL): the sender's 32-bit identity."""
+    return _shared(
+        "--serial",
+        envvar="POLYPTT_SERIAL",
+        type=SerialType(),
+        default=None,
+        metavar="N",
+        help="Host serial, 32-bit, decimal or 0x-hex; the lowest serial wins when senders "
+        "collide. Default: the last 4 bytes of this host's MAC address.",
+    )(f)

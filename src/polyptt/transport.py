@@ -1,0 +1,277 @@
+"""Where pages go: destinations, interfaces and the UDP socket that sends them.
+
+Phones listen on a multicast group (224.0.1.116:5001 by default) or, for one phone, on
+its own address; :func:`parse_destination` turns ``HOST[:PORT]`` into either.
+:func:`interface_address` finds the IPv4 address that picks the outgoing interface for
+multicast, and :class:`UdpSink` is the socket a page is written to.
+
+Problems split in two kinds, because a script must tell them apart: input that can never
+work (a malformed address, an interface that does not exist) raises ``ValueError``;
+failures of the network itself (no route, a resolver that is down, a send that fails)
+raise :class:`NetworkError`.
+
+Multicast is sent with loopback on, so a listener on the sending host hears the page,
+with the TTL phones use (64) unless told otherwise, and with the don't-fragment flag
+where the system has one: a page's datagrams are far below any Ethernet MTU, and a
+fragmented one is better refused than half delivered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+
+from polyptt.protocol import DEFAULT_GROUP, DEFAULT_PORT
+
+__all__ = [
+    "DEFAULT_DESTINATION",
+    "DEFAULT_TTL",
+    "Destination",
+    "NetworkError",
+    "UdpSink",
+    "interface_address",
+    "parse_destination",
+    "source_address",
+]
+
+#: Where phones listen unless their administrator changed it.
+DEFAULT_DESTINATION = f"{DEFAULT_GROUP}:{DEFAULT_PORT}"
+
+#: The IP TTL phones themselves send paging multicast with.
+DEFAULT_TTL = 64
+
+# Linux's don't-fragment switch (<linux/in.h>); the socket module does not export it.
+_IP_MTU_DISCOVER = 10
+_IP_PMTUDISC_DO = 2
+_SIOCGIFADDR = 0x8915
+
+
+class NetworkError(OSError):
+    """The network refused: no route, no resolver, a send that failed."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """An IPv4 address and UDP port a page is sent to.
+
+    Attributes
+    ----------
+    address : str
+        Dotted IPv4 address (a hostname is resolved when parsed).
+    port : int
+        UDP port, 1-65535.
+    """
+
+    address: str
+    port: int
+
+    @property
+    def is_multicast(self) -> bool:
+        """True for a group (224.0.0.0/4), False for one host."""
+        return ipaddress.IPv4Address(self.address).is_multicast
+
+    def __str__(self) -> str:
+        return f"{self.address}:{self.port}"
+
+
+def _resolve(host: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"{host!r} is not an IPv4 address or host name")
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_AGAIN, getattr(socket, "EAI_SYSTEM", None)):
+            raise NetworkError(f"cannot resolve {host!r} now: {exc.strerror}") from None
+        raise ValueError(f"unknown host {host!r}: {exc.strerror}") from None
+    return str(infos[0][4][0])
+
+
+def parse_destination(text: str) -> Destination:
+    """``HOST[:PORT]`` as a :class:`Destination`; the port defaults to 5001.
+
+    Parameters
+    ----------
+    text : str
+        An IPv4 address or host name, optionally followed by ``:PORT``.
+
+    Raises
+    ------
+    ValueError
+        Malformed text, a port out of range, an unknown host, or an address phones
+        cannot be paged at (0.0.0.0, broadcast).
+    NetworkError
+        The resolver is unreachable (a temporary failure).
+    """
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        host, port_text = text.strip(), str(DEFAULT_PORT)
+    if ":" in host:
+        raise ValueError(f"{text!r}: IPv6 is not supported; use an IPv4 HOST[:PORT]")
+    try:
+        port = int(port_text, 10)
+    except ValueError:
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{text!r}: port {port} is not in 1-65535")
+    address = _resolve(host)
+    parsed = ipaddress.IPv4Address(address)
+    if parsed.is_unspecified or parsed == ipaddress.IPv4Address("255.255.255.255"):
+        raise ValueError(f"{text!r}: cannot page {address}; use a group or a phone's address")
+    return Destination(address, port)
+
+
+def interface_address(name_or_address: str) -> str:
+    """The IPv4 address that selects an outgoing interface, from its name or an address.
+
+    Parameters
+    ----------
+    name_or_address : str
+        An interface name (``eth0``) or one of this host's IPv4 addresses.
+
+    Raises
+    ------
+    ValueError
+        No such interface, an interface without an IPv4 address, or an address that is
+        not this host's.
+    """
+    text = name_or_address.strip()
+    try:
+        address = str(ipaddress.IPv4Address(text))
+    except ValueError:
+        return _address_of_interface(text)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((address, 0))
+    except OSError:
+        raise ValueError(f"{address} is not an address of this host") from None
+    finally:
+        probe.close()
+    return address
+
+
+def _address_of_interface(name: str) -> str:
+    try:
+        socket.if_nametoindex(name)
+    except (OSError, ValueError):
+        raise ValueError(f"no network interface named {name!r}") from None
+    if not sys.platform.startswith("linux"):
+        raise ValueError(f"give --iface as an IPv4 address on this system, not {name!r}")
+    import fcntl
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        request = struct.pack("256s", name.encode()[:15])
+        reply = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request)
+    except OSError:
+        raise ValueError(f"interface {name!r} has no IPv4 address") from None
+    finally:
+        probe.close()
+    return socket.inet_ntoa(reply[20:24])
+
+
+def source_address(destination: Destination, interface: str | None = None) -> tuple[str, int]:
+    """The (address, port) this host would send to `destination` from, sending nothing.
+
+    Used to label packets written to a capture file as if they had been sent. Falls back
+    to ``0.0.0.0`` when there is no route.
+    """
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        if interface:
+            probe.bind((interface, 0))
+        probe.connect((destination.address, destination.port))  # routes only; no packet
+        address, port = probe.getsockname()
+    except OSError:
+        return interface or "0.0.0.0", DEFAULT_PORT
+    finally:
+        probe.close()
+    return str(address), int(port)
+
+
+class UdpSink:
+    """A UDP socket configured for paging, and the one way a page is sent.
+
+    Parameters
+    ----------
+    destination : Destination
+        A multicast group or one phone.
+    interface : str, optional
+        IPv4 address of the outgoing interface (see :func:`interface_address`). For
+        multicast it picks the interface; it is also the source address.
+    ttl : int
+        IP TTL, 0-255. For multicast 0 keeps packets on this host and 1 on the local
+        network; unicast uses at least 1.
+
+    Raises
+    ------
+    NetworkError
+        The socket cannot be opened or configured as asked.
+    """
+
+    #: The sender waits for each packet's due time before sending it.
+    paced = True
+
+    def __init__(self, destination: Destination, *, interface: str | None = None, ttl: int = 64):
+        if not 0 <= ttl <= 255:
+            raise ValueError(f"TTL {ttl} is not in 0-255")
+        self.destination = destination
+        self._target = (destination.address, destination.port)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._configure(interface, ttl)
+        except OSError as exc:
+            self._socket.close()
+            raise NetworkError(f"cannot set up the socket for {destination}: {exc}") from None
+
+    def _configure(self, interface: str | None, ttl: int) -> None:
+        sock = self._socket
+        if sys.platform.startswith("linux"):
+            sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
+        if self.destination.is_multicast:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            if interface:
+                sock.setsockopt(
+                    socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface)
+                )
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, max(ttl, 1))
+        if interface:
+            sock.bind((interface, 0))
+
+    @property
+    def source(self) -> tuple[str, int]:
+        """The local (address, port); the port is bound by the first send."""
+        address, port = self._socket.getsockname()
+        return str(address), int(port)
+
+    def send(self, datagram: bytes, offset: float) -> None:
+        """Send one datagram now (`offset`, its time in the page, is for other sinks).
+
+        Raises
+        ------
+        NetworkError
+            The system refused the datagram (no route, network down, too big...).
+        """
+        try:
+            self._socket.sendto(datagram, self._target)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise NetworkError(f"sending to {self.destination} failed: {reason}") from None
+
+    def close(self) -> None:
+        """Close the socket."""
+        self._socket.close()
+
+    def __enter__(self) -> UdpSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -175,7 +175,7 @@ def test_garbage_is_counted_by_cause_and_never_raises():
 
 
 def test_page_table_is_bounded():
-    receiver, log = make_receiver(max_pages=4)
+    receiver, _ = make_receiver(max_pages=4)
     for serial in range(10):
         receiver.feed(0.0, SOURCE, bytes(EndPacket(26, serial)).replace(b"\xff", b"\x0f", 1))
     assert len(receiver.pages) == 4

@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.vectors import read_low_bytes, read_words  # also reachable from here
+
+# The readers live in a plain module (tests/ is on pytest's pythonpath) because test modules
+# cannot import conftest under --import-mode=importlib; re-exported here for old imports.
+from vectors import read_low_bytes, read_words
 
 __all__ = ["read_low_bytes", "read_words"]
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from tests.conftest import PROJECT_ROOT
 
 from polyptt import codecs
 from polyptt.capture import read_datagrams
 from polyptt.protocol import TransmitPacket, parse_packet
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GROUP = "224.0.1.116"
 CHIME = PROJECT_ROOT / "examples" / "audio" / "chime.wav"
 

@@ -12,7 +12,8 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from tests.listen.harness import (
+
+from listen.harness import (
     CHIME,
     GROUP,
     expected_audio,
@@ -21,7 +22,7 @@ from tests.listen.harness import (
     start_listen,
     with_serial,
 )
-from tests.udp_capture import UdpCapture, free_port
+from udp_capture import UdpCapture, free_port
 
 pytestmark = pytest.mark.network
 
@@ -110,7 +111,7 @@ def polyptt_command() -> list[str]:
 def polyptt_env() -> dict[str, str]:
     import os
 
-    from tests.conftest import PROJECT_ROOT
+    from listen.harness import PROJECT_ROOT
 
     return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
 

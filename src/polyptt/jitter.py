@@ -323,6 +323,9 @@ class FrameBuffer:
         out: list[Released] = []
         while (nearest := self._next_slot()) is not None:
             gap = distance(self._head, nearest)
+            if gap < 0:  # overtaken by a longer frame before it: nothing left to place
+                del self._slots[nearest]
+                continue
             if 0 < gap < self.step:  # off the grid: follow the sender's counts
                 self._head = nearest
                 gap = 0

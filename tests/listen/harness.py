@@ -104,8 +104,11 @@ class Listening:
     stderr: str = ""
 
     def wait(self, timeout: float = 60) -> int:
-        self.stdout, self.stderr = self.process.communicate(timeout=timeout)
-        return self.process.returncode
+        """Wait for the exit; its output is then in `stdout` and `stderr`."""
+        status = self.process.wait(timeout=timeout)
+        self.stdout = (self.record.parent / "listen.out").read_text()
+        self.stderr = (self.record.parent / "listen.err").read_text()
+        return status
 
     @property
     def events(self) -> list[dict]:
@@ -151,9 +154,9 @@ def start_listen(record: Path, *args: str, port: int = 5001) -> Listening:
             f"{GROUP}:{port}",
             *args,
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        # files, not pipes: a flood of page events must not block the listener's writes
+        stdout=(record.parent / "listen.out").open("w"),
+        stderr=(record.parent / "listen.err").open("w"),
         env=env,
     )
     deadline = time.monotonic() + 10

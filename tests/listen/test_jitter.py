@@ -223,3 +223,36 @@ def test_any_isolated_losses_are_repaired_exactly(losses, start_count, step):
     assert [r.frame for r in out] == frames
     assert [r.kind for r in out].count(FrameKind.REPAIRED) == len(lost)
     assert [r.kind for r in out].count(FrameKind.MISSING) == 0
+
+
+def test_an_overlong_frame_overtaking_buffered_ones_does_not_stall(make_page):
+    page = make_page(6, 240)
+    buffer = FrameBuffer(ONE)
+    packets = [TransmitPacket.parse(d) for d in page.transmits]
+    out = buffer.push(0.0, packets[0]) + buffer.push(0.03, packets[1])
+    out += buffer.push(0.06, packets[3])  # waits for frame 2
+    long = TransmitPacket(26, 0x12345678, "", CodecId.G722, 480, b"\0" * 240 + b"\1" * 720)
+    out += buffer.push(0.07, long)  # frame 2, three frames long: overtakes frame 3
+    out += buffer.push(0.08, packets[4])  # overtaken too: late
+    out += buffer.push(0.09, packets[5]) + buffer.flush()
+    assert [r.count for r in out] == [0, 240, 480, 1200]
+    assert [r.ticks for r in out] == [240, 240, 720, 240]
+    assert buffer.late == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-3000, 3000), st.integers(1, 1000)), min_size=1, max_size=60),
+    st.integers(0, (1 << 32) - 1),
+)
+def test_any_packet_sequence_terminates_and_stays_bounded(packets, base):
+    """Property: hostile counts and lengths never stall, loop or grow the buffer."""
+    buffer = FrameBuffer(ONE, max_ahead_frames=10)
+    released = 0
+    for index, (offset, size) in enumerate(packets):
+        packet = TransmitPacket(26, 1, "", CodecId.G722, (base + offset) % (1 << 32), b"\0" * size)
+        released += len(buffer.push(index * 0.01, packet))
+        released += len(buffer.expire(index * 0.01 + 0.005))
+        assert buffer.held <= 10 + 2 + 8
+    released += len(buffer.flush())
+    assert buffer.held == 0

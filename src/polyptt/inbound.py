@@ -31,7 +31,8 @@ from polyptt.receiver import Receiver
 __all__ = ["Endpoint", "open_sockets", "parse_endpoint", "serve"]
 
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
-_RECEIVE_BUFFER = 1 << 20  # absorbs a burst of tens of pages while the loop is busy
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+_RECEIVE_BUFFER = 4 << 20  # absorbs bursts (tens of pages, a flood) while the loop is busy
 _MAX_DATAGRAM = 65535
 _BATCH = 256  # datagrams read per socket per wake-up before the clock is applied again
 
@@ -96,7 +97,10 @@ def open_sockets(endpoints: Iterable[Endpoint], interface: str | None) -> list[s
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+            try:  # root may exceed net.core.rmem_max; others get what the system allows
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RECEIVE_BUFFER)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
             if hasattr(socket, "SO_REUSEPORT"):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             with contextlib.suppress(OSError):  # not Linux: neither option nor problem

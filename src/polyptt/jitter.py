@@ -178,6 +178,8 @@ class FrameBuffer:
         max_ahead_frames: int = 50,
     ) -> None:
         self._tpb = Fraction(ticks_per_byte)
+        # integer form of the ratio: Fraction arithmetic per packet is measurably slow
+        self._tpb_num, self._tpb_den = self._tpb.numerator, self._tpb.denominator
         self._reorder_frames = reorder_frames
         self._reorder_s = reorder_s
         self._max_ahead = max_ahead_frames
@@ -234,7 +236,7 @@ class FrameBuffer:
     # ------------------------------------------------------------------ internals
 
     def _ticks(self, audio: bytes) -> int:
-        return int(len(audio) * self._tpb)
+        return len(audio) * self._tpb_num // self._tpb_den
 
     def _start(self, step: int | None, *, final: bool = False) -> list[Released]:
         learning, self._learning = self._learning, []
@@ -259,10 +261,10 @@ class FrameBuffer:
         ticks = self._ticks(packet.audio)
         if ticks <= self.step:
             return b"", packet.audio
-        size = Fraction(self.step) / self._tpb
-        if size.denominator != 1:
+        size, remainder = divmod(self.step * self._tpb_den, self._tpb_num)
+        if remainder:
             return None
-        return packet.audio[: int(size)], packet.audio[int(size) :]
+        return packet.audio[:size], packet.audio[size:]
 
     def _place(self, now: float, packet: TransmitPacket) -> list[Released]:
         assert self.step is not None

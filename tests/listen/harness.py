@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -100,12 +101,20 @@ class Listening:
 
     process: subprocess.Popen
     record: Path
+    streams: tuple = ()
     stdout: str = ""
     stderr: str = ""
 
     def wait(self, timeout: float = 60) -> int:
         """Wait for the exit; its output is then in `stdout` and `stderr`."""
-        status = self.process.wait(timeout=timeout)
+        try:
+            status = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
+                self.process.wait()
+            for stream in self.streams:
+                stream.close()
         self.stdout = (self.record.parent / "listen.out").read_text()
         self.stderr = (self.record.parent / "listen.err").read_text()
         return status
@@ -114,14 +123,18 @@ class Listening:
     def events(self) -> list[dict]:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
-    def recordings(self) -> dict[tuple[int, int], tuple[dict, np.ndarray]]:
-        """(serial, channel) -> (metadata, audio) of every recording."""
+    def recordings(self, source: str | None = None) -> dict[tuple[int, int], tuple[dict, Any]]:
+        """(serial, channel) -> (metadata, audio) of every recording (from `source`)."""
         found = {}
         for meta_path in sorted(self.record.glob("*.json")):
             meta = json.loads(meta_path.read_text())
+            if source is not None and meta["source"] != source:
+                continue
+            key = (meta["serial"], meta["channel"])
+            assert key not in found, f"two recordings of {key}"
             wav = meta_path.with_suffix(".wav")
             audio = soundfile.read(wav, dtype="int16")[0] if wav.exists() else None
-            found[(meta["serial"], meta["channel"])] = (meta, audio)
+            found[key] = (meta, audio)
         return found
 
 
@@ -140,6 +153,8 @@ def _port_bound(port: int) -> bool:
 def start_listen(record: Path, *args: str, port: int = 5001) -> Listening:
     """Start ``polyptt listen --json --record`` on `port`; returns once it is bound."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    # files, not pipes: a flood of page events must not block the listener's writes
+    streams = ((record.parent / "listen.out").open("w"), (record.parent / "listen.err").open("w"))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -154,9 +169,8 @@ def start_listen(record: Path, *args: str, port: int = 5001) -> Listening:
             f"{GROUP}:{port}",
             *args,
         ],
-        # files, not pipes: a flood of page events must not block the listener's writes
-        stdout=(record.parent / "listen.out").open("w"),
-        stderr=(record.parent / "listen.err").open("w"),
+        stdout=streams[0],
+        stderr=streams[1],
         env=env,
     )
     deadline = time.monotonic() + 10
@@ -166,12 +180,13 @@ def start_listen(record: Path, *args: str, port: int = 5001) -> Listening:
             raise AssertionError(f"listen did not start: {err}")
         time.sleep(0.02)
     time.sleep(0.1)  # bound; the group is joined right after
-    return Listening(process, record)
+    return Listening(process, record, streams)
 
 
 def sender_socket() -> socket.socket:
-    """A UDP socket whose multicast stays on loopback (TTL 0)."""
+    """A UDP socket on 127.0.0.1 whose multicast stays on loopback (TTL 0)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 0)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
@@ -184,9 +199,13 @@ def replay(
     *,
     speed: float = 1.0,
     sockets: int = 1,
-) -> None:
-    """Send (time, datagram[, socket index]) at their relative times / `speed`."""
+) -> list[str]:
+    """Send (time, datagram[, socket index]) at their relative times / `speed`.
+
+    Returns the ``address:port`` each socket sent from.
+    """
     socks = [sender_socket() for _ in range(sockets)]
+    sources = ["{}:{}".format(*sock.getsockname()) for sock in socks]
     try:
         ordered = sorted(schedule, key=lambda item: item[0])
         origin = ordered[0][0]
@@ -201,6 +220,7 @@ def replay(
     finally:
         for sock in socks:
             sock.close()
+    return sources
 
 
 def with_serial(datagrams: Iterable[tuple[float, bytes]], serial: int):

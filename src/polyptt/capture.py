@@ -109,18 +109,18 @@ def _read_pcapng(stream: BinaryIO) -> Iterator[Datagram]:
         raw_length = stream.read(4)
         if len(raw_length) < 4:
             return
-        if block_type == 0x0A0D0D0A:  # section header: fixes the byte order
+        if block_type == 0x0A0D0D0A:  # section header: its magic fixes the byte order
             magic = stream.read(4)
             if len(magic) < 4:
                 return
             order = "<" if struct.unpack("<I", magic)[0] == _BYTE_ORDER_MAGIC else ">"
-            length = struct.unpack(order + "I", raw_length)[0]
-            body = magic + stream.read(length - 12)
             interfaces = []
-        else:
-            length = struct.unpack(order + "I", raw_length)[0]
-            body = stream.read(length - 12)
-        if length < 12 or len(body) < length - 12 or len(stream.read(4)) < 4:
+        length = struct.unpack(order + "I", raw_length)[0]
+        already = 4 if block_type == 0x0A0D0D0A else 0
+        if length < 12 + already:
+            return
+        body = (magic if already else b"") + stream.read(length - 12 - already)
+        if len(body) < length - 12 or len(stream.read(4)) < 4:
             return
         if block_type == 1:  # interface description
             linktype = struct.unpack_from(order + "H", body)[0]

@@ -6,7 +6,9 @@ recordings sample for sample with decoding the frames that were actually sent.
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -14,12 +16,14 @@ from datetime import datetime
 
 import numpy as np
 import pytest
+import soundfile
 
 from listen.harness import (
     CHIME,
     GROUP,
     expected_audio,
     make_page_capture,
+    polyptt,
     replay,
     start_listen,
     with_serial,
@@ -285,3 +289,50 @@ def _peak_rss_kb(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise AssertionError("no VmHWM")
+
+
+# ------------------------------------------------------------------ tshark captures
+
+
+def _start_tshark(interface: str, path, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        ["tshark", "-q", "-i", interface, "-w", str(path), "-f", f"udp port {port}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # "Capturing on 'Loopback: lo'" once it really listens
+        if "Capturing on" in line:
+            return process
+    raise AssertionError("tshark did not start")
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+@pytest.mark.parametrize("interface", ["lo", "any"])
+def test_pcap_of_a_tshark_capture_equals_listening_live(tmp_path, interface):
+    """tshark on lo writes Ethernet frames, on "any" Linux cooked (SLL2) ones; pcapng."""
+    port = free_port()
+    capture = tmp_path / "live.pcapng"
+    tshark = _start_tshark(interface, capture, port)
+    listening = start_listen(tmp_path / "live", "--count", "1", "--timeout", "30", port=port)
+    send = polyptt(
+        "send", "--to", f"{GROUP}:{port}", "--serial", "0x77", "--frame-ms", "20", str(CHIME)
+    )
+    assert send.returncode == 0
+    assert listening.wait() == 0
+    time.sleep(0.3)
+    tshark.send_signal(signal.SIGINT)
+    tshark.communicate(timeout=20)
+    replayed = polyptt(
+        "listen", "--pcap", str(capture), "--from", f"{GROUP}:{port}", "--record",
+        str(tmp_path / "replayed"), "--json",
+    )  # fmt: skip
+    live_meta, live_audio = listening.recordings()[(0x77, 26)]
+    wav = next((tmp_path / "replayed").glob("*.wav"))
+    replayed_meta = json.loads(wav.with_suffix(".json").read_text())
+    np.testing.assert_array_equal(soundfile.read(wav, dtype="int16")[0], live_audio)
+    assert wav.name == next((tmp_path / "live").glob("*.wav")).name
+    same = ["channel", "caller_id", "serial", "source", "codec", "frame_ms", "frames", "packets"]
+    assert {k: replayed_meta[k] for k in same} == {k: live_meta[k] for k in same}
+    assert replayed_meta["end_reason"] == "end_packets"
+    assert replayed.stdout.count("page_end") == 1

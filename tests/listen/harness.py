@@ -150,9 +150,19 @@ def _port_bound(port: int) -> bool:
     return False
 
 
-def start_listen(record: Path, *args: str, port: int = 5001) -> Listening:
-    """Start ``polyptt listen --json --record`` on `port`; returns once it is bound."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+def start_listen(
+    record: Path,
+    *args: str,
+    port: int = 5001,
+    play: bool = False,
+    pythonpath: Sequence[Path] = (),
+) -> Listening:
+    """Start ``polyptt listen --json --record`` on `port`; returns once it is bound.
+
+    `pythonpath` entries come before the checkout's sources (to stand in for modules).
+    """
+    paths = [*map(str, pythonpath), str(PROJECT_ROOT / "src")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     # files, not pipes: a flood of page events must not block the listener's writes
     streams = ((record.parent / "listen.out").open("w"), (record.parent / "listen.err").open("w"))
     process = subprocess.Popen(
@@ -161,7 +171,7 @@ def start_listen(record: Path, *args: str, port: int = 5001) -> Listening:
             "-m",
             "polyptt",
             "listen",
-            "--no-play",
+            "--play" if play else "--no-play",
             "--json",
             "--record",
             str(record),

@@ -34,7 +34,9 @@ _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _RECEIVE_BUFFER = 4 << 20  # absorbs bursts (tens of pages, a flood) while the loop is busy
 _MAX_DATAGRAM = 65535
-_BATCH = 256  # datagrams read per socket per wake-up before the clock is applied again
+_BATCH = 256
+#: Granularity of the receiver's clock (lost-frame release, page timeouts), seconds.
+TICK_S = 0.005  # datagrams read per socket per wake-up before the clock is applied again
 
 
 @dataclass(frozen=True)
@@ -128,22 +130,29 @@ def serve(
 ) -> None:
     """Feed datagrams from `sockets` to `receiver` until `should_stop()` or `until`.
 
-    Wakes up for every datagram and for the receiver's next deadline (lost-frame release,
-    page timeout), and at least every 100 ms to check `should_stop`. Arrival times are
-    the wall clock (`clock`), which the recordings' UTC times come from too.
+    Wakes up for every datagram, for the receiver's next deadline (lost-frame release,
+    page timeout; at most every `TICK_S`), and at least every 100 ms to check
+    `should_stop`. Arrival times are the wall clock (`clock`), which the recordings' UTC
+    times come from too.
     """
     selector = selectors.DefaultSelector()
     for sock in sockets:
         selector.register(sock, selectors.EVENT_READ)
+    next_tick = clock()
     try:
         while not should_stop():
             now = clock()
             if until is not None and now >= until:
                 return
-            wake = min(d for d in (receiver.next_deadline(), until, now + 0.1) if d is not None)
+            if now >= next_tick:
+                receiver.tick(now)
+                deadline = receiver.next_deadline()
+                # the clock is applied at most every TICK_S: with 50 pages at 50 packets a
+                # second, walking every page per datagram cost more than the datagrams did
+                next_tick = max(now + TICK_S, min(deadline or now + 0.1, now + 0.1))
+            wake = next_tick if until is None else min(next_tick, until)
             for key, _ in selector.select(max(0.0, wake - now)):
                 _drain(key.fileobj, receiver, clock)  # type: ignore[arg-type]
-            receiver.tick(clock())
     finally:
         selector.close()
 

@@ -9,9 +9,10 @@ Jitter buffer
 Packets arrive unevenly; the output device asks for audio at a steady pace. The buffer
 starts playing once it holds `prefill_s` of audio (40 ms by default: more than the usual
 network jitter, little enough to keep arrival-to-speaker latency near 50 ms), fills an
-underrun with silence and then waits to hold `prefill_s` again, and drops the oldest audio
-when it holds more than `prefill_s` + `MAX_EXCESS_S`, so latency cannot creep up when a
-sender's clock runs fast. The end of a page plays out without waiting for the prefill.
+underrun with silence and then waits to hold `prefill_s` again, and when it holds more
+than `prefill_s` + `MAX_EXCESS_S` drops the oldest audio back to `prefill_s`, so latency
+cannot creep up when a sender's clock runs fast or a stalled network delivers a burst.
+The end of a page plays out without waiting for the prefill.
 
 sounddevice is imported only when a player is opened: without PortAudio (the library is
 not bundled on Linux) listening and recording still work, and `Player.open` says why
@@ -32,8 +33,8 @@ from polyptt.session import Page, Pcm
 
 __all__ = ["JitterQueue", "PlaybackUnavailable", "Player"]
 
-#: Audio held beyond the prefill before the oldest is dropped.
-MAX_EXCESS_S = 0.2
+#: Audio held beyond the prefill that makes the queue drop back to the prefill.
+MAX_EXCESS_S = 0.06
 
 
 class PlaybackUnavailable(Exception):
@@ -57,6 +58,8 @@ class JitterQueue:
         output buffer (bounded to the last 10 000).
     underruns : int
         Times the device asked for audio the buffer did not have while playing.
+    dropped : int
+        Samples dropped to bring latency back after a burst.
     """
 
     def __init__(self, rate: int, prefill_s: float = 0.04) -> None:
@@ -71,6 +74,7 @@ class JitterQueue:
         self._lock = threading.Lock()
         self.latencies: deque[float] = deque(maxlen=10_000)
         self.underruns = 0
+        self.dropped = 0
 
     def put(self, pcm: Pcm, arrival: float) -> None:
         """Queue `pcm`, which arrived at `arrival` (``time.time()`` clock)."""
@@ -78,9 +82,20 @@ class JitterQueue:
             self._draining = False
             self._chunks.append((pcm, arrival))
             self._held += len(pcm)
-            while self._held > self.limit and self._chunks:
-                head, _ = self._chunks.popleft()
-                self._held -= len(head) - self._offset
+            if self._held > self.limit:  # a burst after a stall: back to the prefill
+                self._skip(self._held - self.prefill)
+
+    def _skip(self, count: int) -> None:
+        """Drop the oldest `count` samples (the lock is held)."""
+        self.dropped += count
+        self._held -= count
+        while count and self._chunks:
+            pcm, _ = self._chunks[0]
+            take = min(count, len(pcm) - self._offset)
+            count -= take
+            self._offset += take
+            if self._offset == len(pcm):
+                self._chunks.popleft()
                 self._offset = 0
 
     def drain(self) -> None:
@@ -106,6 +121,10 @@ class JitterQueue:
         with self._lock:
             if not self._primed and (self._held >= self.prefill or self._draining):
                 self._primed = self._held > 0
+                if self._held > self.prefill and not self._draining:
+                    # start exactly at the prefill: audio that piled up while the stream
+                    # opened would otherwise stay as latency for the whole page
+                    self._skip(self._held - self.prefill)
             while self._primed and written < len(out) and self._chunks:
                 pcm, arrival = self._chunks[0]
                 if self._offset == 0:

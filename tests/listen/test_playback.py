@@ -48,7 +48,9 @@ def test_underrun_is_silence_then_the_prefill_again():
     queue.put(np.full(100, 2, dtype=np.int16), time.time())
     assert not _drain(queue, 1).any()  # re-priming
     queue.put(np.full(100, 3, dtype=np.int16), time.time())
-    np.testing.assert_array_equal(_drain(queue, 1), [2] * 80)
+    # primed again at exactly the prefill (160 of the 200 held): the oldest 40 go
+    np.testing.assert_array_equal(_drain(queue, 1), [2] * 60 + [3] * 20)
+    assert queue.dropped == 40
 
 
 def test_drain_plays_out_a_short_tail():
@@ -61,12 +63,14 @@ def test_drain_plays_out_a_short_tail():
     assert queue.underruns == 0
 
 
-def test_excess_is_dropped_oldest_first():
-    queue = JitterQueue(1000, prefill_s=0.01)  # prefill 10, limit 210
-    for value in range(30):
+def test_a_burst_beyond_the_limit_drops_back_to_the_prefill_oldest_first():
+    queue = JitterQueue(1000, prefill_s=0.01)  # prefill 10, limit 70
+    for value in range(7):
         queue.put(np.full(10, value, dtype=np.int16), time.time())
-    assert queue.held == 210
-    np.testing.assert_array_equal(_drain(queue, 1, size=10), [9] * 10)
+    assert queue.held == 70
+    queue.put(np.full(5, 7, dtype=np.int16), time.time())
+    assert (queue.held, queue.dropped) == (10, 65)
+    np.testing.assert_array_equal(_drain(queue, 1, size=10), [6] * 5 + [7] * 5)
 
 
 class FakeStream:
@@ -227,3 +231,11 @@ def test_without_portaudio_play_warns_once_and_keeps_recording(tmp_path):
     )
     _, reference, _ = expected_audio(d for _, d in page)
     np.testing.assert_array_equal(listening.recordings()[(5, 26)][1], reference)
+
+
+def test_priming_starts_at_the_prefill_level():
+    queue = JitterQueue(1000, prefill_s=0.02)  # prefill 20
+    for value in range(5):
+        queue.put(np.full(10, value, dtype=np.int16), time.time())
+    np.testing.assert_array_equal(_drain(queue, 1, size=10), [3] * 10)
+    assert queue.dropped == 30

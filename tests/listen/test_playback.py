@@ -42,15 +42,15 @@ def test_underrun_is_silence_then_the_prefill_again():
     queue = JitterQueue(8000, prefill_s=0.02)  # 160 samples
     queue.put(np.ones(200, dtype=np.int16), time.time())
     played = _drain(queue, 3)
-    np.testing.assert_array_equal(played[:200], 1)
-    assert not played[200:].any()
+    np.testing.assert_array_equal(played[:160], 1)  # primed at the prefill: 40 dropped
+    assert not played[160:].any()
     assert queue.underruns == 1
     queue.put(np.full(100, 2, dtype=np.int16), time.time())
     assert not _drain(queue, 1).any()  # re-priming
     queue.put(np.full(100, 3, dtype=np.int16), time.time())
     # primed again at exactly the prefill (160 of the 200 held): the oldest 40 go
     np.testing.assert_array_equal(_drain(queue, 1), [2] * 60 + [3] * 20)
-    assert queue.dropped == 40
+    assert queue.dropped == 80
 
 
 def test_drain_plays_out_a_short_tail():

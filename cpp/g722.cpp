@@ -115,6 +115,24 @@ static_assert(kTables.scale[64] == 32 && kTables.scale[0] == 8 && kTables.scale[
 static_assert(kTables.low_code[1][1] == 63 && kTables.low_code[1][2] == 62 &&
               kTables.low_code[1][3] == 31 && kTables.low_code[0][30] == 32);
 
+// Lower-band decision levels scaled by each possible quantizer scale factor: row
+// nb >> 6, entry k is (Q6[k] * det) >> 12 (the recommendation's MULT(Q6 << 3, DETL)).
+struct LowLevels {
+    std::array<std::array<int16_t, 32>, kLowNbMax / 64 + 1> rows{};
+};
+constexpr LowLevels make_low_levels() {
+    LowLevels t{};
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+        const int32_t det = kTables.scale[r + 64];
+        for (int k = 0; k < 32; ++k) {
+            t.rows[r][k] = static_cast<int16_t>(k < 30 ? (kQ6[k] * det) >> 12 : 32767);
+        }
+    }
+    return t;
+}
+constexpr LowLevels kLowLevels = make_low_levels();
+static_assert(kLowLevels.rows.back()[29] == 11676);  // the largest level any wd is held to
+
 // Higher band (2 bits): signed level (x8) and log scale factor step per code.
 constexpr int32_t kHighDq[4] = {-8 * 926, -8 * 202, 8 * 926, 8 * 202};
 constexpr int32_t kHighWh[4] = {798, -214, 798, -214};
@@ -134,11 +152,11 @@ inline void adapt_scale(Band& band, int32_t step, int32_t nb_max, int scale_offs
 //
 // Saturation, which the recommendation applies on every 16-bit operation, is kept only
 // where it can act: the partial reconstruction p only contributes its sign, which
-// saturation keeps; r is stored unsaturated because it is only used doubled and
-// saturated (sat(2 sat(x)) == sat(2x)); the b, a1 and a2 updates stay in range.
+// saturation keeps; the reconstructed signal r is only used doubled and saturated, and
+// sat(2 sat(x)) == sat(2x), so it is stored in that form; the b updates stay in range.
 inline void adapt_predictor(Band& band, int32_t dq) {
     const int32_t p0 = dq + band.sz;
-    const int32_t r0 = band.s + dq;
+    const int32_t r0x2 = clamp16(2 * (band.s + dq));  // saturates
 
     // Zero section (UPZERO): sign-sign update, then the delay line moves on.
     const int32_t step = dq == 0 ? 0 : 128;
@@ -162,17 +180,29 @@ inline void adapt_predictor(Band& band, int32_t dq) {
     band.p2 = band.p1;
     band.p1 = p0;
 
-    // Zero-section prediction (FILTEZ): a saturating sum, in the recommendation's order.
-    int32_t sz = 0;
-    for (int i = 5; i >= 0; --i) sz = clamp16(sz + mul15(2 * band.d[i], band.b[i]));
-    band.sz = sz;
+    // Zero-section prediction (FILTEZ): a saturating sum in the recommendation's order.
+    // Saturation acts only if a partial sum leaves 16 bits, which almost never happens:
+    // the plain sum is taken, offset by 32768 so that one OR over the partial sums
+    // shows whether any left [0, 65535].
+    int32_t partial = 32768;
+    int32_t seen = 0;
+    for (int i = 5; i >= 0; --i) {
+        partial += mul15(2 * band.d[i], band.b[i]);
+        seen |= partial;
+    }
+    if ((seen >> 16) == 0) {
+        band.sz = partial - 32768;
+    } else {
+        int32_t sz = 0;
+        for (int i = 5; i >= 0; --i) sz = clamp16(sz + mul15(2 * band.d[i], band.b[i]));
+        band.sz = sz;
+    }
 
     // Pole-section prediction (FILTEP) and the signal estimate.
     band.r2 = band.r1;
-    band.r1 = r0;
-    const int32_t sp = clamp16(mul15(band.a1, clamp16(2 * band.r1)) +
-                               mul15(band.a2, clamp16(2 * band.r2)));  // saturates
-    band.s = clamp16(sp + sz);                                          // saturates
+    band.r1 = r0x2;
+    const int32_t sp = clamp16(mul15(band.a1, band.r1) + mul15(band.a2, band.r2));  // saturates
+    band.s = clamp16(sp + band.sz);                                     // saturates
 }
 
 // The lower-band encoder: quantizes x - s to a 6-bit code and adapts.
@@ -181,17 +211,14 @@ inline int32_t encode_low(Band& band, int32_t x) {
     // decision level (at most 11676) matter, and saturation keeps both.
     const int32_t e = x - band.s;
     const int32_t wd = e < 0 ? ~e : e;
-    // Magnitude index: 1 + the number of decision levels 1..29 at or below wd, found by a
-    // branch-free binary search (the levels grow with the index).
-    const int64_t det = band.det;
-    const int64_t target = (static_cast<int64_t>(wd) << 12) | 4095;  // (q*det)>>12 <= wd
-    int m = 0;
-    for (int step = 16; step > 0; step >>= 1) {
-        const int probe = m + step;
-        const int64_t level = probe <= 29 ? kQ6[probe] : int64_t{1} << 40;
-        m = level * det <= target ? probe : m;
-    }
-    const int32_t code = kTables.low_code[e < 0 ? 1 : 0][m + 1];
+    // Magnitude index (1..30): how many of the row's levels, the always-passed zero
+    // included, are at or below wd. A count over a fixed-size row has no branches and
+    // vectorizes; levels 30 and 31 are padding that no wd reaches.
+    const int16_t* levels = kLowLevels.rows[static_cast<size_t>(band.nb >> 6)].data();
+    const int32_t w = std::min(wd, int32_t{16383});
+    int32_t m = 0;
+    for (int k = 0; k < 32; ++k) m += levels[k] <= w ? 1 : 0;
+    const int32_t code = kTables.low_code[e < 0 ? 1 : 0][static_cast<size_t>(m)];
     const int32_t dq = mul15(band.det, kTables.low_dq[code]);
     adapt_scale(band, kTables.low_wl[code], kLowNbMax, 64);
     adapt_predictor(band, dq);

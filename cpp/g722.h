@@ -26,7 +26,7 @@ struct Band {
     int32_t b[6] = {};      // zero-section coefficients b1..b6
     int32_t d[6] = {};      // past quantized differences d(n-1)..d(n-6)
     int32_t p1 = 0, p2 = 0; // past partial reconstructions (only their signs are used)
-    int32_t r1 = 0, r2 = 0; // past reconstructed signals, unsaturated (see g722.cpp)
+    int32_t r1 = 0, r2 = 0; // past reconstructed signals, doubled and saturated
 };
 
 // The QMF history: the last 22 values of the 16 kHz stream, oldest first.

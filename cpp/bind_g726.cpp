@@ -239,7 +239,9 @@ void bind_g726(py::module_& m) {
              py::arg("packing") = "rfc3551", py::arg("law") = "linear")
         .def("decode", &Decoder::decode, py::arg("data"),
              "Decode bytes-like data: int16 PCM for law 'linear' (SR << 2, no tandem "
-             "adjustment), G.711 code bytes with the standard's SYNC for 'alaw'/'ulaw'.")
+             "adjustment), G.711 code bytes with the standard's SYNC for 'alaw'/'ulaw'.\n\n"
+             "Bits short of a whole code word wait for the next call. With packing "
+             "'unpacked' the bits above the code word in each byte are ignored.")
         .def("reset", &Decoder::reset, "Back to the standard's reset state, unpacker emptied.")
         .def_property_readonly("bits", &Decoder::bits, "Bits per code word (2..5).")
         .def_property_readonly("packing", &Decoder::packing, "Bit packing name.")

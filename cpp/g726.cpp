@@ -5,11 +5,20 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "g711.h"
+
+// The per-sample steps must be inlined into the coding loops; GCC otherwise keeps the
+// large update step out of line.
+#if defined(__GNUC__)
+#define POLYPTT_INLINE inline __attribute__((always_inline))
+#else
+#define POLYPTT_INLINE inline
+#endif
 
 namespace polyptt::g726 {
 namespace {
@@ -60,6 +69,16 @@ struct Rate<5> {
 // Number of significant bits of v >= 0 (0 for 0), without branching on v == 0.
 inline int bit_length(uint32_t v) { return 31 - __builtin_clz((v << 1) | 1U); }
 
+// v for s == 0, -v for s == 1. Signs of differences are data, so a branch on them would
+// be mispredicted half of the time; the hot paths use this and masks instead.
+inline int negate_if(int v, int s) { return (v ^ -s) + s; }
+
+// v for c true, 0 for c false.
+inline int keep_if(int v, bool c) { return v & -static_cast<int>(c); }
+
+// The 6-bit mantissa of a magnitude with exp significant bits (32 for zero).
+inline int mantissa(int mag, int exp) { return ((mag << 6) >> exp) | (mag == 0 ? 32 : 0); }
+
 // ---- Per-rate quantizer: QUAN as a table over every possible DLN ---------------------
 // DLN is a 12-bit two's complement value, so |I| for every DLN fits in 4096 bytes.
 template <int Bits>
@@ -97,44 +116,45 @@ inline int code_magnitude(int code) {
 template <int Bits>
 inline int quantize(int d, int y) {
     constexpr int kMask = (1 << Bits) - 1;
-    const int dqm = d < 0 ? -d : d;
+    const int negative = d < 0 ? 1 : 0;
+    const int dqm = negate_if(d, negative);
     const int exp = std::max(bit_length(static_cast<uint32_t>(dqm)) - 1, 0);
     const int dl = (exp << 7) + (((dqm << 7) >> exp) & 127);
     const int dln = dl - (y >> 2);  // stays within 12 bits for every reachable d and y
     const int mag = kQuantizer<Bits>.magnitude[static_cast<size_t>(dln + 2048)];
-    if (d < 0) return kMask - mag;
-    if (mag == 0 && Bits > 2) return kMask;
-    return mag;
+    // Negative: all-ones minus |I|, i.e. |I| with the bits flipped (|I| < the sign bit).
+    int code = mag ^ (-negative & kMask);
+    if constexpr (Bits > 2) code += code == 0 ? kMask : 0;  // a positive zero
+    return code;
 }
 
 // RECONST, ADDA, ANTILOG: magnitude of the quantized difference DQ.
 template <int Bits>
 inline int dequantize(int mag, int y) {
     const int dql = Rate<Bits>::dqln[static_cast<size_t>(mag)] + (y >> 2);
-    if (dql < 0) return 0;
+    // dql >= -2048 + (544 >> 2), so dex stays below 15 even when dql < 0 (DQ = 0 then).
     const int dex = (dql >> 7) & 15;
-    return ((128 + (dql & 127)) << 7) >> (14 - dex);
+    return keep_if(((128 + (dql & 127)) << 7) >> (14 - dex), dql >= 0);
 }
 
 // FLOATA / FLOATB: a sign and a 15-bit magnitude in floating-point form.
 inline Float to_float(int sign, int mag) {
     const int exp = bit_length(static_cast<uint32_t>(mag));
-    const int mant = mag == 0 ? 32 : (mag << 6) >> exp;
-    return {sign, exp, mant};
+    return {static_cast<int16_t>(mantissa(mag, exp)), static_cast<uint8_t>(exp),
+            static_cast<uint8_t>(sign)};
 }
 
 // FMULT: coefficient (16-bit two's complement, 14 fraction bits) times a Float,
 // the result as 16-bit two's complement.
 inline int fmult(int coef, const Float& x) {
     const int sign = (coef < 0 ? 1 : 0) ^ x.sign;
-    const int mag = coef < 0 ? (-(coef >> 2)) & 8191 : coef >> 2;
+    const int mag = std::abs(coef >> 2) & 8191;  // -8192 has magnitude 0 in 13 bits
     const int exp = bit_length(static_cast<uint32_t>(mag));
-    const int mant = mag == 0 ? 32 : (mag << 6) >> exp;
-    const int prod = (mant * x.mant + 48) >> 4;
+    const int prod = (mantissa(mag, exp) * x.mant + 48) >> 4;
     // (prod << 7) scaled by 2^(exp + x.exp - 26), kept to 15 bits, without branching.
     const int wmag = static_cast<int>(
         (static_cast<uint64_t>(prod) << (exp + x.exp + 7)) >> 26 & 32767);
-    return sign ? -wmag : wmag;
+    return negate_if(wmag, sign);
 }
 
 inline int16_t wrap16(int v) { return static_cast<int16_t>(static_cast<uint16_t>(v)); }
@@ -147,7 +167,7 @@ struct Estimate {
 };
 
 // FMULT, ACCUM, MIX (with LIMA).
-inline Estimate estimate(const State& s) {
+POLYPTT_INLINE Estimate estimate(const State& s) {
     int sezi = 0;
     for (int i = 0; i < 6; ++i) sezi += fmult(s.b[i], s.dq[i]);
     sezi = wrap16(sezi);
@@ -156,20 +176,20 @@ inline Estimate estimate(const State& s) {
     const int al = s.ap >= 256 ? 64 : s.ap >> 2;
     const int slow = s.yl >> 6;
     const int dif = s.yu - slow;
-    const int prod = dif >= 0 ? (dif * al) >> 6 : -((-dif * al) >> 6);
+    const int prod = negate_if((std::abs(dif) * al) >> 6, dif < 0 ? 1 : 0);
     return {sei >> 1, sezi >> 1, slow + prod};
 }
 
 // Everything after the code word is known: reconstruction and every adaptation.
 // Returns SR, the reconstructed signal (16-bit two's complement).
 template <int Bits>
-inline int update(State& s, int code, const Estimate& e) {
+POLYPTT_INLINE int update(State& s, int code, const Estimate& e) {
     const int sign = code_sign<Bits>(code);
     const int mag = code_magnitude<Bits>(code);
     const int dq = dequantize<Bits>(mag, e.y);  // magnitude; sign separately
 
     // ADDB, ADDC
-    const int dqi = sign ? -dq : dq;
+    const int dqi = negate_if(dq, sign);
     const int sr = wrap16(e.se + dqi);
     const int dqsez = wrap16(dqi + e.sez);
     const int pk0 = dqsez < 0 ? 1 : 0;
@@ -195,13 +215,11 @@ inline int update(State& s, int code, const Estimate& e) {
     } else {
         const int pks1 = pk0 ^ s.pk[0];
         const int pks2 = pk0 ^ s.pk[1];
-        a2p = s.a[1] - (s.a[1] >> 7);
-        int a1p = s.a[0] - (s.a[0] >> 8);
-        if (!sigpk) {
-            const int fa1 = std::clamp(s.a[0], -8191, 8191);
-            a2p += (pks2 ? -128 : 128) + ((pks1 ? fa1 : -fa1) >> 5);
-            a1p += pks1 ? -192 : 192;
-        }
+        // No gradient step when DQ + SEZ is exactly zero (SIGPK).
+        const int fa1 = std::clamp(s.a[0], -8191, 8191);
+        const int ua2 = 128 - (pks2 << 8) + (negate_if(fa1, pks1 ^ 1) >> 5);
+        a2p = s.a[1] - (s.a[1] >> 7) + keep_if(ua2, !sigpk);
+        const int a1p = s.a[0] - (s.a[0] >> 8) + keep_if(192 - 384 * pks1, !sigpk);
         a2p = std::clamp(a2p, -12288, 12288);
         const int a1ul = 15360 - a2p;
         s.a[0] = std::clamp(a1p, -a1ul, a1ul);
@@ -210,7 +228,7 @@ inline int update(State& s, int code, const Estimate& e) {
         constexpr int kLeak = Bits == 5 ? 9 : 8;
         for (int i = 0; i < 6; ++i) {
             int b = s.b[i] - (s.b[i] >> kLeak);
-            if (dq != 0) b += (sign ^ s.dq[i].sign) ? -128 : 128;
+            b += keep_if(128 - ((sign ^ s.dq[i].sign) << 8), dq != 0);
             s.b[i] = wrap16(b);
         }
     }
@@ -225,14 +243,19 @@ inline int update(State& s, int code, const Estimate& e) {
     } else {
         const int diff = (s.dms << 2) - s.dml;
         const bool fast = e.y < 1536 || s.td != 0 || (diff < 0 ? -diff : diff) >= (s.dml >> 3);
-        s.ap += ((fast ? 512 : 0) - s.ap) >> 4;
+        s.ap += ((static_cast<int>(fast) << 9) - s.ap) >> 4;
     }
 
     // DELAY, FLOATA, FLOATB
-    for (int i = 5; i > 0; --i) s.dq[i] = s.dq[i - 1];
+    // Unrolled: a loop over the overlapping elements becomes a memmove call.
+    s.dq[5] = s.dq[4];
+    s.dq[4] = s.dq[3];
+    s.dq[3] = s.dq[2];
+    s.dq[2] = s.dq[1];
+    s.dq[1] = s.dq[0];
     s.dq[0] = to_float(sign, dq);
     s.sr[1] = s.sr[0];
-    s.sr[0] = sr < 0 ? to_float(1, (-sr) & 32767) : to_float(0, sr);
+    s.sr[0] = to_float(sr < 0 ? 1 : 0, std::abs(sr) & 32767);  // -32768: magnitude 0
     s.pk[1] = s.pk[0];
     s.pk[0] = pk0;
     return sr;
@@ -397,8 +420,8 @@ State initial_state() {
     State s{};
     s.yu = 544;
     s.yl = 34816;
-    for (Float& f : s.dq) f = {0, 0, 32};
-    for (Float& f : s.sr) f = {0, 0, 32};
+    for (Float& f : s.dq) f = {32, 0, 0};
+    for (Float& f : s.sr) f = {32, 0, 0};
     return s;
 }
 

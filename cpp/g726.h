@@ -24,9 +24,9 @@ enum class Law : uint8_t { linear, alaw, ulaw };
 // A value in the standard's 11-bit floating-point form (used for DQ and SR in the
 // predictor), kept split so that FMULT does not have to unpack it for every product.
 struct Float {
-    int32_t sign;  // 0 or 1
-    int32_t exp;   // 0..15
-    int32_t mant;  // 6 bits, top bit set unless the value is 0 (then 32 by definition)
+    int16_t mant;  // 6 bits, top bit set unless the value is 0 (then 32 by definition)
+    uint8_t exp;   // 0..15
+    uint8_t sign;  // 0 or 1
 
     bool operator==(const Float& o) const {
         return sign == o.sign && exp == o.exp && mant == o.mant;

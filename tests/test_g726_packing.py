@@ -8,6 +8,7 @@ words of the ITU sequences, equality with reference packers written here with nu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,23 @@ def test_chunked_law_coding_equals_whole(g726_dir: Path, law: str, size: int) ->
     dec = _codec.G726Decoder(3, "qi", law)
     out = b"".join(dec.decode(c) for c in chunks(data, size))
     assert out == _codec.G726Decoder(3, "qi", law).decode(data)
+
+
+def test_threads_give_identical_output(signal: np.ndarray) -> None:
+    """The coding loops run without the GIL: coders in parallel threads must not interfere."""
+    long_signal = np.tile(signal, 20)
+
+    def round_trip(_: int) -> tuple[bytes, np.ndarray]:
+        enc = _codec.G726Encoder(3, "qi")
+        data = enc.encode(long_signal) + enc.flush()
+        return data, _codec.G726Decoder(3, "qi").decode(data)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(round_trip, range(8)))
+    first_data, first_pcm = results[0]
+    for data, pcm in results[1:]:
+        assert data == first_data
+        np.testing.assert_array_equal(pcm, first_pcm)
 
 
 def test_flush_keeps_the_adpcm_state(signal: np.ndarray) -> None:

@@ -49,8 +49,10 @@ def cli() -> None:
     paging group (channels 26-50). polyptt speaks that protocol: it pages from audio
     files, listens to pages, and relays them.
 
-    Every option can also be set by an environment variable named POLYPTT_<COMMAND>_<OPTION>,
-    e.g. POLYPTT_SEND_TO=224.0.1.116:5001; the help of each option names its variable.
+    Every option can also be set by an environment variable; the help of each option names
+    it. The options every command shares read fixed names, so a service file sets them once:
+    POLYPTT_TO, POLYPTT_IFACE, POLYPTT_CALLER_ID, POLYPTT_SERIAL, POLYPTT_TTL. The others are
+    named POLYPTT_<COMMAND>_<OPTION>, e.g. POLYPTT_SEND_CHANNEL=page:2.
     """
 
 

@@ -189,6 +189,7 @@ def ttl_option(f: F) -> F:
         envvar="POLYPTT_TTL",
         type=click.IntRange(0, 255),
         default=DEFAULT_TTL,
+        metavar="N",
         show_default=True,
         help="IP time to live (0 keeps multicast on this host, 1 on the local network).",
     )(f)

@@ -67,6 +67,7 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     show_default=True,
     show_envvar=True,
     callback=_check_frame_ms,
+    metavar="MS",
     help="Audio per packet in milliseconds, 10-80 in steps of 10.",
 )
 @click.option(
@@ -109,6 +110,7 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     "--json",
     "as_json",
     is_flag=True,
+    envvar="POLYPTT_SEND_JSON",
     show_envvar=True,
     help="Print a JSON summary on stdout when done.",
 )
@@ -222,12 +224,14 @@ def _send(
 
 
 def _caller_id(text: str | None, console: Console) -> str:
+    """The caller id phones will show; a long --caller-id is cut with a warning, the
+    default (this host's short name) silently, so a cron job does not mail about it."""
     from polyptt.protocol import fit_caller_id
 
     if text is None:
         import socket
 
-        text = socket.gethostname()
+        return fit_caller_id(socket.gethostname().split(".")[0].replace("\0", ""))[0]
     try:
         fitted, was_cut = fit_caller_id(text)
     except ValueError as exc:

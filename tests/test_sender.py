@@ -1,0 +1,228 @@
+"""The page sender on a simulated clock: schedule, packet contents, ending on every path."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+from tests.pages import split_page
+
+from polyptt import protocol
+from polyptt.sender import PageReport, send_page, transmit_offset
+
+CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
+
+
+class FakeClock:
+    """A monotonic clock that only sleeping moves; `hiccups` adds delays at given sleeps."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self.hiccups: dict[int, float] = {}
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.now += seconds + self.hiccups.pop(len(self.sleeps), 0.0)
+        self.sleeps.append(seconds)
+
+
+class RecordingSink:
+    def __init__(self, clock: FakeClock | None = None, paced: bool = True) -> None:
+        self.clock = clock
+        self.paced = paced
+        self.sent: list[tuple[float, float, bytes]] = []  # (offset, clock time, datagram)
+
+    def send(self, datagram: bytes, offset: float) -> None:
+        self.sent.append((offset, self.clock() if self.clock else 0.0, datagram))
+
+
+def frames_of(count: int, size: int = 240) -> list[bytes]:
+    return [bytes([index % 256]) * size for index in range(count)]
+
+
+def page(frames, sink, clock=None, **overrides) -> PageReport:
+    arguments = dict(
+        sink=sink,
+        channel=CHANNEL,
+        serial=SERIAL,
+        caller_id=CALLER,
+        codec=protocol.CodecId.G722,
+        frame_ms=30,
+        start_count=0x1000,
+    )
+    if clock is not None:
+        arguments.update(clock=clock, sleep=clock.sleep)
+    arguments.update(overrides)
+    return send_page(frames, **arguments)
+
+
+def expected_offsets(frame_count: int, frame_ms: int) -> list[float]:
+    alerts = [i * protocol.ALERT_INTERVAL_S for i in range(protocol.ALERT_COUNT)]
+    transmits = [transmit_offset(i, frame_ms) for i in range(frame_count)]
+    end_base = transmits[-1] + protocol.END_PAUSE_S
+    ends = [end_base + i * protocol.END_INTERVAL_S for i in range(protocol.END_COUNT)]
+    return alerts + transmits + ends
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30, 80])
+def test_schedule_and_packets(frame_ms: int) -> None:
+    clock = FakeClock()
+    sink = RecordingSink(clock)
+    frames = frames_of(17, size=frame_ms * 8)
+    report = page(frames, sink, clock, frame_ms=frame_ms)
+
+    offsets = [offset for offset, _t, _d in sink.sent]
+    assert offsets == pytest.approx(expected_offsets(17, frame_ms), abs=1e-12)
+    # Each packet went out at its due time on the clock, never before.
+    start = sink.sent[0][1]
+    for offset, when, _data in sink.sent:
+        assert when - start >= offset - 1e-9
+        assert when - start == pytest.approx(offset, abs=1e-9)
+    received = split_page([(when, data) for _o, when, data in sink.sent], step=8 * frame_ms)
+    assert received.frames == frames
+    assert len(received.transmits[0][1].audio) == frame_ms * 8  # the first: one frame
+    assert received.counts[0] == 0x1000
+    assert bytes(received.alerts[0][1]) == bytes(protocol.AlertPacket(CHANNEL, SERIAL, CALLER))
+    assert bytes(received.ends[0][1]) == bytes(protocol.EndPacket(CHANNEL, SERIAL, CALLER))
+    assert (report.alerts, report.transmits, report.ends) == (31, 17, 12)
+    assert report.last_count == 0x1000 + 16 * 8 * frame_ms
+    assert report.interrupted is None
+
+
+def test_sample_count_wraps() -> None:
+    sink = RecordingSink(paced=False)
+    report = page(frames_of(5), sink, start_count=0xFFFFFE00)
+    received = split_page([(0.0, data) for _o, _t, data in sink.sent], step=240)
+    assert received.counts == [0xFFFFFE00, 0xFFFFFEF0, 0xFFFFFFE0, 0xD0, 0x1C0]
+    assert report.last_count == 0x1C0
+
+
+def test_random_start_count_differs() -> None:
+    starts = {page(frames_of(1), RecordingSink(paced=False), start_count=None).start_count}
+    starts |= {page(frames_of(1), RecordingSink(paced=False), start_count=None).start_count}
+    assert len(starts) == 2  # 1 in 2**32 chance of a false failure
+
+
+def test_unpaced_sink_never_sleeps() -> None:
+    clock = FakeClock()
+    sink = RecordingSink(clock, paced=False)
+    page(frames_of(100), sink, clock)
+    assert clock.sleeps == []
+    assert [o for o, _t, _d in sink.sent] == pytest.approx(expected_offsets(100, 30))
+
+
+def test_late_process_catches_up_in_order_without_drift() -> None:
+    clock = FakeClock()
+    clock.hiccups = {40: 0.200}  # the 41st sleep overshoots by 200 ms (~7 frames)
+    sink = RecordingSink(clock)
+    page(frames_of(60), sink, clock)
+    start = sink.sent[0][1]
+    lateness = [when - start - offset for offset, when, _d in sink.sent]
+    assert min(lateness) >= -1e-9
+    assert max(lateness) == pytest.approx(0.2, abs=0.031)
+    # Back on the absolute schedule afterwards: no accumulated delay.
+    assert lateness[-20:] == pytest.approx([0.0] * 20, abs=1e-9)
+    assert [o for o, _t, _d in sink.sent] == sorted(o for o, _t, _d in sink.sent)
+
+
+def test_spin_polls_the_clock_instead_of_sleeping_at_the_end() -> None:
+    clock = FakeClock()
+    polls: list[float] = []
+
+    def polled_clock() -> float:
+        polls.append(clock.now)
+        clock.now += 0.0001  # every poll costs 100 us of "spinning"
+        return clock.now
+
+    sink = RecordingSink(clock)
+    send_page(
+        frames_of(3),
+        sink=sink,
+        channel=CHANNEL,
+        serial=SERIAL,
+        caller_id=CALLER,
+        codec=protocol.CodecId.G722,
+        frame_ms=30,
+        clock=polled_clock,
+        sleep=clock.sleep,
+        spin_s=0.002,
+    )
+    assert clock.sleeps  # slept for most of each wait
+    assert all(s <= 0.050 for s in clock.sleeps)
+    assert len(polls) > 100  # and spun through the last 2 ms
+
+
+def interrupt_after(frames: list[bytes], index: int, signum: int) -> Iterator[bytes]:
+    for position, frame in enumerate(frames):
+        if position == index:
+            os.kill(os.getpid(), signum)
+        yield frame
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_audio_ends_the_page(signum: int) -> None:
+    before = signal.getsignal(signum)
+    clock = FakeClock()
+    sink = RecordingSink(clock)
+    report = page(interrupt_after(frames_of(50), 10, signum), sink, clock)
+    assert report.interrupted == signum
+    received = split_page([(when, data) for _o, when, data in sink.sent])
+    assert len(received.alerts) == 31
+    assert len(received.ends) == 12
+    assert 9 <= len(received.transmits) <= 11
+    assert signal.getsignal(signum) is before  # handlers restored
+
+
+def test_signal_during_alerts_ends_the_page() -> None:
+    clock = FakeClock()
+    sink = RecordingSink(clock)
+
+    def progress(report: PageReport) -> None:
+        if report.alerts == 5 and report.ends == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    report = page(frames_of(50), sink, clock, progress=progress)
+    assert report.interrupted == signal.SIGTERM
+    assert (report.alerts, report.transmits, report.ends) == (5, 0, 12)
+    offsets = [o for o, _t, _d in sink.sent]
+    assert offsets[5] == pytest.approx(offsets[4] + protocol.END_PAUSE_S)
+
+
+def test_source_error_still_ends_the_page_then_raises() -> None:
+    def failing() -> Iterator[bytes]:
+        yield from frames_of(3)
+        raise RuntimeError("microphone gone")
+
+    sink = RecordingSink(paced=False)
+    report = PageReport()
+    with pytest.raises(RuntimeError, match="microphone gone"):
+        page(failing(), sink, report=report)
+    assert (report.alerts, report.transmits, report.ends) == (31, 3, 12)
+    assert protocol.parse_packet(sink.sent[-1][2]).OP is protocol.OpCode.END
+
+
+def test_sink_error_is_raised_after_trying_the_ends() -> None:
+    class FlakySink(RecordingSink):
+        calls = 0
+
+        def send(self, datagram: bytes, offset: float) -> None:
+            self.calls += 1
+            if self.calls == 41 or self.calls > 43:  # one transmit, then most ends fail
+                raise OSError("network is down")
+            super().send(datagram, offset)
+
+    sink = FlakySink(paced=False)
+    report = PageReport()
+    with pytest.raises(OSError, match="network is down"):
+        page(frames_of(20), sink, report=report)
+    assert (report.alerts, report.transmits, report.ends) == (31, 9, 2)
+    assert report.end_errors == ["network is down"] * 10
+    assert [protocol.parse_packet(d).OP for _o, _t, d in sink.sent[-2:]] == [
+        protocol.OpCode.END
+    ] * 2

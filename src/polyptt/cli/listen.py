@@ -110,6 +110,7 @@ class _Counter:
     "endpoints",
     type=_EndpointType(),
     multiple=True,
+    envvar="POLYPTT_LISTEN_FROM",
     show_envvar=True,
     metavar="GROUP:PORT",
     help="Multicast group and port to join; repeat for several. Unicast to the port is "
@@ -131,7 +132,12 @@ class _Counter:
     help="Write every page to DIR: a WAV at the codec's rate and a JSON of its metadata.",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, show_envvar=True, help="JSON Lines events on stdout."
+    "--json",
+    "as_json",
+    is_flag=True,
+    envvar="POLYPTT_LISTEN_JSON",
+    show_envvar=True,
+    help="JSON Lines on stdout: one object per page_start and page_end event.",
 )
 @click.option(
     "--pcap",

@@ -70,9 +70,11 @@ def long_page(
     )
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process `pid`."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -125,9 +127,12 @@ def measure_load(
     if recordings != pages:
         raise SystemExit(f"{recordings} recordings for {pages} pages")
     wall = cpu["end"][0] - cpu["start"][0]
-    share = (cpu["end"][1] - cpu["start"][1]) / wall
+    user = (cpu["end"][1][0] - cpu["start"][1][0]) / wall
+    system = (cpu["end"][1][1] - cpu["start"][1][1]) / wall
+    share = user + system
     print(f"  {pages:3d} pages, {frame_ms} ms frames: audio {audio_span:.1f} s  "
-          f"cpu {100 * share:5.1f} % of one core  peak RSS {rss:5.1f} MB "
+          f"cpu {100 * share:5.1f} % of one core (user {100 * user:.1f}, system "
+          f"{100 * system:.1f})  peak RSS {rss:5.1f} MB "
           f"(idle {idle_rss:.1f} MB)")  # fmt: skip
     return share, rss, idle_rss
 

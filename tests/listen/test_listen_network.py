@@ -336,3 +336,21 @@ def test_pcap_of_a_tshark_capture_equals_listening_live(tmp_path, interface):
     assert {k: replayed_meta[k] for k in same} == {k: live_meta[k] for k in same}
     assert replayed_meta["end_reason"] == "end_packets"
     assert replayed.stdout.count("page_end") == 1
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_mid_page_finalizes_the_recording(tmp_path, signum):
+    port = free_port()
+    page = make_page_capture(tmp_path / "page.pcap", frame_ms=20, port=port, serial=0x5157)
+    transmits = [i for i, (_, d) in enumerate(page) if d[0] == 0x10]
+    half = page[: transmits[len(transmits) // 2]]
+    listening = start_listen(tmp_path / "rec", port=port)
+    replay(half, port)
+    time.sleep(0.3)
+    listening.process.send_signal(signum)
+    assert listening.wait() == 128 + signum
+    meta, audio = listening.recordings()[(0x5157, 26)]
+    _, reference, _ = expected_audio(d for _, d in half)
+    np.testing.assert_array_equal(audio, reference)
+    assert meta["end_reason"] == "interrupted"
+    assert [e["event"] for e in listening.events] == ["page_start", "page_end"]

@@ -45,6 +45,9 @@ MAX_STEP = 8000
 _LEARN_LIMIT = 8
 #: Frame durations (ms) a lone packet is matched against when no second packet exists.
 _COMMON_FRAME_MS = (10, 20, 30)
+#: Consecutive packets far behind the stream that make it restart there (one such packet
+#: is merely very late; several in a row are a sender that restarted its count).
+_RESTART_EVIDENCE = 3
 #: Released frames remembered to tell duplicates from late packets.
 _HISTORY = 64
 
@@ -158,7 +161,8 @@ class FrameBuffer:
         The same bound in seconds, for a stream that stops right after a loss.
     max_ahead_frames : int
         A packet further ahead than this is a discontinuity (a restarted sender): the
-        buffer flushes and resynchronises on it instead of buffering without bound.
+        buffer flushes and resynchronises on it instead of buffering without bound. So
+        are three packets in a row that far behind (a count that restarted lower).
 
     Attributes
     ----------
@@ -193,6 +197,7 @@ class FrameBuffer:
         self.duplicates = 0
         self.late = 0
         self.resyncs = 0
+        self._behind = 0  # consecutive packets far behind the stream (a restarted count?)
         self.unsplittable = 0
 
     # ------------------------------------------------------------------ feeding
@@ -276,7 +281,10 @@ class FrameBuffer:
         count = packet.sample_count
         ahead = distance(self._head, count)
         out: list[Released] = []
-        if ahead > self._max_ahead * self.step:
+        window = self._max_ahead * self.step
+        self._behind = self._behind + 1 if ahead < -window else 0
+        if ahead > window or self._behind >= _RESTART_EVIDENCE:
+            self._behind = 0
             out = self._drain(now, force=True)
             self._slots.clear()
             self._head = (count - self.step) % (1 << 32) if redundant else count

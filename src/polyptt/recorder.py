@@ -15,10 +15,11 @@ null and no WAV.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from polyptt.session import Page, PageKey, Pcm
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["RECORD_KEYS", "Recorder", "iso_utc", "page_record", "slug"]
 
@@ -80,8 +83,9 @@ def page_record(page: Page) -> dict[str, Any]:
 @dataclass
 class _Recording:
     stem: Path
+    file: Any = None
     wav: Any = None
-    paths: list[Path] = field(default_factory=list)
+    failed: bool = False
 
 
 class Recorder:
@@ -91,12 +95,15 @@ class Recorder:
     ----------
     finished : list of Path
         JSON files written, in order of the pages' ends.
+    failures : int
+        Write errors (each logged once per page at error level); the listener goes on.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.finished: list[Path] = []
+        self.failures = 0
         self._open: dict[PageKey, _Recording] = {}
 
     def page_started(self, page: Page) -> None:
@@ -113,23 +120,41 @@ class Recorder:
 
     def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
         recording = self._open.get(page.key)
-        if recording is None:
+        if recording is None or recording.failed:
             return
-        if recording.wav is None:
-            recording.wav = wave.open(str(recording.stem.with_suffix(".wav")), "wb")  # noqa: SIM115
-            recording.wav.setnchannels(1)
-            recording.wav.setsampwidth(2)
-            recording.wav.setframerate(page.codec.sample_rate)
-        recording.wav.writeframesraw(np.asarray(pcm, dtype="<i2").tobytes())
+        try:
+            if recording.wav is None:
+                # the file is opened here, not by wave: a failed wave.open leaves an object
+                # whose __del__ raises
+                recording.file = recording.stem.with_suffix(".wav").open("wb")
+                recording.wav = wave.open(recording.file, "wb")  # noqa: SIM115 (page-long)
+                recording.wav.setnchannels(1)
+                recording.wav.setsampwidth(2)
+                recording.wav.setframerate(page.codec.sample_rate)
+            recording.wav.writeframesraw(np.asarray(pcm, dtype="<i2").tobytes())
+        except OSError as error:
+            self._fail(recording, error)
 
     def page_ended(self, page: Page) -> None:
         recording = self._open.pop(page.key, None)
         if recording is None:
             return
-        if recording.wav is not None:
-            recording.wav.close()
-        target = recording.stem.with_suffix(".json")
-        temporary = recording.stem.with_suffix(".json.part")
-        temporary.write_text(json.dumps(page_record(page), indent=2, ensure_ascii=False) + "\n")
-        temporary.replace(target)
+        try:
+            if recording.wav is not None:
+                recording.wav.close()  # writes the final sizes into the header
+                recording.file.close()
+            target = recording.stem.with_suffix(".json")
+            temporary = recording.stem.with_suffix(".json.part")
+            temporary.write_text(json.dumps(page_record(page), indent=2, ensure_ascii=False) + "\n")
+            temporary.replace(target)
+        except OSError as error:
+            self._fail(recording, error)
+            return
         self.finished.append(target)
+
+    def _fail(self, recording: _Recording, error: OSError) -> None:
+        """A full disk or a vanished directory costs this recording, not the listener."""
+        if not recording.failed:
+            _log.error("cannot record %s: %s", recording.stem.name, error)
+        recording.failed = True
+        self.failures += 1

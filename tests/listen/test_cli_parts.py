@@ -90,3 +90,21 @@ def test_text_report_lines():
         "2026-11-26T12:00:01.500Z page end   ch50 (page:25) 'FIRE': end packets, no audio, "
         "0.00 s, 0 frames (0 repaired, 0 concealed), 0 packets (0 duplicates, 0 late)",
     ]
+
+
+def test_a_recording_that_cannot_be_written_is_logged_not_raised(tmp_path, caplog):
+    directory = tmp_path / "rec"
+    recorder = Recorder(directory)
+    page = _page()
+    page.codec = type("Info", (), {"sample_rate": 8000, "name": "g711u"})()
+    recorder.page_started(page)
+    directory.rmdir()  # the disk went away
+    recorder.page_audio(page, np.zeros(160, dtype=np.int16), 0.0)
+    recorder.page_audio(page, np.zeros(160, dtype=np.int16), 0.0)
+    page.finish(page.start + 1, "end_packets")
+    recorder.page_ended(page)
+    assert recorder.failures == 2  # the WAV (once: later audio is skipped) and the JSON
+    assert recorder.finished == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].startswith("cannot record 20261126T120000Z_ch26_front-desk: ")

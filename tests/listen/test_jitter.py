@@ -256,3 +256,24 @@ def test_any_packet_sequence_terminates_and_stays_bounded(packets, base):
         assert buffer.held <= 10 + 2 + 8
     released += len(buffer.flush())
     assert buffer.held == 0
+
+
+def test_a_count_restarted_lower_is_followed_after_three_packets(make_page):
+    first = make_page(60, 240, start_count=1_000_000)
+    second = make_page(6, 240, seed=2, start_count=0)
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, first.transmits + second.transmits[1:])
+    received = [r.frame for r in out if r.kind is not FrameKind.MISSING]
+    # the first two packets after the restart look merely late; the third restarts the
+    # stream at its redundant frame
+    assert received == first.frames + second.frames[2:]
+    assert (buffer.resyncs, buffer.late) == (1, 2)
+
+
+def test_one_very_late_packet_does_not_restart_the_stream(make_page):
+    page = make_page(70, 240)
+    t = page.transmits
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, [*t[:65], t[2], *t[65:]])
+    assert [r.frame for r in out] == page.frames
+    assert (buffer.resyncs, buffer.duplicates) == (0, 1)

@@ -209,6 +209,7 @@ def replay(
     *,
     speed: float = 1.0,
     sockets: int = 1,
+    to: str = GROUP,
 ) -> list[str]:
     """Send (time, datagram[, socket index]) at their relative times / `speed`.
 
@@ -226,7 +227,7 @@ def replay(
             if delay > 0:
                 time.sleep(delay)
             index = item[2] if len(item) > 2 else 0
-            socks[index].sendto(item[1], (GROUP, port))
+            socks[index].sendto(item[1], (to, port))
     finally:
         for sock in socks:
             sock.close()

@@ -354,3 +354,22 @@ def test_stopping_mid_page_finalizes_the_recording(tmp_path, signum):
     np.testing.assert_array_equal(audio, reference)
     assert meta["end_reason"] == "interrupted"
     assert [e["event"] for e in listening.events] == ["page_start", "page_end"]
+
+
+def test_unicast_to_the_port_and_a_second_group_are_heard(tmp_path):
+    port, other_port = free_port(), free_port()
+    page = make_page_capture(tmp_path / "page.pcap", frame_ms=20, port=port, serial=0x0C)
+    listening = start_listen(
+        tmp_path / "rec", "--count", "3", "--timeout", "30",
+        "--from", f"224.0.1.117:{port}", "--from", f"224.0.1.116:{other_port}", port=port,
+    )  # fmt: skip
+    replay(with_serial(page, 4), port, to="224.0.1.118")  # a group not joined: not heard
+    replay(with_serial(page, 1), port, to="127.0.0.1")  # unicast
+    replay(with_serial(page, 2), port, to="224.0.1.117")  # the second group
+    replay(with_serial(page, 3), other_port)  # the second port
+    assert listening.wait() == 0
+    _, reference, _ = expected_audio(d for _, d in page)
+    recordings = listening.recordings()
+    assert sorted(recordings) == [(1, 26), (2, 26), (3, 26)]
+    for _, audio in recordings.values():
+        np.testing.assert_array_equal(audio, reference)

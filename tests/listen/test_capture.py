@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 import soundfile
 
+from listen.conftest import build_page
 from listen.harness import expected_audio, make_page_capture, polyptt
 from polyptt.capture import CaptureError, Datagram, read_datagrams
 from polyptt.pcap import ethernet, ipv4_udp
+from polyptt.protocol import CodecId
 
 PAYLOADS = [bytes([i]) * (20 + i) for i in range(5)]
 SOURCE, DEST = ("10.1.2.3", 40001), ("224.0.1.116", 5001)
@@ -236,3 +238,39 @@ def test_listen_pcap_channel_filter_and_count(tmp_path):
         polyptt("listen", "--pcap", str(tmp_path / "0.pcap"), "--channels", "51")
     assert failure.value.returncode == 2
     assert "channels are 1-50" in failure.value.stderr
+
+
+@pytest.mark.parametrize(
+    ("codec", "frame_bytes", "step", "start_count", "length_byte"),
+    [
+        (CodecId.G722, 160, 160, (1 << 32) - 480, 8),  # Asterisk-like: length byte 8
+        (CodecId.G711U, 160, 160, (1 << 32) - 100, 13),  # FreeSWITCH-like 20 ms
+        (CodecId.G722, 160, 160, 0x6FCA7BF5, 13),  # the advisory's phone capture
+    ],
+)
+def test_listen_pcap_of_other_senders(tmp_path, codec, frame_bytes, step, start_count, length_byte):
+    """Pages as other implementations write them, with a shortened last frame."""
+    import random
+
+    from polyptt import codecs
+
+    rng = random.Random(7)
+    name = codecs.by_wire_id(int(codec)).name
+    pcm = (np.sin(np.arange(8000 * 2) / 7) * 8000).astype(np.int16)
+    coded = codecs.encode(name, pcm[: len(pcm) // (2 if name == "g711u" else 1)])
+    frames = [coded[i : i + frame_bytes] for i in range(0, len(coded), frame_bytes)]
+    frames[-1] = frames[-1][: frame_bytes // 2]
+    page = build_page(
+        frames, codec=codec, step=step, start_count=start_count, caller_id="Asterisk", serial=9
+    )
+    datagrams = [d[:6] + bytes([length_byte]) + d[7:] for d in page.datagrams]
+    source = ("10.0.0.9", rng.randrange(1024, 65535))
+    items = [
+        (1_795_694_400 + i * 0.02, Datagram(0.0, source, DEST, d)) for i, d in enumerate(datagrams)
+    ]
+    _write_datagrams(tmp_path / "other.pcap", items)
+    events = _listen_pcap(tmp_path / "other.pcap", tmp_path / "rec")
+    meta, audio = _recording(tmp_path / "rec", 9)
+    np.testing.assert_array_equal(audio, codecs.decode(name, b"".join(frames)))
+    assert (meta["caller_id"], meta["frames"], meta["frame_ms"]) == ("Asterisk", len(frames), 20)
+    assert events[-1]["end_reason"] == "end_packets"

@@ -23,9 +23,9 @@ import soundfile
 import soxr
 from click.testing import CliRunner
 from tests.pages import split_page
+from tests.processes import polyptt_env
 from tests.udp_capture import UdpCapture, WireSniffer, free_port
 
-import polyptt
 from polyptt import audio, codecs, protocol
 from polyptt.cli import cli
 
@@ -40,19 +40,9 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "polyptt", "send", *args]
 
 
-def child_env() -> dict[str, str]:
-    """The environment of a child ``python -m polyptt``: it imports the polyptt under test
-    (the installed package in CI, the source tree with its built extension in development)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in [str(Path(polyptt.__file__).resolve().parent.parent), env.get("PYTHONPATH")] if p
-    )
-    return env
-
-
 def run(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command(*args), input=stdin, capture_output=True, env=child_env(), timeout=timeout
+        command(*args), input=stdin, capture_output=True, env=polyptt_env(), timeout=timeout
     )
 
 
@@ -249,7 +239,7 @@ def test_signal_ends_the_page(tmp_path: Path, signum: int, when: str) -> None:
     with UdpCapture(port) as capture:
         with subprocess.Popen(
             command("--to", f"224.0.1.116:{port}", str(tmp_path / "long.wav")),
-            env=child_env(),
+            env=polyptt_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         ) as process:

@@ -27,15 +27,13 @@ source or the sink raises. An interrupted page reports the signal in
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Protocol
 
 from polyptt import protocol
+from polyptt.signals import SignalFlag
 
 __all__ = ["PageReport", "Sink", "send_page", "transmit_offset"]
 
@@ -112,34 +110,6 @@ def transmit_offset(index: int, frame_ms: int) -> float:
     return protocol.ALERT_COUNT * protocol.ALERT_INTERVAL_S + index * frame_ms / 1000
 
 
-class _SignalFlag:
-    """Records SIGINT/SIGTERM during a page instead of letting them kill it.
-
-    The handlers only note the signal: the send loop checks the note between packets, so
-    no exception can land in the middle of sending the end packets.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._saved: dict[int, object] = {}
-
-    def _note(self, signum: int, _frame: FrameType | None) -> None:
-        if self.received is None:
-            self.received = signum
-
-    def __enter__(self) -> _SignalFlag:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.SIGNALS:
-                self._saved[signum] = signal.signal(signum, self._note)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._saved.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
-
-
 class _Interrupted(Exception):
     """Internal: leaves the send loop when a signal was noted."""
 
@@ -151,7 +121,7 @@ class _Pacer:
         self,
         sink: Sink,
         report: PageReport,
-        flag: _SignalFlag,
+        flag: SignalFlag,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         spin_s: float,
@@ -268,7 +238,7 @@ def send_page(
         if progress is not None:
             progress(report)
 
-    with _SignalFlag() as flag:
+    with SignalFlag() as flag:
         pacer = _Pacer(sink, report, flag, clock, sleep, spin_s)
         end_base: float | None = None
         failure: BaseException | None = None

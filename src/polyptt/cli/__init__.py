@@ -16,6 +16,7 @@ from polyptt import __version__
 #: Subcommand name -> "module:attribute" of its Click command.
 _SUBCOMMANDS: dict[str, str] = {
     "send": "polyptt.cli.send:send",
+    "listen": "polyptt.cli.listen:listen",
 }
 
 CONTEXT_SETTINGS = {

@@ -1,0 +1,234 @@
+"""What ``polyptt listen`` costs, and how soon a packet is heard.
+
+Run inside the private network namespace, from the repository root, with the virtual
+audio devices up for the latency part (../shared/AUDIO.md):
+
+    eval "$(../shared/tools/virtual-audio start /tmp/polyptt-audio-bench)"
+    PYTHONPATH=src ../shared/tools/isolated python benchmarks/listen.py [--pages 1 50]
+
+CPU and peak RSS: a ``polyptt listen --no-play --record DIR --json`` process (recording
+every page, as a monitor does) receives N simultaneous G.722 pages of 20 ms frames (50
+packets per second per page) and of 30 ms frames (33 per second), replayed over loopback
+multicast by this script; CPU is the listener's user+system time over the audio part of the pages,
+as a share of one core, from one second into the audio (the first second pays one-time
+imports); peak RSS is its VmHWM.
+
+Latency: in this process, the receiver, the default jitter buffer (40 ms) and a real
+PortAudio output stream on the default device; for each chunk of audio, the time from
+the arrival of the datagram that released it (just after recvfrom) to the audio callback
+copying its first sample into the output buffer. Without an output device the callback
+is driven by a thread every 10 ms instead (said so in the output).
+
+Goals (issue 4): 50 pages <= 10 % of one core, RSS <= 80 MB, latency <= 60 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.*; polyptt itself: installed or PYTHONPATH=src
+
+from tests.listen.harness import make_page_capture, replay, start_listen  # noqa: E402
+from tests.udp_capture import free_port  # noqa: E402
+
+import polyptt  # noqa: E402
+from polyptt.inbound import Endpoint, open_sockets, serve  # noqa: E402
+from polyptt.playback import PlaybackUnavailable, Player  # noqa: E402
+from polyptt.receiver import Receiver  # noqa: E402
+
+GROUP = "224.0.1.116"
+#: Seconds of audio before CPU is sampled: the first transmit packet imports the codecs
+#: and opens the recording, a one-time cost that is not the steady state.
+WARM_UP_S = 1.0
+
+
+def only_loopback() -> bool:
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+def long_page(
+    directory: Path, seconds: float, port: int, frame_ms: int
+) -> list[tuple[float, bytes]]:
+    """A G.722 page of about `seconds` of audio (the bundled chime, repeated)."""
+    repeat = max(1, round(seconds / 2.7))
+    return make_page_capture(
+        directory / "page.pcap",
+        frame_ms=frame_ms,
+        port=port,
+        extra=["--repeat", str(repeat)],
+    )
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process `pid`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_load(
+    pages: int, seconds: float, frame_ms: int, work: Path
+) -> tuple[float, float, float]:
+    """(CPU share of one core, peak RSS MB, idle RSS MB) while receiving `pages` pages."""
+    port = free_port()
+    page = long_page(work, seconds, port, frame_ms)
+    schedule = []
+    for index in range(pages):
+        serial = (0x1000 + index).to_bytes(4, "big")
+        channel = 26 + index % 23  # normal paging channels only
+        offset = index * 0.0004  # not all in the same microsecond
+        schedule += [
+            (t + offset, d[:1] + bytes([channel]) + serial + d[6:], index) for t, d in page
+        ]
+    record = work / f"rec{pages}"
+    record.mkdir()
+    listening = start_listen(record, "--timeout", "600", port=port)
+    pid = listening.process.pid
+    idle_rss = peak_rss_mb(pid)
+    first_audio = next(t for t, d in page if d[0] == 0x10) - page[0][0]
+    audio_span = page[-1][0] - page[0][0] - first_audio
+
+    cpu = {}
+
+    def sample_at_audio() -> None:
+        time.sleep(first_audio + WARM_UP_S)
+        cpu["start"] = (time.monotonic(), cpu_seconds(pid))
+
+    sampler = threading.Thread(target=sample_at_audio)
+    sampler.start()
+    replay(schedule, port, sockets=min(pages, 50))
+    sampler.join()
+    cpu["end"] = (time.monotonic(), cpu_seconds(pid))
+    time.sleep(0.5)  # the end packets are in; let the pages close
+    rss = peak_rss_mb(pid)
+    listening.process.send_signal(signal.SIGINT)
+    status = listening.wait(timeout=120)
+    if status != 128 + signal.SIGINT:
+        raise SystemExit(f"listen failed ({status}): {listening.stderr}")
+    recordings = len(list(record.glob("*.json")))
+    if recordings != pages:
+        raise SystemExit(f"{recordings} recordings for {pages} pages")
+    wall = cpu["end"][0] - cpu["start"][0]
+    user = (cpu["end"][1][0] - cpu["start"][1][0]) / wall
+    system = (cpu["end"][1][1] - cpu["start"][1][1]) / wall
+    share = user + system
+    print(f"  {pages:3d} pages, {frame_ms} ms frames: audio {audio_span:.1f} s  "
+          f"cpu {100 * share:5.1f} % of one core (user {100 * user:.1f}, system "
+          f"{100 * system:.1f})  peak RSS {rss:5.1f} MB "
+          f"(idle {idle_rss:.1f} MB)")  # fmt: skip
+    return share, rss, idle_rss
+
+
+class _SimulatedDevice:
+    """Calls a fill callback every 10 ms, as a device would (no PortAudio)."""
+
+    latency = 0.0
+
+    def __init__(self, rate: int, callback) -> None:
+        self._stop = threading.Event()
+        block = np.zeros(rate // 100, dtype=np.int16)
+
+        def run() -> None:
+            due = time.monotonic()
+            while not self._stop.is_set():
+                callback(block)
+                due += 0.01
+                time.sleep(max(0.0, due - time.monotonic()))
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure_latency(seconds: float) -> list[float]:
+    port = free_port()
+    try:
+        player = Player.open()
+        device = "PortAudio default output"
+    except PlaybackUnavailable as exc:
+        player = Player(_SimulatedDevice)
+        device = f"simulated 10 ms device ({exc})"
+    receiver = Receiver([player])
+    sockets = open_sockets([Endpoint(GROUP, port)], "127.0.0.1")
+    # a real sender in its own process, paced as phones pace
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "polyptt", "send", "--to", f"{GROUP}:{port}", "--frame-ms", "20",
+         "--repeat", str(max(1, round(seconds / 2.7))), "--serial", "0x99",
+         str(ROOT / "examples" / "audio" / "chime.wav")],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
+    try:
+        serve(sockets, receiver, should_stop=lambda: receiver.stats.pages and not receiver.pages)
+    finally:
+        sender.wait()
+        for sock in sockets:
+            sock.close()
+        stream_latency = float(getattr(player._stream, "latency", 0.0) or 0.0)
+        player.close()
+    latencies = list(player.queue.latencies) if player.queue else []
+    underruns = player.queue.underruns if player.queue else 0
+    dropped = player.queue.dropped if player.queue else 0
+    print(f"  device: {device}; PortAudio stream latency {1000 * stream_latency:.1f} ms "
+          f"(after the output buffer, not included); {underruns} underruns, "
+          f"{dropped} samples dropped")  # fmt: skip
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="audio per page")
+    parser.add_argument("--pages", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--frame-ms", type=int, nargs="+", default=[20, 30])
+    args = parser.parse_args()
+    if not only_loopback():
+        raise SystemExit("run inside ../shared/tools/isolated: this sends multicast")
+    os.environ.update(POLYPTT_IFACE="127.0.0.1", POLYPTT_TTL="0")
+    print(f"polyptt {polyptt.__version__}  python {platform.python_version()}  "
+          f"numpy {np.__version__}")  # fmt: skip
+    print(f"{platform.platform()}  cpus {os.cpu_count()}  load {os.getloadavg()}")
+    print(f"G.722, {args.seconds:.0f} s pages, recording on, no playback")
+    print()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print("CPU and memory of `polyptt listen --record` (goals: 50 pages <= 10 %, <= 80 MB)")
+        for frame_ms in args.frame_ms:
+            for pages in args.pages:
+                directory = work / f"load{pages}-{frame_ms}"
+                directory.mkdir()
+                measure_load(pages, args.seconds, frame_ms, directory)
+        print()
+        print("Latency, packet arrival -> output buffer, default 40 ms jitter buffer (goal 60 ms)")
+        latencies = measure_latency(min(args.seconds, 10.0))
+        ms = sorted(1000 * x for x in latencies)
+        if ms:
+            p95 = ms[int(0.95 * (len(ms) - 1))]
+            print(f"  {len(ms)} chunks: median {statistics.median(ms):.1f} ms  p95 {p95:.1f} ms  "
+                  f"max {ms[-1]:.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

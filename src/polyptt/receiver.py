@@ -1,0 +1,214 @@
+"""The receiving core: datagrams in, pages with their audio out, no I/O of its own.
+
+`Receiver` is fed ``(arrival time, source address, datagram)`` and tells its listeners
+when a page starts, when it has audio and when it ends. It never touches a socket or a
+clock, so the live listener (`polyptt.inbound`), ``--pcap`` replay (`polyptt.capture`),
+the tests (with a lossy relay in between) and later ``loop`` and the relay drive the same
+code, and a capture replays exactly as it was heard.
+
+Robustness rules
+----------------
+The paging port is open to anything on the LAN, so every datagram is hostile until
+parsed. A datagram that is not a valid packet is dropped and counted by cause
+(`ReceiverStats.rejected`), logged at debug level, never raised. Memory is bounded: at
+most `max_pages` pages are tracked at once (packets opening more are refused and
+counted), each page buffers a bounded number of frames (see `polyptt.jitter`), and the
+memory of recently ended pages is a bounded LRU.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from polyptt.protocol import (
+    AlertPacket,
+    EndPacket,
+    ProtocolError,
+    TransmitPacket,
+    parse_packet,
+)
+from polyptt.session import Page, PageKey, Pcm
+
+__all__ = ["PageListener", "Receiver", "ReceiverStats"]
+
+_log = logging.getLogger(__name__)
+
+#: Seconds after a page's end packets during which its stragglers (the remaining end
+#: packets, late transmit packets) are ignored instead of opening a new page.
+LINGER_S = 2.0
+_ENDED_MEMORY = 1024
+
+
+class PageListener(Protocol):
+    """What the receiver reports to (recorder, reporter, player, tests)."""
+
+    def page_started(self, page: Page) -> None:
+        """`page` has just begun (its first alert or transmit packet arrived)."""
+
+    def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
+        """`pcm` (int16 at ``page.codec.sample_rate``) follows the page's earlier audio.
+
+        `now` is the arrival time of the datagram that released it.
+        """
+
+    def page_ended(self, page: Page) -> None:
+        """`page` is over (``page.end_reason`` says why); no more calls for it."""
+
+
+@dataclass
+class ReceiverStats:
+    """What the receiver did with the datagrams it was fed.
+
+    Attributes
+    ----------
+    datagrams : int
+        Everything fed.
+    packets : int
+        Valid packets that reached a page.
+    rejected : Counter
+        Invalid datagrams by `ProtocolError` reason text.
+    filtered : int
+        Valid packets on channels not listened to.
+    refused : int
+        Packets that would have opened a page beyond `max_pages`.
+    stray : int
+        Packets of a page that had already ended (its remaining end packets and late
+        transmit packets).
+    pages : int
+        Pages started.
+    """
+
+    datagrams: int = 0
+    packets: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    filtered: int = 0
+    refused: int = 0
+    stray: int = 0
+    pages: int = 0
+
+
+class Receiver:
+    """Track concurrent pages and report them to `listeners`.
+
+    Parameters
+    ----------
+    listeners : sequence of PageListener
+        Told of every page, in order.
+    channels : container of int, optional
+        Channels to listen to; all by default.
+    page_timeout : float
+        Seconds of silence after which a page without end packets is over.
+    max_pages : int
+        Pages tracked at once.
+    decoder_factory, reorder_frames, reorder_s : optional
+        Passed to every `Page`.
+    """
+
+    def __init__(
+        self,
+        listeners: Sequence[PageListener],
+        *,
+        channels: Container[int] | None = None,
+        page_timeout: float = 1.0,
+        max_pages: int = 128,
+        decoder_factory: Callable[[str], Any] | None = None,
+        reorder_frames: int = 2,
+        reorder_s: float = 0.06,
+    ) -> None:
+        self.listeners = list(listeners)
+        self.channels = channels
+        self.page_timeout = page_timeout
+        self.max_pages = max_pages
+        self.stats = ReceiverStats()
+        self.pages: dict[PageKey, Page] = {}
+        self._ended: OrderedDict[PageKey, float] = OrderedDict()
+        self._page_options: dict[str, Any] = {
+            "decoder_factory": decoder_factory,
+            "reorder_frames": reorder_frames,
+            "reorder_s": reorder_s,
+        }
+
+    def feed(self, now: float, source: tuple[str, int], data: bytes) -> None:
+        """Take one datagram that arrived at `now` from `source` (address, port)."""
+        self.stats.datagrams += 1
+        try:
+            packet = parse_packet(data)
+        except ProtocolError as error:
+            self.stats.rejected[error.reason.value] += 1
+            _log.debug("dropped datagram from %s:%s: %s", *source[:2], error)
+            return
+        if self.channels is not None and packet.channel not in self.channels:
+            self.stats.filtered += 1
+            return
+        key = PageKey((source[0], source[1]), packet.serial, packet.channel)
+        page = self.pages.get(key)
+        if page is None:
+            page = self._open(now, key, packet)
+            if page is None:
+                return
+        self.stats.packets += 1
+        self._emit(page, page.handle(now, packet), now)
+        if isinstance(packet, EndPacket):
+            self._close(page, now, "end_packets")
+
+    def tick(self, now: float) -> None:
+        """Apply the clock: release audio held for lost frames, time out silent pages."""
+        for page in list(self.pages.values()):
+            if now - page.last >= self.page_timeout:
+                self._close(page, page.last, "timeout")
+            elif (deadline := page.next_deadline) is not None and deadline <= now:
+                self._emit(page, page.expire(now), now)
+
+    def next_deadline(self) -> float | None:
+        """The earliest time `tick` has something to do, or None with no page open."""
+        times = [page.last + self.page_timeout for page in self.pages.values()]
+        times += [d for page in self.pages.values() if (d := page.next_deadline) is not None]
+        return min(times, default=None)
+
+    def close(self, now: float, reason: str = "interrupted") -> None:
+        """End every open page (the listener is stopping)."""
+        for page in list(self.pages.values()):
+            self._close(page, now, reason)
+
+    # ------------------------------------------------------------------ internals
+
+    def _open(self, now: float, key: PageKey, packet: Any) -> Page | None:
+        ended = self._ended.get(key)
+        if ended is not None:
+            if now - ended < LINGER_S and not isinstance(packet, AlertPacket):
+                self.stats.stray += 1
+                return None
+            del self._ended[key]
+        if isinstance(packet, EndPacket):  # an end with no page: nothing to report
+            self.stats.stray += 1
+            return None
+        if len(self.pages) >= self.max_pages:
+            self.stats.refused += 1
+            return None
+        assert isinstance(packet, (AlertPacket, TransmitPacket))
+        page = Page(key, packet.caller_id, now, **self._page_options)
+        self.pages[key] = page
+        self.stats.pages += 1
+        for listener in self.listeners:
+            listener.page_started(page)
+        return page
+
+    def _emit(self, page: Page, chunks: list[Pcm], now: float) -> None:
+        for pcm in chunks:
+            for listener in self.listeners:
+                listener.page_audio(page, pcm, now)
+
+    def _close(self, page: Page, now: float, reason: str) -> None:
+        self._emit(page, page.finish(now, reason), now)
+        del self.pages[page.key]
+        if reason == "end_packets":
+            self._ended[page.key] = now
+            self._ended.move_to_end(page.key)
+            while len(self._ended) > _ENDED_MEMORY:
+                self._ended.popitem(last=False)
+        for listener in self.listeners:
+            listener.page_ended(page)

@@ -1,0 +1,268 @@
+"""One page as a receiver sees it: identity, codec, audio and what the network did to it.
+
+A `Page` turns the packets of one sender on one channel into PCM: it learns the codec
+from the first transmit packet, hands the frames to a `polyptt.jitter.FrameBuffer` to be
+put in order, decodes what comes out and conceals what is missing, and keeps the counts
+a recording's metadata reports. It owns no socket, clock or file: the receiver feeds it
+and passes its audio on, which keeps the rules testable with synthetic packets.
+
+Concealment
+-----------
+A lost frame that no redundant copy recovered is replaced by the last decoded frame
+again, halved in level for every further frame of the same gap (silence from the fourth
+on): on speech this is much less audible than a hole of silence, and it never invents
+more than a short echo. The decoder is not fed anything for the gap, so an ADPCM decoder
+(G.722, G.726) continues from its last real state and reconverges within a few frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from polyptt.jitter import FrameBuffer, FrameKind, Released
+from polyptt.protocol import (
+    AlertPacket,
+    EndPacket,
+    Packet,
+    Priority,
+    TransmitPacket,
+    channel_priority,
+)
+
+__all__ = ["END_REASONS", "Page", "PageKey", "PageStats"]
+
+#: Why a page ended: its end packets arrived, it fell silent, or the listener stopped.
+END_REASONS = ("end_packets", "timeout", "interrupted")
+
+_CLOCK = 8000
+_FADE_FRAMES = 3  # concealed frames of one gap that still repeat audio; then silence
+
+Pcm = npt.NDArray[np.int16]
+
+
+class PageKey(NamedTuple):
+    """What tells concurrent pages apart: who sends, as which host, on which channel."""
+
+    source: tuple[str, int]
+    serial: int
+    channel: int
+
+
+@dataclass
+class PageStats:
+    """The counts a recording's metadata reports (names as in the JSON)."""
+
+    packets: int = 0
+    frames: int = 0
+    frames_repaired: int = 0
+    frames_concealed: int = 0
+    duplicates: int = 0
+    late: int = 0
+
+
+class Page:
+    """One page in progress or ended.
+
+    Parameters
+    ----------
+    key : PageKey
+        Source address, host serial and channel.
+    caller_id : str
+        From the first packet (later packets may refine it).
+    now : float
+        Arrival time of the first packet (seconds since the epoch, UTC).
+    decoder_factory : callable, optional
+        ``name -> object with decode(bytes) -> int16 array``; `polyptt.codecs.Decoder` by
+        default (tests pass their own).
+    reorder_frames, reorder_s : optional
+        Passed to the page's `FrameBuffer`.
+
+    Attributes
+    ----------
+    codec : CodecInfo or None
+        Learnt from the first transmit packet.
+    start, last, end : float
+        First packet, latest packet, and the end time (None while the page runs).
+    end_reason : str or None
+        One of `END_REASONS` once ended.
+    samples : int
+        PCM samples released so far (at ``codec.sample_rate``).
+    dropped : int
+        Transmit packets dropped because their codec differs from the page's or their
+        audio does not fit its frame size.
+    """
+
+    def __init__(
+        self,
+        key: PageKey,
+        caller_id: str,
+        now: float,
+        *,
+        decoder_factory: Callable[[str], Any] | None = None,
+        reorder_frames: int = 2,
+        reorder_s: float = 0.06,
+    ) -> None:
+        self.key = key
+        self.caller_id = caller_id
+        self.start = now
+        self.last = now
+        self.end: float | None = None
+        self.end_reason: str | None = None
+        self.codec: Any = None
+        self.stats = PageStats()
+        self.samples = 0
+        self.dropped = 0
+        self._decoder_factory = decoder_factory
+        self._reorder = (reorder_frames, reorder_s)
+        self._buffer: FrameBuffer | None = None
+        self._decoder: Any = None
+        self._wire_codec: int | None = None
+        self._last_pcm: Pcm | None = None
+        self._gap = 0
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def channel(self) -> int:
+        return self.key.channel
+
+    @property
+    def serial(self) -> int:
+        return self.key.serial
+
+    @property
+    def source(self) -> str:
+        """``address:port`` of the sender."""
+        host, port = self.key.source
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def priority(self) -> Priority:
+        return channel_priority(self.channel)
+
+    @property
+    def frame_ms(self) -> float | None:
+        """Frame duration learnt from the stream (20 or 30 for phones), or None."""
+        if self._buffer is None or self._buffer.step is None:
+            return None
+        ms = self._buffer.step / (_CLOCK / 1000)
+        return int(ms) if ms == int(ms) else ms
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When `expire` may release audio held for a missing frame, or None."""
+        return None if self._buffer is None else self._buffer.next_deadline
+
+    @property
+    def held(self) -> int:
+        """Frames buffered (for memory bounds)."""
+        return 0 if self._buffer is None else self._buffer.held
+
+    # ------------------------------------------------------------------ feeding
+
+    def handle(self, now: float, packet: Packet) -> list[Pcm]:
+        """Account for `packet` (already known to belong to this page); return new PCM."""
+        self.stats.packets += 1
+        self.last = now
+        if packet.caller_id and not self.caller_id:
+            self.caller_id = packet.caller_id
+        if isinstance(packet, (AlertPacket, EndPacket)):
+            return []
+        assert isinstance(packet, TransmitPacket)
+        if self._buffer is None:
+            self._learn_codec(packet)
+        elif int(packet.codec) != self._wire_codec:
+            self.dropped += 1
+            return []
+        assert self._buffer is not None
+        before = self._buffer.unsplittable
+        released = self._buffer.push(now, packet)
+        self.dropped += self._buffer.unsplittable - before
+        return self._decode(released)
+
+    def expire(self, now: float) -> list[Pcm]:
+        """Audio the buffer's time bound releases at `now`."""
+        if self._buffer is None:
+            return []
+        return self._decode(self._buffer.expire(now))
+
+    def finish(self, now: float, reason: str) -> list[Pcm]:
+        """End the page for `reason` (see `END_REASONS`) at `now`; return the last PCM."""
+        if reason not in END_REASONS:
+            raise ValueError(f"unknown end reason {reason!r}")
+        self.end = now
+        self.end_reason = reason
+        if self._buffer is None:
+            return []
+        return self._decode(self._buffer.flush())
+
+    def summary(self) -> dict[str, Any]:
+        """Statistics and identity, under the names the JSON metadata uses."""
+        buffer = self._buffer
+        stats = self.stats
+        return {
+            "channel": self.channel,
+            "caller_id": self.caller_id,
+            "serial": self.serial,
+            "source": self.source,
+            "codec": None if self.codec is None else self.codec.name,
+            "frame_ms": self.frame_ms,
+            "duration_s": round(self.samples / self.codec.sample_rate, 6) if self.codec else 0.0,
+            "packets": stats.packets,
+            "frames": stats.frames,
+            "frames_repaired": stats.frames_repaired,
+            "frames_concealed": stats.frames_concealed,
+            "duplicates": buffer.duplicates if buffer else 0,
+            "late": buffer.late if buffer else 0,
+            "end_reason": self.end_reason,
+        }
+
+    # ------------------------------------------------------------------ internals
+
+    def _learn_codec(self, packet: TransmitPacket) -> None:
+        from polyptt import codecs  # the compiled core, only once audio arrives
+
+        self.codec = codecs.by_wire_id(int(packet.codec))
+        self._wire_codec = int(packet.codec)
+        factory = self._decoder_factory or codecs.Decoder
+        self._decoder = factory(self.codec.name)
+        bytes_per_second = Fraction(self.codec.sample_rate * self.codec.bits_per_sample, 8)
+        frames, seconds = self._reorder
+        self._buffer = FrameBuffer(
+            Fraction(_CLOCK) / bytes_per_second, reorder_frames=frames, reorder_s=seconds
+        )
+
+    def _decode(self, released: list[Released]) -> list[Pcm]:
+        out = []
+        for frame in released:
+            pcm = self._pcm(frame)
+            self.stats.frames += 1
+            self.samples += len(pcm)
+            out.append(pcm)
+        return out
+
+    def _pcm(self, frame: Released) -> Pcm:
+        if frame.kind is FrameKind.MISSING:
+            self.stats.frames_concealed += 1
+            return self._conceal(frame.ticks)
+        if frame.kind is FrameKind.REPAIRED:
+            self.stats.frames_repaired += 1
+        self._gap = 0
+        pcm = np.asarray(self._decoder.decode(frame.frame), dtype=np.int16)
+        self._last_pcm = pcm
+        return pcm
+
+    def _conceal(self, ticks: int) -> Pcm:
+        size = ticks * self.codec.sample_rate // _CLOCK
+        self._gap += 1
+        last = self._last_pcm
+        if last is None or self._gap > _FADE_FRAMES or not len(last):
+            return np.zeros(size, dtype=np.int16)
+        repeated = np.resize(last, size).astype(np.float64)
+        return np.round(repeated * 0.5 ** (self._gap - 1)).astype(np.int16)

@@ -1,0 +1,110 @@
+"""Small pieces of ``polyptt listen``: option parsing, file names, the text report."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from polyptt.cli.listen import parse_channels
+from polyptt.inbound import Endpoint, parse_endpoint
+from polyptt.recorder import RECORD_KEYS, Recorder, iso_utc, slug
+from polyptt.report import Reporter
+from polyptt.session import Page, PageKey
+
+
+@pytest.mark.parametrize(
+    ("text", "channels"),
+    [
+        ("all", None),
+        ("26-50,1,24", frozenset({1, 24, *range(26, 51)})),
+        ("page:1-page:3", frozenset({26, 27, 28})),
+        (" 50 , ptt:25 ", frozenset({25, 50})),
+    ],
+)
+def test_parse_channels(text, channels):
+    assert parse_channels(text) == channels
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("30-26", "runs backwards"), ("51", "channels are 1-50"), ("x", "invalid channel")],
+)
+def test_parse_channels_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_channels(text)
+
+
+def test_parse_endpoint():
+    assert parse_endpoint("224.0.1.117:5002") == Endpoint("224.0.1.117", 5002)
+    assert parse_endpoint("224.0.1.117") == Endpoint("224.0.1.117", 5001)
+    assert parse_endpoint(":5003") == Endpoint("224.0.1.116", 5003)
+    for bad in ("host:5001", "224.0.1.116:0", "224.0.1.116:x"):
+        with pytest.raises(ValueError, match=repr(bad)):
+            parse_endpoint(bad)
+
+
+def test_slug_and_time():
+    assert slug("Front desk") == "front-desk"
+    assert slug("Accueil é/..") == "accueil-e"
+    assert slug("\u2603\u2603") == "anonymous"
+    assert iso_utc(1_795_694_400.5) == "2026-11-26T12:00:00.500Z"
+
+
+def _page(channel: int = 26, caller: str = "Front desk", start: float = 1_795_694_400.0):
+    return Page(PageKey(("10.0.0.5", 40000), 0x1234, channel), caller, start)
+
+
+def test_recorder_names_and_collisions(tmp_path):
+    recorder = Recorder(tmp_path)
+    first, second = _page(), _page()
+    second.key = PageKey(("10.0.0.6", 40000), 0x1234, 26)
+    for page in (first, second):
+        recorder.page_started(page)
+    for page in (first, second):
+        page.finish(page.start + 2, "timeout")
+        recorder.page_ended(page)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "20261126T120000Z_ch26_front-desk-2.json",
+        "20261126T120000Z_ch26_front-desk.json",
+    ]
+    import json
+
+    record = json.loads((tmp_path / "20261126T120000Z_ch26_front-desk.json").read_text())
+    assert tuple(record) == RECORD_KEYS
+    assert (record["codec"], record["frames"], record["end_reason"]) == (None, 0, "timeout")
+
+
+def test_text_report_lines():
+    out = io.StringIO()
+    reporter = Reporter(out)
+    page = _page(channel=50, caller="FIRE")
+    reporter.page_started(page)
+    reporter.page_audio(page, np.zeros(1, dtype=np.int16), 0.0)
+    page.finish(page.start + 1.5, "end_packets")
+    reporter.page_ended(page)
+    assert out.getvalue().splitlines() == [
+        "2026-11-26T12:00:00.000Z page start ch50 (page:25) 'FIRE' from 10.0.0.5:40000 "
+        "serial 0x00001234",
+        "2026-11-26T12:00:01.500Z page end   ch50 (page:25) 'FIRE': end packets, no audio, "
+        "0.00 s, 0 frames (0 repaired, 0 concealed), 0 packets (0 duplicates, 0 late)",
+    ]
+
+
+def test_a_recording_that_cannot_be_written_is_logged_not_raised(tmp_path, caplog):
+    directory = tmp_path / "rec"
+    recorder = Recorder(directory)
+    page = _page()
+    page.codec = type("Info", (), {"sample_rate": 8000, "name": "g711u"})()
+    recorder.page_started(page)
+    directory.rmdir()  # the disk went away
+    recorder.page_audio(page, np.zeros(160, dtype=np.int16), 0.0)
+    recorder.page_audio(page, np.zeros(160, dtype=np.int16), 0.0)
+    page.finish(page.start + 1, "end_packets")
+    recorder.page_ended(page)
+    assert recorder.failures == 2  # the WAV (once: later audio is skipped) and the JSON
+    assert recorder.finished == []
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0].startswith("cannot record 20261126T120000Z_ch26_front-desk: ")

@@ -1,0 +1,279 @@
+"""Frame reassembly: order, duplicates, repair from redundancy, gaps, wrap, learning."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polyptt.jitter import FrameBuffer, FrameKind, Released, infer_step
+from polyptt.protocol import CodecId, TransmitPacket
+
+from .conftest import build_page
+
+ONE = Fraction(1)
+
+
+def feed(buffer: FrameBuffer, datagrams: list[bytes], start: float = 0.0) -> list[Released]:
+    out: list[Released] = []
+    for index, data in enumerate(datagrams):
+        out += buffer.push(start + index * 0.03, TransmitPacket.parse(data))
+    return out + buffer.flush()
+
+
+def test_in_order_page_comes_out_unchanged(make_page):
+    page = make_page(20, 240)
+    out = feed(FrameBuffer(ONE), page.transmits)
+    assert [r.frame for r in out] == page.frames
+    assert all(r.kind is FrameKind.RECEIVED for r in out)
+    assert [r.count for r in out] == [i * 240 for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    ("codec", "frame_bytes", "step", "tpb"),
+    [
+        (CodecId.G722, 240, 240, ONE),  # 30 ms G.722
+        (CodecId.G722, 160, 160, ONE),  # 20 ms G.722
+        (CodecId.G711U, 160, 160, ONE),  # 20 ms G.711u
+        (CodecId.G726QI, 90, 240, Fraction(8, 3)),  # 30 ms G.726QI
+        (CodecId.G726QI, 60, 160, Fraction(8, 3)),  # 20 ms G.726QI
+    ],
+)
+def test_frame_size_is_learnt(make_page, codec, frame_bytes, step, tpb):
+    page = make_page(10, frame_bytes, codec=codec, step=step)
+    buffer = FrameBuffer(tpb)
+    out = feed(buffer, page.transmits)
+    assert buffer.step == step
+    assert [r.frame for r in out] == page.frames
+
+
+def test_short_last_frame_is_split_as_previous_size_then_rest(make_page):
+    page = make_page(5, 240)
+    frames = [*page.frames[:-1], page.frames[-1][:80]]
+    page = build_page(frames)
+    out = feed(FrameBuffer(ONE), page.transmits)
+    assert [r.frame for r in out] == frames
+    assert out[-1].ticks == 80
+
+
+def test_single_loss_is_repaired_exactly(make_page):
+    page = make_page(10, 240)
+    datagrams = page.transmits[:4] + page.transmits[5:]
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, datagrams)
+    assert [r.frame for r in out] == page.frames
+    assert [r.kind for r in out].count(FrameKind.REPAIRED) == 1
+    assert out[4].kind is FrameKind.REPAIRED
+
+
+def test_lost_first_packet_is_repaired(make_page):
+    page = make_page(6, 160, step=160)
+    out = feed(FrameBuffer(ONE), page.transmits[1:])
+    assert [r.frame for r in out] == page.frames
+    assert out[0].kind is FrameKind.REPAIRED
+
+
+@pytest.mark.parametrize("burst", [2, 3])
+def test_burst_is_concealed_but_for_its_last_frame(make_page, burst):
+    page = make_page(12, 240)
+    datagrams = page.transmits[:5] + page.transmits[5 + burst :]
+    out = feed(FrameBuffer(ONE), datagrams)
+    assert len(out) == 12
+    assert [r.kind for r in out[5 : 5 + burst]] == [FrameKind.MISSING] * (burst - 1) + [
+        FrameKind.REPAIRED
+    ]
+    assert all(r.ticks == 240 and r.frame == b"" for r in out[5 : 5 + burst - 1])
+    received = [r.frame for r in out if r.kind is not FrameKind.MISSING]
+    assert received == page.frames[:5] + page.frames[5 + burst - 1 :]
+
+
+def test_duplicates_change_nothing_and_are_counted(make_page):
+    page = make_page(8, 240)
+    datagrams = []
+    for data in page.transmits:
+        datagrams += [data, data]
+    datagrams.append(page.transmits[2])  # again, long after release
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, datagrams)
+    assert [r.frame for r in out] == page.frames
+    assert all(r.kind is FrameKind.RECEIVED for r in out)
+    assert (buffer.duplicates, buffer.late) == (9, 0)
+
+
+def test_reordering_within_the_window_changes_nothing(make_page):
+    page = make_page(10, 240)
+    t = page.transmits
+    datagrams = [t[0], t[2], t[1], t[3], t[5], t[4], t[6], t[7], t[9], t[8]]
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, datagrams)
+    assert [r.frame for r in out] == page.frames
+    assert all(r.kind is FrameKind.RECEIVED for r in out)
+    assert (buffer.duplicates, buffer.late) == (0, 0)
+
+
+def test_packet_later_than_the_window_is_late(make_page):
+    page = make_page(10, 240)
+    t = page.transmits
+    datagrams = [t[0], t[1], t[3], t[4], t[5], t[2], *t[6:]]
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, datagrams)
+    assert [r.frame for r in out] == page.frames
+    assert out[2].kind is FrameKind.REPAIRED
+    assert (buffer.duplicates, buffer.late) == (0, 1)
+
+
+def test_sample_count_wraps(make_page):
+    page = make_page(10, 160, step=160, start_count=(1 << 32) - 3 * 160 + 7)
+    datagrams = page.transmits[:3] + page.transmits[4:]  # lose the one across the wrap
+    out = feed(FrameBuffer(ONE), datagrams)
+    assert [r.frame for r in out] == page.frames
+    assert out[3].count == (page.start_count + 3 * 160) % (1 << 32) == 7
+    assert out[3].kind is FrameKind.REPAIRED
+
+
+def test_time_bound_releases_a_repair_when_the_stream_stops(make_page):
+    page = make_page(4, 240)
+    buffer = FrameBuffer(ONE, reorder_s=0.05)
+    out = []
+    for index in (0, 1, 3):
+        out += buffer.push(index * 0.03, TransmitPacket.parse(page.transmits[index]))
+    assert [r.kind for r in out] == [FrameKind.RECEIVED] * 2
+    assert buffer.next_deadline == pytest.approx(0.09 + 0.05)
+    assert buffer.expire(0.13) == []
+    late = buffer.expire(0.14)
+    assert [(r.frame, r.kind) for r in late] == [
+        (page.frames[2], FrameKind.REPAIRED),
+        (page.frames[3], FrameKind.RECEIVED),
+    ]
+
+
+def test_one_packet_page_is_released_on_flush(make_page):
+    page = make_page(1, 160, step=160)
+    buffer = FrameBuffer(ONE)
+    assert buffer.push(0.0, TransmitPacket.parse(page.transmits[0])) == []
+    out = buffer.flush()
+    assert [r.frame for r in out] == page.frames
+    assert buffer.step == 160
+
+
+def test_far_jump_resynchronises_without_buffering_the_gap(make_page):
+    first = make_page(5, 240)
+    second = make_page(5, 240, seed=2, start_count=1_000_000)
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, first.transmits + second.transmits[1:])
+    assert [r.frame for r in out] == first.frames + second.frames
+    assert buffer.resyncs == 1
+    assert [r.kind for r in out].count(FrameKind.MISSING) == 0
+
+
+def test_hostile_counts_keep_the_buffer_bounded(make_page):
+    import random
+
+    rng = random.Random(5)
+    page = make_page(3, 240)
+    buffer = FrameBuffer(ONE)
+    feed_only = [TransmitPacket.parse(d) for d in page.transmits]
+    for index, packet in enumerate(feed_only):
+        buffer.push(index * 0.03, packet)
+    for index in range(5000):
+        count = rng.randrange(1 << 32)
+        audio = rng.randbytes(rng.choice([1, 240, 480, 300, 1000]))
+        packet = TransmitPacket(26, 1, "", CodecId.G722, count, audio)
+        buffer.push(1 + index * 1e-4, packet)
+        assert buffer.held <= 52
+
+
+@pytest.mark.parametrize(
+    ("packets", "step"),
+    [
+        ([(0, 240), (240, 480)], 240),  # first packet, then a full one
+        ([(240, 480), (480, 480)], 240),  # first lost
+        ([(0, 240), (480, 480)], 240),  # one lost between
+        ([(240, 480), (720, 480)], 240),  # one lost between, no first packet
+        ([(240, 480), (960, 480)], 240),  # two lost between
+        ([(480, 480), (240, 480)], 240),  # reordered
+        ([(0, 160), (160, 320), (320, 200)], 160),  # short last frame
+        ([(0, 240), (0, 240)], None),  # a duplicate decides nothing
+        ([(0, 240)], None),
+        ([(100, 7), (200, 13)], None),  # nothing consistent
+    ],
+)
+def test_infer_step(packets, step):
+    assert infer_step(packets) == step
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.booleans(), min_size=30, max_size=30),
+    st.integers(0, (1 << 32) - 1),
+    st.sampled_from([160, 240]),
+)
+def test_any_isolated_losses_are_repaired_exactly(losses, start_count, step):
+    """Property: losing no two adjacent packets, nor the last, leaves the frames intact."""
+    import random
+
+    rng = random.Random(start_count)
+    frames = [rng.randbytes(step) for _ in range(30)]
+    page = build_page(frames, step=step, start_count=start_count)
+    lost = {i for i, lose in enumerate(losses[:-1]) if lose and not (i and losses[i - 1])}
+    datagrams = [d for i, d in enumerate(page.transmits) if i not in lost]
+    out = feed(FrameBuffer(ONE), datagrams)
+    assert [r.frame for r in out] == frames
+    assert [r.kind for r in out].count(FrameKind.REPAIRED) == len(lost)
+    assert [r.kind for r in out].count(FrameKind.MISSING) == 0
+
+
+def test_an_overlong_frame_overtaking_buffered_ones_does_not_stall(make_page):
+    page = make_page(6, 240)
+    buffer = FrameBuffer(ONE)
+    packets = [TransmitPacket.parse(d) for d in page.transmits]
+    out = buffer.push(0.0, packets[0]) + buffer.push(0.03, packets[1])
+    out += buffer.push(0.06, packets[3])  # waits for frame 2
+    long = TransmitPacket(26, 0x12345678, "", CodecId.G722, 480, b"\0" * 240 + b"\1" * 720)
+    out += buffer.push(0.07, long)  # frame 2, three frames long: overtakes frame 3
+    out += buffer.push(0.08, packets[4])  # overtaken too: late
+    out += buffer.push(0.09, packets[5]) + buffer.flush()
+    assert [r.count for r in out] == [0, 240, 480, 1200]
+    assert [r.ticks for r in out] == [240, 240, 720, 240]
+    assert buffer.late == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-3000, 3000), st.integers(1, 1000)), min_size=1, max_size=60),
+    st.integers(0, (1 << 32) - 1),
+)
+def test_any_packet_sequence_terminates_and_stays_bounded(packets, base):
+    """Property: hostile counts and lengths never stall, loop or grow the buffer."""
+    buffer = FrameBuffer(ONE, max_ahead_frames=10)
+    released = 0
+    for index, (offset, size) in enumerate(packets):
+        packet = TransmitPacket(26, 1, "", CodecId.G722, (base + offset) % (1 << 32), b"\0" * size)
+        released += len(buffer.push(index * 0.01, packet))
+        released += len(buffer.expire(index * 0.01 + 0.005))
+        assert buffer.held <= 10 + 2 + 8
+    released += len(buffer.flush())
+    assert buffer.held == 0
+
+
+def test_a_count_restarted_lower_is_followed_after_three_packets(make_page):
+    first = make_page(60, 240, start_count=1_000_000)
+    second = make_page(6, 240, seed=2, start_count=0)
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, first.transmits + second.transmits[1:])
+    received = [r.frame for r in out if r.kind is not FrameKind.MISSING]
+    # the first two packets after the restart look merely late; the third restarts the
+    # stream at its redundant frame
+    assert received == first.frames + second.frames[2:]
+    assert (buffer.resyncs, buffer.late) == (1, 2)
+
+
+def test_one_very_late_packet_does_not_restart_the_stream(make_page):
+    page = make_page(70, 240)
+    t = page.transmits
+    buffer = FrameBuffer(ONE)
+    out = feed(buffer, [*t[:65], t[2], *t[65:]])
+    assert [r.frame for r in out] == page.frames
+    assert (buffer.resyncs, buffer.duplicates) == (0, 1)

@@ -12,12 +12,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _find_testvectors() -> Path | None:
     env = os.environ.get("POLYPTT_TESTVECTORS")
-    candidates = [Path(env)] if env else []
-    candidates.append(PROJECT_ROOT.parent / "shared" / "testvectors")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
+    if env:
+        # Set on purpose (CI sets it): a wrong path is an error, never a quiet skip.
+        if not Path(env).is_dir():
+            pytest.fail(f"POLYPTT_TESTVECTORS={env} is not a directory", pytrace=False)
+        return Path(env)
+    default = PROJECT_ROOT.parent / "shared" / "testvectors"
+    return default if default.is_dir() else None
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +32,6 @@ def testvectors() -> Path:
         )
     return found
 
-
-# ----------------------------------------------------------------------------- network
 
 #: Environment every polyptt command run by a test inherits: multicast leaves through
 #: loopback only, with TTL 0 (never beyond this host), whatever a test forgets to pass.

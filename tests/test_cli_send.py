@@ -458,3 +458,58 @@ def test_default_caller_id_is_the_short_host_name(
     assert result.exit_code == 0
     assert json.loads(result.stdout)["caller_id"] == "paging-server"  # 13 bytes, no warning
     assert result.stderr == ""
+
+
+# ------------------------------------------------------------------------ terminal output
+
+
+def _run_with_terminal_stderr(args: list[str]) -> tuple[int, str]:
+    """Run polyptt with stderr on a pseudo-terminal, as at an interactive shell."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        with subprocess.Popen(
+            command(*args), env=polyptt_env(), stdout=subprocess.DEVNULL, stderr=slave
+        ) as process:
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            returncode = process.wait(timeout=30)
+    finally:
+        os.close(master)
+    return returncode, b"".join(chunks).decode()
+
+
+@network
+def test_terminal_shows_one_live_status_line(tmp_path: Path) -> None:
+    noise_file(tmp_path / "one.wav", 16000, 1.0)
+    port = free_port()
+    with UdpCapture(port):
+        returncode, shown = _run_with_terminal_stderr(
+            ["--to", f"224.0.1.116:{port}", str(tmp_path / "one.wav")]
+        )
+    assert returncode == 0, shown
+    redraws = shown.split("\r\x1b[2K")
+    assert len(redraws) >= 5  # redrawn in place as the page goes, not one line each
+    assert "\n" not in shown.rstrip("\r\n")
+    # the whole page on the wire: 0.93 s of alerts, 1 s of audio, the pause and the ends
+    assert "paging   2.3 / 2.3 s  channel page:1 (26), g722" in shown
+    assert shown.endswith("\r\x1b[2K")  # erased at the end: the terminal is left clean
+
+
+@network
+def test_without_a_terminal_a_good_page_prints_nothing(tmp_path: Path) -> None:
+    noise_file(tmp_path / "one.wav", 16000, 0.5)
+    port = free_port()
+    with UdpCapture(port):
+        done = run("--to", f"224.0.1.116:{port}", str(tmp_path / "one.wav"))
+    assert done.returncode == 0
+    assert done.stdout == done.stderr == b""

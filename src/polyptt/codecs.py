@@ -64,10 +64,6 @@ __all__ = [
     "info",
 ]
 
-#: The RTP-style clock of the paging protocol's sample count: 8 kHz for every codec,
-#: G.722 included (RFC 3551 keeps G.722's clock at 8 kHz although it samples at 16 kHz).
-CLOCK_RATE = 8000
-
 
 @dataclass(frozen=True)
 class CodecInfo:
@@ -104,10 +100,6 @@ class CodecInfo:
         any whole number of milliseconds is a whole number of bytes.
         """
         return self.frame_samples(ms) * self.bits_per_sample // 8
-
-    def clock_ticks(self, ms: int) -> int:
-        """How far the packets' 8 kHz sample count advances in `ms` milliseconds."""
-        return CLOCK_RATE * ms // 1000
 
 
 def _g726_infos() -> list[CodecInfo]:

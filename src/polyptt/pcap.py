@@ -40,8 +40,7 @@ __all__ = [
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 
-#: Classic pcap magic numbers: microsecond and nanosecond timestamps.
-MAGIC_MICROSECONDS = 0xA1B2C3D4
+#: Classic pcap magic number of a file with nanosecond timestamps (the schedule is exact).
 MAGIC_NANOSECONDS = 0xA1B23C4D
 
 _IPPROTO_UDP = 17

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from tests.pages import split_page
 
-from polyptt import protocol
+from polyptt import protocol, scheduling, sender
 from polyptt.sender import PageReport, send_page, transmit_offset
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
@@ -226,3 +227,69 @@ def test_sink_error_is_raised_after_trying_the_ends() -> None:
     assert [protocol.parse_packet(d).OP for _o, _t, d in sink.sent[-2:]] == [
         protocol.OpCode.END
     ] * 2
+
+
+# ------------------------------------------------------------------ real-time scheduling
+
+
+class _PolicyRecordingSink:
+    """A paced sink that notes the scheduling policy each packet is sent under."""
+
+    paced = True
+
+    def __init__(self) -> None:
+        self.policies: set[int] = set()
+
+    def send(self, datagram: bytes, offset: float) -> None:
+        self.policies.add(os.sched_getscheduler(0))
+
+
+def _short_page(sink: object, **kwargs: object) -> sender.PageReport:
+    return sender.send_page(
+        [b"\x00" * 240],
+        sink=sink,  # type: ignore[arg-type]
+        channel=26,
+        serial=1,
+        caller_id="t",
+        codec=protocol.CodecId.G722,
+        frame_ms=30,
+        clock=itertools.count(0.0, 10.0).__next__,  # 10 s pass per look: never a wait
+        sleep=lambda _s: None,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_paced_page_runs_under_sched_fifo_and_restores_the_policy() -> None:
+    before = os.sched_getscheduler(0)
+    with scheduling.realtime() as granted:
+        pass
+    if not granted:
+        pytest.skip("this process may not use real-time scheduling (needs root or CAP_SYS_NICE)")
+    sink = _PolicyRecordingSink()
+    report = _short_page(sink)
+    assert report.realtime is True
+    assert sink.policies == {os.SCHED_FIFO}
+    assert os.sched_getscheduler(0) == before
+
+
+def test_no_realtime_keeps_the_normal_policy() -> None:
+    sink = _PolicyRecordingSink()
+    report = _short_page(sink, realtime=False)
+    assert report.realtime is False
+    assert sink.policies == {os.sched_getscheduler(0)} != {os.SCHED_FIFO}
+
+
+def test_refused_realtime_sends_the_page_at_normal_priority(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An unprivileged user cannot be made here (the tests run as root in CI): the refusal
+    # the kernel would give such a user is simulated.
+    def refuse(*_args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    sink = _PolicyRecordingSink()
+    report = _short_page(sink)
+    assert report.realtime is False
+    assert report.transmits == 1
+    assert report.ends == protocol.END_COUNT

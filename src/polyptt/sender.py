@@ -29,10 +29,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyptt import protocol
+from polyptt.scheduling import realtime as realtime_priority
 from polyptt.signals import SignalFlag
 
 __all__ = ["PageReport", "Sink", "send_page", "transmit_offset"]
@@ -84,6 +86,8 @@ class PageReport:
         Real seconds from the first packet to the last (0 for unpaced sinks).
     max_late : float
         The most a packet went out after its due time, in seconds (paced sinks).
+    realtime : bool
+        Whether the page was sent with real-time scheduling (see `polyptt.scheduling`).
     """
 
     alerts: int = 0
@@ -96,6 +100,7 @@ class PageReport:
     offset: float = 0.0
     elapsed: float = 0.0
     max_late: float = 0.0
+    realtime: bool = False
     end_errors: list[str] = field(default_factory=list)
 
     @property
@@ -182,6 +187,7 @@ def send_page(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     spin_s: float = SPIN_S,
+    realtime: bool = True,
     report: PageReport | None = None,
 ) -> PageReport:
     """Send one page: alerts, a transmit packet per frame, ends.
@@ -212,6 +218,9 @@ def send_page(
         The monotonic clock and the sleep the schedule uses (tests inject fakes).
     spin_s : float
         Final part of each wait spent polling the clock rather than sleeping.
+    realtime : bool
+        Ask for real-time scheduling while a paced page is on the wire (granted or not,
+        see `PageReport.realtime`); a sink that only records never needs it.
     report : PageReport, optional
         A fresh report to fill in, for a caller that wants the counts even when this
         function raises.
@@ -238,7 +247,11 @@ def send_page(
         if progress is not None:
             progress(report)
 
-    with SignalFlag() as flag:
+    with (
+        SignalFlag() as flag,
+        realtime_priority() if realtime and sink.paced else nullcontext(False) as granted,
+    ):
+        report.realtime = granted
         pacer = _Pacer(sink, report, flag, clock, sleep, spin_s)
         end_base: float | None = None
         failure: BaseException | None = None

@@ -114,6 +114,15 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     show_envvar=True,
     help="Print a JSON summary on stdout when done.",
 )
+@click.option(
+    "--realtime/--no-realtime",
+    default=True,
+    show_default=True,
+    show_envvar=True,
+    help="Ask for real-time scheduling while the page is on the wire, so a busy machine "
+    "does not delay packets (granted to root or with CAP_SYS_NICE / an rtprio limit; "
+    "otherwise the page goes out at normal priority).",
+)
 @click.option("-v", "--verbose", count=True, help="Say what was sent (on stderr).")
 @click.option("-q", "--quiet", is_flag=True, help="Errors only: no warnings.")
 @click.option(
@@ -160,6 +169,7 @@ def _send(
     gain: float,
     pcap: Path | None,
     as_json: bool,
+    realtime: bool,
     start_count: int | None,
     **_: Any,
 ) -> int:
@@ -200,6 +210,7 @@ def _send(
             codec_name=codec,
             frame_ms=frame_ms,
             start_count=start_count,
+            realtime=realtime,
         )
     finally:
         closer()
@@ -330,6 +341,7 @@ def _report_fields(report: PageReport) -> dict[str, Any]:
         "page_s": round(report.offset, 3),
         "elapsed_s": round(report.elapsed, 3),
         "max_late_ms": round(report.max_late * 1000, 3),
+        "realtime": report.realtime,
         "interrupted": _signal_name(report.interrupted),
     }
 

@@ -2,11 +2,12 @@
 
 Files are named ``<UTC start>_ch<NN>_<caller-id slug>`` (``20261126T120000Z_ch26_front-
 desk.wav`` and ``.json``) so that a directory listing sorts by time and a glob finds a
-channel. The WAV is written as audio arrives and closed when the page ends, whatever the
-reason (end packets, timeout, Ctrl-C), so a monitor stopped by its service manager
-leaves complete files; the JSON is written last, atomically, and its presence means the
-WAV beside it is final. The standard library's `wave` writes them: unlike libsndfile's
-close it does not fsync, which cost 5 ms per page on the receiving thread.
+channel. The WAV is written as audio arrives (a second at a time, below) and closed when
+the page ends, whatever the reason (end packets, timeout, Ctrl-C), so a monitor stopped
+by its service manager leaves complete files; the JSON is written last, atomically, and
+its presence means the WAV beside it is final. The standard library's `wave` writes
+them: unlike libsndfile's close it does not fsync, which cost 5 ms per page on the
+receiving thread.
 
 Audio is buffered in memory and written about once a second of it (`FLUSH_S`) rather
 than once a packet: with 50 pages the per-packet writes were a tenth of the listener's

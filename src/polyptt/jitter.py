@@ -34,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
+from typing import NamedTuple
 
 from polyptt.protocol import TransmitPacket, distance
 
@@ -60,9 +61,11 @@ class FrameKind(enum.Enum):
     MISSING = "missing"
 
 
-@dataclass(frozen=True)
-class Released:
+class Released(NamedTuple):
     """One frame leaving the buffer, in sample-count order.
+
+    A named tuple rather than a frozen dataclass: one is made per frame, and a frozen
+    dataclass's constructor costs several times more.
 
     Attributes
     ----------
@@ -312,9 +315,13 @@ class FrameBuffer:
         return out
 
     def _next_slot(self) -> int | None:
+        head = self._head
+        if head in self._slots:
+            # the usual case, without a scan: any slot behind the head (overtaken by a
+            # longer frame) is only ever discarded, so it may wait for a later scan
+            return head
         if not self._slots:
             return None
-        head = self._head
         return min(self._slots, key=lambda c: distance(head, c))
 
     def _ready(self, now: float, force: bool) -> bool:

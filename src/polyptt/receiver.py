@@ -144,10 +144,12 @@ class Receiver:
         if self.channels is not None and packet.channel not in self.channels:
             self.stats.filtered += 1
             return
-        key = PageKey((source[0], source[1]), packet.serial, packet.channel)
-        page = self.pages.get(key)
+        # a plain tuple finds the page (a PageKey is one): building the named tuple is
+        # left to the rare packet that opens a page
+        sender = (source[0], source[1])
+        page = self.pages.get((sender, packet.serial, packet.channel))  # type: ignore[arg-type]
         if page is None:
-            page = self._open(now, key, packet)
+            page = self._open(now, PageKey(sender, packet.serial, packet.channel), packet)
             if page is None:
                 return
         self.stats.packets += 1

@@ -27,8 +27,6 @@ import numpy.typing as npt
 
 from polyptt.jitter import FrameBuffer, FrameKind, Released
 from polyptt.protocol import (
-    AlertPacket,
-    EndPacket,
     Packet,
     Priority,
     TransmitPacket,
@@ -172,9 +170,8 @@ class Page:
         self.last = now
         if packet.caller_id and not self.caller_id:
             self.caller_id = packet.caller_id
-        if isinstance(packet, (AlertPacket, EndPacket)):
+        if not isinstance(packet, TransmitPacket):  # alert or end: identity only
             return []
-        assert isinstance(packet, TransmitPacket)
         if self._buffer is None:
             self._learn_codec(packet)
         elif int(packet.codec) != self._wire_codec:

@@ -773,7 +773,9 @@ def test_mac_from_sysfs_falls_back_to_local_addresses(tmp_path: Path) -> None:
 
 def test_serial_from_mac_falls_back_to_uuid_getnode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(protocol, "_mac_from_sysfs", lambda root: None)
-    monkeypatch.setattr(protocol.uuid, "getnode", lambda: 0x0004F2ABCDEF)
+    import uuid
+
+    monkeypatch.setattr(uuid, "getnode", lambda: 0x0004F2ABCDEF)
     assert serial_from_mac() == 0xF2ABCDEF
 
 

@@ -77,7 +77,6 @@ import enum
 import functools
 import re
 import struct
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -537,6 +536,8 @@ def serial_from_mac(mac: int | None = None) -> int:
     if mac is None:
         mac = _mac_from_sysfs(Path("/sys/class/net"))
     if mac is None:
+        import uuid  # only here: it imports platform, a cost every start would pay
+
         mac = uuid.getnode()
     if not _is_int(mac) or not 0 <= mac < 1 << 48:
         raise ValueError(f"MAC address must be a 48-bit unsigned integer, got {mac!r}")

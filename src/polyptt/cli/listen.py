@@ -330,7 +330,7 @@ def _summary(receiver: Receiver, console: Console) -> None:
     console.info(
         f"{stats.datagrams} datagrams: {stats.packets} in {stats.pages} pages, "
         f"{rejected} invalid, {stats.filtered} on other channels, {stats.stray} stray, "
-        f"{stats.refused} refused"
+        f"{stats.refused} refused, {stats.discarded} discarded by their page"
     )
     for reason, number in stats.rejected.most_common():
         console.info(f"  invalid: {number} {reason}")

@@ -234,10 +234,13 @@ def test_listen_pcap_channel_filter_and_count(tmp_path):
     events = _listen_pcap(merged, tmp_path / "first", "--count", "1")
     ends = [e["end_reason"] for e in events if e["event"] == "page_end"]
     assert ends == ["end_packets", "interrupted", "interrupted"]  # the rest are finalized
-    with pytest.raises(subprocess.CalledProcessError) as failure:
-        polyptt("listen", "--pcap", str(tmp_path / "0.pcap"), "--channels", "51")
-    assert failure.value.returncode == 2
-    assert "channels are 1-50" in failure.value.stderr
+    for bad, message in (("51", "channels are 1-50"), ("", "empty item")):
+        failed = polyptt(
+            "listen", "--pcap", str(tmp_path / "0.pcap"), "--channels", bad, check=False
+        )
+        assert (failed.returncode, failed.stdout) == (2, "")
+        assert message in failed.stderr
+        assert len(failed.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

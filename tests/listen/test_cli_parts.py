@@ -29,7 +29,17 @@ def test_parse_channels(text, channels):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("30-26", "runs backwards"), ("51", "channels are 1-50"), ("x", "invalid channel")],
+    [
+        ("30-26", "runs backwards"),
+        ("51", "channels are 1-50"),
+        ("x", "invalid channel"),
+        ("", "empty item"),
+        (" ", "empty item"),
+        ("1,,2", "empty item"),
+        ("26,", "empty item"),
+        ("1-", "invalid channel"),
+        ("-", "invalid channel"),
+    ],
 )
 def test_parse_channels_errors(text, message):
     with pytest.raises(ValueError, match=message):

@@ -32,17 +32,22 @@ __all__ = ["listen", "parse_channels"]
 def parse_channels(text: str) -> frozenset[int] | None:
     """``26-50,1,24`` (any channel notation of `parse_channel`) as a set; ``all`` is None.
 
+    An empty list or item is an error, not "all": ``--channels "$UNSET"`` in a script must
+    not silently record every channel.
+
     Raises
     ------
     ValueError
-        For an unknown channel or a range that runs backwards.
+        For an empty list or item, an unknown channel or a range that runs backwards.
     """
     from polyptt.protocol import parse_channel
 
-    if text.strip().lower() in ("", "all"):
+    if text.strip().lower() == "all":
         return None
     channels: set[int] = set()
     for item in text.split(","):
+        if not item.strip():
+            raise ValueError(f"{text!r} has an empty item (expected e.g. 26-50,1,24 or all)")
         first, dash, last = item.strip().partition("-")
         low = parse_channel(first)
         high = parse_channel(last) if dash else low

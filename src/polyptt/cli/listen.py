@@ -187,8 +187,9 @@ def listen(**kwargs: Any) -> None:
     page on the chosen channels, repairs lost packets from the redundancy the senders
     add, and prints one line when a page starts and one when it ends.
 
-    Exit status: 0 done (--count, --timeout or end of --pcap), 1 network failure, 2 bad
-    usage, 130/143 stopped by SIGINT/SIGTERM (recordings are finalized first).
+    Exit status: 0 done (--count, --timeout or end of --pcap), 1 network failure or a
+    recording that could not be written, 2 bad usage (an unwritable --record DIR too),
+    130/143 stopped by SIGINT/SIGTERM (recordings are finalized first).
     """
     verbosity = -1 if kwargs.pop("quiet") else kwargs.pop("verbose")
     console = Console(verbosity)
@@ -218,11 +219,13 @@ def _listen(
     endpoints = endpoints or (Endpoint(DEFAULT_GROUP, DEFAULT_PORT),)
     counter = _Counter()
     listeners: list[Any] = [Reporter(sys.stdout, as_json=as_json), counter]
+    recorder = None
     if record is not None:
         from polyptt.recorder import Recorder
 
         try:
-            listeners.append(Recorder(record))
+            recorder = Recorder(record, console.error)
+            listeners.append(recorder)
         except OSError as exc:
             raise click.BadParameter(
                 f"cannot write to {record}: {exc.strerror or exc}", param_hint="'--record'"
@@ -244,6 +247,8 @@ def _listen(
         if player is not None:
             player.close()
     _summary(receiver, console)
+    if status == 0 and recorder is not None and recorder.failures:
+        return 1  # the recordings were the point: one that failed fails the run
     return status
 
 

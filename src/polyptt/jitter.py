@@ -24,7 +24,21 @@ Learning the stream
 Frame size is not announced. Senders use 20 or 30 ms frames, shorten the last one, and
 the very first packet has no redundant half. The buffer therefore holds the first packets
 until two of them fix the step between sample counts consistently with their lengths
-(see `infer_step`); a page of a single packet is resolved when it is flushed.
+(see `infer_step`); a page of a single packet is resolved when it is flushed. Only steps
+of whole 10 ms (80 ticks) up to 80 ms are believed: anything else is a forged or broken
+stream, and believing it would let one packet stand for seconds of audio.
+
+Why hostile packets cannot make long recordings
+-----------------------------------------------
+Anyone on the LAN can send packets with a page's source, serial and channel, and a
+count far ahead would make the buffer conceal (write) the whole gap. Two rules bound
+that. A jump beyond `max_ahead_frames` is believed only after `_RESTART_EVIDENCE`
+consecutive packets agree on it (a restarted sender sends a stream; a forger's isolated
+packets do not line up); until then each is dropped. And a packet is dropped if placing
+it would make the page's audio run more than `max_lead_s` (plus the reorder window)
+ahead of the time elapsed since its first packet, so the audio of a page can never be
+much longer than the page lasted, whatever the counts say. Both drops are counted in
+`discarded`.
 """
 
 from __future__ import annotations
@@ -36,18 +50,19 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import NamedTuple
 
-from polyptt.protocol import TransmitPacket, distance
+from polyptt.protocol import SAMPLE_CLOCK_HZ, TransmitPacket, distance
 
 __all__ = ["FrameBuffer", "FrameKind", "Released", "infer_step"]
 
-#: Largest plausible frame, in 8 kHz ticks (1 s): bounds what `infer_step` accepts.
-MAX_STEP = 8000
+#: Frame steps believed, in 8 kHz ticks: 10 to 80 ms in whole 10 ms (senders use 20/30).
+PLAUSIBLE_STEPS = frozenset(range(80, 641, 80))
 #: Packets held while the step is still unknown; more are resolved by a one-packet guess.
 _LEARN_LIMIT = 8
 #: Frame durations (ms) a lone packet is matched against when no second packet exists.
 _COMMON_FRAME_MS = (10, 20, 30)
-#: Consecutive packets far behind the stream that make it restart there (one such packet
-#: is merely very late; several in a row are a sender that restarted its count).
+#: Consecutive packets far from the stream, and within a window of each other, that make
+#: it restart there (one such packet is very late or forged; several in a row that agree
+#: are a sender that restarted its count).
 _RESTART_EVIDENCE = 3
 #: Released frames remembered to tell duplicates from late packets.
 _HISTORY = 64
@@ -121,7 +136,7 @@ def infer_step(packets: list[tuple[int, int]]) -> int | None:
         return None
     first, last = counts[0], counts[-1]
     gaps = {distance(a, b) for a, b in pairwise(counts)}
-    candidates = {g // k for g in gaps for k in (1, 2, 3) if g % k == 0 and 0 < g // k <= MAX_STEP}
+    candidates = {g // k for g in gaps for k in (1, 2, 3) if g % k == 0} & PLAUSIBLE_STEPS
     for step in sorted(candidates, reverse=True):
         if all(distance(first, c) % step == 0 for c in counts) and all(
             _fits(step, ticks, count == first, count == last) for count, ticks in packets
@@ -139,14 +154,19 @@ def _fits(step: int, ticks: int, earliest: bool, latest: bool) -> bool:
 
 
 def _guess_step(ticks: int) -> int:
-    """A lone packet's step: one common frame, else two, else the whole packet."""
+    """A lone packet's step: one common frame, else two, else the nearest plausible one.
+
+    The last resort is the shortest plausible step that holds the packet (a short
+    one-packet page), capped at the longest: a longer packet is then unsplittable.
+    """
     for ms in _COMMON_FRAME_MS:
         if ticks == 8 * ms:
             return ticks
     for ms in _COMMON_FRAME_MS:
         if ticks == 16 * ms:
             return ticks // 2
-    return ticks
+    smallest, largest = min(PLAUSIBLE_STEPS), max(PLAUSIBLE_STEPS)
+    return min(largest, max(smallest, -(-ticks // smallest) * smallest))
 
 
 class FrameBuffer:
@@ -163,17 +183,21 @@ class FrameBuffer:
     reorder_s : float
         The same bound in seconds, for a stream that stops right after a loss.
     max_ahead_frames : int
-        A packet further ahead than this is a discontinuity (a restarted sender): the
-        buffer flushes and resynchronises on it instead of buffering without bound. So
-        are three packets in a row that far behind (a count that restarted lower).
+        Three packets in a row further than this ahead or behind, agreeing with each
+        other, are a discontinuity (a restarted sender): the buffer flushes and
+        resynchronises on the third instead of buffering without bound.
+    max_lead_s : float
+        How far (beyond the reorder window) the page's audio may run ahead of the time
+        elapsed since its first packet; packets that would exceed it are dropped.
 
     Attributes
     ----------
     step : int or None
         Ticks per frame once learnt.
-    duplicates, late, resyncs, unsplittable : int
-        Packets seen again, arriving after their frame was released, jumps, and packets
-        whose audio does not fit the learnt frame size (dropped).
+    duplicates, late, resyncs, unsplittable, discarded : int
+        Packets seen again, arriving after their frame was released, jumps, packets
+        whose audio does not fit the learnt frame size (dropped), and packets dropped
+        as too far ahead (of the stream without evidence, or of the elapsed time).
     """
 
     def __init__(
@@ -183,6 +207,7 @@ class FrameBuffer:
         reorder_frames: int = 2,
         reorder_s: float = 0.06,
         max_ahead_frames: int = 50,
+        max_lead_s: float = 1.0,
     ) -> None:
         self._tpb = Fraction(ticks_per_byte)
         # integer form of the ratio: Fraction arithmetic per packet is measurably slow
@@ -190,6 +215,9 @@ class FrameBuffer:
         self._reorder_frames = reorder_frames
         self._reorder_s = reorder_s
         self._max_ahead = max_ahead_frames
+        self._max_lead_ticks = (max_lead_s + reorder_s) * SAMPLE_CLOCK_HZ
+        self._origin: float | None = None  # arrival of the first packet
+        self._released_ticks = 0  # audio released so far, concealment included
         self.step: int | None = None
         self._learning: list[tuple[float, TransmitPacket]] = []
         self._slots: dict[int, _Slot] = {}
@@ -200,13 +228,17 @@ class FrameBuffer:
         self.duplicates = 0
         self.late = 0
         self.resyncs = 0
-        self._behind = 0  # consecutive packets far behind the stream (a restarted count?)
+        self._far_streak = 0  # consecutive far packets that agree (a restarted count?)
+        self._far_count = 0  # the latest of them
         self.unsplittable = 0
+        self.discarded = 0
 
     # ------------------------------------------------------------------ feeding
 
     def push(self, now: float, packet: TransmitPacket) -> list[Released]:
         """Take one transmit packet arriving at `now`; return the frames now ready."""
+        if self._origin is None:
+            self._origin = now
         if self.step is None:
             self._learning.append((now, packet))
             step = infer_step([(p.sample_count, self._ticks(p.audio)) for _, p in self._learning])
@@ -269,6 +301,8 @@ class FrameBuffer:
         ticks = self._ticks(packet.audio)
         if ticks <= self.step:
             return b"", packet.audio
+        if ticks > 2 * self.step:  # only a redundant and a new frame, never more
+            return None
         size, remainder = divmod(self.step * self._tpb_den, self._tpb_num)
         if remainder:
             return None
@@ -285,9 +319,17 @@ class FrameBuffer:
         ahead = distance(self._head, count)
         out: list[Released] = []
         window = self._max_ahead * self.step
-        self._behind = self._behind + 1 if ahead < -window else 0
-        if ahead > window or self._behind >= _RESTART_EVIDENCE:
-            self._behind = 0
+        if abs(ahead) > window:
+            agrees = self._far_streak and abs(distance(self._far_count, count)) <= window
+            self._far_streak = self._far_streak + 1 if agrees else 1
+            self._far_count = count
+        else:
+            self._far_streak = 0
+        if ahead > window and self._far_streak < _RESTART_EVIDENCE:
+            self.discarded += 1
+            return out
+        if self._far_streak >= _RESTART_EVIDENCE:
+            self._far_streak = 0
             out = self._drain(now, force=True)
             self._slots.clear()
             self._head = (count - self.step) % (1 << 32) if redundant else count
@@ -301,6 +343,9 @@ class FrameBuffer:
             else:
                 self.late += 1
             return out
+        if self._too_early(now, ahead + self._ticks(frame)):
+            self.discarded += 1
+            return out
         slot = self._slots.setdefault(count, _Slot())
         if slot.primary is not None:
             self.duplicates += 1
@@ -313,6 +358,12 @@ class FrameBuffer:
             if distance(self._head, previous) >= 0:
                 self._slots.setdefault(previous, _Slot()).redundant = redundant
         return out
+
+    def _too_early(self, now: float, reach: int) -> bool:
+        """Whether audio reaching `reach` ticks past the head runs too far ahead of time."""
+        assert self._origin is not None
+        budget = (now - self._origin) * SAMPLE_CLOCK_HZ + self._max_lead_ticks
+        return self._released_ticks + reach > budget
 
     def _next_slot(self) -> int | None:
         head = self._head
@@ -371,6 +422,7 @@ class FrameBuffer:
         elif kind is FrameKind.REPAIRED:
             self._due_since = None
         self._head = (count + ticks) % (1 << 32)
+        self._released_ticks += ticks
         if distance(self._newest, self._head) > 0:
             self._newest = self._head
         return Released(count, frame, kind, ticks)

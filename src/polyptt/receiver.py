@@ -78,6 +78,9 @@ class ReceiverStats:
     stray : int
         Packets of a page that had already ended (its remaining end packets and late
         transmit packets).
+    discarded : int
+        Packets of ended pages that their page dropped (wrong codec, a size that does
+        not fit the frames, a count too far ahead); see `Page.dropped`.
     pages : int
         Pages started.
     """
@@ -88,6 +91,7 @@ class ReceiverStats:
     filtered: int = 0
     refused: int = 0
     stray: int = 0
+    discarded: int = 0
     pages: int = 0
 
 
@@ -207,6 +211,7 @@ class Receiver:
     def _close(self, page: Page, now: float, reason: str) -> None:
         self._emit(page, page.finish(now, reason), now)
         del self.pages[page.key]
+        self.stats.discarded += page.dropped
         if reason == "end_packets":
             self._ended[page.key] = now
             self._ended.move_to_end(page.key)

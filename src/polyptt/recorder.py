@@ -17,15 +17,25 @@ without their final sizes anyway.
 
 A page that carried no audio at all (alerts and ends only) gets its JSON, with ``codec``
 null and no WAV.
+
+Write errors
+------------
+The directory is probed with a scratch file when the recorder is made, so that a
+read-only or foreign directory is refused before anything is received rather than
+discovered page after page. A write that fails later (a full disk) costs that recording
+only: it is reported once through `report` (the command's console) and counted in
+`failures`, which the command turns into its exit status.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import re
+import tempfile
 import unicodedata
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,8 +44,6 @@ from typing import Any
 import numpy as np
 
 from polyptt.session import Page, PageKey, Pcm
-
-_log = logging.getLogger(__name__)
 
 __all__ = ["FLUSH_S", "RECORD_KEYS", "Recorder", "iso_utc", "page_record", "slug"]
 
@@ -112,17 +120,32 @@ class _Recording:
 class Recorder:
     """A page listener that writes every page into `directory` (created if missing).
 
+    Parameters
+    ----------
+    directory : Path
+        Where recordings go.
+    report : callable
+        Told one line per recording that could not be written.
+
+    Raises
+    ------
+    OSError
+        If `directory` cannot be created or a file cannot be written in it.
+
     Attributes
     ----------
     finished : list of Path
         JSON files written, in order of the pages' ends.
     failures : int
-        Write errors (each logged once per page at error level); the listener goes on.
+        Write errors (each reported once per page); the listener goes on.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, report: Callable[[str], None]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.directory):
+            pass  # writable: a scratch file can be made (and is gone again)
+        self.report = report
         self.finished: list[Path] = []
         self.failures = 0
         self._open: dict[PageKey, _Recording] = {}
@@ -164,6 +187,12 @@ class Recorder:
         recording = self._open.pop(page.key, None)
         if recording is None:
             return
+        if recording.failed:  # no JSON: it would vouch for a WAV that is incomplete
+            for closable in (recording.wav, recording.file):  # wave's first, or its __del__
+                with contextlib.suppress(OSError, ValueError):  # writes to a closed file
+                    if closable is not None:
+                        closable.close()
+            return
         try:
             if recording.wav is not None:
                 recording.flush()
@@ -181,6 +210,6 @@ class Recorder:
     def _fail(self, recording: _Recording, error: OSError) -> None:
         """A full disk or a vanished directory costs this recording, not the listener."""
         if not recording.failed:
-            _log.error("cannot record %s: %s", recording.stem.name, error)
+            self.report(f"cannot record {recording.stem.name}: {error.strerror or error}")
         recording.failed = True
         self.failures += 1

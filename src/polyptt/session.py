@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from polyptt.jitter import FrameBuffer, FrameKind, Released
 from polyptt.protocol import (
+    SAMPLE_CLOCK_HZ,
     Packet,
     Priority,
     TransmitPacket,
@@ -38,7 +39,6 @@ __all__ = ["END_REASONS", "Page", "PageKey", "PageStats"]
 #: Why a page ended: its end packets arrived, it fell silent, or the listener stopped.
 END_REASONS = ("end_packets", "timeout", "interrupted")
 
-_CLOCK = 8000
 _FADE_FRAMES = 3  # concealed frames of one gap that still repeat audio; then silence
 
 Pcm = npt.NDArray[np.int16]
@@ -92,8 +92,9 @@ class Page:
     samples : int
         PCM samples released so far (at ``codec.sample_rate``).
     dropped : int
-        Transmit packets dropped because their codec differs from the page's or their
-        audio does not fit its frame size.
+        Transmit packets dropped because their codec differs from the page's, their
+        audio does not fit its frame size, or their count is too far ahead (see
+        `polyptt.jitter`).
     """
 
     def __init__(
@@ -149,7 +150,7 @@ class Page:
         """Frame duration learnt from the stream (20 or 30 for phones), or None."""
         if self._buffer is None or self._buffer.step is None:
             return None
-        ms = self._buffer.step / (_CLOCK / 1000)
+        ms = self._buffer.step / (SAMPLE_CLOCK_HZ / 1000)
         return int(ms) if ms == int(ms) else ms
 
     @property
@@ -178,9 +179,9 @@ class Page:
             self.dropped += 1
             return []
         assert self._buffer is not None
-        before = self._buffer.unsplittable
+        before = self._buffer.unsplittable + self._buffer.discarded
         released = self._buffer.push(now, packet)
-        self.dropped += self._buffer.unsplittable - before
+        self.dropped += self._buffer.unsplittable + self._buffer.discarded - before
         return self._decode(released)
 
     def expire(self, now: float) -> list[Pcm]:
@@ -232,7 +233,7 @@ class Page:
         bytes_per_second = Fraction(self.codec.sample_rate * self.codec.bits_per_sample, 8)
         frames, seconds = self._reorder
         self._buffer = FrameBuffer(
-            Fraction(_CLOCK) / bytes_per_second, reorder_frames=frames, reorder_s=seconds
+            Fraction(SAMPLE_CLOCK_HZ) / bytes_per_second, reorder_frames=frames, reorder_s=seconds
         )
 
     def _decode(self, released: list[Released]) -> list[Pcm]:
@@ -256,7 +257,7 @@ class Page:
         return pcm
 
     def _conceal(self, ticks: int) -> Pcm:
-        size = ticks * self.codec.sample_rate // _CLOCK
+        size = ticks * self.codec.sample_rate // SAMPLE_CLOCK_HZ
         self._gap += 1
         last = self._last_pcm
         if last is None or self._gap > _FADE_FRAMES or not len(last):

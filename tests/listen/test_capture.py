@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import signal
 import struct
 import subprocess
 from datetime import datetime, timezone
@@ -207,6 +209,45 @@ def test_listen_pcap_of_send_pcap(tmp_path, codec, frame_ms, start_count):
     assert meta["start"].startswith(start.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
+def test_listen_record_into_an_unwritable_directory_is_a_usage_error(tmp_path):
+    make_page_capture(tmp_path / "page.pcap")
+    failed = polyptt(
+        "listen", "--pcap", str(tmp_path / "page.pcap"), "--record", "/sys", check=False
+    )
+    assert (failed.returncode, failed.stdout) == (2, "")  # refused before any page
+    assert failed.stderr.startswith("Error: ")
+    assert "/sys" in failed.stderr
+    assert len(failed.stderr.splitlines()) == 1
+
+
+def _small_files() -> None:
+    """In the child: files may not grow past 20 kB (a full disk, without a disk)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+
+
+def test_listen_recording_that_fails_midway_is_one_error_and_exit_1(tmp_path):
+    make_page_capture(tmp_path / "page.pcap", serial=0xF0)
+    result = polyptt(
+        "listen",
+        "--pcap",
+        str(tmp_path / "page.pcap"),
+        "--record",
+        str(tmp_path / "rec"),
+        "--json",
+        check=False,
+        preexec_fn=_small_files,
+    )
+    assert result.returncode == 1
+    assert [json.loads(line)["event"] for line in result.stdout.splitlines()] == [
+        "page_start",
+        "page_end",
+    ]
+    assert result.stderr.startswith("Error: cannot record ")
+    assert len(result.stderr.splitlines()) == 1
+    assert list((tmp_path / "rec").glob("*.json")) == []  # no JSON vouches for a bad WAV
+
+
 def test_listen_pcap_honours_timestamps_for_timeouts(tmp_path):
     """A page cut before its end packets times out at its last packet, on capture time."""
     make_page_capture(tmp_path / "page.pcap", serial=0xD0)
@@ -234,10 +275,13 @@ def test_listen_pcap_channel_filter_and_count(tmp_path):
     events = _listen_pcap(merged, tmp_path / "first", "--count", "1")
     ends = [e["end_reason"] for e in events if e["event"] == "page_end"]
     assert ends == ["end_packets", "interrupted", "interrupted"]  # the rest are finalized
-    with pytest.raises(subprocess.CalledProcessError) as failure:
-        polyptt("listen", "--pcap", str(tmp_path / "0.pcap"), "--channels", "51")
-    assert failure.value.returncode == 2
-    assert "channels are 1-50" in failure.value.stderr
+    for bad, message in (("51", "channels are 1-50"), ("", "empty item")):
+        failed = polyptt(
+            "listen", "--pcap", str(tmp_path / "0.pcap"), "--channels", bad, check=False
+        )
+        assert (failed.returncode, failed.stdout) == (2, "")
+        assert message in failed.stderr
+        assert len(failed.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +30,17 @@ def test_parse_channels(text, channels):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("30-26", "runs backwards"), ("51", "channels are 1-50"), ("x", "invalid channel")],
+    [
+        ("30-26", "runs backwards"),
+        ("51", "channels are 1-50"),
+        ("x", "invalid channel"),
+        ("", "empty item"),
+        (" ", "empty item"),
+        ("1,,2", "empty item"),
+        ("26,", "empty item"),
+        ("1-", "invalid channel"),
+        ("-", "invalid channel"),
+    ],
 )
 def test_parse_channels_errors(text, message):
     with pytest.raises(ValueError, match=message):
@@ -57,7 +68,7 @@ def _page(channel: int = 26, caller: str = "Front desk", start: float = 1_795_69
 
 
 def test_recorder_names_and_collisions(tmp_path):
-    recorder = Recorder(tmp_path)
+    recorder = Recorder(tmp_path, print)
     first, second = _page(), _page()
     second.key = PageKey(("10.0.0.6", 40000), 0x1234, 26)
     for page in (first, second):
@@ -92,9 +103,10 @@ def test_text_report_lines():
     ]
 
 
-def test_a_recording_that_cannot_be_written_is_logged_not_raised(tmp_path, caplog):
+def test_a_recording_that_cannot_be_written_is_reported_not_raised(tmp_path):
     directory = tmp_path / "rec"
-    recorder = Recorder(directory)
+    errors: list[str] = []
+    recorder = Recorder(directory, errors.append)
     page = _page()
     page.codec = type("Info", (), {"sample_rate": 8000, "name": "g711u"})()
     recorder.page_started(page)
@@ -103,8 +115,11 @@ def test_a_recording_that_cannot_be_written_is_logged_not_raised(tmp_path, caplo
     recorder.page_audio(page, np.zeros(160, dtype=np.int16), 0.0)
     page.finish(page.start + 1, "end_packets")
     recorder.page_ended(page)
-    assert recorder.failures == 2  # the WAV (once: later audio is skipped) and the JSON
+    assert recorder.failures == 1  # once: later audio is skipped, and no JSON is written
     assert recorder.finished == []
-    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1
-    assert errors[0].startswith("cannot record 20261126T120000Z_ch26_front-desk: ")
+    assert errors == ["cannot record 20261126T120000Z_ch26_front-desk: No such file or directory"]
+
+
+def test_an_unwritable_directory_is_refused_at_once(tmp_path):
+    with pytest.raises(PermissionError):
+        Recorder(Path("/sys"), print)  # sysfs: no files can be made there, even by root

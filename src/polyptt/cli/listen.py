@@ -32,17 +32,22 @@ __all__ = ["listen", "parse_channels"]
 def parse_channels(text: str) -> frozenset[int] | None:
     """``26-50,1,24`` (any channel notation of `parse_channel`) as a set; ``all`` is None.
 
+    An empty list or item is an error, not "all": ``--channels "$UNSET"`` in a script must
+    not silently record every channel.
+
     Raises
     ------
     ValueError
-        For an unknown channel or a range that runs backwards.
+        For an empty list or item, an unknown channel or a range that runs backwards.
     """
     from polyptt.protocol import parse_channel
 
-    if text.strip().lower() in ("", "all"):
+    if text.strip().lower() == "all":
         return None
     channels: set[int] = set()
     for item in text.split(","):
+        if not item.strip():
+            raise ValueError(f"{text!r} has an empty item (expected e.g. 26-50,1,24 or all)")
         first, dash, last = item.strip().partition("-")
         low = parse_channel(first)
         high = parse_channel(last) if dash else low
@@ -182,8 +187,9 @@ def listen(**kwargs: Any) -> None:
     page on the chosen channels, repairs lost packets from the redundancy the senders
     add, and prints one line when a page starts and one when it ends.
 
-    Exit status: 0 done (--count, --timeout or end of --pcap), 1 network failure, 2 bad
-    usage, 130/143 stopped by SIGINT/SIGTERM (recordings are finalized first).
+    Exit status: 0 done (--count, --timeout or end of --pcap), 1 network failure or a
+    recording that could not be written, 2 bad usage (an unwritable --record DIR too),
+    130/143 stopped by SIGINT/SIGTERM (recordings are finalized first).
     """
     verbosity = -1 if kwargs.pop("quiet") else kwargs.pop("verbose")
     console = Console(verbosity)
@@ -213,11 +219,13 @@ def _listen(
     endpoints = endpoints or (Endpoint(DEFAULT_GROUP, DEFAULT_PORT),)
     counter = _Counter()
     listeners: list[Any] = [Reporter(sys.stdout, as_json=as_json), counter]
+    recorder = None
     if record is not None:
         from polyptt.recorder import Recorder
 
         try:
-            listeners.append(Recorder(record))
+            recorder = Recorder(record, console.error)
+            listeners.append(recorder)
         except OSError as exc:
             raise click.BadParameter(
                 f"cannot write to {record}: {exc.strerror or exc}", param_hint="'--record'"
@@ -239,6 +247,8 @@ def _listen(
         if player is not None:
             player.close()
     _summary(receiver, console)
+    if status == 0 and recorder is not None and recorder.failures:
+        return 1  # the recordings were the point: one that failed fails the run
     return status
 
 
@@ -330,7 +340,7 @@ def _summary(receiver: Receiver, console: Console) -> None:
     console.info(
         f"{stats.datagrams} datagrams: {stats.packets} in {stats.pages} pages, "
         f"{rejected} invalid, {stats.filtered} on other channels, {stats.stray} stray, "
-        f"{stats.refused} refused"
+        f"{stats.refused} refused, {stats.discarded} discarded by their page"
     )
     for reason, number in stats.rejected.most_common():
         console.info(f"  invalid: {number} {reason}")

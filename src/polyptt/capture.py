@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -56,11 +56,15 @@ class Datagram:
     payload: bytes
 
 
-def read_datagrams(path: Path | str) -> Iterator[Datagram]:
+def read_datagrams(
+    path: Path | str, on_cut_short: Callable[[str], None] | None = None
+) -> Iterator[Datagram]:
     """Every UDP datagram in the capture at `path`, in file order.
 
-    A file cut short (a capture stopped mid-write) ends the iteration quietly after its
-    last complete packet; packets of other protocols are skipped.
+    A file cut short (a capture stopped mid-write) or damaged ends the iteration after its
+    last complete packet: what came before is still good, so it is not an error, but the
+    caller is told where it stopped through `on_cut_short`. Packets of other protocols
+    are skipped.
 
     Raises
     ------
@@ -70,58 +74,79 @@ def read_datagrams(path: Path | str) -> Iterator[Datagram]:
     with Path(path).open("rb") as stream:
         magic = stream.read(4)
         if magic in _PCAP_MAGICS:
-            yield from _read_pcap(stream, *_PCAP_MAGICS[magic])
+            cut_short = yield from _read_pcap(stream, *_PCAP_MAGICS[magic])
         elif magic == _PCAPNG_SHB:
-            yield from _read_pcapng(stream)
+            cut_short = yield from _read_pcapng(stream)
         else:
             raise CaptureError(f"{path}: not a pcap or pcapng capture")
+    if cut_short is not None and on_cut_short is not None:
+        on_cut_short(cut_short)
 
 
-def _read_pcap(stream: BinaryIO, order: str, unit: float) -> Iterator[Datagram]:
+#: What the readers return: None at a clean end of file, else where and why they stopped.
+_Reading = Generator[Datagram, None, "str | None"]
+
+
+def _cut_short(what: str, number: int, offset: int) -> str:
+    return f"{what} {number} at byte {offset} is cut short or damaged"
+
+
+def _read_pcap(stream: BinaryIO, order: str, unit: float) -> _Reading:
     header = stream.read(20)
     if len(header) < 20:
-        return
+        return _cut_short("the file header", 1, 4)
     linktype = struct.unpack(order + "HHiIII", header)[5] & 0x0FFFFFFF
     _check_linktype(linktype)
     record = struct.Struct(order + "IIII")
-    while len(head := stream.read(record.size)) == record.size:
+    number = 0
+    while True:
+        number += 1
+        offset = stream.tell()
+        head = stream.read(record.size)
+        if not head:
+            return None
+        if len(head) < record.size:
+            return _cut_short("record", number, offset)
         seconds, fraction, captured, _original = record.unpack(head)
         data = stream.read(captured)
         if len(data) < captured:
-            return
+            return _cut_short("record", number, offset)
         datagram = _udp_in_frame(linktype, data, seconds + fraction * unit, order)
         if datagram is not None:
             yield datagram
 
 
-def _read_pcapng(stream: BinaryIO) -> Iterator[Datagram]:
+def _read_pcapng(stream: BinaryIO) -> _Reading:
     order = "<"
     interfaces: list[tuple[int, float]] = []  # (link type, seconds per timestamp unit)
     block_type = 0x0A0D0D0A
-    first = True
+    number = 0
     while True:
-        if not first:
+        number += 1
+        offset = stream.tell() - (4 if number == 1 else 0)
+        if number > 1:
             raw_type = stream.read(4)
+            if not raw_type:
+                return None
             if len(raw_type) < 4:
-                return
+                return _cut_short("block", number, offset)
             block_type = struct.unpack(order + "I", raw_type)[0]
-        first = False
         raw_length = stream.read(4)
         if len(raw_length) < 4:
-            return
+            return _cut_short("block", number, offset)
         if block_type == 0x0A0D0D0A:  # section header: its magic fixes the byte order
             magic = stream.read(4)
             if len(magic) < 4:
-                return
+                return _cut_short("block", number, offset)
             order = "<" if struct.unpack("<I", magic)[0] == _BYTE_ORDER_MAGIC else ">"
             interfaces = []
         length = struct.unpack(order + "I", raw_length)[0]
         already = 4 if block_type == 0x0A0D0D0A else 0
         if length < 12 + already:
-            return
+            return _cut_short("block", number, offset)
         body = (magic if already else b"") + stream.read(length - 12 - already)
         if len(body) < length - 12 or len(stream.read(4)) < 4:
-            return
+            return _cut_short("block", number, offset)
         if block_type == 1:  # interface description
             linktype = struct.unpack_from(order + "H", body)[0]
             interfaces.append((linktype, _tsresol(body[8:], order)))

@@ -115,11 +115,34 @@ def test_pcapng_written_by_editcap_and_payloads_agree_with_tshark(tmp_path, link
         assert datagram.time == pytest.approx(float(line.split("\t")[1]), abs=1e-6)
 
 
-def test_truncated_capture_ends_quietly(tmp_path):
+def test_truncated_capture_gives_what_it_holds_and_says_where_it_stopped(tmp_path):
     path = tmp_path / "c.pcap"
     _write_pcap(path, "ethernet")
-    path.write_bytes(path.read_bytes()[:-10])
-    assert [d.payload for d in read_datagrams(path)] == PAYLOADS[:-1]
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-10])
+    told: list[str] = []
+    assert [d.payload for d in read_datagrams(path, told.append)] == PAYLOADS[:-1]
+    last_record = len(whole) - (16 + 14 + 28 + len(PAYLOADS[-1]))  # pcap, Ethernet, IP+UDP
+    assert told == [f"record {len(PAYLOADS)} at byte {last_record} is cut short or damaged"]
+
+
+def test_a_complete_capture_reports_nothing(tmp_path):
+    path = tmp_path / "c.pcap"
+    _write_pcap(path, "ethernet")
+    told: list[str] = []
+    assert [d.payload for d in read_datagrams(path, told.append)] == PAYLOADS
+    assert told == []
+
+
+def test_a_damaged_record_length_stops_the_reading_there(tmp_path):
+    path = tmp_path / "c.pcap"
+    _write_pcap(path, "ethernet")
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 24 + 8, 0x7FFFFFFF)  # first record's captured length
+    path.write_bytes(bytes(data))
+    told: list[str] = []
+    assert list(read_datagrams(path, told.append)) == []
+    assert told == ["record 1 at byte 24 is cut short or damaged"]
 
 
 def test_not_a_capture(tmp_path):
@@ -318,3 +341,26 @@ def test_listen_pcap_of_other_senders(tmp_path, codec, frame_bytes, step, start_
     np.testing.assert_array_equal(audio, codecs.decode(name, b"".join(frames)))
     assert (meta["caller_id"], meta["frames"], meta["frame_ms"]) == ("Asterisk", len(frames), 20)
     assert events[-1]["end_reason"] == "end_packets"
+
+
+def test_listen_on_a_capture_cut_short_warns_once_and_keeps_what_it_holds(tmp_path):
+    whole = tmp_path / "whole.pcap"
+    make_page_capture(whole, channel=26, serial=0x42)
+    cut = tmp_path / "cut.pcap"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3 - 5])  # mid-record, as when tshark is killed
+    result = polyptt(
+        "listen", "--pcap", str(cut), "--record", str(tmp_path / "rec"), "--json", check=False
+    )
+    assert result.returncode == 0
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: {cut}: record ")
+    assert warning.endswith("is cut short or damaged; read the packets before it")
+    ends = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["event"], e.get("end_reason")) for e in ends] == [
+        ("page_start", None),
+        ("page_end", "timeout"),  # no end packets in what is left: silence ends it
+    ]
+    meta, audio = _recording(tmp_path / "rec", 0x42)
+    assert meta["frames"] > 0
+    assert len(audio) > 0

@@ -240,7 +240,7 @@ def _listen(
 
     try:
         if pcap is not None:
-            status = _replay(pcap, receiver, endpoints, done, timeout)
+            status = _replay(pcap, receiver, endpoints, done, timeout, console)
         else:
             status = _live(receiver, endpoints, interface, done, timeout)
     finally:
@@ -296,9 +296,18 @@ def _live(
 
 
 def _replay(
-    pcap: Path, receiver: Receiver, endpoints: tuple[Any, ...], done: Any, timeout: float | None
+    pcap: Path,
+    receiver: Receiver,
+    endpoints: tuple[Any, ...],
+    done: Any,
+    timeout: float | None,
+    console: Console,
 ) -> int:
-    """Feed a capture as if live: its timestamps drive page timeouts; no waiting."""
+    """Feed a capture as if live: its timestamps drive page timeouts; no waiting.
+
+    A capture cut short (tshark killed mid-write) still gives the pages it holds, so it
+    is a warning, not an error.
+    """
     import ipaddress
 
     from polyptt.capture import CaptureError, read_datagrams
@@ -307,8 +316,12 @@ def _replay(
     ports = {e.port for e in endpoints}
     now: float | None = None
     until: float | None = None
+
+    def cut_short(where: str) -> None:
+        console.warn(f"{pcap}: {where}; read the packets before it")
+
     try:
-        for datagram in read_datagrams(pcap):
+        for datagram in read_datagrams(pcap, cut_short):
             address, port = datagram.destination
             if port not in ports:
                 continue

@@ -468,7 +468,7 @@ State initial_state() {
     return s;
 }
 
-Encoder::Encoder(int bits, Law law) : state_(initial_state()), bits_(bits), law_(law) {
+Coder::Coder(int bits, Law law) : state_(initial_state()), bits_(bits), law_(law) {
     check_bits(bits);
 }
 
@@ -482,10 +482,6 @@ void Encoder::encode(const uint8_t* law_codes, size_t n, uint8_t* codes) {
     with_rate(bits_, [&](auto rate) {
         encode_rate<decltype(rate)::value>(state_, law_, law_codes, n, codes);
     });
-}
-
-Decoder::Decoder(int bits, Law law) : state_(initial_state()), bits_(bits), law_(law) {
-    check_bits(bits);
 }
 
 void Decoder::decode(const uint8_t* codes, size_t n, int16_t* pcm) {

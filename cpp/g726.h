@@ -67,45 +67,43 @@ State initial_state();
 // True for 2..5 (16, 24, 32, 40 kbit/s).
 constexpr bool valid_bits(int bits) { return bits >= 2 && bits <= 5; }
 
-class Encoder {
+// What an encoder and a decoder both are: a rate, a law and the ADPCM state that
+// evolves identically on both sides of the channel.
+class Coder {
 public:
-    // bits must satisfy valid_bits(); the law says what encode() takes.
-    Encoder(int bits, Law law);
-
-    // law linear: n 16-bit samples; law alaw/ulaw: n G.711 code bytes (as uint8_t).
-    // Writes n code words, one per byte.
-    void encode(const int16_t* pcm, size_t n, uint8_t* codes);
-    void encode(const uint8_t* law_codes, size_t n, uint8_t* codes);
-
     void reset() { state_ = initial_state(); }
     int bits() const { return bits_; }
     Law law() const { return law_; }
     const State& state() const { return state_; }
 
-private:
+protected:
+    // bits must satisfy valid_bits().
+    Coder(int bits, Law law);
+
     State state_;
     int bits_;
     Law law_;
 };
 
-class Decoder {
+class Encoder : public Coder {
 public:
-    Decoder(int bits, Law law);
+    // The law says what encode() takes.
+    Encoder(int bits, Law law) : Coder(bits, law) {}
+
+    // law linear: n 16-bit samples; law alaw/ulaw: n G.711 code bytes (as uint8_t).
+    // Writes n code words, one per byte.
+    void encode(const int16_t* pcm, size_t n, uint8_t* codes);
+    void encode(const uint8_t* law_codes, size_t n, uint8_t* codes);
+};
+
+class Decoder : public Coder {
+public:
+    Decoder(int bits, Law law) : Coder(bits, law) {}
 
     // Reads n code words (low `bits` bits of each byte; higher bits are ignored).
     // law linear: writes n 16-bit samples; law alaw/ulaw: n G.711 code bytes.
     void decode(const uint8_t* codes, size_t n, int16_t* pcm);
     void decode(const uint8_t* codes, size_t n, uint8_t* law_codes);
-
-    void reset() { state_ = initial_state(); }
-    int bits() const { return bits_; }
-    Law law() const { return law_; }
-    const State& state() const { return state_; }
-
-private:
-    State state_;
-    int bits_;
-    Law law_;
 };
 
 }  // namespace polyptt::g726

@@ -28,7 +28,6 @@ import argparse
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.*; polyptt itself: installed or PYTHONPATH=src
 
-from tests.listen.harness import make_page_capture, replay, start_listen  # noqa: E402
+from tests.listen.harness import GROUP, make_page_capture, replay, start_listen  # noqa: E402
+from tests.processes import (  # noqa: E402
+    LOOPBACK_ENV,
+    only_loopback,
+    polyptt_command,
+    polyptt_env,
+)
 from tests.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
@@ -50,14 +55,9 @@ from polyptt.inbound import Endpoint, open_sockets, serve  # noqa: E402
 from polyptt.playback import PlaybackUnavailable, Player  # noqa: E402
 from polyptt.receiver import Receiver  # noqa: E402
 
-GROUP = "224.0.1.116"
 #: Seconds of audio before CPU is sampled: the first transmit packet imports the codecs
 #: and opens the recording, a one-time cost that is not the steady state.
 WARM_UP_S = 1.0
-
-
-def only_loopback() -> bool:
-    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def long_page(
@@ -176,10 +176,10 @@ def measure_latency(seconds: float) -> list[float]:
     sockets = open_sockets([Endpoint(GROUP, port)], "127.0.0.1")
     # a real sender in its own process, paced as phones pace
     sender = subprocess.Popen(
-        [sys.executable, "-m", "polyptt", "send", "--to", f"{GROUP}:{port}", "--frame-ms", "20",
+        [*polyptt_command("send"), "--to", f"{GROUP}:{port}", "--frame-ms", "20",
          "--repeat", str(max(1, round(seconds / 2.7))), "--serial", "0x99",
          str(ROOT / "examples" / "audio" / "chime.wav")],
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        env=polyptt_env(),  # the same polyptt as the receiver in this process
     )  # fmt: skip
     try:
         serve(sockets, receiver, should_stop=lambda: receiver.stats.pages and not receiver.pages)
@@ -206,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     if not only_loopback():
         raise SystemExit("run inside ../shared/tools/isolated: this sends multicast")
-    os.environ.update(POLYPTT_IFACE="127.0.0.1", POLYPTT_TTL="0")
+    os.environ.update(LOOPBACK_ENV)
     print(f"polyptt {polyptt.__version__}  python {platform.python_version()}  "
           f"numpy {np.__version__}")  # fmt: skip
     print(f"{platform.platform()}  cpus {os.cpu_count()}  load {os.getloadavg()}")

@@ -32,19 +32,19 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.udp_capture; polyptt itself: installed or PYTHONPATH=src
 
+from tests.processes import LOOPBACK_ENV, polyptt_command, polyptt_env  # noqa: E402
 from tests.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt  # noqa: E402
 from polyptt import sender  # noqa: E402
+from polyptt.protocol import DEFAULT_GROUP  # noqa: E402
 
 FRAME_MS = 30
 
 
 def child_env() -> dict[str, str]:
-    env = dict(os.environ, POLYPTT_IFACE="127.0.0.1", POLYPTT_TTL="0")
-    package_parent = str(Path(polyptt.__file__).resolve().parent.parent)  # the polyptt measured
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    return env
+    """The polyptt measured (as imported here), its multicast pinned to loopback."""
+    return {**polyptt_env(), **LOOPBACK_ENV}
 
 
 def print_config(args: argparse.Namespace) -> None:
@@ -74,7 +74,7 @@ def start_busy_loop(cpu: int) -> subprocess.Popen:
 
 
 def send_command(port: int, path: Path) -> list[str]:
-    return [sys.executable, "-m", "polyptt", "send", "--to", f"224.0.1.116:{port}", str(path)]
+    return polyptt_command("send", "--to", f"{DEFAULT_GROUP}:{port}", str(path))
 
 
 def measure_page(path: Path) -> None:

@@ -75,12 +75,6 @@ inline uint8_t* bytes_data(py::bytes& b) {
     return reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(b.ptr()));
 }
 
-// Shrinks a bytes object made by new_bytes to its first n bytes (n <= its size).
-inline py::bytes shrink_bytes(py::bytes b, size_t n) {
-    if (static_cast<Py_ssize_t>(n) == PyBytes_GET_SIZE(b.ptr())) return b;
-    return py::bytes(reinterpret_cast<const char*>(bytes_data(b)), n);
-}
-
 // The coding loops run with the GIL released, so two threads could otherwise run one
 // coder at once and corrupt its state silently. A flag that is only read and written
 // while the GIL is held turns that misuse into an exception instead, at no cost.

@@ -97,8 +97,6 @@ size_t unpack_lsb_first(uint32_t& acc, int& pending, int bits, const uint8_t* da
 
 }  // namespace
 
-uint8_t reverse_bits(uint8_t b) { return kReversed[b]; }
-
 Packer::Packer(int bits, Packing packing) : bits_(bits), packing_(packing) { check_bits(bits); }
 
 size_t Packer::packed_size(size_t n) const {

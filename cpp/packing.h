@@ -59,7 +59,4 @@ private:
     Packing packing_;
 };
 
-// The byte with its 8 bits in reverse order.
-uint8_t reverse_bits(uint8_t b);
-
 }  // namespace polyptt::packing

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.processes import LOOPBACK_ENV, only_loopback
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,18 +34,6 @@ def testvectors() -> Path:
     return found
 
 
-#: Environment every polyptt command run by a test inherits: multicast leaves through
-#: loopback only, with TTL 0 (never beyond this host), whatever a test forgets to pass.
-LOOPBACK_ENV = {"POLYPTT_IFACE": "127.0.0.1", "POLYPTT_TTL": "0"}
-
-
-def _only_loopback() -> bool:
-    """True inside the test network namespace (../shared/tools/isolated): lo only."""
-    import socket
-
-    return [name for _index, name in socket.if_nameindex()] == ["lo"]
-
-
 @pytest.fixture(autouse=True)
 def _pin_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in LOOPBACK_ENV.items():
@@ -55,7 +44,7 @@ def _pin_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``network`` send real packets: only inside the private namespace."""
-    if _only_loopback():
+    if only_loopback():
         return
     skip = pytest.mark.skip(
         reason="sends packets: run the tests inside ../shared/tools/isolated (loopback only)"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,3 +23,18 @@ def polyptt_env(first: Sequence[Path | str] = ()) -> dict[str, str]:
     """
     paths = [*map(str, first), str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+#: Environment every polyptt command run by a test inherits: multicast leaves through
+#: loopback only, with TTL 0 (never beyond this host), whatever a test forgets to pass.
+LOOPBACK_ENV = {"POLYPTT_IFACE": "127.0.0.1", "POLYPTT_TTL": "0"}
+
+
+def polyptt_command(*args: str) -> list[str]:
+    """The argv of ``python -m polyptt ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "polyptt", *args]
+
+
+def only_loopback() -> bool:
+    """True inside the test network namespace (../shared/tools/isolated): lo only."""
+    return [name for _index, name in socket.if_nameindex()] == ["lo"]

@@ -13,7 +13,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import soundfile
 import soxr
 from click.testing import CliRunner
 from tests.pages import split_page
-from tests.processes import polyptt_env
+from tests.processes import polyptt_command, polyptt_env
 from tests.udp_capture import UdpCapture, WireSniffer, free_port
 
 from polyptt import audio, codecs, protocol
@@ -37,7 +36,7 @@ SERIAL = 0x0BADCAFE
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "polyptt", "send", *args]
+    return polyptt_command("send", *args)
 
 
 def run(*args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -19,9 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from polyptt.protocol import DEFAULT_GROUP
+
 __all__ = ["DEFAULT_GROUP", "UdpCapture", "WireSniffer", "free_port"]
 
-DEFAULT_GROUP = "224.0.1.116"
+
 LOOPBACK = "127.0.0.1"
 
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)

@@ -73,11 +73,6 @@ class Audio:
     clipped: int
     exact: bool
 
-    @property
-    def duration(self) -> float:
-        """Seconds of audio."""
-        return len(self.pcm) / self.sample_rate
-
 
 def _name(source: str | Path) -> str:
     return "standard input" if str(source) == STDIN else str(source)

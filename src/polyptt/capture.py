@@ -36,6 +36,9 @@ _BYTE_ORDER_MAGIC = 0x1A2B3C4D
 # Link types (https://www.tcpdump.org/linktypes.html)
 _NULL, _ETHERNET, _RAW, _LOOP, _SLL, _IPV4, _IPV6, _SLL2 = 0, 1, 101, 108, 113, 228, 229, 276
 _RAW_ALIASES = {12, 14}  # DLT_RAW on some BSDs, as written by old libpcap
+_KNOWN_LINKTYPES = frozenset(
+    {_NULL, _ETHERNET, _RAW, _LOOP, _SLL, _IPV4, _IPV6, _SLL2, *_RAW_ALIASES}
+)
 _VLAN_TYPES = {0x8100, 0x88A8, 0x9100}
 _ETHERTYPE_IPV4, _ETHERTYPE_IPV6 = 0x0800, 0x86DD
 _UDP = 17
@@ -193,8 +196,7 @@ def _tsresol(options: bytes, order: str) -> float:
 
 
 def _check_linktype(linktype: int) -> None:
-    known = {_NULL, _ETHERNET, _RAW, _LOOP, _SLL, _IPV4, _IPV6, _SLL2, *_RAW_ALIASES}
-    if linktype not in known:
+    if linktype not in _KNOWN_LINKTYPES:
         raise CaptureError(
             f"link type {linktype} is not supported (Ethernet, Linux cooked SLL/SLL2, "
             "raw IP and loopback are)"

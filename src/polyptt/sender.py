@@ -76,8 +76,6 @@ class PageReport:
         Sample count of the first frame.
     last_count : int or None
         Sample count of the last frame sent, None if no frame was.
-    frame_bytes : int
-        Size of the first frame (0 if none).
     interrupted : int or None
         The signal (SIGINT, SIGTERM) that cut the page short, if one did.
     offset : float
@@ -95,7 +93,6 @@ class PageReport:
     ends: int = 0
     start_count: int = 0
     last_count: int | None = None
-    frame_bytes: int = 0
     interrupted: int | None = None
     offset: float = 0.0
     elapsed: float = 0.0
@@ -275,7 +272,6 @@ def send_page(
                 pacer.send(bytes(packet), transmit_offset(index, frame_ms))
                 report.transmits += 1
                 report.last_count = count
-                report.frame_bytes = report.frame_bytes or len(frame)
                 note_progress()
                 previous = frame
                 count = protocol.advance(count, step)

@@ -60,8 +60,6 @@ class PageStats:
     frames: int = 0
     frames_repaired: int = 0
     frames_concealed: int = 0
-    duplicates: int = 0
-    late: int = 0
 
 
 class Page:
@@ -121,7 +119,6 @@ class Page:
         self._reorder = (reorder_frames, reorder_s)
         self._buffer: FrameBuffer | None = None
         self._decoder: Any = None
-        self._wire_codec: int | None = None
         self._last_pcm: Pcm | None = None
         self._gap = 0
 
@@ -158,11 +155,6 @@ class Page:
         """When `expire` may release audio held for a missing frame, or None."""
         return None if self._buffer is None else self._buffer.next_deadline
 
-    @property
-    def held(self) -> int:
-        """Frames buffered (for memory bounds)."""
-        return 0 if self._buffer is None else self._buffer.held
-
     # ------------------------------------------------------------------ feeding
 
     def handle(self, now: float, packet: Packet) -> list[Pcm]:
@@ -175,7 +167,7 @@ class Page:
             return []
         if self._buffer is None:
             self._learn_codec(packet)
-        elif int(packet.codec) != self._wire_codec:
+        elif packet.codec != self.codec.wire_id:
             self.dropped += 1
             return []
         assert self._buffer is not None
@@ -227,7 +219,6 @@ class Page:
         from polyptt import codecs  # the compiled core, only once audio arrives
 
         self.codec = codecs.by_wire_id(int(packet.codec))
-        self._wire_codec = int(packet.codec)
         factory = self._decoder_factory or codecs.Decoder
         self._decoder = factory(self.codec.name)
         bytes_per_second = Fraction(self.codec.sample_rate * self.codec.bits_per_sample, 8)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,14 +20,14 @@ from typing import Any
 
 import numpy as np
 import soundfile
-from tests.processes import polyptt_env
+from tests.processes import polyptt_command, polyptt_env
 
 from polyptt import codecs
 from polyptt.capture import read_datagrams
-from polyptt.protocol import TransmitPacket, parse_packet
+from polyptt.protocol import DEFAULT_GROUP, TransmitPacket, parse_packet
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-GROUP = "224.0.1.116"
+GROUP = DEFAULT_GROUP
 CHIME = PROJECT_ROOT / "examples" / "audio" / "chime.wav"
 
 
@@ -36,7 +35,7 @@ def polyptt(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedPro
     """Run the polyptt command under test to completion."""
     env = polyptt_env()
     return subprocess.run(
-        [sys.executable, "-m", "polyptt", *args],
+        polyptt_command(*args),
         check=check,
         capture_output=True,
         text=True,
@@ -166,9 +165,7 @@ def start_listen(
     streams = ((record.parent / "listen.out").open("w"), (record.parent / "listen.err").open("w"))
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "polyptt",
+            *polyptt_command(),
             "listen",
             "--play" if play else "--no-play",
             "--json",

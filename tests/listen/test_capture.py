@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from tests.listen.conftest import build_page
 from tests.listen.harness import expected_audio, make_page_capture, polyptt
+from tests.listen.synthetic import build_page
 
 from polyptt.capture import CaptureError, Datagram, read_datagrams
 from polyptt.pcap import ethernet, ipv4_udp

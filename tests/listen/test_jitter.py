@@ -7,11 +7,10 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.listen.synthetic import build_page
 
 from polyptt.jitter import FrameBuffer, FrameKind, Released, infer_step
 from polyptt.protocol import CodecId, TransmitPacket
-
-from .conftest import build_page
 
 ONE = Fraction(1)
 

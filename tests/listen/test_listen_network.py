@@ -28,9 +28,10 @@ from tests.listen.harness import (
     start_listen,
     with_serial,
 )
-from tests.processes import polyptt_env
+from tests.processes import polyptt_command, polyptt_env
 from tests.udp_capture import UdpCapture, free_port
 
+from polyptt import codecs
 from polyptt.protocol import CodecId, TransmitPacket, parse_packet
 
 pytestmark = pytest.mark.network
@@ -92,7 +93,7 @@ def test_send_to_listen_all_codecs_and_frame_sizes(tmp_path):
             "frame_ms": ms,
             "start": meta["start"],
             "end": meta["end"],
-            "duration_s": round(len(audio) / codecs_rate(codec), 6),
+            "duration_s": round(len(audio) / codecs.info(codec).sample_rate, 6),
             "packets": 31 + len(frames) + 1,
             "frames": len(frames),
             "frames_repaired": 0,
@@ -109,18 +110,6 @@ def test_send_to_listen_all_codecs_and_frame_sizes(tmp_path):
     assert sorted(e["serial"] for e in events if e["event"] == "page_end") == [
         0x100 + i for i in range(6)
     ]
-
-
-def polyptt_command() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "polyptt"]
-
-
-def codecs_rate(name: str) -> int:
-    from polyptt import codecs
-
-    return codecs.info(name).sample_rate
 
 
 # ----------------------------------------------------------------- loss and disorder

@@ -6,12 +6,11 @@ import random
 
 import numpy as np
 import pytest
+from tests.listen.synthetic import build_page
 
 from polyptt.protocol import CodecId, EndPacket
 from polyptt.receiver import Receiver
 from polyptt.session import Page
-
-from .conftest import build_page
 
 SOURCE = ("10.0.0.5", 40000)
 

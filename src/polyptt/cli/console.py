@@ -55,12 +55,12 @@ class Console:
         if self.verbosity >= 1:
             self._line(text)
 
-    def status(self, text: str, *, force: bool = False) -> None:
+    def status(self, text: str) -> None:
         """Redraw the one-line status, at most every ``STATUS_PERIOD_S`` (terminals only)."""
         if not self.interactive:
             return
         now = time.monotonic()
-        if not force and now - self._status_at < self.STATUS_PERIOD_S:
+        if now - self._status_at < self.STATUS_PERIOD_S:
             return
         self._status_at = now
         self.stream.write(f"\r\x1b[2K{text}")

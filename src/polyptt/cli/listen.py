@@ -325,7 +325,8 @@ def _replay(
             address, port = datagram.destination
             if port not in ports:
                 continue
-            if ipaddress.ip_address(address).is_multicast and (address, port) not in groups:
+            # the set lookup first: datagrams to a joined group skip parsing the address
+            if (address, port) not in groups and ipaddress.ip_address(address).is_multicast:
                 continue
             now = datagram.time
             if until is None and timeout is not None:

@@ -323,7 +323,9 @@ def _run_page(
 
     report = sender.PageReport()
     try:
-        sender.send_page(frames, progress=progress, report=report, **page)
+        # the status line is drawn only at a terminal: no formatting per packet from cron
+        shown = progress if console.interactive else None
+        sender.send_page(frames, progress=shown, report=report, **page)
     except NetworkError as exc:
         return report, options.EXIT_NETWORK, str(exc)
     status = EXIT_OK if report.interrupted is None else 128 + report.interrupted

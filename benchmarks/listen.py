@@ -9,9 +9,11 @@ audio devices up for the latency part (../shared/AUDIO.md):
 CPU and peak RSS: a ``polyptt listen --no-play --record DIR --json`` process (recording
 every page, as a monitor does) receives N simultaneous G.722 pages of 20 ms frames (50
 packets per second per page) and of 30 ms frames (33 per second), replayed over loopback
-multicast by this script; CPU is the listener's user+system time over the audio part of the pages,
-as a share of one core, from one second into the audio (the first second pays one-time
-imports); peak RSS is its VmHWM.
+multicast by this script; CPU is the listener's user+system time over the audio part of
+the pages, as a share of one core, from one second into the audio (the first second pays
+one-time imports); peak RSS is its VmHWM. With an output device, the largest page count is
+measured again with ``--play`` (one page plays, all are recorded; the receive loop then
+pauses less between wake-ups, for latency, and costs more).
 
 Latency: in this process, the receiver, the default jitter buffer (40 ms) and a real
 PortAudio output stream on the default device; for each chunk of audio, the time from
@@ -51,7 +53,7 @@ from tests.processes import (  # noqa: E402
 from tests.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
-from polyptt.inbound import Endpoint, open_sockets, serve  # noqa: E402
+from polyptt.inbound import COALESCE_PLAYING_S, Endpoint, open_sockets, serve  # noqa: E402
 from polyptt.playback import PlaybackUnavailable, Player  # noqa: E402
 from polyptt.receiver import Receiver  # noqa: E402
 
@@ -88,7 +90,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def measure_load(
-    pages: int, seconds: float, frame_ms: int, work: Path
+    pages: int, seconds: float, frame_ms: int, work: Path, *, play: bool = False
 ) -> tuple[float, float, float]:
     """(CPU share of one core, peak RSS MB, idle RSS MB) while receiving `pages` pages."""
     port = free_port()
@@ -103,7 +105,7 @@ def measure_load(
         ]
     record = work / f"rec{pages}"
     record.mkdir()
-    listening = start_listen(record, "--timeout", "600", port=port)
+    listening = start_listen(record, "--timeout", "600", port=port, play=play)
     pid = listening.process.pid
     idle_rss = peak_rss_mb(pid)
     first_audio = next(t for t, d in page if d[0] == 0x10) - page[0][0]
@@ -133,7 +135,8 @@ def measure_load(
     user = (cpu["end"][1][0] - cpu["start"][1][0]) / wall
     system = (cpu["end"][1][1] - cpu["start"][1][1]) / wall
     share = user + system
-    print(f"  {pages:3d} pages, {frame_ms} ms frames: audio {audio_span:.1f} s  "
+    mode = ", playing" if play else ""
+    print(f"  {pages:3d} pages, {frame_ms} ms frames{mode}: audio {audio_span:.1f} s  "
           f"cpu {100 * share:5.1f} % of one core (user {100 * user:.1f}, system "
           f"{100 * system:.1f})  peak RSS {rss:5.1f} MB "
           f"(idle {idle_rss:.1f} MB)")  # fmt: skip
@@ -182,7 +185,12 @@ def measure_latency(seconds: float) -> list[float]:
         env=polyptt_env(),  # the same polyptt as the receiver in this process
     )  # fmt: skip
     try:
-        serve(sockets, receiver, should_stop=lambda: receiver.stats.pages and not receiver.pages)
+        serve(
+            sockets,
+            receiver,
+            should_stop=lambda: receiver.stats.pages and not receiver.pages,
+            coalesce_s=COALESCE_PLAYING_S,  # as `polyptt listen --play`
+        )
     finally:
         sender.wait()
         for sock in sockets:
@@ -196,6 +204,14 @@ def measure_latency(seconds: float) -> list[float]:
           f"(after the output buffer, not included); {underruns} underruns, "
           f"{dropped} samples dropped")  # fmt: skip
     return latencies
+
+
+def _has_output_device() -> bool:
+    try:
+        Player.open().close()
+    except PlaybackUnavailable:
+        return False
+    return True
 
 
 def main() -> None:
@@ -220,6 +236,13 @@ def main() -> None:
                 directory = work / f"load{pages}-{frame_ms}"
                 directory.mkdir()
                 measure_load(pages, args.seconds, frame_ms, directory)
+        if _has_output_device():
+            for frame_ms in args.frame_ms:
+                directory = work / f"play-{frame_ms}"
+                directory.mkdir()
+                measure_load(max(args.pages), args.seconds, frame_ms, directory, play=True)
+        else:
+            print("  (no output device: --play not measured)")
         print()
         print("Latency, packet arrival -> output buffer, default 40 ms jitter buffer (goal 60 ms)")
         latencies = measure_latency(min(args.seconds, 10.0))

@@ -38,12 +38,16 @@ _MAX_DATAGRAM = 65535
 _BATCH = 256  # datagrams read per socket per wake-up before the clock is applied again
 #: Granularity of the receiver's clock (lost-frame release, page timeouts), seconds.
 TICK_S = 0.005
-#: Pause after a wake-up with datagrams, so that the next one finds several queued: with
-#: 50 pages, 2 ms cut the CPU by a third and 5 ms by a further sixth (each wake-up starts
-#: with cold caches; a batch runs warm). Arrival times are the kernel's (SO_TIMESTAMPNS),
-#: so the pause still counts in the latency the receiver and the benchmark see; the
-#: playback jitter buffer holds 40 ms, far more than the pause.
-COALESCE_S = 0.005
+#: Pause after a wake-up that emptied the sockets, so that the next one finds several
+#: datagrams queued. Every wake-up starts with cold caches (on a virtual machine, a
+#: descheduled CPU) and a batch runs warm: with 50 pages of 20 ms frames, a wake-up per
+#: datagram cost twice the CPU of 5 ms pauses, and 20 ms pauses a further third less.
+#: Arrival times are the kernel's (SO_TIMESTAMPNS), so the pause still counts in the
+#: latency the receiver and the benchmark see. While a page plays, the short pause keeps
+#: latency well inside the 40 ms jitter buffer; with nothing to play (recording,
+#: reporting) nobody hears the delay, and the long one applies.
+COALESCE_PLAYING_S = 0.005
+COALESCE_S = 0.02
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("@qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
@@ -139,13 +143,17 @@ def serve(
     should_stop: Callable[[], bool],
     until: float | None = None,
     clock: Callable[[], float] = time.time,
+    coalesce_s: float = COALESCE_S,
 ) -> None:
     """Feed datagrams from `sockets` to `receiver` until `should_stop()` or `until`.
 
-    Wakes up for every datagram, for the receiver's next deadline (lost-frame release,
-    page timeout; at most every `TICK_S`), and at least every 100 ms to check
-    `should_stop`. Arrival times are the kernel's receive timestamps (wall clock, as the
-    recordings' UTC times), or `clock` where the system gives none.
+    Wakes up for datagrams, for the receiver's next deadline (lost-frame release, page
+    timeout; at most every `TICK_S`), and at least every 100 ms to check `should_stop`.
+    After reading all that was queued it pauses `coalesce_s` (see `COALESCE_S`; use
+    `COALESCE_PLAYING_S` when audio is played), unless reading was cut short to apply
+    the clock, so a flood is read at full speed. Arrival times are the kernel's receive
+    timestamps (wall clock, as the recordings' UTC times), or `clock` where the system
+    gives none.
     """
     selector = selectors.DefaultSelector()
     for sock in sockets:
@@ -164,23 +172,26 @@ def serve(
                 next_tick = max(now + TICK_S, min(deadline or now + 0.1, now + 0.1))
             wake = next_tick if until is None else min(next_tick, until)
             ready = selector.select(max(0.0, wake - now))
+            caught_up = True
             for key, _ in ready:
-                _drain(key.fileobj, receiver, clock)  # type: ignore[arg-type]
-            if ready and COALESCE_S:
-                time.sleep(COALESCE_S)
+                caught_up &= _drain(key.fileobj, receiver, clock)  # type: ignore[arg-type]
+            if ready and caught_up and coalesce_s:
+                time.sleep(coalesce_s)
     finally:
         selector.close()
 
 
-def _drain(sock: socket.socket, receiver: Receiver, clock: Callable[[], float]) -> None:
+def _drain(sock: socket.socket, receiver: Receiver, clock: Callable[[], float]) -> bool:
+    """Feed what `sock` holds, up to `_BATCH` datagrams; whether it was emptied."""
     for _ in range(_BATCH):
         try:
             data, ancillary, _flags, source = sock.recvmsg(_MAX_DATAGRAM, _ANCILLARY)
         except (BlockingIOError, InterruptedError):
-            return
+            return True
         except OSError:  # e.g. an ICMP error queued on the socket: not ours to stop for
             continue
         receiver.feed(_arrival(ancillary) or clock(), source, data)
+    return False
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:

@@ -219,6 +219,8 @@ class FrameBuffer:
         self._origin: float | None = None  # arrival of the first packet
         self._released_ticks = 0  # audio released so far, concealment included
         self.step: int | None = None
+        self._frame_size: int | None = None  # bytes of a whole frame, once `step` is known
+        self._packet_size = -1
         self._learning: list[tuple[float, TransmitPacket]] = []
         self._slots: dict[int, _Slot] = {}
         self._head = 0
@@ -245,7 +247,42 @@ class FrameBuffer:
             if step is None and len(self._learning) < _LEARN_LIMIT:
                 return []
             return self._start(step)
+        count = packet.sample_count
+        frame = self.take_next(now, count, packet.audio)
+        if frame is not None:
+            return [Released(count, frame, FrameKind.RECEIVED, self.step)]
         return self._place(now, packet) + self._drain(now, force=False)
+
+    def take_next(self, now: float, count: int, audio: bytes) -> bytes | None:
+        """The new frame of a packet if it is exactly the frame due next, else None.
+
+        The steady state of every page (no loss, no reordering, nothing held) and so
+        most packets a listener sees: the frame is released at once (a full frame,
+        received, at `count`), as `push` would release it, without being parked in a
+        slot. None means nothing was done and the packet needs `push`.
+
+        Parameters
+        ----------
+        now : float
+            Arrival time.
+        count, audio : int, bytes
+            The packet's sample count and audio payload (redundant and new frame).
+        """
+        step = self.step
+        if (
+            count != self._head
+            or len(audio) != self._packet_size
+            or self._slots
+            or self._too_early(now, step)  # type: ignore[arg-type]
+        ):
+            return None
+        assert step is not None
+        self._far_streak = 0
+        self._history.append(count)
+        self._due_since = None
+        self._head = self._newest = (count + step) % (1 << 32)
+        self._released_ticks += step
+        return audio[self._frame_size :]
 
     def expire(self, now: float) -> list[Released]:
         """Frames that the time bound releases at `now` (call this periodically)."""
@@ -283,6 +320,10 @@ class FrameBuffer:
         if step is None:
             step = _guess_step(self._ticks(learning[0][1].audio))
         self.step = step
+        size, remainder = divmod(step * self._tpb_den, self._tpb_num)
+        self._frame_size = None if remainder else size
+        # a redundant and a new frame of the learnt size: what `_take_next` handles
+        self._packet_size = -1 if remainder else 2 * size
         starts = []
         for _, packet in learning:
             ticks = self._ticks(packet.audio)
@@ -303,8 +344,8 @@ class FrameBuffer:
             return b"", packet.audio
         if ticks > 2 * self.step:  # only a redundant and a new frame, never more
             return None
-        size, remainder = divmod(self.step * self._tpb_den, self._tpb_num)
-        if remainder:
+        size = self._frame_size
+        if size is None:
             return None
         return packet.audio[:size], packet.audio[size:]
 

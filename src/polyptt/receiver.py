@@ -14,6 +14,19 @@ parsed. A datagram that is not a valid packet is dropped and counted by cause
 most `max_pages` pages are tracked at once (packets opening more are refused and
 counted), each page buffers a bounded number of frames (see `polyptt.jitter`), and the
 memory of recently ended pages is a bounded LRU.
+
+Header prediction
+-----------------
+Almost every datagram a busy listener gets is the next transmit packet of a page it is
+already following, and its first 22 bytes (header, codec, flags) are those of that page's
+previous packet. As TCP stacks do with header prediction, the receiver looks such a
+datagram up by its source and those bytes, and if the page's frame buffer confirms that it
+carries exactly the frame due next, releases that frame without parsing the datagram into
+a packet object. Anything else (the first packets, alerts and ends, a loss, a reordered or
+duplicated packet, a forged one) takes the general path, whose rules alone decide; the
+shortcut only ever does what the general path would, which the tests check by feeding the
+same traffic with and without it. With 50 pages, parsing was a third of the listener's
+work.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from polyptt.protocol import (
+    HEADER_SIZE,
     AlertPacket,
     EndPacket,
     ProtocolError,
@@ -37,6 +51,12 @@ __all__ = ["PageListener", "Receiver", "ReceiverStats"]
 
 _log = logging.getLogger(__name__)
 
+#: Bytes at the start of a transmit packet that stay the same for a whole page: header,
+#: codec and flags. The 4-byte sample count follows, then the audio.
+_PAGE_PREFIX = HEADER_SIZE + 2
+_COUNT = slice(_PAGE_PREFIX, _PAGE_PREFIX + 4)
+_AUDIO = slice(_PAGE_PREFIX + 4, None)
+
 #: Seconds after a page's end packets during which its stragglers (the remaining end
 #: packets, late transmit packets) are ignored instead of opening a new page.
 LINGER_S = 2.0
@@ -44,7 +64,11 @@ _ENDED_MEMORY = 1024
 
 
 class PageListener(Protocol):
-    """What the receiver reports to (recorder, reporter, player, tests)."""
+    """What the receiver reports to (recorder, reporter, player, tests).
+
+    `page_audio` is optional: a listener without it (a reporter, a counter) is not
+    called for every frame of every page.
+    """
 
     def page_started(self, page: Page) -> None:
         """`page` has just begun (its first alert or transmit packet arrived)."""
@@ -110,6 +134,9 @@ class Receiver:
         Pages tracked at once.
     decoder_factory, reorder_frames, reorder_s : optional
         Passed to every `Page`.
+    header_prediction : bool
+        Take the shortcut for the next packet of a page (see the module docstring); off
+        only to compare against the general path.
     """
 
     def __init__(
@@ -122,14 +149,22 @@ class Receiver:
         decoder_factory: Callable[[str], Any] | None = None,
         reorder_frames: int = 2,
         reorder_s: float = 0.06,
+        header_prediction: bool = True,
     ) -> None:
         self.listeners = list(listeners)
+        self._audio_sinks = [
+            sink for listener in self.listeners if (sink := getattr(listener, "page_audio", None))
+        ]
         self.channels = channels
         self.page_timeout = page_timeout
         self.max_pages = max_pages
         self.stats = ReceiverStats()
         self.pages: dict[PageKey, Page] = {}
         self._ended: OrderedDict[PageKey, float] = OrderedDict()
+        self._predicting = header_prediction
+        # (source, first bytes of its next transmit packet) -> page, at most one per page
+        self._predicted: dict[tuple[Any, bytes], Page] = {}
+        self._prediction_of: dict[PageKey, tuple[Any, bytes]] = {}
         self._page_options: dict[str, Any] = {
             "decoder_factory": decoder_factory,
             "reorder_frames": reorder_frames,
@@ -139,6 +174,16 @@ class Receiver:
     def feed(self, now: float, source: tuple[str, int], data: bytes) -> None:
         """Take one datagram that arrived at `now` from `source` (address, port)."""
         self.stats.datagrams += 1
+        if type(data) is not bytes:  # a bytearray or memoryview would not hash
+            data = bytes(data)
+        page = self._predicted.get((source, data[:_PAGE_PREFIX]))
+        if page is not None:
+            pcm = page.take_next(now, int.from_bytes(data[_COUNT], "big"), data[_AUDIO])
+            if pcm is not None:
+                self.stats.packets += 1
+                for sink in self._audio_sinks:
+                    sink(page, pcm, now)
+                return
         try:
             packet = parse_packet(data)
         except ProtocolError as error:
@@ -160,6 +205,8 @@ class Receiver:
         self._emit(page, page.handle(now, packet), now)
         if isinstance(packet, EndPacket):
             self._close(page, now, "end_packets")
+        elif self._predicting and isinstance(packet, TransmitPacket):
+            self._predict(page, (source, data[:_PAGE_PREFIX]), packet)
 
     def tick(self, now: float) -> None:
         """Apply the clock: release audio held for lost frames, time out silent pages."""
@@ -203,14 +250,28 @@ class Receiver:
             listener.page_started(page)
         return page
 
+    def _predict(self, page: Page, prediction: tuple[Any, bytes], packet: TransmitPacket) -> None:
+        """Expect `page`'s next packet to start as `packet` did (if the page took it)."""
+        if page.codec is None or packet.codec != page.codec.wire_id:
+            return
+        previous = self._prediction_of.get(page.key)
+        if previous != prediction:
+            if previous is not None:
+                del self._predicted[previous]
+            self._predicted[prediction] = page
+            self._prediction_of[page.key] = prediction
+
     def _emit(self, page: Page, chunks: list[Pcm], now: float) -> None:
         for pcm in chunks:
-            for listener in self.listeners:
-                listener.page_audio(page, pcm, now)
+            for sink in self._audio_sinks:
+                sink(page, pcm, now)
 
     def _close(self, page: Page, now: float, reason: str) -> None:
         self._emit(page, page.finish(now, reason), now)
         del self.pages[page.key]
+        prediction = self._prediction_of.pop(page.key, None)
+        if prediction is not None:
+            del self._predicted[prediction]
         self.stats.discarded += page.dropped
         if reason == "end_packets":
             self._ended[page.key] = now

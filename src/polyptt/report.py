@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from polyptt.protocol import format_channel
 from polyptt.recorder import iso_utc, page_record
-from polyptt.session import Page, Pcm
+from polyptt.session import Page
 
 __all__ = ["Reporter", "end_line", "start_line"]
 
@@ -63,9 +63,6 @@ class Reporter:
             )
         else:
             self._line(start_line(page))
-
-    def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
-        pass
 
     def page_ended(self, page: Page) -> None:
         if self.as_json:

@@ -114,7 +114,7 @@ class Page:
         self.codec: Any = None
         self.stats = PageStats()
         self.samples = 0
-        self.dropped = 0
+        self._wrong_codec = 0
         self._decoder_factory = decoder_factory
         self._reorder = (reorder_frames, reorder_s)
         self._buffer: FrameBuffer | None = None
@@ -151,6 +151,14 @@ class Page:
         return int(ms) if ms == int(ms) else ms
 
     @property
+    def dropped(self) -> int:
+        """Transmit packets dropped: wrong codec, or refused by the frame buffer."""
+        buffer = self._buffer
+        if buffer is None:
+            return self._wrong_codec
+        return self._wrong_codec + buffer.unsplittable + buffer.discarded
+
+    @property
     def next_deadline(self) -> float | None:
         """When `expire` may release audio held for a missing frame, or None."""
         return None if self._buffer is None else self._buffer.next_deadline
@@ -168,13 +176,26 @@ class Page:
         if self._buffer is None:
             self._learn_codec(packet)
         elif packet.codec != self.codec.wire_id:
-            self.dropped += 1
+            self._wrong_codec += 1
             return []
         assert self._buffer is not None
-        before = self._buffer.unsplittable + self._buffer.discarded
-        released = self._buffer.push(now, packet)
-        self.dropped += self._buffer.unsplittable + self._buffer.discarded - before
-        return self._decode(released)
+        return self._decode(self._buffer.push(now, packet))
+
+    def take_next(self, now: float, count: int, audio: bytes) -> Pcm | None:
+        """PCM of a transmit packet that is exactly the page's next frame, else None.
+
+        For a packet the receiver already knows to be this page's, in its codec (see
+        `polyptt.receiver`): the common case, without a packet object. None means
+        nothing was counted or changed, and the packet needs `handle`.
+        """
+        buffer = self._buffer
+        frame = None if buffer is None else buffer.take_next(now, count, audio)
+        if frame is None:
+            return None
+        self.stats.packets += 1
+        self.stats.frames += 1
+        self.last = now
+        return self._decode_run([frame])
 
     def expire(self, now: float) -> list[Pcm]:
         """Audio the buffer's time bound releases at `now`."""
@@ -228,27 +249,49 @@ class Page:
         )
 
     def _decode(self, released: list[Released]) -> list[Pcm]:
+        """PCM for `released` frames: consecutive coded frames in one decoder call.
+
+        One call per run rather than per frame: the decoders are streaming, so the result
+        is the same, and a listener catching up on several frames pays one call.
+        """
+        if not released:
+            return []
+        stats = self.stats
+        stats.frames += len(released)
         out = []
+        run: list[bytes] = []
         for frame in released:
-            pcm = self._pcm(frame)
-            self.stats.frames += 1
-            self.samples += len(pcm)
-            out.append(pcm)
+            kind = frame.kind
+            if kind is FrameKind.MISSING:
+                if run:
+                    out.append(self._decode_run(run))
+                    run = []
+                stats.frames_concealed += 1
+                out.append(self._conceal(frame.ticks))
+                continue
+            if kind is FrameKind.REPAIRED:
+                stats.frames_repaired += 1
+            run.append(frame.frame)
+        if run:
+            out.append(self._decode_run(run))
         return out
 
-    def _pcm(self, frame: Released) -> Pcm:
-        if frame.kind is FrameKind.MISSING:
-            self.stats.frames_concealed += 1
-            return self._conceal(frame.ticks)
-        if frame.kind is FrameKind.REPAIRED:
-            self.stats.frames_repaired += 1
+    def _decode_run(self, frames: list[bytes]) -> Pcm:
+        if len(frames) == 1:
+            pcm: Pcm = self._decoder.decode(frames[0])
+            self._last_pcm = pcm
+        else:
+            coded = b"".join(frames)
+            pcm = self._decoder.decode(coded)
+            # concealment repeats the last frame: its share of the samples
+            self._last_pcm = pcm[len(pcm) - len(pcm) * len(frames[-1]) // len(coded) :]
         self._gap = 0
-        pcm = np.asarray(self._decoder.decode(frame.frame), dtype=np.int16)
-        self._last_pcm = pcm
+        self.samples += len(pcm)
         return pcm
 
     def _conceal(self, ticks: int) -> Pcm:
         size = ticks * self.codec.sample_rate // SAMPLE_CLOCK_HZ
+        self.samples += size
         self._gap += 1
         last = self._last_pcm
         if last is None or self._gap > _FADE_FRAMES or not len(last):

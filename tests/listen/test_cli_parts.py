@@ -92,7 +92,6 @@ def test_text_report_lines():
     reporter = Reporter(out)
     page = _page(channel=50, caller="FIRE")
     reporter.page_started(page)
-    reporter.page_audio(page, np.zeros(1, dtype=np.int16), 0.0)
     page.finish(page.start + 1.5, "end_packets")
     reporter.page_ended(page)
     assert out.getvalue().splitlines() == [

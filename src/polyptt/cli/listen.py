@@ -24,7 +24,7 @@ from polyptt.cli.console import Console
 
 if TYPE_CHECKING:
     from polyptt.receiver import Receiver
-    from polyptt.session import Page, Pcm
+    from polyptt.session import Page
 
 __all__ = ["listen", "parse_channels"]
 
@@ -90,9 +90,6 @@ class _Counter:
         self.ended = 0
 
     def page_started(self, page: Page) -> None:
-        pass
-
-    def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
         pass
 
     def page_ended(self, page: Page) -> None:
@@ -242,7 +239,9 @@ def _listen(
         if pcap is not None:
             status = _replay(pcap, receiver, endpoints, done, timeout, console)
         else:
-            status = _live(receiver, endpoints, interface, done, timeout)
+            status = _live(
+                receiver, endpoints, interface, done, timeout, playing=player is not None
+            )
     finally:
         if player is not None:
             player.close()
@@ -270,8 +269,10 @@ def _live(
     interface: str | None,
     done: Any,
     timeout: float | None,
+    *,
+    playing: bool,
 ) -> int:
-    from polyptt.inbound import open_sockets, serve
+    from polyptt.inbound import COALESCE_PLAYING_S, COALESCE_S, open_sockets, serve
     from polyptt.signals import SignalFlag
 
     try:
@@ -287,6 +288,7 @@ def _live(
                 receiver,
                 should_stop=lambda: done() or signals.received is not None,
                 until=until,
+                coalesce_s=COALESCE_PLAYING_S if playing else COALESCE_S,
             )
     finally:
         receiver.close(time.time())

@@ -107,6 +107,9 @@ class ReceiverStats:
         not fit the frames, a count too far ahead); see `Page.dropped`.
     pages : int
         Pages started.
+    predicted : int
+        Of `packets`, transmit packets taken by header prediction (see the module
+        docstring).
     """
 
     datagrams: int = 0
@@ -117,6 +120,7 @@ class ReceiverStats:
     stray: int = 0
     discarded: int = 0
     pages: int = 0
+    predicted: int = 0
 
 
 class Receiver:
@@ -181,6 +185,7 @@ class Receiver:
             pcm = page.take_next(now, int.from_bytes(data[_COUNT], "big"), data[_AUDIO])
             if pcm is not None:
                 self.stats.packets += 1
+                self.stats.predicted += 1
                 for sink in self._audio_sinks:
                     sink(page, pcm, now)
                 return

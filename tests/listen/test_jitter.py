@@ -195,6 +195,32 @@ def test_audio_never_runs_ahead_of_the_elapsed_time(make_page):
     assert buffer.discarded > 250
 
 
+def test_a_page_in_order_but_faster_than_real_time_is_cut_to_the_elapsed_time(make_page):
+    """Consecutive packets (the shortcut's case) obey the clock like any others."""
+    page = make_page(300, 240)  # 9 s of audio, delivered in 0.3 s
+    buffer = FrameBuffer(ONE, reorder_s=0.06, max_lead_s=1.0)
+    released = []
+    for index, data in enumerate(page.transmits):
+        released += buffer.push(index * 0.001, TransmitPacket.parse(data))
+    released += buffer.flush()
+    assert sum(r.ticks for r in released) <= (0.299 + 1.06) * 8000
+    assert buffer.discarded > 250
+    # what the clock allowed plays as sent: 36 frames by the 36th millisecond
+    assert [r.frame for r in released[:36]] == page.frames[:36]
+
+
+def test_the_packet_that_fills_a_gap_releases_the_frames_parked_behind_it(make_page):
+    page = make_page(6, 240)
+    t = [TransmitPacket.parse(d) for d in page.transmits]
+    buffer = FrameBuffer(ONE, reorder_frames=3)
+    out = []
+    for index in (0, 1, 3):
+        out += buffer.push(index * 0.03, t[index])
+    assert [r.frame for r in out] == page.frames[:2]  # frame 3 waits for frame 2
+    assert [r.frame for r in buffer.push(0.1, t[2])] == page.frames[2:4]
+    assert [r.frame for r in buffer.push(0.12, t[4])] == [page.frames[4]]
+
+
 @pytest.mark.parametrize("size", [240 + 720, 1000, 5000])
 def test_a_packet_longer_than_two_frames_is_dropped(make_page, size):
     """A new frame longer than the step would overtake the frames after it: dropped."""

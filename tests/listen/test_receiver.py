@@ -179,3 +179,84 @@ def test_page_table_is_bounded():
         receiver.feed(0.0, SOURCE, bytes(EndPacket(26, serial)).replace(b"\xff", b"\x0f", 1))
     assert len(receiver.pages) == 4
     assert receiver.stats.refused == 6
+
+
+def test_header_prediction_takes_the_steady_state_of_a_clean_page():
+    page = g711_page(count=50)
+    receiver, log = make_receiver()
+    play(receiver, page.datagrams)
+    # the first packets teach the frame size and open the prediction; the rest are taken
+    assert receiver.stats.predicted >= 47
+    assert log.pcm(log.events[0][1]) == b"".join(page.frames)
+
+
+def _hostile_network(seed: int) -> list[tuple[float, tuple[str, int], bytes]]:
+    """Two pages from one source and one from another, lossy, disordered and forged."""
+    rng = random.Random(seed)
+    pages = [
+        (g711_page(count=40, seed=seed, start_count=0xFFFFF000), SOURCE),
+        (g711_page(count=40, seed=seed + 1, channel=27), SOURCE),
+        (g711_page(count=40, seed=seed + 2, serial=7), ("10.0.0.9", 5001)),
+    ]
+    traffic = []
+    for page, source in pages:
+        for index, data in enumerate(page.datagrams):
+            late = rng.uniform(0.02, 0.06) if rng.random() < 0.05 else 0.0  # reordered
+            traffic.append((index * 0.02 + rng.uniform(0, 0.005) + late, source, data))
+    forged = []
+    for _ in range(60):  # same identity as a real packet; count, length, codec or bytes off
+        when, source, data = rng.choice(traffic)
+        if data[0] != 0x10:
+            continue
+        body = bytearray(data)
+        change = rng.randrange(5)
+        if change == 0:  # a count nearby: next, previous, or off the grid
+            count = int.from_bytes(body[22:26], "big") + rng.choice((160, -160, 80, 320))
+            body[22:26] = (count % (1 << 32)).to_bytes(4, "big")
+        elif change == 1:
+            body = body[: rng.randrange(26, len(body))]
+        elif change == 2:
+            body[20] = int(CodecId.G722)
+        elif change == 3:
+            body[rng.randrange(26, len(body))] ^= 0xFF
+        else:
+            body += bytes(rng.randrange(1, 200))
+        forged.append((when + rng.uniform(-0.03, 0.03), source, bytes(body)))
+    traffic += forged
+    traffic.sort(key=lambda item: item[0])
+    lossy = []
+    for item in traffic:
+        roll = rng.random()
+        if roll < 0.05:
+            continue  # lost
+        lossy.append(item)
+        if roll > 0.95:
+            lossy.append(item)  # duplicated
+    return lossy
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_header_prediction_changes_nothing_but_the_work(seed):
+    """The shortcut must give exactly what the general path gives, whatever arrives."""
+    traffic = _hostile_network(seed)
+    results = []
+    for predicting in (True, False):
+        log = Log()
+        receiver = Receiver([log], decoder_factory=ByteDecoder, header_prediction=predicting)
+        for now, source, data in traffic:
+            receiver.feed(now, source, data)
+            receiver.tick(now)
+        receiver.close(traffic[-1][0] + 5)
+        stats = receiver.stats
+        results.append(
+            (
+                [(kind, page.key, page.summary(), page.dropped) for kind, page in log.events],
+                {key: np.concatenate(chunks).tobytes() for key, chunks in log.audio.items()},
+                (stats.packets, stats.rejected, stats.stray, stats.discarded, stats.pages),
+                stats.predicted,
+            )
+        )
+    (events, audio, counts, predicted), (events_off, audio_off, counts_off, none) = results
+    assert (events, audio, counts) == (events_off, audio_off, counts_off)
+    assert none == 0
+    assert predicted >= 10  # the shortcut was really taken (15-85 of ~110 transmits)

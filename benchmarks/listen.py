@@ -9,11 +9,17 @@ audio devices up for the latency part (../shared/AUDIO.md):
 CPU and peak RSS: a ``polyptt listen --no-play --record DIR --json`` process (recording
 every page, as a monitor does) receives N simultaneous G.722 pages of 20 ms frames (50
 packets per second per page) and of 30 ms frames (33 per second), replayed over loopback
-multicast by this script; CPU is the listener's user+system time over the audio part of
-the pages, as a share of one core, from one second into the audio (the first second pays
-one-time imports); peak RSS is its VmHWM. With an output device, the largest page count is
+multicast by this script; CPU is the listener's time on a CPU (all threads) over the
+audio part of the pages, as a share of one core, from one second into the audio (the
+first second pays one-time imports); peak RSS is its VmHWM. With an output device, the largest page count is
 measured again with ``--play`` (one page plays, all are recorded; the receive loop then
-pauses less between wake-ups, for latency, and costs more).
+pauses less between wake-ups, for latency, and costs more). Each figure is the median of
+`--runs` runs.
+
+The reference, run in turn with each polyptt run so that the VM's changing speed hits
+both alike: a bare receiver (``--bare``) that only reads each datagram and decodes its new
+frame, with the same pauses between wake-ups, the floor of any Python listener. The ratio
+is what polyptt's checks, repair, recording and reporting cost on top.
 
 Latency: in this process, the receiver, the default jitter buffer (40 ms) and a real
 PortAudio output stream on the default device; for each chunk of audio, the time from
@@ -29,7 +35,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import selectors
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,7 +61,13 @@ from tests.processes import (  # noqa: E402
 from tests.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
-from polyptt.inbound import COALESCE_PLAYING_S, Endpoint, open_sockets, serve  # noqa: E402
+from polyptt.inbound import (  # noqa: E402
+    COALESCE_PLAYING_S,
+    COALESCE_S,
+    Endpoint,
+    open_sockets,
+    serve,
+)
 from polyptt.playback import PlaybackUnavailable, Player  # noqa: E402
 from polyptt.receiver import Receiver  # noqa: E402
 
@@ -75,11 +89,19 @@ def long_page(
     )
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of process `pid`."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+def cpu_seconds(pid: int) -> float:
+    """CPU time of process `pid` so far, all its threads, in seconds.
+
+    From the scheduler's nanosecond accounting (``/proc/PID/task/*/schedstat``): the
+    ``/proc/PID/stat`` times count whole 10 ms ticks, too coarse for a 1 % load.
+    """
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):  # a thread just ended
+            continue
+    return total * 1e-9
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -89,10 +111,85 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+class _Process:
+    """A receiving process under measurement: its pid, and how to stop it and check it."""
+
+    def __init__(self, pid: int, finish) -> None:
+        self.pid = pid
+        self.finish = finish
+
+
+def _start_polyptt(record: Path, port: int, play: bool) -> _Process:
+    listening = start_listen(record, "--timeout", "600", port=port, play=play)
+
+    def finish(pages: int) -> None:
+        listening.process.send_signal(signal.SIGINT)
+        status = listening.wait(timeout=120)
+        if status != 128 + signal.SIGINT:
+            raise SystemExit(f"listen failed ({status}): {listening.stderr}")
+        recordings = len(list(record.glob("*.json")))
+        if recordings != pages:
+            raise SystemExit(f"{recordings} recordings for {pages} pages")
+
+    return _Process(listening.process.pid, finish)
+
+
+def _start_bare(port: int) -> _Process:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--bare", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        raise SystemExit("the bare receiver did not start")
+
+    def finish(pages: int) -> None:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        decoded = int(out.split()[0])
+        if decoded < pages:
+            raise SystemExit(f"the bare receiver decoded {decoded} pages' frames")
+
+    return _Process(process.pid, finish)
+
+
+def bare_receiver(port: int) -> None:
+    """The reference: receive and decode every page's new frames, and nothing else.
+
+    What any Python listener pays at least (a socket read and a G.722 decode per
+    datagram), with the same pauses between wake-ups as ``polyptt listen --no-play``.
+    No parsing, no checks, no repair, no recording.
+    """
+    from polyptt.codecs import Decoder
+
+    sock = open_sockets([Endpoint(GROUP, port)], "127.0.0.1")[0]
+    ancillary = socket.CMSG_SPACE(16)
+    decoders: dict[tuple, Decoder] = {}
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print("ready", flush=True)
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    while not stop.is_set():
+        if not selector.select(0.1):
+            continue
+        while True:
+            try:
+                data, _ancillary, _flags, source = sock.recvmsg(65535, ancillary)
+            except BlockingIOError:
+                break
+            if data[0] != 0x10:  # transmit packets only
+                continue
+            key = (source, data[1:6])
+            decoder = decoders.get(key) or decoders.setdefault(key, Decoder("g722"))
+            decoder.decode(data[26 + (len(data) - 26) // 2 :])  # the new frame
+        time.sleep(COALESCE_S)
+    print(len(decoders), flush=True)
+
+
 def measure_load(
-    pages: int, seconds: float, frame_ms: int, work: Path, *, play: bool = False
-) -> tuple[float, float, float]:
-    """(CPU share of one core, peak RSS MB, idle RSS MB) while receiving `pages` pages."""
+    pages: int, seconds: float, frame_ms: int, work: Path, *, play: bool = False, bare: bool = False
+) -> tuple[float, float]:
+    """(CPU share of one core, peak RSS MB) of a process receiving `pages` pages."""
     port = free_port()
     page = long_page(work, seconds, port, frame_ms)
     schedule = []
@@ -105,12 +202,9 @@ def measure_load(
         ]
     record = work / f"rec{pages}"
     record.mkdir()
-    listening = start_listen(record, "--timeout", "600", port=port, play=play)
-    pid = listening.process.pid
-    idle_rss = peak_rss_mb(pid)
+    receiving = _start_bare(port) if bare else _start_polyptt(record, port, play)
+    pid = receiving.pid
     first_audio = next(t for t, d in page if d[0] == 0x10) - page[0][0]
-    audio_span = page[-1][0] - page[0][0] - first_audio
-
     cpu = {}
 
     def sample_at_audio() -> None:
@@ -124,23 +218,44 @@ def measure_load(
     cpu["end"] = (time.monotonic(), cpu_seconds(pid))
     time.sleep(0.5)  # the end packets are in; let the pages close
     rss = peak_rss_mb(pid)
-    listening.process.send_signal(signal.SIGINT)
-    status = listening.wait(timeout=120)
-    if status != 128 + signal.SIGINT:
-        raise SystemExit(f"listen failed ({status}): {listening.stderr}")
-    recordings = len(list(record.glob("*.json")))
-    if recordings != pages:
-        raise SystemExit(f"{recordings} recordings for {pages} pages")
+    receiving.finish(pages)
     wall = cpu["end"][0] - cpu["start"][0]
-    user = (cpu["end"][1][0] - cpu["start"][1][0]) / wall
-    system = (cpu["end"][1][1] - cpu["start"][1][1]) / wall
-    share = user + system
-    mode = ", playing" if play else ""
-    print(f"  {pages:3d} pages, {frame_ms} ms frames{mode}: audio {audio_span:.1f} s  "
-          f"cpu {100 * share:5.1f} % of one core (user {100 * user:.1f}, system "
-          f"{100 * system:.1f})  peak RSS {rss:5.1f} MB "
-          f"(idle {idle_rss:.1f} MB)")  # fmt: skip
-    return share, rss, idle_rss
+    share = (cpu["end"][1] - cpu["start"][1]) / wall
+    return share, rss
+
+
+def load_table(args: argparse.Namespace, work: Path, has_device: bool) -> None:
+    """Medians of `args.runs` runs, polyptt and the bare reference taking turns."""
+    configs = [(pages, frame_ms, False) for frame_ms in args.frame_ms for pages in args.pages]
+    if has_device:
+        configs += [(max(args.pages), frame_ms, True) for frame_ms in args.frame_ms]
+    else:
+        print("  (no output device: --play not measured)")
+    for pages, frame_ms, play in configs:
+        listen_cpu, bare_cpu, rss = [], [], []
+        for run in range(args.runs):
+            directory = work / f"load{pages}-{frame_ms}-{play}-{run}"
+            directory.mkdir()
+            share, peak = measure_load(pages, args.seconds, frame_ms, directory, play=play)
+            listen_cpu.append(100 * share)
+            rss.append(peak)
+            if not play:
+                (directory / "bare").mkdir()
+                share, _ = measure_load(
+                    pages, args.seconds, frame_ms, directory / "bare", bare=True
+                )
+                bare_cpu.append(100 * share)
+        runs = "  ".join(f"{x:.1f}" for x in listen_cpu)
+        mode = ", playing one" if play else ""
+        line = (
+            f"  {pages:3d} pages, {frame_ms} ms frames{mode}: cpu median "
+            f"{statistics.median(listen_cpu):5.1f} % of one core (runs {runs})  "
+            f"peak RSS {max(rss):5.1f} MB"
+        )
+        if bare_cpu and min(bare_cpu) > 0:
+            ratio = statistics.median(a / b for a, b in zip(listen_cpu, bare_cpu, strict=True))
+            line += f"  bare loop {statistics.median(bare_cpu):.1f} %, ratio {ratio:.2f}"
+        print(line, flush=True)
 
 
 class _SimulatedDevice:
@@ -216,33 +331,27 @@ def _has_output_device() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="audio per page")
+    parser.add_argument("--seconds", type=float, default=12.0, help="audio per page")
     parser.add_argument("--pages", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--frame-ms", type=int, nargs="+", default=[20, 30])
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare:
+        bare_receiver(args.bare)
+        return
     if not only_loopback():
         raise SystemExit("run inside ../shared/tools/isolated: this sends multicast")
     os.environ.update(LOOPBACK_ENV)
     print(f"polyptt {polyptt.__version__}  python {platform.python_version()}  "
           f"numpy {np.__version__}")  # fmt: skip
     print(f"{platform.platform()}  cpus {os.cpu_count()}  load {os.getloadavg()}")
-    print(f"G.722, {args.seconds:.0f} s pages, recording on, no playback")
+    print(f"G.722, {args.seconds:.0f} s pages, recording on, median of {args.runs} runs")
     print()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print("CPU and memory of `polyptt listen --record` (goals: 50 pages <= 10 %, <= 80 MB)")
-        for frame_ms in args.frame_ms:
-            for pages in args.pages:
-                directory = work / f"load{pages}-{frame_ms}"
-                directory.mkdir()
-                measure_load(pages, args.seconds, frame_ms, directory)
-        if _has_output_device():
-            for frame_ms in args.frame_ms:
-                directory = work / f"play-{frame_ms}"
-                directory.mkdir()
-                measure_load(max(args.pages), args.seconds, frame_ms, directory, play=True)
-        else:
-            print("  (no output device: --play not measured)")
+        load_table(args, work, _has_output_device())
         print()
         print("Latency, packet arrival -> output buffer, default 40 ms jitter buffer (goal 60 ms)")
         latencies = measure_latency(min(args.seconds, 10.0))

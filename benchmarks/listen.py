@@ -11,10 +11,10 @@ every page, as a monitor does) receives N simultaneous G.722 pages of 20 ms fram
 packets per second per page) and of 30 ms frames (33 per second), replayed over loopback
 multicast by this script; CPU is the listener's time on a CPU (all threads) over the
 audio part of the pages, as a share of one core, from one second into the audio (the
-first second pays one-time imports); peak RSS is its VmHWM. With an output device, the largest page count is
-measured again with ``--play`` (one page plays, all are recorded; the receive loop then
-pauses less between wake-ups, for latency, and costs more). Each figure is the median of
-`--runs` runs.
+first second pays one-time imports); peak RSS is its VmHWM. With an output device, the
+largest page count is measured again with ``--play`` (one page plays, all are recorded;
+the receive loop then pauses less between wake-ups, for latency, and costs more). Each
+figure is the median of `--runs` runs.
 
 The reference, run in turn with each polyptt run so that the VM's changing speed hits
 both alike: a bare receiver (``--bare``) that only reads each datagram and decodes its new
@@ -177,7 +177,7 @@ def bare_receiver(port: int) -> None:
                 data, _ancillary, _flags, source = sock.recvmsg(65535, ancillary)
             except BlockingIOError:
                 break
-            if data[0] != 0x10:  # transmit packets only
+            if not data or data[0] != 0x10:  # transmit packets only
                 continue
             key = (source, data[1:6])
             decoder = decoders.get(key) or decoders.setdefault(key, Decoder("g722"))

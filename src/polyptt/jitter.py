@@ -268,18 +268,14 @@ class FrameBuffer:
         count, audio : int, bytes
             The packet's sample count and audio payload (redundant and new frame).
         """
-        step = self.step
-        if (
-            count != self._head
-            or len(audio) != self._packet_size
-            or self._slots
-            or self._too_early(now, step)  # type: ignore[arg-type]
-        ):
+        # `_packet_size` is -1 until the step is learnt, so no audio passes before then
+        if count != self._head or len(audio) != self._packet_size or self._slots:
             return None
-        assert step is not None
+        step: int = self.step  # type: ignore[assignment]
+        if self._too_early(now, step):
+            return None
         self._far_streak = 0
-        self._history.append(count)
-        self._due_since = None
+        self._history.append(count)  # nothing held: nothing was due (`_due_since` None)
         self._head = self._newest = (count + step) % (1 << 32)
         self._released_ticks += step
         return audio[self._frame_size :]
@@ -322,7 +318,7 @@ class FrameBuffer:
         self.step = step
         size, remainder = divmod(step * self._tpb_den, self._tpb_num)
         self._frame_size = None if remainder else size
-        # a redundant and a new frame of the learnt size: what `_take_next` handles
+        # a redundant and a new frame of the learnt size: what `take_next` handles
         self._packet_size = -1 if remainder else 2 * size
         starts = []
         for _, packet in learning:

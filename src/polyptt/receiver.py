@@ -47,7 +47,7 @@ from polyptt.protocol import (
 )
 from polyptt.session import Page, PageKey, Pcm
 
-__all__ = ["PageListener", "Receiver", "ReceiverStats"]
+__all__ = ["AudioListener", "PageListener", "Receiver", "ReceiverStats"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,23 +64,27 @@ _ENDED_MEMORY = 1024
 
 
 class PageListener(Protocol):
-    """What the receiver reports to (recorder, reporter, player, tests).
-
-    `page_audio` is optional: a listener without it (a reporter, a counter) is not
-    called for every frame of every page.
-    """
+    """What the receiver reports to (recorder, reporter, player, tests)."""
 
     def page_started(self, page: Page) -> None:
         """`page` has just begun (its first alert or transmit packet arrived)."""
+
+    def page_ended(self, page: Page) -> None:
+        """`page` is over (``page.end_reason`` says why); no more calls for it."""
+
+
+class AudioListener(PageListener, Protocol):
+    """A listener that also takes the audio (recorder, player).
+
+    Only these are called per chunk of audio: a listener that needs none (a reporter, a
+    counter) costs nothing per frame of every page.
+    """
 
     def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
         """`pcm` (int16 at ``page.codec.sample_rate``) follows the page's earlier audio.
 
         `now` is the arrival time of the datagram that released it.
         """
-
-    def page_ended(self, page: Page) -> None:
-        """`page` is over (``page.end_reason`` says why); no more calls for it."""
 
 
 @dataclass
@@ -128,8 +132,8 @@ class Receiver:
 
     Parameters
     ----------
-    listeners : sequence of PageListener
-        Told of every page, in order.
+    listeners : sequence of PageListener or AudioListener
+        Told of every page, in order (fixed for the receiver's life).
     channels : container of int, optional
         Channels to listen to; all by default.
     page_timeout : float
@@ -155,10 +159,10 @@ class Receiver:
         reorder_s: float = 0.06,
         header_prediction: bool = True,
     ) -> None:
-        self.listeners = list(listeners)
-        self._audio_sinks = [
+        self.listeners = tuple(listeners)
+        self._audio_sinks = tuple(
             sink for listener in self.listeners if (sink := getattr(listener, "page_audio", None))
-        ]
+        )
         self.channels = channels
         self.page_timeout = page_timeout
         self.max_pages = max_pages
@@ -256,7 +260,11 @@ class Receiver:
         return page
 
     def _predict(self, page: Page, prediction: tuple[Any, bytes], packet: TransmitPacket) -> None:
-        """Expect `page`'s next packet to start as `packet` did (if the page took it)."""
+        """Expect `page`'s next packet to start as `packet` did, if in the page's codec.
+
+        Whether the page used the packet does not matter: a wrong guess only sends the
+        next packet down the general path.
+        """
         if page.codec is None or packet.codec != page.codec.wire_id:
             return
         previous = self._prediction_of.get(page.key)

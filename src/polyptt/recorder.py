@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from polyptt.session import Page, PageKey, Pcm
+from polyptt.session import Page, Pcm
 
 __all__ = ["FLUSH_S", "RECORD_KEYS", "Recorder", "iso_utc", "page_record", "slug"]
 
@@ -148,7 +148,7 @@ class Recorder:
         self.report = report
         self.finished: list[Path] = []
         self.failures = 0
-        self._open: dict[PageKey, _Recording] = {}
+        self._open: dict[Page, _Recording] = {}  # pages hash by identity: cheap per frame
 
     def page_started(self, page: Page) -> None:
         start = datetime.fromtimestamp(page.start, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -160,10 +160,10 @@ class Recorder:
         ):
             number += 1
             stem = f"{base}-{number}"
-        self._open[page.key] = _Recording(self.directory / stem)
+        self._open[page] = _Recording(self.directory / stem)
 
     def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
-        recording = self._open.get(page.key)
+        recording = self._open.get(page)
         if recording is None or recording.failed:
             return
         try:
@@ -184,7 +184,7 @@ class Recorder:
             self._fail(recording, error)
 
     def page_ended(self, page: Page) -> None:
-        recording = self._open.pop(page.key, None)
+        recording = self._open.pop(page, None)
         if recording is None:
             return
         if recording.failed:  # no JSON: it would vouch for a WAV that is incomplete

@@ -249,10 +249,11 @@ class Page:
         )
 
     def _decode(self, released: list[Released]) -> list[Pcm]:
-        """PCM for `released` frames: consecutive coded frames in one decoder call.
+        """PCM for `released` frames: consecutive coded frames in one chunk.
 
-        One call per run rather than per frame: the decoders are streaming, so the result
-        is the same, and a listener catching up on several frames pays one call.
+        One chunk per run rather than per frame (the decoders are streaming, so the
+        samples are the same): a listener catching up on several frames is called once,
+        and sees one arrival time for them.
         """
         if not released:
             return []
@@ -277,14 +278,13 @@ class Page:
         return out
 
     def _decode_run(self, frames: list[bytes]) -> Pcm:
-        if len(frames) == 1:
-            pcm: Pcm = self._decoder.decode(frames[0])
-            self._last_pcm = pcm
-        else:
-            coded = b"".join(frames)
-            pcm = self._decoder.decode(coded)
-            # concealment repeats the last frame: its share of the samples
-            self._last_pcm = pcm[len(pcm) - len(pcm) * len(frames[-1]) // len(coded) :]
+        *before, final = frames
+        # the last frame on its own, so that concealment repeats exactly its samples
+        # (with G.726, a frame's share of a joint decode depends on the bits before it)
+        head = self._decoder.decode(b"".join(before)) if before else None
+        last: Pcm = self._decoder.decode(final)
+        pcm = last if head is None else np.concatenate((head, last))
+        self._last_pcm = last
         self._gap = 0
         self.samples += len(pcm)
         return pcm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -17,10 +18,11 @@ pytestmark = pytest.mark.network
 
 
 class _Audio:
-    """Collects the PCM of every page."""
+    """Counts the PCM of every page and keeps the pages that ended."""
 
     def __init__(self) -> None:
         self.samples = 0
+        self.ended: list = []
 
     def page_started(self, page) -> None:
         pass
@@ -29,7 +31,7 @@ class _Audio:
         self.samples += len(pcm)
 
     def page_ended(self, page) -> None:
-        pass
+        self.ended.append(page)
 
 
 def _queued(datagrams: list[bytes]) -> tuple[list, int]:
@@ -75,9 +77,56 @@ def test_a_page_is_decoded_whole_through_the_loop():
     audio = _Audio()
     receiver = Receiver([audio])
     try:
-        serve(sockets, receiver, should_stop=lambda: receiver.stats.pages and not receiver.pages)
+        serve(
+            sockets,
+            receiver,
+            should_stop=lambda: receiver.stats.pages and not receiver.pages,
+            until=time.time() + 10,
+        )
     finally:
         for sock in sockets:
             sock.close()
     assert audio.samples == 40 * 160
     assert receiver.stats.predicted >= 37  # the steady state took the shortcut
+
+
+def test_a_packet_read_after_a_pause_still_beats_the_deadline_it_beat():
+    """The clock is applied after reading: a packet that arrived inside the reorder
+    window, but while the loop paused, is received, not repaired from the redundant copy
+    (and then counted late) because its deadline passed before it was read."""
+    page = build_page([bytes([i]) * 160 for i in range(12)], codec=CodecId.G711U, step=160)
+    sent = page.transmits
+    port = free_port()
+    sockets = open_sockets([Endpoint(GROUP, port)], "127.0.0.1")
+    sender = sender_socket()
+    for data in [*page.alerts, sent[0], sent[1], sent[3]]:  # frame 2's own packet is late
+        sender.sendto(data, (GROUP, port))
+
+    def the_rest() -> None:
+        time.sleep(0.1)  # well inside the 0.3 s window, during the loop's 0.6 s pause
+        sender.sendto(sent[2], (GROUP, port))
+        time.sleep(0.4)
+        for data in sent[4:] + page.ends:
+            sender.sendto(data, (GROUP, port))
+
+    audio = _Audio()
+    receiver = Receiver([audio], reorder_s=0.3)
+    later = threading.Thread(target=the_rest)
+    later.start()
+    try:
+        serve(
+            sockets,
+            receiver,
+            should_stop=lambda: receiver.stats.pages and not receiver.pages,
+            until=time.time() + 10,
+            coalesce_s=0.6,
+        )
+    finally:
+        later.join()
+        sender.close()
+        for sock in sockets:
+            sock.close()
+    (heard,) = audio.ended
+    summary = heard.summary()
+    assert (summary["frames"], summary["frames_repaired"], summary["late"]) == (12, 0, 0)
+    assert summary["end_reason"] == "end_packets"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from fractions import Fraction
 
 import pytest
@@ -351,3 +352,62 @@ def test_one_very_late_packet_does_not_restart_the_stream(make_page):
     out = feed(buffer, [*t[:65], t[2], *t[65:]])
     assert [r.frame for r in out] == page.frames
     assert (buffer.resyncs, buffer.duplicates) == (0, 1)
+
+
+class _GeneralPathOnly(FrameBuffer):
+    """The buffer without its shortcut: every packet parked in a slot, then drained."""
+
+    def take_next(self, now: float, count: int, audio: bytes) -> bytes | None:
+        return None
+
+
+def _state(buffer: FrameBuffer) -> tuple:
+    """Everything that decides what the buffer does next."""
+    slots = {count: (slot.primary, slot.redundant) for count, slot in buffer._slots.items()}
+    return (
+        buffer._head,
+        buffer._newest,
+        buffer._due_since,
+        list(buffer._history),
+        buffer._far_streak,
+        buffer._released_ticks,
+        slots,
+        (buffer.duplicates, buffer.late, buffer.resyncs, buffer.unsplittable, buffer.discarded),
+    )
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_shortcut_leaves_the_buffer_as_the_general_path_does(make_page, seed):
+    """Same releases and same state after every packet, shortcut or not."""
+    rng = random.Random(seed)
+    codec, frame_bytes, step, tpb = rng.choice(
+        [(CodecId.G722, 160, 160, ONE), (CodecId.G722, 240, 240, ONE),
+         (CodecId.G726QI, 60, 160, Fraction(8, 3))]
+    )  # fmt: skip
+    page = make_page(80, frame_bytes, codec=codec, step=step, seed=seed, start_count=rng.choice(
+        [0, (1 << 32) - 5 * step]))  # fmt: skip
+    traffic = []
+    now = 0.0
+    pace = (0.001,) if seed % 5 == 0 else (0.02, 0.02, 0.02, 0.001, 0.08)
+    for data in page.transmits:
+        now += rng.choice(pace)  # on time, a burst, a stall; or much faster than real time
+        roll = rng.random()
+        if roll < 0.08:
+            continue  # lost
+        if roll < 0.12 and traffic:
+            traffic.insert(len(traffic) - 1, (now, data))  # overtakes the previous one
+            continue
+        traffic.append((now, data))
+        if roll > 0.95:
+            traffic.append((now, data))  # duplicated
+        if roll > 0.9:  # forged: a count nearby or far, a length off
+            count = int.from_bytes(data[22:26], "big") + rng.choice((step, -step, 99 * step))
+            forged = data[:22] + (count % (1 << 32)).to_bytes(4, "big") + data[26:]
+            traffic.append((now, forged[: rng.choice((len(forged), len(forged) - 7))]))
+    buffers = [FrameBuffer(tpb), _GeneralPathOnly(tpb)]
+    for now, data in traffic:
+        packet = TransmitPacket.parse(data)
+        shortcut, general = (buffer.push(now, packet) for buffer in buffers)
+        assert shortcut == general
+        assert _state(buffers[0]) == _state(buffers[1])
+    assert buffers[0].flush() == buffers[1].flush()

@@ -35,6 +35,11 @@ __all__ = ["JitterQueue", "PlaybackUnavailable", "Player"]
 
 #: Audio held beyond the prefill that makes the queue drop back to the prefill.
 MAX_EXCESS_S = 0.06
+#: What the output stream itself buffers. PortAudio's "low" (8 ms here, 4 ms callbacks)
+#: underran now and then on a loaded 2-vCPU VM even with a callback that only wrote
+#: zeros, and the audio callback also needs the interpreter; 20 ms did not, and costs
+#: about half the CPU (callbacks every 5 ms instead of 4 ms of audio).
+DEVICE_LATENCY_S = 0.02
 
 
 class PlaybackUnavailable(Exception):
@@ -191,7 +196,7 @@ class Player:
                 channels=1,
                 dtype="int16",
                 device=device,
-                latency="low",
+                latency=DEVICE_LATENCY_S,
                 callback=portaudio_callback,
             )
             stream.start()

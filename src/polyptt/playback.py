@@ -59,8 +59,9 @@ class JitterQueue:
     Attributes
     ----------
     latencies : list of float
-        For each chunk, seconds from its arrival to its first sample being handed to the
-        output buffer (bounded to the last 10 000).
+        For each chunk, seconds from its arrival to its first sample reaching the
+        speaker: handed to the output buffer, plus the time the device says that buffer
+        waits before it is played (bounded to the last 10 000).
     underruns : int
         Times the device asked for audio the buffer did not have while playing.
     dropped : int
@@ -119,8 +120,12 @@ class JitterQueue:
     def held(self) -> int:
         return self._held
 
-    def fill(self, out: np.ndarray) -> None:
-        """Write ``len(out)`` samples into `out` (the audio callback's buffer)."""
+    def fill(self, out: np.ndarray, ahead: float = 0.0) -> None:
+        """Write ``len(out)`` samples into `out` (the audio callback's buffer).
+
+        `ahead` is how long the device holds `out` before playing it (PortAudio's
+        ``outputBufferDacTime - currentTime``), counted in `latencies`.
+        """
         now = time.time()
         written = 0
         with self._lock:
@@ -133,7 +138,7 @@ class JitterQueue:
             while self._primed and written < len(out) and self._chunks:
                 pcm, arrival = self._chunks[0]
                 if self._offset == 0:
-                    self.latencies.append(now - arrival)
+                    self.latencies.append(now - arrival + ahead)
                 take = min(len(pcm) - self._offset, len(out) - written)
                 out[written : written + take] = pcm[self._offset : self._offset + take]
                 written += take
@@ -188,8 +193,8 @@ class Player:
             raise PlaybackUnavailable(f"cannot play: no audio output device ({exc})") from None
 
         def factory(rate: int, callback: Any) -> Any:
-            def portaudio_callback(out: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
-                callback(out[:, 0])
+            def portaudio_callback(out: np.ndarray, frames: int, times: Any, _status: Any) -> None:
+                callback(out[:, 0], max(0.0, times.outputBufferDacTime - times.currentTime))
 
             stream = sounddevice.OutputStream(
                 samplerate=rate,

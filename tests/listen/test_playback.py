@@ -27,6 +27,15 @@ def _drain(queue: JitterQueue, blocks: int, size: int = 80) -> np.ndarray:
     return np.concatenate(out)
 
 
+def test_latency_counts_the_time_the_device_holds_the_buffer():
+    queue = JitterQueue(8000, prefill_s=0.01)  # 80 samples
+    arrival = time.time() - 0.5
+    queue.put(np.ones(80, dtype=np.int16), arrival)
+    queue.fill(np.zeros(80, dtype=np.int16), ahead=0.02)
+    (latency,) = queue.latencies
+    assert 0.52 <= latency < 0.52 + 0.5  # half a second waited, 20 ms in the device
+
+
 def test_queue_waits_for_the_prefill_then_plays_in_order():
     queue = JitterQueue(8000, prefill_s=0.04)  # 320 samples
     assert queue.prefill == 320

@@ -172,6 +172,7 @@ def serve(
             caught_up = True
             for key, _ in ready:
                 caught_up &= _drain(key.fileobj, receiver, clock)  # type: ignore[arg-type]
+            receiver.flush()
             # The clock is applied only after reading what was queued: a packet that
             # arrived during a pause, before a deadline, must not lose to that deadline
             # (its frame repaired or concealed, its page timed out) for being read late.

@@ -173,6 +173,7 @@ class Receiver:
         # (source, first bytes of its next transmit packet) -> page, at most one per page
         self._predicted: dict[tuple[Any, bytes], Page] = {}
         self._prediction_of: dict[PageKey, tuple[Any, bytes]] = {}
+        self._holding: dict[Page, None] = {}  # pages with frames for `flush`, in order
         self._page_options: dict[str, Any] = {
             "decoder_factory": decoder_factory,
             "reorder_frames": reorder_frames,
@@ -185,14 +186,13 @@ class Receiver:
         if type(data) is not bytes:  # a bytearray or memoryview would not hash
             data = bytes(data)
         page = self._predicted.get((source, data[:_PAGE_PREFIX]))
-        if page is not None:
-            pcm = page.take_next(now, int.from_bytes(data[_COUNT], "big"), data[_AUDIO])
-            if pcm is not None:
-                self.stats.packets += 1
-                self.stats.predicted += 1
-                for sink in self._audio_sinks:
-                    sink(page, pcm, now)
-                return
+        if page is not None and page.take_next(
+            now, int.from_bytes(data[_COUNT], "big"), data[_AUDIO]
+        ):
+            self.stats.packets += 1
+            self.stats.predicted += 1
+            self._holding[page] = None
+            return
         try:
             packet = parse_packet(data)
         except ProtocolError as error:
@@ -217,8 +217,23 @@ class Receiver:
         elif self._predicting and isinstance(packet, TransmitPacket):
             self._predict(page, (source, data[:_PAGE_PREFIX]), packet)
 
+    def flush(self) -> None:
+        """Hand the listeners the audio of the packets taken by header prediction.
+
+        Call it after each batch of datagrams (`tick` calls it too): those frames are
+        decoded per page and batch, in one call, rather than per packet.
+        """
+        holding, self._holding = self._holding, {}
+        for page in holding:
+            taken = page.take_audio()
+            if taken is not None:
+                pcm, first_arrival = taken
+                for sink in self._audio_sinks:
+                    sink(page, pcm, first_arrival)
+
     def tick(self, now: float) -> None:
         """Apply the clock: release audio held for lost frames, time out silent pages."""
+        self.flush()
         for page in list(self.pages.values()):
             if now - page.last >= self.page_timeout:
                 self._close(page, page.last, "timeout")
@@ -282,6 +297,7 @@ class Receiver:
     def _close(self, page: Page, now: float, reason: str) -> None:
         self._emit(page, page.finish(now, reason), now)
         del self.pages[page.key]
+        self._holding.pop(page, None)
         prediction = self._prediction_of.pop(page.key, None)
         if prediction is not None:
             del self._predicted[prediction]

@@ -40,6 +40,9 @@ __all__ = ["END_REASONS", "Page", "PageKey", "PageStats"]
 END_REASONS = ("end_packets", "timeout", "interrupted")
 
 _FADE_FRAMES = 3  # concealed frames of one gap that still repeat audio; then silence
+#: Frames `Page.take_next` keeps coded at most: a caller that never asks for the audio
+#: sends the packets after them down the general path, which decodes them.
+_MAX_HELD = 32
 
 Pcm = npt.NDArray[np.int16]
 
@@ -120,6 +123,8 @@ class Page:
         self._buffer: FrameBuffer | None = None
         self._decoder: Any = None
         self._last_pcm: Pcm | None = None
+        self._held: list[bytes] = []  # frames taken by `take_next`, not yet decoded
+        self._held_since = 0.0
         self._gap = 0
 
     # ------------------------------------------------------------------ identity
@@ -181,21 +186,35 @@ class Page:
         assert self._buffer is not None
         return self._decode(self._buffer.push(now, packet))
 
-    def take_next(self, now: float, count: int, audio: bytes) -> Pcm | None:
-        """PCM of a transmit packet that is exactly the page's next frame, else None.
+    def take_next(self, now: float, count: int, audio: bytes) -> bool:
+        """Take a transmit packet that is exactly the page's next frame; whether it was.
 
         For a packet the receiver already knows to be this page's, in its codec (see
-        `polyptt.receiver`): the common case, without a packet object. None means
-        nothing was counted or changed, and the packet needs `handle`.
+        `polyptt.receiver`): the common case, without a packet object. Its frame is kept
+        coded until `take_audio`, so that a batch of datagrams costs one decoder call per
+        page, not one per packet; any other call that releases audio decodes it first,
+        in order. False means nothing was counted or changed, and the packet needs
+        `handle`.
         """
         buffer = self._buffer
-        frame = None if buffer is None else buffer.take_next(now, count, audio)
+        if buffer is None or len(self._held) >= _MAX_HELD:
+            return False
+        frame = buffer.take_next(now, count, audio)
         if frame is None:
-            return None
+            return False
+        if not self._held:
+            self._held_since = now
+        self._held.append(frame)
         self.stats.packets += 1
         self.stats.frames += 1
         self.last = now
-        return self._decode_run([frame])
+        return True
+
+    def take_audio(self) -> tuple[Pcm, float] | None:
+        """The PCM of the frames `take_next` kept, and when the first of them arrived."""
+        if not self._held:
+            return None
+        return self._decode_held(), self._held_since
 
     def expire(self, now: float) -> list[Pcm]:
         """Audio the buffer's time bound releases at `now`."""
@@ -255,11 +274,11 @@ class Page:
         samples are the same): a listener catching up on several frames is called once,
         and sees one arrival time for them.
         """
+        out = [self._decode_held()] if self._held else []
         if not released:
-            return []
+            return out
         stats = self.stats
         stats.frames += len(released)
-        out = []
         run: list[bytes] = []
         for frame in released:
             kind = frame.kind
@@ -276,6 +295,10 @@ class Page:
         if run:
             out.append(self._decode_run(run))
         return out
+
+    def _decode_held(self) -> Pcm:
+        held, self._held = self._held, []
+        return self._decode_run(held)
 
     def _decode_run(self, frames: list[bytes]) -> Pcm:
         *before, final = frames

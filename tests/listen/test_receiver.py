@@ -260,3 +260,19 @@ def test_header_prediction_changes_nothing_but_the_work(seed):
     assert (events, audio, counts) == (events_off, audio_off, counts_off)
     assert none == 0
     assert predicted >= 10  # the shortcut was really taken (15-85 of ~110 transmits)
+
+
+def test_frames_taken_by_the_shortcut_wait_for_flush_in_order_and_bounded():
+    page = g711_page(count=100, ends=0)
+    receiver, log = make_receiver()
+    for index, data in enumerate(page.alerts + page.transmits):
+        receiver.feed(index * 0.02, SOURCE, data)
+    heard = log.events[0][1]
+    so_far = b"".join(chunk.astype(np.uint8).tobytes() for chunk in log.audio[heard.key])
+    waiting = len(page.frames) * 160 - len(so_far)
+    assert 0 < waiting <= 32 * 160  # never more than a bounded number of frames held
+    assert so_far == b"".join(page.frames)[: len(so_far)]
+    receiver.flush()
+    assert log.pcm(heard) == b"".join(page.frames)
+    receiver.flush()  # nothing twice
+    assert log.pcm(heard) == b"".join(page.frames)

@@ -58,10 +58,12 @@ class JitterQueue:
 
     Attributes
     ----------
-    latencies : list of float
-        For each chunk, seconds from its arrival to its first sample reaching the
-        speaker: handed to the output buffer, plus the time the device says that buffer
-        waits before it is played (bounded to the last 10 000).
+    latencies : deque of float
+        For each chunk, seconds from its arrival to its first sample being handed to the
+        output buffer (bounded to the last 10 000).
+    device_delays : deque of float
+        For the same chunks, how long the device said that buffer would wait before
+        being played: ``latencies[i] + device_delays[i]`` is arrival to speaker.
     underruns : int
         Times the device asked for audio the buffer did not have while playing.
     dropped : int
@@ -79,6 +81,7 @@ class JitterQueue:
         self._draining = False
         self._lock = threading.Lock()
         self.latencies: deque[float] = deque(maxlen=10_000)
+        self.device_delays: deque[float] = deque(maxlen=10_000)
         self.underruns = 0
         self.dropped = 0
 
@@ -124,7 +127,7 @@ class JitterQueue:
         """Write ``len(out)`` samples into `out` (the audio callback's buffer).
 
         `ahead` is how long the device holds `out` before playing it (PortAudio's
-        ``outputBufferDacTime - currentTime``), counted in `latencies`.
+        ``outputBufferDacTime - currentTime``), kept in `device_delays`.
         """
         now = time.time()
         written = 0
@@ -138,7 +141,8 @@ class JitterQueue:
             while self._primed and written < len(out) and self._chunks:
                 pcm, arrival = self._chunks[0]
                 if self._offset == 0:
-                    self.latencies.append(now - arrival + ahead)
+                    self.latencies.append(now - arrival)
+                    self.device_delays.append(ahead)
                 take = min(len(pcm) - self._offset, len(out) - written)
                 out[written : written + take] = pcm[self._offset : self._offset + take]
                 written += take

@@ -27,6 +27,11 @@ duplicated packet, a forged one) takes the general path, whose rules alone decid
 shortcut only ever does what the general path would, which the tests check by feeding the
 same traffic with and without it. With 50 pages, parsing was a third of the listener's
 work.
+
+The frames taken this way are kept coded until `Receiver.flush` (the live loop calls it
+after each read of the sockets; `tick` calls it too), then decoded in one call per page:
+a batch holds two or three frames of each page, and a call per frame cost more than the
+decoding. Any other audio of that page is released after them, in order.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def test_latency_counts_the_time_the_device_holds_the_buffer():
     queue.put(np.ones(80, dtype=np.int16), arrival)
     queue.fill(np.zeros(80, dtype=np.int16), ahead=0.02)
     (latency,) = queue.latencies
-    assert 0.52 <= latency < 0.52 + 0.5  # half a second waited, 20 ms in the device
+    assert 0.5 <= latency < 0.5 + 0.5  # half a second waited for the device
+    assert list(queue.device_delays) == [0.02]  # then 20 ms in its buffer
 
 
 def test_queue_waits_for_the_prefill_then_plays_in_order():

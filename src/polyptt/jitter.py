@@ -50,7 +50,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import NamedTuple
 
-from polyptt.protocol import SAMPLE_CLOCK_HZ, TransmitPacket, distance
+from polyptt.protocol import SAMPLE_CLOCK_HZ, TransmitPacket, advance, distance
 
 __all__ = ["FrameBuffer", "FrameKind", "Released", "infer_step"]
 
@@ -276,7 +276,7 @@ class FrameBuffer:
             return None
         self._far_streak = 0
         self._history.append(count)  # nothing held: nothing was due (`_due_since` None)
-        self._head = self._newest = (count + step) % (1 << 32)
+        self._head = self._newest = advance(count, step)
         self._released_ticks += step
         return audio[self._frame_size :]
 
@@ -323,8 +323,8 @@ class FrameBuffer:
         starts = []
         for _, packet in learning:
             ticks = self._ticks(packet.audio)
-            starts.append(packet.sample_count - (step if ticks > step else 0))
-        self._head = min(starts, key=lambda c: distance(starts[0], c)) % (1 << 32)
+            starts.append(advance(packet.sample_count, -step if ticks > step else 0))
+        self._head = min(starts, key=lambda c: distance(starts[0], c))
         self._newest = self._head
         out: list[Released] = []
         for now, packet in learning:
@@ -369,7 +369,7 @@ class FrameBuffer:
             self._far_streak = 0
             out = self._drain(now, force=True)
             self._slots.clear()
-            self._head = (count - self.step) % (1 << 32) if redundant else count
+            self._head = advance(count, -self.step) if redundant else count
             self._newest = self._head
             self._due_since = None
             self.resyncs += 1
@@ -391,7 +391,7 @@ class FrameBuffer:
         if distance(self._newest, count) > 0:
             self._newest = count
         if redundant:
-            previous = (count - self.step) % (1 << 32)
+            previous = advance(count, -self.step)
             if distance(self._head, previous) >= 0:
                 self._slots.setdefault(previous, _Slot()).redundant = redundant
         return out
@@ -458,7 +458,7 @@ class FrameBuffer:
             self._due_since = None
         elif kind is FrameKind.REPAIRED:
             self._due_since = None
-        self._head = (count + ticks) % (1 << 32)
+        self._head = advance(count, ticks)
         self._released_ticks += ticks
         if distance(self._newest, self._head) > 0:
             self._newest = self._head

@@ -298,15 +298,22 @@ class Page:
 
     def _decode_held(self) -> Pcm:
         held, self._held = self._held, []
-        return self._decode_run(held)
+        # one call: these are all whole frames of the learnt size (whole 10 ms, so whole
+        # G.726 code words), each with an equal share of the samples
+        pcm: Pcm = self._decoder.decode(held[0] if len(held) == 1 else b"".join(held))
+        return self._decoded(pcm, pcm[len(pcm) - len(pcm) // len(held) :])
 
     def _decode_run(self, frames: list[bytes]) -> Pcm:
         *before, final = frames
         # the last frame on its own, so that concealment repeats exactly its samples
-        # (with G.726, a frame's share of a joint decode depends on the bits before it)
+        # (with G.726, a short frame's share of a joint decode depends on the bits before
+        # it)
         head = self._decoder.decode(b"".join(before)) if before else None
         last: Pcm = self._decoder.decode(final)
-        pcm = last if head is None else np.concatenate((head, last))
+        return self._decoded(last if head is None else np.concatenate((head, last)), last)
+
+    def _decoded(self, pcm: Pcm, last: Pcm) -> Pcm:
+        """Account for `pcm`, whose final frame `last` is what concealment repeats."""
         self._last_pcm = last
         self._gap = 0
         self.samples += len(pcm)

@@ -34,8 +34,8 @@ class _Audio:
         self.ended.append(page)
 
 
-def _queued(datagrams: list[bytes]) -> tuple[list, int]:
-    """Listening sockets with `datagrams` already waiting in them, and their port."""
+def _queued(datagrams: list[bytes]) -> list:
+    """Listening sockets with `datagrams` already waiting in them."""
     port = free_port()
     sockets = open_sockets([Endpoint(GROUP, port)], "127.0.0.1")
     sender = sender_socket()
@@ -45,26 +45,31 @@ def _queued(datagrams: list[bytes]) -> tuple[list, int]:
     finally:
         sender.close()
     time.sleep(0.05)
-    return sockets, port
+    return sockets
+
+
+def _serve(sockets: list, receiver: Receiver, **options) -> None:
+    """`serve` until the pages have ended (at most 10 s), then close `sockets`."""
+    options.setdefault("should_stop", lambda: receiver.stats.pages and not receiver.pages)
+    try:
+        serve(sockets, receiver, until=time.time() + 10, **options)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_a_backlog_is_read_without_pausing():
     """More than one read batch (256) waiting: no pause until the socket is empty, so a
     flood cannot pile up in the socket buffer behind the pauses and push out good pages."""
-    sockets, _ = _queued([bytes([0x42]) * 30] * 700)
+    sockets = _queued([bytes([0x42]) * 30] * 700)
     receiver = Receiver([])
     started = time.monotonic()
-    try:
-        serve(
-            sockets,
-            receiver,
-            should_stop=lambda: receiver.stats.datagrams >= 700,
-            until=time.time() + 5,
-            coalesce_s=2.0,  # one pause would outlast the whole bound below
-        )
-    finally:
-        for sock in sockets:
-            sock.close()
+    _serve(
+        sockets,
+        receiver,
+        should_stop=lambda: receiver.stats.datagrams >= 700,
+        coalesce_s=2.0,  # one pause would outlast the whole bound below
+    )
     assert receiver.stats.datagrams == 700
     assert time.monotonic() - started < 1.5
 
@@ -73,19 +78,9 @@ def test_a_page_is_decoded_whole_through_the_loop():
     # all queued at once: at most the 1 s a page may run ahead of the clock (see jitter)
     frames = [bytes([index]) * 160 for index in range(40)]
     page = build_page(frames, codec=CodecId.G711U, step=160)
-    sockets, _ = _queued(page.datagrams)
     audio = _Audio()
     receiver = Receiver([audio])
-    try:
-        serve(
-            sockets,
-            receiver,
-            should_stop=lambda: receiver.stats.pages and not receiver.pages,
-            until=time.time() + 10,
-        )
-    finally:
-        for sock in sockets:
-            sock.close()
+    _serve(_queued(page.datagrams), receiver)
     assert audio.samples == 40 * 160
     assert receiver.stats.predicted >= 37  # the steady state took the shortcut
 
@@ -114,18 +109,10 @@ def test_a_packet_read_after_a_pause_still_beats_the_deadline_it_beat():
     later = threading.Thread(target=the_rest)
     later.start()
     try:
-        serve(
-            sockets,
-            receiver,
-            should_stop=lambda: receiver.stats.pages and not receiver.pages,
-            until=time.time() + 10,
-            coalesce_s=0.6,
-        )
+        _serve(sockets, receiver, coalesce_s=0.6)
     finally:
         later.join()
         sender.close()
-        for sock in sockets:
-            sock.close()
     (heard,) = audio.ended
     summary = heard.summary()
     assert (summary["frames"], summary["frames_repaired"], summary["late"]) == (12, 0, 0)

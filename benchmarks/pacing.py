@@ -36,7 +36,7 @@ from tests.processes import LOOPBACK_ENV, polyptt_command, polyptt_env  # noqa: 
 from tests.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt  # noqa: E402
-from polyptt import sender  # noqa: E402
+from polyptt.send import pacing  # noqa: E402
 from polyptt.protocol import DEFAULT_GROUP  # noqa: E402
 
 FRAME_MS = 30
@@ -54,7 +54,7 @@ def print_config(args: argparse.Namespace) -> None:
           f"(libsndfile {soundfile.__libsndfile_version__})  soxr {soxr.__version__}")  # fmt: skip
     print(f"{platform.platform()}  cpus {os.cpu_count()}  load {os.getloadavg()}")
     print(f"timer slack {slack.read_text().strip() if slack.exists() else '?'} ns  "
-          f"spin {sender.SPIN_S * 1e3:.2f} ms  frame {FRAME_MS} ms  page {args.seconds} s  "
+          f"spin {pacing.SPIN_S * 1e3:.2f} ms  frame {FRAME_MS} ms  page {args.seconds} s  "
           f"busy loop on cpu {args.busy_cpu}")  # fmt: skip
     print()
 

@@ -443,7 +443,10 @@ def test_usage_errors_are_one_line() -> None:
     )
     missing = CliRunner().invoke(cli, ["send"], prog_name="polyptt")
     assert missing.exit_code == 2
-    assert missing.stderr == "Error: Missing argument 'FILE'. (see 'polyptt send --help')\n"
+    assert missing.stderr == (
+        "Error: Missing argument 'FILE' (an audio file, - for standard input) or --mic. "
+        "(see 'polyptt send --help')\n"
+    )
 
 
 def test_default_caller_id_is_the_short_host_name(

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from tests.pages import split_page
 
-from polyptt import protocol, scheduling, sender
-from polyptt.sender import PageReport, send_page, transmit_offset
+from polyptt import protocol, scheduling
+from polyptt.send import pacing as sender
+from polyptt.send import PageReport, send_page, transmit_offset
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
 

@@ -18,7 +18,8 @@ __all__ = ["SignalFlag"]
 class SignalFlag:
     """Records SIGINT/SIGTERM instead of letting them interrupt the work.
 
-    The handlers only note the first signal in :attr:`received`; the caller checks it
+    The handlers only note the first signal in :attr:`received` and count all of them
+    in :attr:`count` (a second Ctrl-C can mean "now, really"); the caller checks them
     between steps. They are installed on entry (from the main thread only: Python
     delivers signals there) and the previous handlers restored on exit.
     """
@@ -27,9 +28,11 @@ class SignalFlag:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.count = 0
         self._saved: dict[int, object] = {}
 
     def _note(self, signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
         if self.received is None:
             self.received = signum
 

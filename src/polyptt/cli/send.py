@@ -1,16 +1,21 @@
-"""``polyptt send``: page the phones with an audio file.
+"""``polyptt send``: page the phones with an audio file, the microphone or a pipe.
 
-Everything that can fail on bad input (options, the file, resampling, encoding, name
-resolution, the interface, the socket) is done before the first packet, so a page
-either does not start or runs to its end packets. Heavy modules are imported inside the
+Everything that can fail on bad input (options, the file, resampling, encoding, the
+audio device, name resolution, the interface, the socket) is done before the first
+packet, so a page either does not start or runs to its end packets. A live source
+(``--mic``, ``--raw``) starts capturing with the first alert, so nothing said while the
+alerts go out is lost. Heavy modules are imported inside the
 command: ``polyptt --help`` stays instant and a page from cron reaches its first alert
 quickly.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
@@ -18,7 +23,9 @@ from polyptt.cli import options
 from polyptt.cli.console import Console
 
 if TYPE_CHECKING:
-    from polyptt.sender import PageReport
+    from polyptt.audio import PageAudio
+    from polyptt.audio.live import LiveFrames
+    from polyptt.send import FrameSource, PageReport
     from polyptt.transport import Destination
 
 __all__ = ["send"]
@@ -36,7 +43,40 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
 
 
 @click.command(cls=options.OneLineCommand)
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", required=False)
+@click.option(
+    "--mic",
+    is_flag=True,
+    show_envvar=True,
+    help="Page live from the microphone (instead of FILE) until Ctrl-C, SIGTERM or "
+    "--duration; the first Ctrl-C sends what was said so far, a second one ends at once.",
+)
+@click.option(
+    "--raw",
+    "raw_rate",
+    type=click.IntRange(4000, 192000),
+    default=None,
+    show_envvar=True,
+    metavar="RATE",
+    help="FILE (usually - for standard input) is raw signed 16-bit little-endian mono PCM "
+    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file.",
+)
+@click.option(
+    "--input-device",
+    default=None,
+    show_envvar=True,
+    metavar="DEV",
+    help="Microphone for --mic: a PortAudio device index or (part of) its name "
+    "(see 'python -m sounddevice'); the default input by default.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(0, 86400, min_open=True),
+    default=None,
+    show_envvar=True,
+    metavar="SECONDS",
+    help="End the page after this much audio.",
+)
 @click.option(
     "-c",
     "--channel",
@@ -132,16 +172,19 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     hidden=True,
     help="First sample count (for testing; random by default, as phones do).",
 )
-def send(file: str, **kwargs: Any) -> None:
-    """Page the phones with an audio FILE ("-" reads standard input).
+def send(file: str | None, **kwargs: Any) -> None:
+    """Page the phones with an audio FILE ("-" reads standard input), or live.
 
     Any format libsndfile reads (WAV, FLAC, Ogg, MP3...) at any rate and channel count:
-    it is mixed to mono and resampled to the codec's rate. The page starts with 31 alerts
-    (the phones chirp), plays the audio and ends; Ctrl-C ends it early but cleanly.
+    it is mixed to mono and resampled to the codec's rate. With --mic the page comes
+    from the microphone, with --raw RATE from raw PCM on FILE as it arrives. The page
+    starts with 31 alerts (the phones chirp), plays the audio and ends; Ctrl-C ends it
+    early but cleanly.
 
     Exit status: 0 sent, 1 network failure, 2 bad usage or input, 130/143 interrupted
     by SIGINT/SIGTERM (the page was still ended properly).
     """
+    _check_source(click.get_current_context(), file, kwargs)
     verbosity = -1 if kwargs["quiet"] else kwargs["verbose"]
     console = Console(verbosity)
     try:
@@ -152,8 +195,23 @@ def send(file: str, **kwargs: Any) -> None:
     click.get_current_context().exit(status)
 
 
+def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:
+    """Exactly one source, and only the options that fit it."""
+    mic, raw = kwargs["mic"], kwargs["raw_rate"] is not None
+    if mic and (file is not None or raw):
+        raise click.UsageError("--mic takes no FILE and no --raw")
+    if not mic and file is None:
+        raise click.UsageError("Missing argument 'FILE' (an audio file, - for standard input) or --mic.")
+    if kwargs["input_device"] is not None and not mic:
+        raise click.UsageError("--input-device goes with --mic")
+    if mic or raw:
+        for name in ("repeat", "gap"):
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                raise click.UsageError(f"--{name} is for files, not live audio")
+
+
 def _send(
-    file: str,
+    file: str | None,
     *,
     console: Console,
     channel: int,
@@ -171,60 +229,90 @@ def _send(
     as_json: bool,
     realtime: bool,
     start_count: int | None,
+    mic: bool,
+    raw_rate: int | None,
+    input_device: str | None,
+    duration: float | None,
     **_: Any,
 ) -> int:
-    from polyptt import protocol
+    from polyptt import codecs, protocol
 
     caller_id = _caller_id(caller_id, console)
     if serial is None:
         serial = protocol.serial_from_mac()
-    frames, codec_info, clipped, duration = _load_frames(file, codec, frame_ms, repeat, gap, gain)
-    if clipped:
-        console.warn(f"{clipped} samples clipped at full scale; lower --gain")
+    info = codecs.info(codec)
+    if mic or raw_rate is not None:
+        live = _open_live(file, codec, frame_ms, gain, raw_rate, input_device)
+        source: FrameSource | list[bytes] = live.frames
+        total_frames = None
+    else:
+        live = None
+        page_audio = _load_file(file, codec, frame_ms, repeat, gap, gain)  # type: ignore[arg-type]
+        if page_audio.clipped:
+            console.warn(f"{page_audio.clipped} samples clipped at full scale; lower --gain")
+        source, total_frames = page_audio.frames, len(page_audio.frames)
+    max_frames = None if duration is None else max(1, math.ceil(duration * 1000 / frame_ms))
+    if total_frames is not None and max_frames is not None:
+        total_frames = min(total_frames, max_frames)
 
-    sink, closer = _open_sink(destination, interface, ttl, pcap)
+    try:
+        sink, closer = _open_sink(destination, interface, ttl, pcap)
+    except BaseException:
+        if live is not None:
+            live.close()
+        raise
     summary: dict[str, Any] = {
         "channel": channel,
         "channel_name": protocol.format_channel(channel),
         "codec": codec,
         "frame_ms": frame_ms,
-        "frames": len(frames),
-        "frame_bytes": codec_info.frame_bytes(frame_ms),
-        "audio_s": round(duration, 3),
+        "source": "microphone" if mic else "raw" if raw_rate is not None else "file",
+        "frame_bytes": info.frame_bytes(frame_ms),
         "caller_id": caller_id,
         "serial": f"0x{serial:08X}",
         "destination": str(destination),
         "ttl": ttl,
         "pcap": str(pcap) if pcap else None,
-        "clipped_samples": clipped,
     }
     try:
         report, status, error = _run_page(
-            frames,
+            source,
             sink=sink,
             console=console,
+            total_frames=total_frames,
+            live=live,
             channel=channel,
             serial=serial,
             caller_id=caller_id,
-            codec=protocol.CodecId(codec_info.wire_id),
+            codec=protocol.CodecId(info.wire_id),
             codec_name=codec,
             frame_ms=frame_ms,
             start_count=start_count,
             realtime=realtime,
+            max_frames=max_frames,
         )
     finally:
         closer()
+        if live is not None:
+            live.close()
     console.clear_status()
+    audio_s = report.transmits * frame_ms / 1000
+    clipped = live.frames.framer.clipped if live is not None else page_audio.clipped
+    if live is not None and clipped:
+        console.warn(f"{clipped} samples clipped at full scale; lower --gain")
+    summary.update(
+        frames=report.transmits, audio_s=round(audio_s, 3), clipped_samples=clipped
+    )
     summary.update(_report_fields(report))
     summary["exit_status"] = status
     if error:
         summary["error"] = error
         console.error(error)
-    elif status != EXIT_OK:
+    elif status != EXIT_OK and live is None:
         console.warn(f"interrupted; the page was ended after {summary['page_s']} s")
     else:
         console.info(
-            f"sent {len(frames)} frames ({duration:.1f} s of {codec}) on channel "
+            f"sent {report.transmits} frames ({audio_s:.1f} s of {codec}) on channel "
             f"{channel} to {'capture ' + str(pcap) if pcap else destination}"
         )
     if as_json:
@@ -252,25 +340,72 @@ def _caller_id(text: str | None, console: Console) -> str:
     return fitted
 
 
-def _load_frames(
+def _load_file(
     file: str, codec: str, frame_ms: int, repeat: int, gap: float, gain: float
-) -> tuple[list[bytes], Any, int, float]:
-    """The page's encoded frames, the codec's info, clipped samples, audio seconds."""
-    from polyptt import audio, codecs
+) -> PageAudio:
+    """The whole file, encoded, before anything is sent."""
+    from polyptt import audio
 
-    info = codecs.info(codec)
     try:
-        loaded = audio.load(file, info.sample_rate, gain_db=gain)
+        return audio.load_page(file, codec, frame_ms, repeat=repeat, gap_s=gap, gain_db=gain)
     except audio.AudioError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from None
-    frame_samples = info.frame_samples(frame_ms)
-    signal = audio.arrange(
-        loaded.pcm, frame_samples, repeat=repeat, gap_samples=round(gap * info.sample_rate)
-    )
-    data = codecs.encode(codec, signal)
-    size = info.frame_bytes(frame_ms)
-    frames = [data[i : i + size] for i in range(0, len(data), size)]
-    return frames, info, loaded.clipped, len(signal) / info.sample_rate
+
+
+class _LiveInput(Protocol):
+    frames: LiveFrames
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class _Live:
+    """A live source opened before the page: started at the first alert, closed after."""
+
+    input: _LiveInput
+    frames: LiveFrames
+    closers: list[Callable[[], None]]
+
+    def close(self) -> None:
+        self.input.stop()
+        for closer in self.closers:
+            closer()
+        self.closers.clear()
+
+
+def _open_live(
+    file: str | None,
+    codec: str,
+    frame_ms: int,
+    gain: float,
+    raw_rate: int | None,
+    input_device: str | None,
+) -> _Live:
+    """The microphone or the raw pipe, opened and checked (not yet capturing)."""
+    from polyptt.audio import live
+
+    if raw_rate is None:
+        try:
+            microphone = live.Microphone(
+                codec, frame_ms, device=live.parse_device(input_device), gain_db=gain
+            )
+        except live.DeviceError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+        return _Live(microphone, microphone.frames, [microphone.close])
+    assert file is not None
+    if file == "-":
+        stream: Any = click.get_binary_stream("stdin")
+        closers: list[Callable[[], None]] = []
+    else:
+        try:
+            stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
+        except OSError as exc:
+            raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
+        closers = [stream.close]
+    reader = live.RawReader(stream, raw_rate, codec, frame_ms, gain_db=gain)
+    return _Live(reader, reader.frames, closers)
 
 
 def _open_sink(
@@ -304,28 +439,42 @@ def _open_sink(
 
 
 def _run_page(
-    frames: list[bytes], *, console: Console, codec_name: str, **page: Any
+    source: FrameSource | list[bytes],
+    *,
+    console: Console,
+    codec_name: str,
+    total_frames: int | None,
+    live: _Live | None,
+    **page: Any,
 ) -> tuple[PageReport, int, str | None]:
     """Send the page; returns its report, the exit status and an error message."""
-    from polyptt import protocol, sender
+    from polyptt import protocol
+    from polyptt.send import PageReport, page_length, send_page
     from polyptt.transport import NetworkError
 
-    frame_ms = page["frame_ms"]
-    total = (
-        sender.transmit_offset(max(len(frames) - 1, 0), frame_ms)
-        + protocol.END_PAUSE_S
-        + (protocol.END_COUNT - 1) * protocol.END_INTERVAL_S
-    )
     label = f"channel {protocol.format_channel(page['channel'])} ({page['channel']}), {codec_name}"
+    if total_frames is not None:
+        total = f" / {page_length(total_frames, page['frame_ms']):.1f}"
+        hint = ""
+    else:
+        total, hint = "", "  (Ctrl-C to end)"
 
     def progress(report: PageReport) -> None:
-        console.status(f"paging {report.offset:5.1f} / {total:.1f} s  {label}")
+        console.status(f"paging {report.offset:5.1f}{total} s  {label}{hint}")
 
-    report = sender.PageReport()
+    report = PageReport()
+    if live is not None:  # capture from the first alert: nothing said is lost
+        live.input.start()
     try:
         # the status line is drawn only at a terminal: no formatting per packet from cron
         shown = progress if console.interactive else None
-        sender.send_page(frames, progress=shown, report=report, **page)
+        send_page(
+            source,
+            progress=shown,
+            report=report,
+            on_first_signal=live.input.stop if live is not None else None,
+            **page,
+        )
     except NetworkError as exc:
         return report, options.EXIT_NETWORK, str(exc)
     status = EXIT_OK if report.interrupted is None else 128 + report.interrupted

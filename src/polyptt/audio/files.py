@@ -12,6 +12,8 @@ Read a file (or stdin) into codec-ready PCM
     :func:`load`, :class:`Audio`
 Build a page's signal from it (repeats, gaps, whole frames)
     :func:`arrange`
+All of it at once: a file as a page's encoded frames
+    :func:`load_page`, :class:`PageAudio`
 
 Audio that is already mono at the codec's rate in a 16-bit (or narrower) encoding and is
 not scaled is read as ``int16`` and passed on sample for sample: a G.711 or G.722 file
@@ -29,7 +31,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["STDIN", "Audio", "AudioError", "arrange", "load"]
+__all__ = ["STDIN", "Audio", "AudioError", "PageAudio", "arrange", "load", "load_page", "to_int16"]
 
 #: The file name that means "read standard input".
 STDIN = "-"
@@ -124,7 +126,7 @@ def _read(
         raise AudioError(f"{_name(source)}: unreadable audio ({exc})") from None
 
 
-def _to_int16(signal: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.int16], int]:
+def to_int16(signal: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.int16], int]:
     """Full-scale float to int16, rounding; returns the samples and how many clipped."""
     scaled = np.nan_to_num(signal.astype(np.float64) * 32768.0)
     clipped = int(np.count_nonzero((scaled > 32768.0) | (scaled < -32768.0)))
@@ -175,7 +177,7 @@ def load(
         mono = soxr.resample(mono, source_rate, sample_rate, quality="HQ")
     if gain_db:
         mono = mono * 10.0 ** (gain_db / 20.0)
-    pcm, clipped = _to_int16(mono)
+    pcm, clipped = to_int16(mono)
     if len(pcm) == 0:
         raise AudioError(f"{_name(source)}: too short to resample to {sample_rate} Hz")
     return Audio(pcm, sample_rate, source_rate, channels, clipped, False)
@@ -222,3 +224,55 @@ def arrange(
     if pad:
         signal = np.concatenate([signal, np.zeros(pad, dtype=np.int16)])
     return signal
+
+
+@dataclass(frozen=True)
+class PageAudio:
+    """A file ready to page: its encoded frames and what was done to get them.
+
+    Attributes
+    ----------
+    frames : list of bytes
+        Encoded frames of the page's codec and size, the last one completed with silence.
+    clipped : int
+        Samples clipped at full scale (see `Audio.clipped`).
+    duration_s : float
+        Seconds of audio in the frames (repeats and gaps included).
+    """
+
+    frames: list[bytes]
+    clipped: int
+    duration_s: float
+
+
+def load_page(
+    source: str | Path,
+    codec: str,
+    frame_ms: int,
+    *,
+    repeat: int = 1,
+    gap_s: float = 0.0,
+    gain_db: float = 0.0,
+    stdin: BinaryIO | None = None,
+) -> PageAudio:
+    """Read, convert and encode a whole file for a page, before anything is sent.
+
+    Parameters are those of :func:`load` and :func:`arrange`, with the codec's name
+    and frame length (see `polyptt.codecs`) and the gap in seconds.
+
+    Raises
+    ------
+    AudioError
+        As :func:`load`.
+    """
+    from polyptt import codecs
+    from polyptt.audio.framer import Framer
+
+    rate = codecs.info(codec).sample_rate
+    loaded = load(source, rate, gain_db=gain_db, stdin=stdin)
+    framer = Framer(codec, frame_ms)
+    signal = arrange(
+        loaded.pcm, framer.frame_samples, repeat=repeat, gap_samples=round(gap_s * rate)
+    )
+    frames = framer.push(signal) + framer.flush()
+    return PageAudio(frames, loaded.clipped, len(signal) / rate)

@@ -1,0 +1,30 @@
+"""Audio for pages: files read whole, live audio framed as it arrives.
+
+Map by purpose
+--------------
+A file as codec-ready PCM, or as a page's encoded frames (everything checked before the
+first packet)
+    :func:`~polyptt.audio.files.load`, :func:`~polyptt.audio.files.arrange`,
+    :func:`~polyptt.audio.files.load_page`, :class:`~polyptt.audio.files.AudioError`
+PCM chunks of any rate and channel count -> codec frames, streaming
+    :class:`~polyptt.audio.framer.Framer`
+Live sources a pacer asks for frames (microphone, raw PCM from a pipe, anything that
+feeds chunks)
+    :class:`~polyptt.audio.live.LiveFrames`, :class:`~polyptt.audio.live.Microphone`,
+    :class:`~polyptt.audio.live.RawReader`
+
+sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
+works where PortAudio is absent.
+"""
+
+from polyptt.audio.files import (
+    STDIN,
+    Audio,
+    AudioError,
+    PageAudio,
+    arrange,
+    load,
+    load_page,
+)
+
+__all__ = ["STDIN", "Audio", "AudioError", "PageAudio", "arrange", "load", "load_page"]

@@ -1,0 +1,320 @@
+"""Live audio for a page: captured in one thread, framed and taken in another.
+
+A live page starts capturing when its alerts start, not when they end: the alerts last
+0.93 s, and a person who presses "talk" speaks at once. :class:`LiveFrames` holds
+everything fed to it until the pacer asks, so nothing said from the start is lost; the
+page's audio then runs about the alerts' length behind the speaker, as a phone's does.
+
+Who does what
+-------------
+- A producer (PortAudio's callback thread for :class:`Microphone`, a reader thread for
+  :class:`RawReader`, the relay's event loop for a browser) calls
+  :meth:`LiveFrames.feed` with PCM chunks: it only queues them, so a real-time audio
+  callback never waits for resampling or encoding.
+- The pacer calls :meth:`LiveFrames.next_frame` when a frame is due: the queued chunks
+  are resampled and encoded there (`polyptt.audio.framer.Framer`), in the pacer's thread.
+- :meth:`LiveFrames.close` says the audio is over (end of file, Ctrl-C, a stop key):
+  what was fed before it is still sent, then the page ends.
+
+The queue is bounded (`max_buffer_s`): a producer far ahead of the page (faster than
+real time for minutes) loses its oldest chunks, counted in
+:attr:`LiveFrames.overflowed`, rather than growing without limit.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import threading
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from polyptt.audio.framer import Framer
+
+__all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device"]
+
+_CLOSE = object()  # queued by close(): everything before it is audio
+
+
+class DeviceError(Exception):
+    """An audio device cannot be used: no PortAudio, no such device, refused settings.
+
+    The message is one line naming the device.
+    """
+
+
+class LiveFrames:
+    """A page's audio as it is captured: a `~polyptt.send.source.FrameSource`.
+
+    Parameters
+    ----------
+    framer : Framer
+        Turns the fed chunks into frames (its input rate and channels are the chunks').
+    max_buffer_s : float
+        Audio held at most, counted at the input rate; older chunks are dropped past it.
+
+    Attributes
+    ----------
+    overflowed : int
+        Input samples dropped because the buffer was full.
+    """
+
+    def __init__(self, framer: Framer, *, max_buffer_s: float = 30.0) -> None:
+        self.framer = framer
+        self.overflowed = 0
+        self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._frames: collections.deque[bytes] = collections.deque()
+        self._limit = int(max_buffer_s * framer.input_rate)
+        self._queued = 0  # input samples fed and not yet framed (approximate across threads)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._ended = False
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def feed(self, pcm: npt.ArrayLike) -> None:
+        """Queue a chunk of PCM (any thread; never blocks). Ignored after `close`.
+
+        The array is copied: a PortAudio callback may reuse its buffer.
+        """
+        if self._closed:
+            return
+        chunk = np.array(pcm, copy=True)
+        with self._lock:
+            if self._queued + len(chunk) > self._limit:
+                self.overflowed += len(chunk)
+                return
+            self._queued += len(chunk)
+        self._chunks.put(chunk)
+
+    def close(self) -> None:
+        """No more audio: what was fed is still framed and sent, then the page ends."""
+        if not self._closed:
+            self._closed = True
+            self._chunks.put(_CLOSE)
+
+    def next_frame(self) -> bytes | None:
+        """The next frame, None if not captured yet, ``b""`` once the audio is over.
+
+        Call from one thread (the pacer's): this is where the audio is encoded.
+        """
+        if not self._frames and not self._ended:
+            self._take_chunks()
+        if self._frames:
+            return self._frames.popleft()
+        return b"" if self._ended else None
+
+    def _take_chunks(self) -> None:
+        framer = self.framer
+        while True:
+            try:
+                chunk = self._chunks.get_nowait()
+            except queue.Empty:
+                return
+            if chunk is _CLOSE:
+                self._frames.extend(framer.flush())
+                self._ended = True
+                return
+            with self._lock:
+                self._queued -= len(chunk)
+            self._frames.extend(framer.push(chunk))
+
+
+def parse_device(text: str | None) -> int | str | None:
+    """A device as PortAudio takes it: an index (``"3"``), a name or part of one, or
+    None for the default."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    return int(text) if text.isdigit() else text
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as exc:  # "PortAudio library not found"
+        raise DeviceError(f"no audio devices: {exc} (install libportaudio2)") from None
+    return sounddevice
+
+
+class Microphone:
+    """Capture from an input device into a :class:`LiveFrames`.
+
+    The stream runs at the codec's rate when the device accepts it (PortAudio or the
+    sound server then resamples), at the device's default rate otherwise (the framer
+    resamples). Nothing is captured until :meth:`start`.
+
+    Parameters
+    ----------
+    codec : str
+        The page's codec.
+    frame_ms : int
+        The page's frame length.
+    device : int or str, optional
+        A PortAudio input device (index or name); the default input by default.
+    gain_db : float
+        Gain before encoding.
+    max_buffer_s : float
+        See :class:`LiveFrames`.
+
+    Raises
+    ------
+    DeviceError
+        Without PortAudio, without such an input device, or if it cannot be opened.
+
+    Attributes
+    ----------
+    frames : LiveFrames
+        The page's source.
+    samplerate : int
+        The rate the device captures at.
+    name : str
+        The device's name.
+    """
+
+    #: PortAudio's block: 10 ms at any rate keeps the queue fine-grained.
+    BLOCK_S = 0.01
+
+    def __init__(
+        self,
+        codec: str,
+        frame_ms: int,
+        *,
+        device: int | str | None = None,
+        gain_db: float = 0.0,
+        max_buffer_s: float = 30.0,
+    ) -> None:
+        from polyptt import codecs
+
+        sounddevice = _sounddevice()
+        try:
+            info = sounddevice.query_devices(device, kind="input")
+        except (ValueError, sounddevice.PortAudioError) as exc:
+            shown = "the default input" if device is None else f"input device {device!r}"
+            raise DeviceError(f"{shown}: {exc}") from None
+        self.name = str(info["name"])
+        rate = codecs.info(codec).sample_rate
+        try:
+            sounddevice.check_input_settings(device, channels=1, dtype="int16", samplerate=rate)
+        except (ValueError, sounddevice.PortAudioError):
+            rate = int(info["default_samplerate"])
+        self.samplerate = rate
+        framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
+        self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s)
+        self.status_flags = 0  # input overflows PortAudio reported
+
+        def callback(indata: np.ndarray, _frames: int, _time: Any, status: Any) -> None:
+            if status:
+                self.status_flags += 1
+            self.frames.feed(indata[:, 0])
+
+        try:
+            self._stream = sounddevice.InputStream(
+                device=device,
+                channels=1,
+                dtype="int16",
+                samplerate=rate,
+                blocksize=round(rate * self.BLOCK_S),
+                callback=callback,
+            )
+        except (ValueError, sounddevice.PortAudioError) as exc:
+            raise DeviceError(f"cannot open {self.name!r} for capture: {exc}") from None
+
+    def start(self) -> None:
+        """Start capturing (at the first alert)."""
+        self._stream.start()
+
+    def stop(self) -> None:
+        """Stop capturing; what was captured is still sent, then the page ends."""
+        if not self.frames.closed:
+            self._stream.stop()
+            self.frames.close()
+
+    def close(self) -> None:
+        """Stop and release the device."""
+        self.stop()
+        self._stream.close()
+
+    def __enter__(self) -> Microphone:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class RawReader:
+    """Raw signed 16-bit little-endian mono PCM from a pipe, fed as it arrives.
+
+    A thread reads whatever the pipe holds (``os.read``, not waiting for a full
+    buffer), so a text-to-speech engine or ``arecord`` streaming into polyptt is paged
+    with no more delay than the alerts; end of file closes the audio.
+
+    Parameters
+    ----------
+    stream : binary file
+        Standard input, typically.
+    rate : int
+        The samples' rate.
+    codec, frame_ms, gain_db, max_buffer_s
+        As for :class:`Microphone`.
+
+    Attributes
+    ----------
+    frames : LiveFrames
+        The page's source.
+    error : OSError or None
+        Why reading stopped early, if it did.
+    """
+
+    _READ = 1 << 14
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        rate: int,
+        codec: str,
+        frame_ms: int,
+        *,
+        gain_db: float = 0.0,
+        max_buffer_s: float = 300.0,
+    ) -> None:
+        framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
+        self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s)
+        self.error: OSError | None = None
+        self._stream = stream
+        self._thread = threading.Thread(target=self._run, name="polyptt-raw-reader", daemon=True)
+
+    def start(self) -> None:
+        """Start reading (at the first alert)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop taking audio: what was read is still sent, then the page ends."""
+        self.frames.close()
+
+    def _run(self) -> None:
+        odd = b""  # a sample split between two reads
+        try:
+            fd = self._stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = None
+        try:
+            while not self.frames.closed:
+                data = os.read(fd, self._READ) if fd is not None else self._stream.read(self._READ)
+                if not data:
+                    break
+                data = odd + data
+                cut = len(data) - len(data) % 2
+                odd = data[cut:]
+                if cut:
+                    self.frames.feed(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self.frames.close()

@@ -1,0 +1,37 @@
+"""Sending pages: a schedule that does no I/O, pacers that put it on the wire.
+
+The data path is source -> schedule -> pacer -> sink: ``send``, ``loop`` and the relay
+differ only in the source (a file, a microphone, a pipe, a browser) and the pacer
+(blocking or asyncio).
+
+Map by purpose
+--------------
+A page as datagrams with due times, no I/O
+    :class:`~polyptt.send.schedule.Schedule`, :class:`~polyptt.send.schedule.PageParams`,
+    :func:`~polyptt.send.schedule.page_length`
+Frames, asked for when due
+    :class:`~polyptt.send.source.FrameSource`, :class:`~polyptt.send.source.IterableFrames`
+Send a page
+    :func:`~polyptt.send.pacing.send_page` (blocking), :func:`~polyptt.send.pacing.send_page_async`
+    (asyncio), :class:`~polyptt.send.pacing.PageReport`
+"""
+
+from polyptt.send.pacing import PageReport, PageRun, Sink, send_page, send_page_async
+from polyptt.send.schedule import PageParams, Phase, Schedule, page_length, transmit_offset
+from polyptt.send.source import END_OF_AUDIO, FrameSource, IterableFrames
+
+__all__ = [
+    "END_OF_AUDIO",
+    "FrameSource",
+    "IterableFrames",
+    "PageParams",
+    "PageReport",
+    "PageRun",
+    "Phase",
+    "Schedule",
+    "Sink",
+    "page_length",
+    "send_page",
+    "send_page_async",
+    "transmit_offset",
+]

@@ -188,6 +188,7 @@ class PageRun:
                     return now + POLL_S if now != math.inf else due
                 if frame is END_OF_AUDIO:
                     continue
+                due = schedule.next_offset() or due  # later if the frame came late
             datagram = schedule.take(frame)
             try:
                 self.sink.send(datagram, due)

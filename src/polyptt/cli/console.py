@@ -37,6 +37,11 @@ class Console:
         self._status_shown = False
         self._status_at = 0.0
 
+    @classmethod
+    def from_flags(cls, quiet: bool, verbose: int) -> Console:
+        """The console every subcommand's ``-q``/``-v`` ask for (``-q`` wins)."""
+        return cls(-1 if quiet else verbose)
+
     def _line(self, text: str) -> None:
         self.clear_status()
         click.echo(text, file=self.stream)

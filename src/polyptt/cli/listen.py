@@ -188,8 +188,7 @@ def listen(**kwargs: Any) -> None:
     recording that could not be written, 2 bad usage (an unwritable --record DIR too),
     130/143 stopped by SIGINT/SIGTERM (recordings are finalized first).
     """
-    verbosity = -1 if kwargs.pop("quiet") else kwargs.pop("verbose")
-    console = Console(verbosity)
+    console = Console.from_flags(kwargs.pop("quiet"), kwargs.pop("verbose"))
     status = _listen(console=console, **kwargs)
     click.get_current_context().exit(status)
 

@@ -185,8 +185,7 @@ def send(file: str | None, **kwargs: Any) -> None:
     by SIGINT/SIGTERM (the page was still ended properly).
     """
     _check_source(click.get_current_context(), file, kwargs)
-    verbosity = -1 if kwargs["quiet"] else kwargs["verbose"]
-    console = Console(verbosity)
+    console = Console.from_flags(kwargs["quiet"], kwargs["verbose"])
     try:
         status = _send(file, console=console, **kwargs)
     except KeyboardInterrupt:  # before the page started: nothing was sent

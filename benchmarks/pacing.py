@@ -36,8 +36,8 @@ from tests.processes import LOOPBACK_ENV, polyptt_command, polyptt_env  # noqa: 
 from tests.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt  # noqa: E402
-from polyptt.send import pacing  # noqa: E402
 from polyptt.protocol import DEFAULT_GROUP  # noqa: E402
+from polyptt.send import pacing  # noqa: E402
 
 FRAME_MS = 30
 

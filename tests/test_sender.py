@@ -11,8 +11,8 @@ import pytest
 from tests.pages import split_page
 
 from polyptt import protocol, scheduling
-from polyptt.send import pacing as sender
 from polyptt.send import PageReport, send_page, transmit_offset
+from polyptt.send import pacing as sender
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
 

@@ -95,8 +95,10 @@ def test_raw_from_a_pipe_is_paged_as_it_arrives(tmp_path: Path) -> None:
     expected = framer.push(pcm) + framer.flush()
     ops, frames = page_in(out)
     assert frames == expected
-    assert ops.count(protocol.OpCode.ALERT) == 31 and ops.count(protocol.OpCode.END) == 12
-    assert summary["source"] == "raw" and summary["frames"] == len(expected)
+    assert ops.count(protocol.OpCode.ALERT) == 31
+    assert ops.count(protocol.OpCode.END) == 12
+    assert summary["source"] == "raw"
+    assert summary["frames"] == len(expected)
 
 
 @pytest.mark.audio
@@ -120,7 +122,8 @@ def test_mic_page_carries_what_the_microphone_heard(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     ops, frames = page_in(out)
     assert len(frames) == 250  # --duration 5: exactly 5 s of 20 ms frames
-    assert ops.count(protocol.OpCode.ALERT) == 31 and ops.count(protocol.OpCode.END) == 12
+    assert ops.count(protocol.OpCode.ALERT) == 31
+    assert ops.count(protocol.OpCode.END) == 12
     recorded = recorded_page(out, tmp_path / "pages")
     _lag, corr = align(recorded, clip)
     assert corr > 0.95

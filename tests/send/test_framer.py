@@ -85,7 +85,8 @@ def test_flush_pads_the_last_frame_and_closes() -> None:
     framer = Framer("g711u", 20)
     assert framer.push(np.ones(100, np.int16)) == []
     last = framer.flush()
-    assert len(last) == 1 and len(last[0]) == 160
+    assert len(last) == 1
+    assert len(last[0]) == 160
     assert framer.flush() == []
     with pytest.raises(ValueError, match="flushed"):
         framer.push(np.ones(1, np.int16))

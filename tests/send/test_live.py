@@ -54,7 +54,8 @@ def test_frames_wait_for_capture_and_end_after_close() -> None:
     assert live.next_frame() is None  # 100 of 160 samples: not a frame yet
     live.feed(np.arange(200, dtype=np.int16))
     first = live.next_frame()
-    assert first is not None and len(first) == 160
+    assert first is not None
+    assert len(first) == 160
     assert live.next_frame() is None
     live.close()
     live.feed(np.ones(1000, np.int16))  # after close: ignored
@@ -110,7 +111,8 @@ def test_live_audio_during_the_alerts_is_paged_from_its_first_sample() -> None:
     assert sink.frames()[0] == expected[0]
     assert sink.frames() == expected
     assert (report.alerts, report.transmits, report.ends) == (31, len(expected), 12)
-    assert report.interrupted is None and not report.stopped
+    assert report.interrupted is None
+    assert not report.stopped
     # the capture kept ahead of the page: no frame was waited for
     assert report.offset == pytest.approx(page_length(len(expected), 20))
 

@@ -72,7 +72,8 @@ def test_offsets_and_counts() -> None:
     assert offsets[-1] == pytest.approx(page_length(4, 30))
     assert (schedule.alerts, schedule.transmits, schedule.ends) == (31, 4, 12)
     assert schedule.last_count == 7 + 3 * 240
-    assert schedule.done and schedule.next_offset() is None
+    assert schedule.done
+    assert schedule.next_offset() is None
     with pytest.raises(ValueError, match="over"):
         schedule.take()
 
@@ -90,7 +91,8 @@ def test_stop_ends_the_page_from_the_moment_it_is_told(stop_after: int) -> None:
         schedule.take(b"f" * 240 if schedule.wants_frame else None)
     told_at = schedule.last_offset + 0.012
     schedule.stop(told_at)
-    assert schedule.phase is Phase.ENDS and schedule.stopped
+    assert schedule.phase is Phase.ENDS
+    assert schedule.stopped
     assert not schedule.wants_frame
     offsets = []
     while (offset := schedule.next_offset()) is not None:

@@ -200,7 +200,9 @@ def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) 
     if mic and (file is not None or raw):
         raise click.UsageError("--mic takes no FILE and no --raw")
     if not mic and file is None:
-        raise click.UsageError("Missing argument 'FILE' (an audio file, - for standard input) or --mic.")
+        raise click.UsageError(
+            "Missing argument 'FILE' (an audio file, - for standard input) or --mic."
+        )
     if kwargs["input_device"] is not None and not mic:
         raise click.UsageError("--input-device goes with --mic")
     if mic or raw:
@@ -299,9 +301,7 @@ def _send(
     clipped = live.frames.framer.clipped if live is not None else page_audio.clipped
     if live is not None and clipped:
         console.warn(f"{clipped} samples clipped at full scale; lower --gain")
-    summary.update(
-        frames=report.transmits, audio_s=round(audio_s, 3), clipped_samples=clipped
-    )
+    summary.update(frames=report.transmits, audio_s=round(audio_s, 3), clipped_samples=clipped)
     summary.update(_report_fields(report))
     summary["exit_status"] = status
     if error:

@@ -217,3 +217,17 @@ def test_the_extension_is_an_optimised_release_build() -> None:
 
     assert _codec._build["optimized"], _codec._build
     assert not _codec._build["asserts"], _codec._build
+
+
+def test_one_codec_table_for_the_wire() -> None:
+    """Every wire codec has its description under its name, and nothing else is on the
+    wire: the protocol's ids, the codec table and the command's choices agree."""
+    from polyptt.cli.send import WIRE_CODECS
+    from polyptt.protocol import CodecId
+
+    on_the_wire = {name for name in codecs.NAMES if codecs.info(name).wire_id is not None}
+    assert on_the_wire == {c.codec_name for c in CodecId} == set(WIRE_CODECS)
+    for wire in CodecId:
+        assert codecs.info(wire.codec_name).wire_id is wire
+        assert codecs.by_wire_id(int(wire)).name == wire.codec_name
+    assert WIRE_CODECS[0] == "g722"  # the default comes first in --help

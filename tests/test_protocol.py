@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyptt import protocol
+from polyptt import host, protocol
 from polyptt.protocol import (
     ALERT_COUNT,
     ALERT_INTERVAL_S,
@@ -48,7 +48,6 @@ from polyptt.protocol import (
     parse_channel,
     parse_packet,
     parse_serial,
-    serial_from_mac,
 )
 
 # A frame whose bytes all differ from their neighbours', so a wrong split shows.
@@ -117,7 +116,7 @@ def test_alert_and_end_with_the_same_fields_differ() -> None:
 
 
 def test_transmit_packet_like_the_advisory_capture() -> None:
-    serial = serial_from_mac(0x0004F2A1B2C3)  # a Polycom OUI MAC
+    serial = host.serial_from_mac(0x0004F2A1B2C3)  # a Polycom OUI MAC
     assert serial == 0xF2A1B2C3
     header = bytes.fromhex(
         "10"  # op: transmit
@@ -735,17 +734,17 @@ def test_parse_serial_rejects(text: str) -> None:
 
 
 def test_serial_from_mac_takes_the_last_four_bytes() -> None:
-    assert serial_from_mac(0x0004F2123456) == 0xF2123456
-    assert serial_from_mac(0xFFFF00000001) == 1
+    assert host.serial_from_mac(0x0004F2123456) == 0xF2123456
+    assert host.serial_from_mac(0xFFFF00000001) == 1
     for bad in (-1, 1 << 48):
         with pytest.raises(ValueError, match="MAC"):
-            serial_from_mac(bad)
+            host.serial_from_mac(bad)
 
 
 def test_serial_from_mac_default_is_32_bit_and_stable() -> None:
-    serial = serial_from_mac()
+    serial = host.serial_from_mac()
     assert 0 <= serial < 1 << 32
-    assert serial_from_mac() == serial
+    assert host.serial_from_mac() == serial
 
 
 def _fake_interface(root: Path, name: str, address: str, kind: int = 1) -> None:
@@ -761,22 +760,22 @@ def test_mac_from_sysfs_prefers_burnt_in_addresses(tmp_path: Path) -> None:
     _fake_interface(tmp_path, "eth0", "00:04:f2:12:34:56")
     _fake_interface(tmp_path, "mcast", "01:00:5e:00:00:01")  # multicast: never a host
     _fake_interface(tmp_path, "ib0", "80:00:00:48:fe:80:00:00:00:00:00:00", kind=32)
-    assert protocol._mac_from_sysfs(tmp_path) == 0x0004F2123456  # eth0 sorts before wlan0
+    assert host._mac_from_sysfs(tmp_path) == 0x0004F2123456  # eth0 sorts before wlan0
 
 
 def test_mac_from_sysfs_falls_back_to_local_addresses(tmp_path: Path) -> None:
     _fake_interface(tmp_path, "veth1", "6a:00:00:00:00:02")
     _fake_interface(tmp_path, "eth0", "02:fc:00:00:00:01")
-    assert protocol._mac_from_sysfs(tmp_path) == 0x02FC00000001
-    assert protocol._mac_from_sysfs(tmp_path / "missing") is None
+    assert host._mac_from_sysfs(tmp_path) == 0x02FC00000001
+    assert host._mac_from_sysfs(tmp_path / "missing") is None
 
 
 def test_serial_from_mac_falls_back_to_uuid_getnode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protocol, "_mac_from_sysfs", lambda root: None)
+    monkeypatch.setattr(host, "_mac_from_sysfs", lambda root: None)
     import uuid
 
     monkeypatch.setattr(uuid, "getnode", lambda: 0x0004F2ABCDEF)
-    assert serial_from_mac() == 0xF2ABCDEF
+    assert host.serial_from_mac() == 0xF2ABCDEF
 
 
 # ------------------------------------------------------------------------------- docs

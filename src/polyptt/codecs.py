@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from polyptt import _codec
+from polyptt.protocol import CodecId
 
 __all__ = [
     "NAMES",
@@ -77,7 +78,7 @@ class CodecInfo:
         Audio samples per second that the encoder takes and the decoder gives.
     bits_per_sample : int
         Coded bits per audio sample (8 for G.711, 4 for G.722, 2-5 for G.726).
-    wire_id : int or None
+    wire_id : protocol.CodecId or None
         The codec byte of a transmit packet, or None for codecs phones do not page with.
     description : str
         One line for ``--help`` texts and reports.
@@ -86,7 +87,7 @@ class CodecInfo:
     name: str
     sample_rate: int
     bits_per_sample: int
-    wire_id: int | None
+    wire_id: CodecId | None
     description: str
 
     def frame_samples(self, ms: int) -> int:
@@ -114,10 +115,10 @@ def _g726_infos() -> list[CodecInfo]:
 _INFOS: dict[str, CodecInfo] = {
     i.name: i
     for i in [
-        CodecInfo("g711u", 8000, 8, 0x00, "G.711 mu-law, 8 kHz, 64 kbit/s"),
+        CodecInfo("g711u", 8000, 8, CodecId.G711U, "G.711 mu-law, 8 kHz, 64 kbit/s"),
         CodecInfo("g711a", 8000, 8, None, "G.711 A-law, 8 kHz, 64 kbit/s (files only)"),
-        CodecInfo("g722", 16000, 4, 0x09, "G.722, 16 kHz wideband, 64 kbit/s"),
-        CodecInfo("g726qi", 8000, 3, 0xFD, "G.726QI, 24 kbit/s (SoundPoint IP 450/550)"),
+        CodecInfo("g722", 16000, 4, CodecId.G722, "G.722, 16 kHz wideband, 64 kbit/s"),
+        CodecInfo("g726qi", 8000, 3, CodecId.G726QI, "G.726QI, 24 kbit/s (SoundPoint IP 450/550)"),
         *_g726_infos(),
     ]
 }

@@ -21,7 +21,7 @@ Caller ids
 Sample counts
     `advance` and `distance`: RTP-style 32-bit timestamps that wrap.
 Serials
-    `serial_from_mac` and `parse_serial`.
+    `parse_serial` (this host's own serial is `polyptt.host.serial_from_mac`).
 Session timing
     `ALERT_COUNT`, `ALERT_INTERVAL_S`, `END_PAUSE_S`, `END_COUNT`, `END_INTERVAL_S`.
 
@@ -78,7 +78,6 @@ import functools
 import re
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, TypeVar
 
 __all__ = [
@@ -119,7 +118,6 @@ __all__ = [
     "parse_channel",
     "parse_packet",
     "parse_serial",
-    "serial_from_mac",
 ]
 
 DEFAULT_GROUP = "224.0.1.116"
@@ -164,11 +162,20 @@ class OpCode(enum.IntEnum):
 
 
 class CodecId(enum.IntEnum):
-    """Wire id of the audio in a transmit packet (byte 20)."""
+    """Wire id of the audio in a transmit packet (byte 20): the codecs phones page with.
+
+    The one list of them: `polyptt.codecs` describes each under :attr:`codec_name`,
+    and the commands offer exactly these.
+    """
 
     G711U = 0x00
     G722 = 0x09
     G726QI = 0xFD
+
+    @property
+    def codec_name(self) -> str:
+        """The codec's name in `polyptt.codecs` and on the command line (``"g722"``)."""
+        return self.name.lower()
 
 
 # wire byte -> member: a dict lookup, where calling the enum costs a microsecond a packet
@@ -476,72 +483,6 @@ def distance(a: int, b: int) -> int:
 def _check_u32(name: str, value: int) -> None:
     if not _is_int(value) or not 0 <= value < _U32:
         raise ValueError(f"{name} must be a 32-bit unsigned integer, got {value!r}")
-
-
-_MAC_TEXT = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-
-
-def _mac_from_sysfs(root: Path) -> int | None:
-    """The MAC of this machine's most permanent-looking Ethernet interface, or None.
-
-    Universally administered addresses come first (vendor-burnt, like a phone's), then
-    locally administered ones (VMs, containers); ties go to the interface name, so the
-    choice is stable across runs.
-    """
-    candidates: list[tuple[bool, str, int]] = []
-    try:
-        interfaces = sorted(root.iterdir())
-    except OSError:
-        return None
-    for interface in interfaces:
-        try:
-            if (interface / "type").read_text().strip() != "1":  # ARPHRD_ETHER
-                continue
-            text = (interface / "address").read_text().strip().lower()
-        except OSError:
-            continue
-        if not _MAC_TEXT.fullmatch(text):
-            continue
-        mac = int(text.replace(":", ""), 16)
-        first_octet = mac >> 40
-        if mac == 0 or first_octet & 0x01:  # unset, or a multicast address
-            continue
-        candidates.append((bool(first_octet & 0x02), interface.name, mac))
-    return min(candidates)[2] if candidates else None
-
-
-def serial_from_mac(mac: int | None = None) -> int:
-    """A host serial as phones derive theirs: the last 4 bytes of the MAC address.
-
-    Parameters
-    ----------
-    mac : int, optional
-        48-bit MAC address. By default this machine's: on Linux the first Ethernet
-        interface in /sys/class/net (universally administered addresses preferred,
-        then by interface name); elsewhere, or if none is found, `uuid.getnode`.
-
-    Returns
-    -------
-    int
-        32-bit serial.
-
-    Notes
-    -----
-    Fallback: when `uuid.getnode` finds no hardware address either (e.g. a network
-    namespace with only loopback) it returns a random 48-bit number, fixed for the
-    process. The serial is then still unique with high probability but changes between
-    runs, and its rank in contention (lowest serial keeps transmitting) is arbitrary;
-    pass an explicit serial (`parse_serial`) where that matters.
-    """
-    if mac is None:
-        mac = _mac_from_sysfs(Path("/sys/class/net"))
-    if mac is None:
-        import uuid  # only here: it imports platform, a cost every start would pay
-
-        mac = uuid.getnode()
-    if not _is_int(mac) or not 0 <= mac < 1 << 48:
-        raise ValueError(f"MAC address must be a 48-bit unsigned integer, got {mac!r}")
-    return mac & (_U32 - 1)
 
 
 _SERIAL_TEXT = re.compile(r"0x[0-9a-f]+|[0-9]+", re.ASCII | re.IGNORECASE)

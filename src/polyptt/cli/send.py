@@ -21,6 +21,7 @@ import click
 
 from polyptt.cli import options
 from polyptt.cli.console import Console
+from polyptt.protocol import CodecId
 
 if TYPE_CHECKING:
     from polyptt.audio import PageAudio
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["send"]
 
-#: Codecs phones page with, in the order ``--help`` lists them.
-WIRE_CODECS = ("g722", "g711u", "g726qi")
+#: Codecs phones page with, in the order ``--help`` lists them (the default first).
+WIRE_CODECS = tuple(c.codec_name for c in sorted(CodecId, key=lambda c: c is not CodecId.G722))
 
 EXIT_OK = 0
 
@@ -240,7 +241,9 @@ def _send(
 
     caller_id = _caller_id(caller_id, console)
     if serial is None:
-        serial = protocol.serial_from_mac()
+        from polyptt.host import serial_from_mac
+
+        serial = serial_from_mac()
     info = codecs.info(codec)
     if mic or raw_rate is not None:
         live = _open_live(file, codec, frame_ms, gain, raw_rate, input_device)
@@ -285,7 +288,7 @@ def _send(
             channel=channel,
             serial=serial,
             caller_id=caller_id,
-            codec=protocol.CodecId(info.wire_id),
+            codec=CodecId(info.wire_id),
             codec_name=codec,
             frame_ms=frame_ms,
             start_count=start_count,
@@ -327,9 +330,9 @@ def _caller_id(text: str | None, console: Console) -> str:
     from polyptt.protocol import fit_caller_id
 
     if text is None:
-        import socket
+        from polyptt.host import default_caller_id
 
-        return fit_caller_id(socket.gethostname().split(".")[0].replace("\0", ""))[0]
+        return default_caller_id()
     try:
         fitted, was_cut = fit_caller_id(text)
     except ValueError as exc:

@@ -154,3 +154,42 @@ def test_mic_page_stopped_by_a_signal_ends_properly(
     assert summary["interrupted"] == signal.Signals(signum).name
     # about 2.5 s minus start-up was captured, and none of it was cut off
     assert 50 <= len(frames) == summary["frames"] <= 125
+
+
+def test_mic_without_portaudio_is_one_line_and_no_page(tmp_path: Path) -> None:
+    """A stand-in sounddevice that fails as the real one does without libportaudio2
+    (PortAudio is installed here, so its absence can only be simulated)."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
+    out = tmp_path / "never.pcap"
+    result = subprocess.run(
+        polyptt_command("send", "--mic", "--pcap", str(out)),
+        env=polyptt_env(first=[fake]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Error: Invalid value for '--input-device': no audio devices: PortAudio library "
+        "not found (install libportaudio2) (see 'polyptt send --help')\n"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.audio
+def test_mic_unknown_device_is_one_line_and_no_page(tmp_path: Path) -> None:
+    sounddevice_or_skip()
+    out = tmp_path / "never.pcap"
+    result = subprocess.run(
+        polyptt_command("send", "--mic", "--input-device", "no such mic", "--pcap", str(out)),
+        env=polyptt_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: Invalid value for '--input-device': input device")
+    assert len(result.stderr.splitlines()) == 1
+    assert not out.exists()

@@ -47,6 +47,7 @@ DEFAULT_TTL = 64
 _IP_MTU_DISCOVER = 10
 _IP_PMTUDISC_DO = 2
 _SIOCGIFADDR = 0x8915
+_IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
 
 class NetworkError(OSError):
@@ -146,13 +147,8 @@ def interface_address(name_or_address: str) -> str:
         address = str(ipaddress.IPv4Address(text))
     except ValueError:
         return _address_of_interface(text)
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.bind((address, 0))
-    except OSError:
-        raise ValueError(f"{address} is not an address of this host") from None
-    finally:
-        probe.close()
+    if not _is_local(address):
+        raise ValueError(f"{address} is not an address of this host")
     return address
 
 
@@ -176,11 +172,15 @@ def _address_of_interface(name: str) -> str:
     return socket.inet_ntoa(reply[20:24])
 
 
-def source_address(destination: Destination, interface: str | None = None) -> tuple[str, int]:
+def source_address(
+    destination: Destination, interface: str | None = None, source_port: int | None = None
+) -> tuple[str, int]:
     """The (address, port) this host would send to `destination` from, sending nothing.
 
-    Used to label packets written to a capture file as if they had been sent. Falls back
-    to ``0.0.0.0`` when there is no route.
+    Used to label packets written to a capture file as if they had been sent: the port
+    is the one a :class:`UdpSink` with the same `source_port` asks for (the
+    destination's by default; 0 for the ephemeral port the system would pick). Falls
+    back to ``0.0.0.0`` when there is no route.
     """
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -189,14 +189,39 @@ def source_address(destination: Destination, interface: str | None = None) -> tu
         probe.connect((destination.address, destination.port))  # routes only; no packet
         address, port = probe.getsockname()
     except OSError:
-        return interface or "0.0.0.0", DEFAULT_PORT
+        address, port = interface or "0.0.0.0", DEFAULT_PORT
     finally:
         probe.close()
-    return str(address), int(port)
+    if source_port is None:
+        source_port = destination.port
+    return str(address), int(source_port or port)
+
+
+def _is_local(address: str) -> bool:
+    """Whether `address` is one of this host's (a socket can bind to it)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((address, 0))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 class UdpSink:
     """A UDP socket configured for paging, and the one way a page is sent.
+
+    Phones send their pages from the group's port (5001 -> 5001), and at least one
+    receiver written against them drops anything else, so the socket is bound to the
+    destination's port by default. ``SO_REUSEADDR``/``SO_REUSEPORT`` let a listener on
+    this host (``listen``, ``loop``, the relay) and a second sender share that port, and
+    the socket is connected to the destination, which takes it out of the kernel's choice
+    of receiver for datagrams arriving at the port: it never steals a listener's
+    traffic. A port that cannot be bound (another program holds it exclusively, or it
+    is privileged) falls back to an ephemeral one, with :attr:`warning` saying so; a
+    page is never refused for its source port. Unicast to this host itself also uses
+    an ephemeral port, or the socket would receive its own datagrams.
 
     Parameters
     ----------
@@ -208,32 +233,53 @@ class UdpSink:
     ttl : int
         IP TTL, 0-255. For multicast 0 keeps packets on this host and 1 on the local
         network; unicast uses at least 1.
+    source_port : int, optional
+        The source port; the destination's by default, 0 for an ephemeral one.
+
+    Attributes
+    ----------
+    warning : str or None
+        Why the socket did not get the source port it asked for, if it did not.
 
     Raises
     ------
     NetworkError
-        The socket cannot be opened or configured as asked.
+        The socket cannot be opened or configured as asked, or there is no route to the
+        destination.
     """
 
     #: The sender waits for each packet's due time before sending it.
     paced = True
 
-    def __init__(self, destination: Destination, *, interface: str | None = None, ttl: int = 64):
+    def __init__(
+        self,
+        destination: Destination,
+        *,
+        interface: str | None = None,
+        ttl: int = 64,
+        source_port: int | None = None,
+    ):
         if not 0 <= ttl <= 255:
             raise ValueError(f"TTL {ttl} is not in 0-255")
+        if source_port is not None and not 0 <= source_port <= 65535:
+            raise ValueError(f"source port {source_port} is not in 0-65535")
         self.destination = destination
-        self._target = (destination.address, destination.port)
+        self.warning: str | None = None
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._configure(interface, ttl)
+            self._bind(interface, destination.port if source_port is None else source_port)
+            self._socket.connect((destination.address, destination.port))
         except OSError as exc:
             self._socket.close()
-            raise NetworkError(f"cannot set up the socket for {destination}: {exc}") from None
+            reason = exc.strerror or exc
+            raise NetworkError(f"cannot set up the socket for {destination}: {reason}") from None
 
     def _configure(self, interface: str | None, ttl: int) -> None:
         sock = self._socket
         if sys.platform.startswith("linux"):
             sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
+            sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)  # receives nothing
         if self.destination.is_multicast:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
@@ -243,17 +289,38 @@ class UdpSink:
                 )
         else:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, max(ttl, 1))
-        if interface:
-            sock.bind((interface, 0))
+
+    def _bind(self, interface: str | None, port: int) -> None:
+        """Bind to `port`, or to an ephemeral port (with a warning) if it is refused."""
+        sock = self._socket
+        if port and not self.destination.is_multicast and _is_local(self.destination.address):
+            port = 0  # to ourselves: from port P to port P would loop back into this socket
+        if port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if hasattr(socket, "SO_REUSEPORT"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                sock.bind((interface or "", port))
+                return
+            except OSError as exc:
+                self.warning = (
+                    f"cannot send from port {port} ({exc.strerror or exc}); sending from an "
+                    "ephemeral port, which some receivers ignore"
+                )
+        sock.bind((interface or "", 0))
 
     @property
     def source(self) -> tuple[str, int]:
-        """The local (address, port); the port is bound by the first send."""
+        """The local (address, port)."""
         address, port = self._socket.getsockname()
         return str(address), int(port)
 
     def send(self, datagram: bytes, offset: float) -> None:
         """Send one datagram now (`offset`, its time in the page, is for other sinks).
+
+        A phone that answered an earlier datagram with "port unreachable" does not fail
+        the page (the socket is connected, so the kernel reports it on the next send):
+        the datagram is sent again, as an unconnected socket would have.
 
         Raises
         ------
@@ -261,7 +328,12 @@ class UdpSink:
             The system refused the datagram (no route, network down, too big...).
         """
         try:
-            self._socket.sendto(datagram, self._target)
+            try:
+                self._socket.send(datagram)
+            except ConnectionRefusedError:
+                self._socket.send(datagram)
+        except ConnectionRefusedError:
+            pass  # refused twice in a row: the phone's port is closed; a page goes on
         except OSError as exc:
             reason = exc.strerror or exc
             raise NetworkError(f"sending to {self.destination} failed: {reason}") from None

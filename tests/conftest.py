@@ -60,7 +60,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("skipped, and why")
     for reason, count in reasons.most_common():
-        terminalreporter.write_line(f"{count:5d}  {reason}")
+        terminalreporter.line(f"{count:5d}  {reason}")
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

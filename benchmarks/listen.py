@@ -1,10 +1,9 @@
 """What ``polyptt listen`` costs, and how soon a packet is heard.
 
 Run inside the private network namespace, from the repository root, with the virtual
-audio devices up for the latency part (../shared/AUDIO.md):
+audio devices up for the latency part (tools/virtual-audio; tools/isolated):
 
-    eval "$(../shared/tools/virtual-audio start /tmp/polyptt-audio-bench)"
-    PYTHONPATH=src ../shared/tools/isolated python benchmarks/listen.py [--pages 1 50]
+    PYTHONPATH=src tools/virtual-audio run tools/isolated python benchmarks/listen.py [--pages 1 50]
 
 CPU and peak RSS: a ``polyptt listen --no-play --record DIR --json`` process (recording
 every page, as a monitor does) receives N simultaneous G.722 pages of 20 ms frames (50
@@ -348,7 +347,7 @@ def main() -> None:
         bare_receiver(args.bare)
         return
     if not only_loopback():
-        raise SystemExit("run inside ../shared/tools/isolated: this sends multicast")
+        raise SystemExit("run inside tools/isolated: this sends multicast")
     os.environ.update(LOOPBACK_ENV)
     print(f"polyptt {polyptt.__version__}  python {platform.python_version()}  "
           f"numpy {np.__version__}")  # fmt: skip

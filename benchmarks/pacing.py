@@ -2,7 +2,7 @@
 
 Run inside the private network namespace, from the repository root:
 
-    PYTHONPATH=src ../shared/tools/isolated python benchmarks/pacing.py [--seconds 60] [--starts 10]
+    PYTHONPATH=src tools/isolated python benchmarks/pacing.py [--seconds 60] [--starts 10]
 
 It pages a generated file to a multicast group on loopback with a busy loop pinned to
 another core, receives the page with kernel timestamps (SO_TIMESTAMPNS), and prints:
@@ -32,7 +32,12 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.udp_capture; polyptt itself: installed or PYTHONPATH=src
 
-from tests.processes import LOOPBACK_ENV, polyptt_command, polyptt_env  # noqa: E402
+from tests.processes import (  # noqa: E402
+    LOOPBACK_ENV,
+    only_loopback,
+    polyptt_command,
+    polyptt_env,
+)
 from tests.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt  # noqa: E402
@@ -132,6 +137,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=10)
     parser.add_argument("--busy-cpu", type=int, default=(os.cpu_count() or 1) - 1)
     args = parser.parse_args()
+    if not only_loopback():
+        raise SystemExit("run inside tools/isolated: this sends multicast")
     print_config(args)
     busy = start_busy_loop(args.busy_cpu)
     try:

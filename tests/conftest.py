@@ -1,37 +1,33 @@
-"""Shared fixtures: where the ITU test vectors are (readers are in tests/vectors.py)."""
+"""Shared fixtures: where the ITU test vectors are (readers are in tests/vectors.py).
+
+Also what keeps a run outside the private network namespace quiet on the network, and
+the end-of-run account of what was skipped and why.
+"""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from tests.processes import LOOPBACK_ENV, only_loopback
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _find_testvectors() -> Path | None:
-    env = os.environ.get("POLYPTT_TESTVECTORS")
-    if env:
-        # Set on purpose (CI sets it): a wrong path is an error, never a quiet skip.
-        if not Path(env).is_dir():
-            pytest.fail(f"POLYPTT_TESTVECTORS={env} is not a directory", pytrace=False)
-        return Path(env)
-    default = PROJECT_ROOT.parent / "shared" / "testvectors"
-    return default if default.is_dir() else None
+#: The ITU-T G.191 conformance data, kept in the repository with its licence and README.
+TESTVECTORS = Path(__file__).resolve().parent / "data" / "testvectors"
 
 
 @pytest.fixture(scope="session")
 def testvectors() -> Path:
-    """The ITU-T G.191 conformance data ($POLYPTT_TESTVECTORS or ../shared/testvectors)."""
-    found = _find_testvectors()
-    if found is None:
-        pytest.skip(
-            "ITU test vectors not found: set POLYPTT_TESTVECTORS or place them in "
-            "../shared/testvectors (CI has them)"
-        )
-    return found
+    """The ITU-T G.191 conformance data: tests/data/testvectors, or $POLYPTT_TESTVECTORS.
+
+    They are part of the repository, so missing vectors fail the tests that need them,
+    never skip them.
+    """
+    folder = Path(os.environ.get("POLYPTT_TESTVECTORS") or TESTVECTORS)
+    if not folder.is_dir():
+        pytest.fail(f"the ITU test vectors are missing: {folder} is not a folder", pytrace=False)
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +43,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if only_loopback():
         return
     skip = pytest.mark.skip(
-        reason="sends packets: run the tests inside ../shared/tools/isolated (loopback only)"
+        reason="sends packets: run it in the private namespace: tools/isolated python -m pytest"
     )
     for item in items:
         if "network" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After the run, what was skipped and why: one line per reason, with its count.
+
+    ``-rs`` lists the skipped tests one by one.
+    """
+    reasons = Counter(_skip_reason(report) for report in terminalreporter.stats.get("skipped", []))
+    if not reasons:
+        return
+    terminalreporter.section("skipped, and why")
+    for reason, count in reasons.most_common():
+        terminalreporter.line(f"{count:5d}  {reason}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    # A skip's longrepr is (path, line, "Skipped: reason").
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")

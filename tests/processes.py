@@ -36,5 +36,5 @@ def polyptt_command(*args: str) -> list[str]:
 
 
 def only_loopback() -> bool:
-    """True inside the test network namespace (../shared/tools/isolated): lo only."""
+    """True inside the test network namespace (tools/isolated): lo only."""
     return [name for _index, name in socket.if_nameindex()] == ["lo"]

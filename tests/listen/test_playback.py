@@ -143,7 +143,9 @@ def _sounddevice():
         pytest.skip(f"PortAudio missing ({exc}): install libportaudio2 (CI does)")
     names = [d["name"] for d in sounddevice.query_devices()]
     if "virtual_speaker_monitor" not in names:
-        pytest.skip("no virtual audio devices: start ../shared/tools/virtual-audio (CI does)")
+        pytest.skip(
+            "no virtual audio devices: run the tests under tools/virtual-audio run ... (CI does)"
+        )
     return sounddevice
 
 

@@ -185,6 +185,16 @@ class WireSniffer:
             result.append((socket.inet_ntoa(frame[16:20]), port, frame[header + 8 :]))
         return result
 
+    @property
+    def sent(self) -> list[tuple[int, str, int, bytes]]:
+        """(source port, destination address, destination port, UDP payload) of each."""
+        result = []
+        for _when, frame in self._collector.snapshot():
+            header = (frame[0] & 0x0F) * 4
+            source, port = struct.unpack("!HH", frame[header : header + 4])
+            result.append((source, socket.inet_ntoa(frame[16:20]), port, frame[header + 8 :]))
+        return result
+
     def __enter__(self) -> WireSniffer:
         self._collector.start()
         return self

@@ -36,6 +36,9 @@ WIRE_CODECS = tuple(c.codec_name for c in sorted(CodecId, key=lambda c: c is not
 
 EXIT_OK = 0
 
+#: The only frame length G.726QI is sent in (see `_check_source`).
+G726QI_FRAME_MS = 30
+
 
 def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
     if value % 10:
@@ -109,7 +112,16 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
     show_envvar=True,
     callback=_check_frame_ms,
     metavar="MS",
-    help="Audio per packet in milliseconds, 10-80 in steps of 10.",
+    help="Audio per packet in milliseconds, 10-80 in steps of 10 (g726qi: 30 only).",
+)
+@click.option(
+    "--source-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    show_envvar=True,
+    metavar="PORT",
+    help="UDP port the page is sent from: the destination's by default, as phones do "
+    "(some receivers ignore other ports); 0 for an ephemeral one.",
 )
 @click.option(
     "--repeat",
@@ -196,7 +208,13 @@ def send(file: str | None, **kwargs: Any) -> None:
 
 
 def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:
-    """Exactly one source, and only the options that fit it."""
+    """Exactly one source, and only the options that fit it; G.726QI as phones send it."""
+    if kwargs["codec"] == "g726qi" and kwargs["frame_ms"] != G726QI_FRAME_MS:
+        raise click.UsageError(
+            f"--codec g726qi is sent in {G726QI_FRAME_MS} ms frames only (90 bytes, as "
+            "SoundPoint IP 450/550 send them; their receivers expect exactly that), "
+            f"not {kwargs['frame_ms']} ms"
+        )
     mic, raw = kwargs["mic"], kwargs["raw_rate"] is not None
     if mic and (file is not None or raw):
         raise click.UsageError("--mic takes no FILE and no --raw")
@@ -235,6 +253,7 @@ def _send(
     raw_rate: int | None,
     input_device: str | None,
     duration: float | None,
+    source_port: int | None,
     **_: Any,
 ) -> int:
     from polyptt import codecs, protocol
@@ -260,7 +279,7 @@ def _send(
         total_frames = min(total_frames, max_frames)
 
     try:
-        sink, closer = _open_sink(destination, interface, ttl, pcap)
+        sink, closer = _open_sink(destination, interface, ttl, pcap, source_port, console)
     except BaseException:
         if live is not None:
             live.close()
@@ -411,7 +430,12 @@ def _open_live(
 
 
 def _open_sink(
-    destination: Destination, interface: str | None, ttl: int, pcap: Path | None
+    destination: Destination,
+    interface: str | None,
+    ttl: int,
+    pcap: Path | None,
+    source_port: int | None,
+    console: Console,
 ) -> tuple[Any, Any]:
     """The sink the page goes to and the function that closes it."""
     if pcap is not None:
@@ -426,7 +450,7 @@ def _open_sink(
             raise click.BadParameter(
                 f"cannot write {pcap}: {exc.strerror or exc}", param_hint="'--pcap'"
             ) from None
-        source = source_address(destination, interface)
+        source = source_address(destination, interface, source_port)
         sink = PcapSink(
             writer, source, (destination.address, destination.port), time.time_ns(), ttl=ttl
         )
@@ -434,9 +458,11 @@ def _open_sink(
     from polyptt.transport import NetworkError, UdpSink
 
     try:
-        udp = UdpSink(destination, interface=interface, ttl=ttl)
+        udp = UdpSink(destination, interface=interface, ttl=ttl, source_port=source_port)
     except NetworkError as exc:
         raise options.NetworkFailure(str(exc)) from None
+    if udp.warning:
+        console.warn(udp.warning)
     return udp, udp.close
 
 

@@ -89,8 +89,14 @@ def page_length(frames: int, frame_ms: int) -> float:
 
 
 def random_start_count() -> int:
-    """A random first sample count, as phones draw one."""
-    return int.from_bytes(os.urandom(4), "big")
+    """A random first sample count, as phones draw one, below 2**31.
+
+    A count anywhere in 2**32 could wrap inside the page (about 2e-6 per second of
+    audio); receivers that sort frames by a plain numeric sort (the original PolyPtt's
+    does) would then play the page out of order. Below 2**31, as in the advisory's
+    capture, a page would need to last 3 days to wrap.
+    """
+    return int.from_bytes(os.urandom(4), "big") >> 1
 
 
 class Schedule:

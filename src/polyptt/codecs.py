@@ -126,7 +126,9 @@ _INFOS: dict[str, CodecInfo] = {
 #: Every codec name :func:`info`, :class:`Encoder` and :class:`Decoder` accept.
 NAMES: tuple[str, ...] = tuple(_INFOS)
 
-_BY_WIRE_ID = {i.wire_id: i for i in _INFOS.values() if i.wire_id is not None}
+_BY_WIRE_ID: dict[int, CodecInfo] = {
+    int(i.wire_id): i for i in _INFOS.values() if i.wire_id is not None
+}
 
 
 def info(name: str) -> CodecInfo:

@@ -508,7 +508,7 @@ def parse_serial(text: str) -> int:
 # ---------------------------------------------------------------------------- packets
 
 
-def _init_header_fields(packet: AlertPacket | EndPacket | TransmitPacket | Header) -> None:
+def _init_header_fields(packet: _ControlPacket | TransmitPacket | Header) -> None:
     """Validate the header fields of a new `packet` and cut its caller id to fit.
 
     A packet object stands for the datagram, so it holds the caller id the phones will
@@ -521,7 +521,7 @@ def _init_header_fields(packet: AlertPacket | EndPacket | TransmitPacket | Heade
     object.__setattr__(packet, "caller_id", fit_caller_id(packet.caller_id)[0])
 
 
-def _repr_header_fields(packet: AlertPacket | EndPacket | TransmitPacket | Header) -> str:
+def _repr_header_fields(packet: _ControlPacket | TransmitPacket | Header) -> str:
     return f"channel={packet.channel}, serial=0x{packet.serial:08X}, caller_id={packet.caller_id!r}"
 
 

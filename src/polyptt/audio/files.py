@@ -167,10 +167,12 @@ def load(
     if len(data) == 0:
         raise AudioError(f"{_name(source)}: contains no audio")
     if exact:
-        pcm = np.ascontiguousarray(data[:, 0])
+        pcm: npt.NDArray[np.int16] = np.ascontiguousarray(data[:, 0], dtype=np.int16)
         return Audio(pcm, sample_rate, source_rate, channels, 0, True)
 
-    mono = data.mean(axis=1, dtype=np.float64) if channels > 1 else data[:, 0]
+    mono: npt.NDArray[np.floating] = (
+        data.mean(axis=1, dtype=np.float64) if channels > 1 else data[:, 0].astype(np.float32)
+    )
     if source_rate != sample_rate:
         import soxr
 

@@ -264,6 +264,8 @@ def _send(
 
         serial = serial_from_mac()
     info = codecs.info(codec)
+    wire_id = info.wire_id
+    assert wire_id is not None  # --codec offers wire codecs only
     if mic or raw_rate is not None:
         live = _open_live(file, codec, frame_ms, gain, raw_rate, input_device)
         source: FrameSource | list[bytes] = live.frames
@@ -307,7 +309,7 @@ def _send(
             channel=channel,
             serial=serial,
             caller_id=caller_id,
-            codec=CodecId(info.wire_id),
+            codec=CodecId(wire_id),
             codec_name=codec,
             frame_ms=frame_ms,
             start_count=start_count,

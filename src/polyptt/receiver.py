@@ -37,13 +37,15 @@ Listeners come and go
 ---------------------
 `Receiver.subscribe` and `Receiver.unsubscribe` change the listeners at any time, from
 any listener callback too (the relay adds a browser per connection). A listener that
-joins is told of the pages already open (`PageListener.page_started`, with
-``page.samples`` showing how much audio it missed) and gets their audio from then on,
-so it can follow them to their end like any other. One that leaves gets no call after
-that, and no `PageListener.page_ended` for the pages still open: they have not ended.
-Each event goes to the listeners subscribed when it was emitted, as Node's EventEmitter
-does: one added or removed by an earlier listener during that event takes effect from
-the next event. That keeps the per-frame path exactly as cheap as with fixed listeners.
+joins is told of the pages already open (`PageListener.page_started`; ``page.samples``
+is the audio it missed) and gets all their audio after that, so it can follow them to
+their end like any other. One that leaves gets no further event, and no
+`PageListener.page_ended` for the pages still open: they have not ended. Each event (a
+page's start, its end, the audio one datagram or batch released) goes to the listeners
+subscribed when it was emitted, as Node's EventEmitter does: one added or removed by an
+earlier listener during that event takes effect from the next event (a listener removed
+that way still gets the event in progress). That keeps the per-frame path exactly as
+cheap as with fixed listeners.
 
 Our own pages
 -------------
@@ -293,7 +295,7 @@ class Receiver:
         """Tell `listener` of pages from now on, after the listeners already there.
 
         It is told at once of every page open now (``page_started``, in the order they
-        started) and gets their audio from the next chunk on. Safe from inside a
+        started) and gets all their audio after ``page.samples``. Safe from inside a
         listener's callback: a page being started then is among the open pages, and no
         event reaches it twice.
 
@@ -397,8 +399,9 @@ class Receiver:
             self._prediction_of[page.key] = prediction
 
     def _emit(self, page: Page, chunks: list[Pcm], now: float) -> None:
+        sinks = self._audio_sinks  # one emission: `page.samples` already counts it all
         for pcm in chunks:
-            for sink in self._audio_sinks:
+            for sink in sinks:
                 sink(page, pcm, now)
 
     def _close(self, page: Page, now: float, reason: str) -> None:

@@ -24,7 +24,6 @@ listeners (and softphones) share the port, as phones expect multicast to be shar
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import selectors
@@ -32,7 +31,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyptt.driver import (
     COALESCE_PLAYING_S,
@@ -43,6 +42,9 @@ from polyptt.driver import (
 )
 from polyptt.protocol import DEFAULT_GROUP, DEFAULT_PORT
 from polyptt.receiver import Receiver
+
+if TYPE_CHECKING:  # asyncio is imported by serve_async: `listen` would pay 7 MB for it
+    import asyncio
 
 # The driver's constants are named here too: they are what the runners' callers pass.
 __all__ = [
@@ -219,6 +221,8 @@ async def serve_async(
     Exception
         Whatever a listener raised: reading stops, and the exception is raised here.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     failed: asyncio.Future[None] = loop.create_future()
     waiting: list[asyncio.Future[Any]] = [failed]
@@ -256,6 +260,7 @@ class _AsyncReading:
         self._sockets = tuple(sockets)
         self._loop = loop
         self._failed = failed  # gets a listener's exception
+        self._closed = False
         self._reading = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -268,7 +273,7 @@ class _AsyncReading:
     def close(self) -> None:
         """Stop reading (callbacks already queued by the loop then do nothing)."""
         self._stop_reading()
-        self._sockets = ()
+        self._closed = True
         if self._pause is not None:
             self._pause.cancel()
             self._pause = None
@@ -285,7 +290,7 @@ class _AsyncReading:
         self._wake(self._sockets)
 
     def _wake(self, ready: Iterable[socket.socket]) -> None:
-        if not self._sockets:  # closed: a callback the loop had already queued
+        if self._closed:  # a callback the loop had already queued
             return
         try:
             pause = self._driver.wake(ready)

@@ -1,10 +1,17 @@
 """Receive paging datagrams from the network and feed them to a `Receiver`.
 
-Why a selector loop and not asyncio: the receiving core is synchronous and does no I/O,
-so the live path needs only "wait for a datagram or the next deadline, feed, tick". A
-`selectors` loop says exactly that in a few lines, adds no event-loop start-up to a
-command that cron or systemd runs, and keeps tracebacks flat. The relay, which lives in
-aiohttp's asyncio loop, can feed the same `Receiver` from a datagram protocol instead.
+Two runners wait on the same sockets around one policy, `polyptt.driver.ReceiveDriver`
+(batches, kernel arrival times, flush, the clock, pauses), and differ only in how they
+wait:
+
+- `serve` blocks in a ``selectors`` loop, for ``polyptt listen``: the receiving core is
+  synchronous and does no I/O, so the live path needs only "wait for a datagram or the
+  next deadline, feed, tick". A selector says exactly that in a few lines, adds no
+  event-loop start-up to a command that cron or systemd runs, and keeps tracebacks flat.
+- `serve_async` runs inside an asyncio loop, for the relay (aiohttp) and ``polyptt
+  loop`` (which also sends): ``loop.add_reader`` on the sockets, a timer for the
+  receiver's deadlines, and the coalescing pause taken by unregistering the readers for
+  its length, so it never blocks the event loop.
 
 Sockets
 -------
@@ -21,39 +28,39 @@ import contextlib
 import ipaddress
 import selectors
 import socket
-import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from polyptt.driver import (
+    COALESCE_PLAYING_S,
+    COALESCE_S,
+    TICK_S,
+    ReceiveDriver,
+    enable_arrival_times,
+)
 from polyptt.protocol import DEFAULT_GROUP, DEFAULT_PORT
 from polyptt.receiver import Receiver
 
-__all__ = ["Endpoint", "open_sockets", "parse_endpoint", "serve"]
+if TYPE_CHECKING:  # asyncio is imported by serve_async: `listen` would pay 7 MB for it
+    import asyncio
+
+# The driver's constants are named here too: they are what the runners' callers pass.
+__all__ = [
+    "COALESCE_PLAYING_S",
+    "COALESCE_S",
+    "TICK_S",
+    "Endpoint",
+    "open_sockets",
+    "parse_endpoint",
+    "serve",
+    "serve_async",
+]
 
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _RECEIVE_BUFFER = 4 << 20  # absorbs bursts (tens of pages, a flood) while the loop is busy
-_MAX_DATAGRAM = 65535
-_BATCH = 256  # datagrams read per socket per wake-up before the clock is applied again
-#: Granularity of the receiver's clock (lost-frame release, page timeouts), seconds.
-TICK_S = 0.005
-#: Pause after a wake-up that emptied the sockets, so that the next one finds several
-#: datagrams queued. Every wake-up starts with cold caches (on a virtual machine, a
-#: descheduled CPU) and a batch runs warm: with 50 pages of 20 ms frames, a wake-up per
-#: datagram cost twice the CPU of 5 ms pauses, and 40 ms pauses cost a further 40 % less.
-#: Arrival times are the kernel's (SO_TIMESTAMPNS), so the pause still counts in the
-#: latency the receiver and the benchmark see, and recordings keep exact times. While a
-#: page plays, the short pause keeps latency well inside the 40 ms jitter buffer; with
-#: nothing to play (recording, reporting) nobody hears the delay, and the long one
-#: applies. The socket buffer then holds 100 datagrams (50 pages of 20 ms frames), about
-#: 130 KB on loopback: a quarter of the 416 KiB Linux gives a process by default, 3 % of
-#: the 4 MiB requested (which root gets).
-COALESCE_PLAYING_S = 0.005
-COALESCE_S = 0.04
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("@qq")
-_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 @dataclass(frozen=True)
@@ -124,8 +131,7 @@ def open_sockets(endpoints: Iterable[Endpoint], interface: str | None) -> list[s
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             with contextlib.suppress(OSError):  # not Linux: neither option nor problem
                 sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
-            with contextlib.suppress(OSError):  # arrival times from the kernel, if it can
-                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+            enable_arrival_times(sock)
             sock.bind(("", port))
             local = socket.inet_aton(interface or "0.0.0.0")
             for endpoint in {m for m in members if m.is_multicast}:
@@ -152,60 +158,172 @@ def serve(
 
     Wakes up for datagrams, for the receiver's next deadline (lost-frame release, page
     timeout; at most every `TICK_S`), and at least every 100 ms to check `should_stop`.
-    After reading all that was queued it pauses `coalesce_s` (see `COALESCE_S`; use
+    After reading all that was queued it sleeps `coalesce_s` (see `COALESCE_S`; use
     `COALESCE_PLAYING_S` when audio is played), unless reading was cut short to apply
     the clock, so a flood is read at full speed. Arrival times are the kernel's receive
     timestamps (wall clock, as the recordings' UTC times), or `clock` where the system
-    gives none.
+    gives none. See `polyptt.driver.ReceiveDriver` for the policy.
     """
+    driver = ReceiveDriver(receiver, clock=clock, coalesce_s=coalesce_s)
     selector = selectors.DefaultSelector()
     for sock in sockets:
-        selector.register(sock, selectors.EVENT_READ)
-    next_tick = clock()
+        selector.register(sock, selectors.EVENT_READ, sock)
     try:
         while not should_stop():
             now = clock()
             if until is not None and now >= until:
                 return
-            wake = next_tick if until is None else min(next_tick, until)
+            wake = driver.next_tick if until is None else min(driver.next_tick, until)
             ready = selector.select(max(0.0, wake - now))
-            caught_up = True
-            for key, _ in ready:
-                caught_up &= _drain(key.fileobj, receiver, clock)  # type: ignore[arg-type]
-            receiver.flush()
-            # The clock is applied only after reading what was queued: a packet that
-            # arrived during a pause, before a deadline, must not lose to that deadline
-            # (its frame repaired or concealed, its page timed out) for being read late.
-            now = clock()
-            if now >= next_tick:
-                receiver.tick(now)
-                deadline = receiver.next_deadline()
-                # the clock is applied at most every TICK_S: with 50 pages at 50 packets a
-                # second, walking every page per datagram cost more than the datagrams did
-                next_tick = max(now + TICK_S, min(deadline or now + 0.1, now + 0.1))
-            if ready and caught_up and coalesce_s and not should_stop():
-                time.sleep(coalesce_s if until is None else max(0.0, min(coalesce_s, until - now)))
+            pause = driver.wake(key.data for key, _ in ready)
+            if pause and not should_stop():
+                time.sleep(pause if until is None else max(0.0, min(pause, until - clock())))
     finally:
         selector.close()
 
 
-def _drain(sock: socket.socket, receiver: Receiver, clock: Callable[[], float]) -> bool:
-    """Feed what `sock` holds, up to `_BATCH` datagrams; whether it was emptied."""
-    for _ in range(_BATCH):
+async def serve_async(
+    sockets: Sequence[socket.socket],
+    receiver: Receiver,
+    *,
+    stop: asyncio.Event | None = None,
+    until: float | None = None,
+    clock: Callable[[], float] = time.time,
+    coalesce_s: float = COALESCE_S,
+) -> None:
+    """Feed datagrams from `sockets` to `receiver` from the running asyncio loop.
+
+    The same policy as `serve` (see `polyptt.driver.ReceiveDriver`), without ever
+    blocking the event loop: a reader on each socket (``loop.add_reader``; the loop must
+    support it, as asyncio's default loop on Linux and uvloop do), a timer for the
+    receiver's clock, and the coalescing pause taken by unregistering the readers for
+    `coalesce_s`; after it, what arrived meanwhile is read before the clock is applied.
+    Listeners are called from the event loop's thread, so they may subscribe and
+    unsubscribe (`Receiver.subscribe`) and touch other asyncio objects directly.
+
+    Parameters
+    ----------
+    sockets : sequence of socket.socket
+        Non-blocking sockets (`open_sockets`); left open.
+    receiver : Receiver
+        Fed every datagram; left open too (call `Receiver.close` after).
+    stop : asyncio.Event, optional
+        Returns once it is set; cancelling the task stops as well.
+    until : float, optional
+        Returns at this time (``clock()`` time) at the latest.
+    clock : callable
+        Wall-clock time, as for `serve`.
+    coalesce_s : float
+        As for `serve`.
+
+    Raises
+    ------
+    Exception
+        Whatever a listener raised: reading stops, and the exception is raised here.
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    failed: asyncio.Future[None] = loop.create_future()
+    waiting: list[asyncio.Future[Any]] = [failed]
+    if stop is not None:
+        waiting.append(asyncio.ensure_future(stop.wait()))
+    timeout = None if until is None else max(0.0, until - clock())
+    driver = ReceiveDriver(receiver, clock=clock, coalesce_s=coalesce_s)
+    reading = _AsyncReading(driver, sockets, loop, failed)
+    reading.start()
+    try:
+        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reading.close()
+        for waiter in waiting:
+            waiter.cancel()
+    if failed.done() and not failed.cancelled():
+        failed.result()
+
+
+class _AsyncReading:
+    """A `ReceiveDriver` driven by asyncio callbacks: readers, a clock timer, pauses.
+
+    At any time either the readers are registered and a timer waits for the driver's
+    `next_tick`, or a pause is running and nothing else is.
+    """
+
+    def __init__(
+        self,
+        driver: ReceiveDriver,
+        sockets: Sequence[socket.socket],
+        loop: asyncio.AbstractEventLoop,
+        failed: asyncio.Future[None],
+    ) -> None:
+        self._driver = driver
+        self._sockets = tuple(sockets)
+        self._loop = loop
+        self._failed = failed  # gets a listener's exception
+        self._closed = False
+        self._reading = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._pause: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Register the readers and the clock timer."""
+        self._read_and_wait()
+
+    def close(self) -> None:
+        """Stop reading (callbacks already queued by the loop then do nothing)."""
+        self._stop_reading()
+        self._closed = True
+        if self._pause is not None:
+            self._pause.cancel()
+            self._pause = None
+
+    def _on_readable(self, sock: socket.socket) -> None:
+        self._wake((sock,))
+
+    def _on_tick(self) -> None:
+        self._timer = None
+        self._wake(())
+
+    def _after_pause(self) -> None:
+        self._pause = None
+        self._wake(self._sockets)
+
+    def _wake(self, ready: Iterable[socket.socket]) -> None:
+        if self._closed:  # a callback the loop had already queued
+            return
         try:
-            data, ancillary, _flags, source = sock.recvmsg(_MAX_DATAGRAM, _ANCILLARY)
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError:  # e.g. an ICMP error queued on the socket: not ours to stop for
-            continue
-        receiver.feed(_arrival(ancillary) or clock(), source, data)
-    return False
+            pause = self._driver.wake(ready)
+        except Exception as error:  # a listener's: stop, and raise it from serve_async
+            self.close()
+            if not self._failed.done():
+                self._failed.set_exception(error)
+            return
+        if pause:
+            self._stop_reading()
+            self._pause = self._loop.call_later(pause, self._after_pause)
+        else:
+            self._read_and_wait()
 
+    def _read_and_wait(self) -> None:
+        """Readers on every socket, and the timer at the driver's next tick."""
+        if not self._reading:
+            for sock in self._sockets:
+                self._loop.add_reader(sock, self._on_readable, sock)
+            self._reading = True
+        due = self._driver.next_tick
+        if self._timer is not None:
+            if self._timer_at == due:
+                return
+            self._timer.cancel()
+        self._timer_at = due
+        self._timer = self._loop.call_later(max(0.0, due - self._driver.clock()), self._on_tick)
 
-def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
-    """The kernel's receive time (wall clock) from SO_TIMESTAMPNS ancillary data."""
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= 16:
-            seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
-            return seconds + nanoseconds * 1e-9
-    return None
+    def _stop_reading(self) -> None:
+        if self._reading:
+            for sock in self._sockets:
+                self._loop.remove_reader(sock)
+            self._reading = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

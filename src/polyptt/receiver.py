@@ -32,13 +32,35 @@ The frames taken this way are kept coded until `Receiver.flush` (the live loop c
 after each read of the sockets; `tick` calls it too), then decoded in one call per page:
 a batch holds two or three frames of each page, and a call per frame cost more than the
 decoding. Any other audio of that page is released after them, in order.
+
+Listeners come and go
+---------------------
+`Receiver.subscribe` and `Receiver.unsubscribe` change the listeners at any time, from
+any listener callback too (the relay adds a browser per connection). A listener that
+joins is told of the pages already open (`PageListener.page_started`; ``page.samples``
+is the audio it missed) and gets all their audio after that, so it can follow them to
+their end like any other. One that leaves gets no further event, and no
+`PageListener.page_ended` for the pages still open: they have not ended. Each event (a
+page's start, its end, the audio one datagram or batch released) goes to the listeners
+subscribed when it was emitted, as Node's EventEmitter does: one added or removed by an
+earlier listener during that event takes effect from the next event (a listener removed
+that way still gets the event in progress). That keeps the per-frame path exactly as
+cheap as with fixed listeners.
+
+Our own pages
+-------------
+A process that sends and listens (``polyptt loop``, the relay) hears its own pages back
+(multicast loopback). `Receiver.ignore` names a sender by host serial and, where known,
+source address and port; its packets are counted (`ReceiverStats.own`) and never open
+a page. Only packets that would open a page are checked, so the filter costs nothing
+per packet of the pages that are heard.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -106,6 +128,8 @@ class ReceiverStats:
         Invalid datagrams by `ProtocolError` reason text.
     filtered : int
         Valid packets on channels not listened to.
+    own : int
+        Valid packets of our own pages (see `Receiver.ignore`), dropped.
     refused : int
         Packets that would have opened a page beyond `max_pages`.
     stray : int
@@ -125,6 +149,7 @@ class ReceiverStats:
     packets: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     filtered: int = 0
+    own: int = 0
     refused: int = 0
     stray: int = 0
     discarded: int = 0
@@ -137,8 +162,9 @@ class Receiver:
 
     Parameters
     ----------
-    listeners : sequence of PageListener or AudioListener
-        Told of every page, in order (fixed for the receiver's life).
+    listeners : iterable of PageListener or AudioListener
+        Told of every page, in order; see `subscribe` and `unsubscribe` for later
+        changes.
     channels : container of int, optional
         Channels to listen to; all by default.
     page_timeout : float
@@ -150,11 +176,20 @@ class Receiver:
     header_prediction : bool
         Take the shortcut for the next packet of a page (see the module docstring); off
         only to compare against the general path.
+
+    Attributes
+    ----------
+    listeners : tuple
+        The listeners subscribed now, in the order they are called.
+    pages : dict
+        The pages open now, by `PageKey`, in the order they started.
+    stats : ReceiverStats
+        What was done with the datagrams fed.
     """
 
     def __init__(
         self,
-        listeners: Sequence[PageListener],
+        listeners: Iterable[PageListener],
         *,
         channels: Container[int] | None = None,
         page_timeout: float = 1.0,
@@ -164,10 +199,10 @@ class Receiver:
         reorder_s: float = 0.06,
         header_prediction: bool = True,
     ) -> None:
-        self.listeners = tuple(listeners)
-        self._audio_sinks = tuple(
-            sink for listener in self.listeners if (sink := getattr(listener, "page_audio", None))
-        )
+        self.listeners: tuple[PageListener, ...] = ()
+        self._audio_sinks: tuple[Callable[[Page, Pcm, float], None], ...] = ()
+        self._listen(tuple(listeners))
+        self._ignored: set[tuple[int, str | None, int | None]] = set()
         self.channels = channels
         self.page_timeout = page_timeout
         self.max_pages = max_pages
@@ -210,7 +245,7 @@ class Receiver:
         # a plain tuple finds the page (a PageKey is one): building the named tuple is
         # left to the rare packet that opens a page
         sender = (source[0], source[1])
-        page = self.pages.get((sender, packet.serial, packet.channel))  # type: ignore[arg-type]
+        page = self.pages.get((sender, packet.serial, packet.channel))  # type: ignore[arg-type, call-overload]
         if page is None:
             page = self._open(now, PageKey(sender, packet.serial, packet.channel), packet)
             if page is None:
@@ -256,9 +291,78 @@ class Receiver:
         for page in list(self.pages.values()):
             self._close(page, now, reason)
 
+    def subscribe(self, listener: PageListener) -> None:
+        """Tell `listener` of pages from now on, after the listeners already there.
+
+        It is told at once of every page open now (``page_started``, in the order they
+        started) and gets all their audio after ``page.samples``. Safe from inside a
+        listener's callback: a page being started then is among the open pages, and no
+        event reaches it twice.
+
+        Raises
+        ------
+        ValueError
+            If `listener` is already subscribed.
+        """
+        if any(listener is present for present in self.listeners):
+            raise ValueError(f"{listener!r} is already subscribed")
+        self._listen((*self.listeners, listener))
+        for page in list(self.pages.values()):
+            if not any(listener is present for present in self.listeners):
+                break  # it left again from inside page_started
+            listener.page_started(page)
+
+    def unsubscribe(self, listener: PageListener) -> bool:
+        """Stop telling `listener` of pages; whether it was subscribed.
+
+        No ``page_ended`` for the pages still open: the caller knows what it tracked.
+        Safe from inside a listener's callback (its own, or another's).
+        """
+        remaining = tuple(present for present in self.listeners if present is not listener)
+        if len(remaining) == len(self.listeners):
+            return False
+        self._listen(remaining)
+        return True
+
+    def ignore(self, serial: int, address: str | None = None, port: int | None = None) -> None:
+        """Drop the pages of a sender: our own, heard back.
+
+        A packet matches if it carries host serial `serial` and, unless None, comes from
+        `address` and from `port`. Pass what the sender knows: its serial and the
+        address it sends from (the interface's, for multicast), and its port only if it
+        is fixed (an ephemeral port changes with each socket). Another host that uses
+        the same serial is still heard if `address` is given; with the serial alone, it
+        is not. Pages already open are not affected.
+        """
+        self._ignored.add((serial, address, port))
+
+    def unignore(self, serial: int, address: str | None = None, port: int | None = None) -> None:
+        """Hear again the sender `ignore` was given with the same arguments, if any."""
+        self._ignored.discard((serial, address, port))
+
     # ------------------------------------------------------------------ internals
 
+    def _listen(self, listeners: tuple[PageListener, ...]) -> None:
+        """Make `listeners` the listeners; emissions in progress keep their own."""
+        self.listeners = listeners
+        self._audio_sinks = tuple(
+            sink for listener in listeners if (sink := getattr(listener, "page_audio", None))
+        )
+
+    def _is_own(self, key: PageKey) -> bool:
+        (address, port), serial = key.source, key.serial
+        ignored = self._ignored
+        return (
+            (serial, address, port) in ignored
+            or (serial, address, None) in ignored
+            or (serial, None, port) in ignored
+            or (serial, None, None) in ignored
+        )
+
     def _open(self, now: float, key: PageKey, packet: Any) -> Page | None:
+        if self._ignored and self._is_own(key):
+            self.stats.own += 1
+            return None
         ended = self._ended.get(key)
         if ended is not None:
             if now - ended < LINGER_S and not isinstance(packet, AlertPacket):
@@ -295,8 +399,9 @@ class Receiver:
             self._prediction_of[page.key] = prediction
 
     def _emit(self, page: Page, chunks: list[Pcm], now: float) -> None:
+        sinks = self._audio_sinks  # one emission: `page.samples` already counts it all
         for pcm in chunks:
-            for sink in self._audio_sinks:
+            for sink in sinks:
                 sink(page, pcm, now)
 
     def _close(self, page: Page, now: float, reason: str) -> None:

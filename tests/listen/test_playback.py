@@ -371,6 +371,54 @@ def _play_two_pages(sounddevice, tmp_path: Path) -> None:
     assert len(listening.recordings()) == 2  # both recorded, one heard
 
 
+@pytest.mark.audio
+@pytest.mark.network
+def test_a_page_faster_than_real_time_plays_whole_on_a_real_device(tmp_path):
+    """The original PolyPtt sender's 4 s page, sent in 2.7 s with no end packets, is
+    heard whole: every second of it, in order, the last one after its packets stopped.
+
+    Three attempts, one clean run required, as in the test above.
+    """
+    sounddevice = _sounddevice()
+    failures = []
+    for attempt in range(3):
+        try:
+            _play_fast_page(sounddevice, tmp_path / str(attempt))
+            return
+        except AssertionError as failure:
+            failures.append(str(failure).splitlines()[0])
+    pytest.fail(f"no clean run in 3: {failures}")
+
+
+def _play_fast_page(sounddevice, tmp_path: Path) -> None:
+    from tests.listen.original_sender import original_page
+    from tests.udp_capture import free_port
+
+    tmp_path.mkdir()
+    port = free_port()
+    page = original_page(4.0, "g722")
+    with _Monitor(sounddevice) as monitor:
+        listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)
+        replay(page.schedule, port)
+        assert listening.wait() == 0, listening.stderr
+        time.sleep(0.3)
+    assert listening.stderr == ""
+    (recording,) = listening.recordings().values()
+    np.testing.assert_array_equal(recording[1], page.decoded)
+    recorded = monitor.audio
+    reference = page.decoded.astype(np.float32) / 32768
+    lag, corr = _align(recorded, reference)
+    assert corr > 0.99, f"correlation {corr:.3f}"
+    # each second on its own, where the whole page puts it: none missing or moved
+    for second in range(4):
+        part = reference[second * 16000 : (second + 1) * 16000]
+        part_lag, part_corr = _align(recorded, part)
+        assert part_corr > 0.99, f"second {second}: correlation {part_corr:.3f}"
+        assert abs(part_lag - (lag + second * 16000)) <= 2, f"second {second} moved"
+    after = recorded[lag + len(reference) :]
+    assert np.sqrt(np.mean(after**2)) < 0.01 * np.sqrt(np.mean(reference**2))
+
+
 @pytest.mark.network
 def test_without_portaudio_play_warns_once_and_keeps_recording(tmp_path):
     from tests.udp_capture import free_port

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -417,6 +418,32 @@ def _play_fast_page(sounddevice, tmp_path: Path) -> None:
         assert abs(part_lag - (lag + second * 16000)) <= 2, f"second {second} moved"
     after = recorded[lag + len(reference) :]
     assert np.sqrt(np.mean(after**2)) < 0.01 * np.sqrt(np.mean(reference**2))
+
+
+@pytest.mark.audio
+@pytest.mark.network
+def test_a_signal_while_the_last_page_plays_on_stops_it_at_once(tmp_path):
+    """The run is over (``--count 1``) but the page's audio outlasts its packets: the
+    listener waits for it, and SIGINT then stops the sound and exits as interrupted."""
+    from tests.listen.original_sender import original_page
+    from tests.udp_capture import free_port
+
+    _sounddevice()
+    port = free_port()
+    page = original_page(8.0, "g722")  # 5.4 s of packets, then 1 s of silence
+    listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)
+    replay(page.schedule, port)
+    deadline = time.monotonic() + 5
+    while not list((tmp_path / "rec").glob("*.json")):  # the page has timed out
+        assert time.monotonic() < deadline, "the page did not end"
+        time.sleep(0.01)
+    time.sleep(0.3)  # about 1.3 s of its audio still to play
+    assert listening.process.poll() is None
+    stopped = time.monotonic()
+    listening.process.send_signal(signal.SIGINT)
+    assert listening.wait() == 128 + signal.SIGINT, listening.stderr
+    assert time.monotonic() - stopped < 0.5
+    assert listening.stderr == ""
 
 
 @pytest.mark.network

@@ -17,10 +17,11 @@ time (the original PolyPtt sender sends 30 ms of audio every 20 ms): their audio
 up and plays on after their packets have stopped, for as long as it lasts, and the page
 keeps the speaker until then (see `polyptt.arbiter`). A stalled network that delivers a
 burst, or audio that arrived while the output stream was opening, is likewise played
-late rather than lost; the latency it adds lasts until the page ends. Memory stays
-bounded because the frame buffer lets a page's audio run at most twice as fast as real
-time (see `polyptt.jitter`), and the queue holds at most `MAX_QUEUED_S` of it (ten
-minutes: a page at 1.5 times real time would have to last half an hour to fill it).
+late rather than lost; the latency it adds lasts until the queue runs dry. Memory stays
+bounded: the queue holds at most `MAX_QUEUED_S` (ten minutes: a page at 1.5 times real
+time would have to last half an hour to fill it), and it cannot fill faster than real
+time, since the frame buffer lets no page's audio arrive more than twice as fast as it
+plays (see `polyptt.jitter`).
 
 sounddevice is imported only when a player is opened: without PortAudio (the library is
 not bundled on Linux) listening and recording still work, and `Player.open` says why
@@ -89,7 +90,9 @@ class JitterQueue:
         stream, so that the player can tell when a given page's audio has all played.
     """
 
-    def __init__(self, rate: int, prefill_s: float = 0.04, max_queued_s: float = MAX_QUEUED_S):
+    def __init__(
+        self, rate: int, prefill_s: float = 0.04, max_queued_s: float = MAX_QUEUED_S
+    ) -> None:
         self.rate = rate
         self.prefill = round(prefill_s * rate)
         self.limit = round(max_queued_s * rate)

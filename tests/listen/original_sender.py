@@ -71,16 +71,16 @@ class OriginalPage:
         return self.schedule[-1][0]
 
 
-def unique_signal(seconds: float, rate: int, seed: int = 7) -> npt.NDArray[np.int16]:
-    """Audio that is the same nowhere: a rising chirp over noise, at half scale.
+def unique_signal(seconds: float, rate: int) -> npt.NDArray[np.int16]:
+    """Audio that is the same nowhere: a chirp rising from 200 to 800 Hz, at half scale.
 
-    Unlike a tone, any second of it correlates with itself at one lag only, so a test can
-    find where each part of it was played.
+    Unlike a tone, any part of it correlates with itself at one lag only, so a test can
+    find where each part of it was played. It stays low because a device that resamples
+    may shift it by a fraction of a sample, which decorrelates high frequencies.
     """
     t = np.arange(round(seconds * rate)) / rate
-    chirp = np.sin(2 * np.pi * (200 * t + 300 * t**2))
-    noise = np.random.default_rng(seed).standard_normal(len(t))
-    return np.round(16384 * (0.6 * chirp + 0.1 * noise).clip(-1, 1)).astype(np.int16)
+    chirp = np.sin(2 * np.pi * (200 * t + 600 / (2 * seconds) * t**2))
+    return np.round(16384 * chirp).astype(np.int16)
 
 
 def original_page(
@@ -90,14 +90,13 @@ def original_page(
     channel: int = 26,
     serial: int = 0xBEEF,
     caller_id: str = "PolyPtt",
-    seed: int = 7,
 ) -> OriginalPage:
     """`seconds` of `unique_signal` sent as the original sender sends a page.
 
     The serial is 16 bits, as the original takes the last two bytes of its MAC address.
     """
     info = codecs.info(codec)
-    pcm = unique_signal(seconds, info.sample_rate, seed)
+    pcm = unique_signal(seconds, info.sample_rate)
     coded = codecs.encode(codec, pcm)
     size = info.frame_bytes(FRAME_MS)
     frames = [coded[i : i + size] for i in range(0, len(coded), size)]

@@ -35,10 +35,24 @@ count far ahead would make the buffer conceal (write) the whole gap. Two rules b
 that. A jump beyond `max_ahead_frames` is believed only after `_RESTART_EVIDENCE`
 consecutive packets agree on it (a restarted sender sends a stream; a forger's isolated
 packets do not line up); until then each is dropped. And a packet is dropped if placing
-it would make the page's audio run more than `max_lead_s` (plus the reorder window)
-ahead of the time elapsed since its first packet, so the audio of a page can never be
-much longer than the page lasted, whatever the counts say. Both drops are counted in
+it would make the page's audio longer than `max_speed` times the time elapsed since its
+first packet, plus `max_lead_s` (and the reorder window). Both drops are counted in
 `discarded`.
+
+Why the audio may outrun the clock, and by how much
+---------------------------------------------------
+Not every real sender paces itself: the original PolyPtt sender sleeps 20 ms after each
+30 ms frame, so its pages arrive about 1.5 times faster than they play (a 4 s page in
+2.7 s), and every frame of them is real audio. Bounding the audio by the elapsed time
+plus a constant cut such a page by a third of whatever exceeded the constant. The bound
+therefore grows with the page instead: audio up to ``max_speed * elapsed + max_lead_s``
+(2 x elapsed + 1 s by default) passes. A 1.5 x sender stays under it for any length,
+with room for a slower machine or a sender twice as fast, while a forger still cannot
+make a recording much longer than it keeps sending: at most twice its traffic's
+duration, plus a second. A token bucket of the same rate would bound the same total; the
+cumulative budget is simpler and also forgives a real sender whose packets were held up
+by the network and then arrive in a burst. Memory does not depend on it: the frames
+held are bounded by `max_ahead_frames`, and released audio leaves the buffer at once.
 """
 
 from __future__ import annotations
@@ -186,9 +200,13 @@ class FrameBuffer:
         Three packets in a row further than this ahead or behind, agreeing with each
         other, are a discontinuity (a restarted sender): the buffer flushes and
         resynchronises on the third instead of buffering without bound.
+    max_speed : float
+        How many times faster than real time a page's audio may arrive, over the whole
+        page: its audio may reach `max_speed` times the time elapsed since its first
+        packet, plus `max_lead_s`; packets that would exceed that are dropped.
     max_lead_s : float
-        How far (beyond the reorder window) the page's audio may run ahead of the time
-        elapsed since its first packet; packets that would exceed it are dropped.
+        What the audio may have beyond that from the start (plus the reorder window):
+        the first packets arrive with no time elapsed.
 
     Attributes
     ----------
@@ -197,7 +215,7 @@ class FrameBuffer:
     duplicates, late, resyncs, unsplittable, discarded : int
         Packets seen again, arriving after their frame was released, jumps, packets
         whose audio does not fit the learnt frame size (dropped), and packets dropped
-        as too far ahead (of the stream without evidence, or of the elapsed time).
+        as too far ahead (of the stream without evidence, or of the time budget).
     """
 
     def __init__(
@@ -207,6 +225,7 @@ class FrameBuffer:
         reorder_frames: int = 2,
         reorder_s: float = 0.06,
         max_ahead_frames: int = 50,
+        max_speed: float = 2.0,
         max_lead_s: float = 1.0,
     ) -> None:
         self._tpb = Fraction(ticks_per_byte)
@@ -215,6 +234,7 @@ class FrameBuffer:
         self._reorder_frames = reorder_frames
         self._reorder_s = reorder_s
         self._max_ahead = max_ahead_frames
+        self._max_speed_ticks = max_speed * SAMPLE_CLOCK_HZ  # ticks allowed per second
         self._max_lead_ticks = (max_lead_s + reorder_s) * SAMPLE_CLOCK_HZ
         self._origin: float | None = None  # arrival of the first packet
         self._released_ticks = 0  # audio released so far, concealment included
@@ -397,9 +417,9 @@ class FrameBuffer:
         return out
 
     def _too_early(self, now: float, reach: int) -> bool:
-        """Whether audio reaching `reach` ticks past the head runs too far ahead of time."""
+        """Whether audio reaching `reach` ticks past the head outruns the page's budget."""
         assert self._origin is not None
-        budget = (now - self._origin) * SAMPLE_CLOCK_HZ + self._max_lead_ticks
+        budget = (now - self._origin) * self._max_speed_ticks + self._max_lead_ticks
         return self._released_ticks + reach > budget
 
     def _next_slot(self) -> int | None:

@@ -69,3 +69,37 @@ def test_preempted_page_ending_does_not_free_the_speaker():
     # the speaker went back to normal rules once the urgent page ended
     arbiter.end("urgent")
     assert arbiter.start("next", Priority.NORMAL)
+
+
+@pytest.mark.parametrize(
+    ("ended", "next_page", "cuts"),
+    [
+        (Priority.NORMAL, Priority.NORMAL, False),
+        (Priority.NORMAL, Priority.PRIORITY, True),
+        (Priority.PRIORITY, Priority.NORMAL, False),
+        (Priority.EMERGENCY, Priority.PRIORITY, False),
+        (Priority.EMERGENCY, Priority.EMERGENCY, False),
+    ],
+)
+def test_an_ended_pages_audio_is_cut_only_by_a_more_urgent_page(ended, next_page, cuts):
+    arbiter = Arbiter()
+    arbiter.start("ended", ended)
+    arbiter.end("ended", audible=True)
+    assert arbiter.sounding == ended
+    assert arbiter.playing is None
+    assert arbiter.start("next", next_page)  # never passed over: heard after it, or at once
+    assert arbiter.sounding == (None if cuts else ended)
+
+
+def test_sounding_is_forgotten_when_played_out_and_never_set_by_pages_that_did_not_play():
+    arbiter = Arbiter()
+    arbiter.start("a", Priority.PRIORITY)
+    arbiter.start("b", Priority.NORMAL)
+    arbiter.end("b", audible=True)  # passed over: nothing of it is queued
+    assert arbiter.sounding is None
+    arbiter.end("a", audible=True)
+    arbiter.start("c", Priority.NORMAL)  # heard after a's last words
+    arbiter.end("c", audible=True)
+    assert arbiter.sounding == Priority.PRIORITY  # the more urgent of the two still queued
+    arbiter.played_out()
+    assert arbiter.sounding is None

@@ -261,7 +261,9 @@ def test_hostile_flood_during_a_page(tmp_path):
     parses even on a loaded test machine, so no good datagram is lost to a full socket
     buffer) leave the page's recording exactly as sent, though a tenth of them come from
     the page's own socket with its serial and channel. The junk pages the rest open are
-    no longer than the traffic lasted, and all the recordings together stay small."""
+    no longer than twice the traffic lasted plus a second (the bound that lets senders
+    faster than real time through, see `polyptt.jitter`), and all the recordings together
+    stay small."""
     port = free_port()
     page = make_page_capture(
         tmp_path / "page.pcap", frame_ms=20, port=port, serial=0xC0FFEE, extra=["--repeat", "8"]
@@ -300,7 +302,7 @@ def test_hostile_flood_during_a_page(tmp_path):
     for path in recordings:
         junk = json.loads(path.read_text())
         lasted = (_iso(junk["end"]) - _iso(junk["start"])).total_seconds()
-        assert junk["duration_s"] <= min(lasted, page_span) + 1.1, junk
+        assert junk["duration_s"] <= 2 * min(lasted, page_span) + 1.1, junk
         assert junk["frame_ms"] in (None, 10, 20, 30, 40, 50, 60, 70, 80), junk
     stored = sum(f.stat().st_size for f in (tmp_path / "rec").iterdir())
     # measured 2.9 MB in 308 recordings, the page's own 0.7 MB among them (157 MB when a

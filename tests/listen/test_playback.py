@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -53,15 +54,14 @@ def test_underrun_is_silence_then_the_prefill_again():
     queue = JitterQueue(8000, prefill_s=0.02)  # 160 samples
     queue.put(np.ones(200, dtype=np.int16), time.time())
     played = _drain(queue, 3)
-    np.testing.assert_array_equal(played[:160], 1)  # primed at the prefill: 40 dropped
-    assert not played[160:].any()
+    np.testing.assert_array_equal(played[:200], 1)  # primed above the prefill: all of it
+    assert not played[200:].any()
     assert queue.underruns == 1
     queue.put(np.full(100, 2, dtype=np.int16), time.time())
     assert not _drain(queue, 1).any()  # re-priming
     queue.put(np.full(100, 3, dtype=np.int16), time.time())
-    # primed again at exactly the prefill (160 of the 200 held): the oldest 40 go
-    np.testing.assert_array_equal(_drain(queue, 1), [2] * 60 + [3] * 20)
-    assert queue.dropped == 80
+    np.testing.assert_array_equal(_drain(queue, 3), [2] * 100 + [3] * 100 + [0] * 40)
+    assert queue.dropped == 0
 
 
 def test_drain_plays_out_a_short_tail():
@@ -74,14 +74,47 @@ def test_drain_plays_out_a_short_tail():
     assert queue.underruns == 0
 
 
-def test_a_burst_beyond_the_limit_drops_back_to_the_prefill_oldest_first():
-    queue = JitterQueue(1000, prefill_s=0.01)  # prefill 10, limit 70
+def test_audio_faster_than_real_time_is_all_kept_and_played_in_order():
+    """A burst of 7 chunks, then more while playing: nothing dropped, nothing reordered
+    (a sender faster than real time, or a stalled network, is heard late, not cut)."""
+    queue = JitterQueue(1000, prefill_s=0.01)  # prefill 10
     for value in range(7):
         queue.put(np.full(10, value, dtype=np.int16), time.time())
     assert queue.held == 70
+    played = _drain(queue, 3, size=10)
     queue.put(np.full(5, 7, dtype=np.int16), time.time())
-    assert (queue.held, queue.dropped) == (10, 65)
-    np.testing.assert_array_equal(_drain(queue, 1, size=10), [6] * 5 + [7] * 5)
+    queue.drain()
+    played = np.concatenate([played, _drain(queue, 6, size=10)])
+    np.testing.assert_array_equal(played, np.repeat(np.arange(8), 10)[:75].tolist() + [0] * 15)
+    assert (queue.held, queue.dropped, queue.underruns) == (0, 0, 0)
+    assert (queue.queued, queue.gone) == (75, 75)
+
+
+def test_the_queue_is_bounded_and_refuses_what_exceeds_it():
+    queue = JitterQueue(1000, prefill_s=0.01, max_queued_s=0.05)  # 50 samples
+    for value in range(7):
+        queue.put(np.full(10, value, dtype=np.int16), time.time())
+    assert (queue.held, queue.dropped) == (50, 20)
+    np.testing.assert_array_equal(_drain(queue, 1, size=20), [0] * 10 + [1] * 10)
+    queue.put(np.full(30, 9, dtype=np.int16), time.time())  # room for 20 again
+    assert (queue.held, queue.dropped) == (50, 30)
+    queue.drain()
+    np.testing.assert_array_equal(
+        _drain(queue, 1, size=50), [2] * 10 + [3] * 10 + [4] * 10 + [9] * 20
+    )
+
+
+def test_clear_keeps_what_is_asked_from_the_head():
+    queue = JitterQueue(1000, prefill_s=0.01)
+    for value in range(4):
+        queue.put(np.full(10, value, dtype=np.int16), time.time())
+    _drain(queue, 1, size=5)
+    queue.clear(keep=12)  # 5 of chunk 0, 7 of chunk 1
+    assert (queue.held, queue.queued, queue.gone) == (12, 40, 28)
+    queue.drain()
+    np.testing.assert_array_equal(_drain(queue, 1, size=12), [0] * 5 + [1] * 7)
+    queue.clear()
+    assert queue.held == 0
 
 
 class FakeStream:
@@ -131,6 +164,104 @@ def test_player_plays_the_first_normal_page_and_lets_urgent_ones_preempt():
     assert player.arbiter.playing is None
     player.close(wait=False)
     assert streams[1].closed
+
+
+def _player() -> tuple[Player, list[FakeStream]]:
+    streams: list[FakeStream] = []
+    return Player(lambda rate, cb: streams.append(FakeStream(rate, cb)) or streams[-1]), streams
+
+
+def _play(player: Player, samples: int) -> np.ndarray:
+    assert player.queue is not None
+    player.queue.drain()
+    out = np.zeros(samples, dtype=np.int16)
+    player.queue.fill(out)
+    return out
+
+
+def test_an_ended_page_plays_to_its_end_and_the_next_page_after_it():
+    """The ended page's queued audio is not cut; a normal page that starts meanwhile is
+    not passed over either: it is heard after it."""
+    player, _ = _player()
+    fast, later, passed_over = FakePage(26), FakePage(27), FakePage(28)
+    player.page_started(fast)
+    player.page_audio(fast, np.full(16000, 1, dtype=np.int16), 0.0)  # a second ahead
+    player.page_ended(fast)
+    assert player.queue is not None
+    assert (player.queue.held, player.arbiter.sounding) == (16000, Priority.NORMAL)
+    player.page_started(later)
+    player.page_started(passed_over)  # the later page is live: first come, first served
+    player.page_audio(later, np.full(320, 2, dtype=np.int16), 0.0)
+    player.page_audio(passed_over, np.full(320, 3, dtype=np.int16), 0.0)
+    played = _play(player, 16320)
+    np.testing.assert_array_equal(played, [1] * 16000 + [2] * 320)
+    player.page_ended(later)
+    player.page_started(FakePage(29))
+    assert player.arbiter.sounding is None  # played out: forgotten
+
+
+def test_a_more_urgent_page_cuts_an_ended_pages_remaining_audio():
+    player, _ = _player()
+    normal, urgent = FakePage(26), FakePage(49)
+    player.page_started(normal)
+    player.page_audio(normal, np.ones(16000, dtype=np.int16), 0.0)
+    player.page_ended(normal)
+    player.page_started(urgent)
+    assert player.queue is not None
+    assert (player.queue.held, player.arbiter.sounding) == (0, None)
+    player.page_audio(urgent, np.full(320, 3, dtype=np.int16), 0.0)
+    np.testing.assert_array_equal(_play(player, 320), 3)
+
+
+def test_preempting_a_page_that_follows_an_ended_one_keeps_the_ended_ones_audio():
+    """An emergency page's last words outrank a priority page: only the normal page
+    queued after them is cut."""
+    player, _ = _player()
+    emergency, normal, priority = FakePage(50), FakePage(26), FakePage(49)
+    player.page_started(emergency)
+    player.page_audio(emergency, np.full(1000, 5, dtype=np.int16), 0.0)
+    player.page_ended(emergency)
+    player.page_started(normal)
+    player.page_audio(normal, np.full(500, 1, dtype=np.int16), 0.0)
+    player.page_started(priority)
+    player.page_audio(priority, np.full(200, 4, dtype=np.int16), 0.0)
+    np.testing.assert_array_equal(_play(player, 1300), [5] * 1000 + [4] * 200 + [0] * 100)
+    assert player.arbiter.playing == priority.key
+
+
+class RealTimeStream(FakeStream):
+    """Calls the callback every 10 ms for 10 ms of audio, as a device would."""
+
+    def __init__(self, rate: int, callback) -> None:
+        super().__init__(rate, callback)
+        self.played: list[np.ndarray] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            block = np.zeros(self.rate // 100, dtype=np.int16)
+            self.callback(block, 0.0)
+            self.played.append(block)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        super().close()
+
+
+def test_closing_waits_for_all_the_queued_audio():
+    """Three seconds left when the listener stops (more than the old 2 s cap): all heard."""
+    streams: list[RealTimeStream] = []
+    player = Player(lambda rate, cb: streams.append(RealTimeStream(rate, cb)) or streams[-1])
+    page = FakePage(26, rate=1000)
+    player.page_started(page)
+    player.page_audio(page, np.arange(1, 3001, dtype=np.int16), time.time())
+    player.page_ended(page)
+    assert player.close() is None
+    heard = np.concatenate(streams[0].played)
+    np.testing.assert_array_equal(heard[heard != 0], np.arange(1, 3001))
 
 
 # -------------------------------------------------------------- a real output device
@@ -243,6 +374,80 @@ def _play_two_pages(sounddevice, tmp_path: Path) -> None:
     assert len(listening.recordings()) == 2  # both recorded, one heard
 
 
+@pytest.mark.audio
+@pytest.mark.network
+def test_a_page_faster_than_real_time_plays_whole_on_a_real_device(tmp_path):
+    """The original PolyPtt sender's 4 s page, sent in 2.7 s with no end packets, is
+    heard whole: every second of it, in order, the last one after its packets stopped.
+
+    Three attempts, one clean run required, as in the test above.
+    """
+    sounddevice = _sounddevice()
+    failures = []
+    for attempt in range(3):
+        try:
+            _play_fast_page(sounddevice, tmp_path / str(attempt))
+            return
+        except AssertionError as failure:
+            failures.append(str(failure).splitlines()[0])
+    pytest.fail(f"no clean run in 3: {failures}")
+
+
+def _play_fast_page(sounddevice, tmp_path: Path) -> None:
+    from tests.listen.original_sender import original_page
+    from tests.udp_capture import free_port
+
+    tmp_path.mkdir()
+    port = free_port()
+    page = original_page(4.0, "g722")
+    with _Monitor(sounddevice) as monitor:
+        listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)
+        replay(page.schedule, port)
+        assert listening.wait() == 0, listening.stderr
+        time.sleep(0.3)
+    assert listening.stderr == ""
+    (recording,) = listening.recordings().values()
+    np.testing.assert_array_equal(recording[1], page.decoded)
+    recorded = monitor.audio
+    reference = page.decoded.astype(np.float32) / 32768
+    lag, corr = _align(recorded, reference)
+    assert corr > 0.99, f"correlation {corr:.3f}"
+    # each second on its own, where the whole page puts it: none missing or moved
+    for second in range(4):
+        part = reference[second * 16000 : (second + 1) * 16000]
+        part_lag, part_corr = _align(recorded, part)
+        assert part_corr > 0.99, f"second {second}: correlation {part_corr:.3f}"
+        assert abs(part_lag - (lag + second * 16000)) <= 2, f"second {second} moved"
+    after = recorded[lag + len(reference) :]
+    assert np.sqrt(np.mean(after**2)) < 0.01 * np.sqrt(np.mean(reference**2))
+
+
+@pytest.mark.audio
+@pytest.mark.network
+def test_a_signal_while_the_last_page_plays_on_stops_it_at_once(tmp_path):
+    """The run is over (``--count 1``) but the page's audio outlasts its packets: the
+    listener waits for it, and SIGINT then stops the sound and exits as interrupted."""
+    from tests.listen.original_sender import original_page
+    from tests.udp_capture import free_port
+
+    _sounddevice()
+    port = free_port()
+    page = original_page(8.0, "g722")  # 5.4 s of packets, then 1 s of silence
+    listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)
+    replay(page.schedule, port)
+    deadline = time.monotonic() + 5
+    while not list((tmp_path / "rec").glob("*.json")):  # the page has timed out
+        assert time.monotonic() < deadline, "the page did not end"
+        time.sleep(0.01)
+    time.sleep(0.3)  # about 1.3 s of its audio still to play
+    assert listening.process.poll() is None
+    stopped = time.monotonic()
+    listening.process.send_signal(signal.SIGINT)
+    assert listening.wait() == 128 + signal.SIGINT, listening.stderr
+    assert time.monotonic() - stopped < 0.5
+    assert listening.stderr == ""
+
+
 @pytest.mark.network
 def test_without_portaudio_play_warns_once_and_keeps_recording(tmp_path):
     from tests.udp_capture import free_port
@@ -265,9 +470,9 @@ def test_without_portaudio_play_warns_once_and_keeps_recording(tmp_path):
     np.testing.assert_array_equal(listening.recordings()[(5, 26)][1], reference)
 
 
-def test_priming_starts_at_the_prefill_level():
+def test_priming_keeps_what_piled_up_while_the_stream_opened():
     queue = JitterQueue(1000, prefill_s=0.02)  # prefill 20
     for value in range(5):
         queue.put(np.full(10, value, dtype=np.int16), time.time())
-    np.testing.assert_array_equal(_drain(queue, 1, size=10), [3] * 10)
-    assert queue.dropped == 30
+    np.testing.assert_array_equal(_drain(queue, 1, size=10), [0] * 10)
+    assert queue.dropped == 0

@@ -234,6 +234,7 @@ def _listen(
     def done() -> bool:
         return count is not None and counter.ended >= count
 
+    status = 1
     try:
         if pcap is not None:
             status = _replay(pcap, receiver, endpoints, done, timeout, console)
@@ -243,7 +244,10 @@ def _listen(
             )
     finally:
         if player is not None:
-            player.close()
+            # the last page plays to its end (a page faster than real time outlasts its
+            # packets), unless a signal or a failure stopped the run: then at once
+            signum = player.close(wait=status == 0)
+            status = status if signum is None else 128 + signum
     _summary(receiver, console)
     if status == 0 and recorder is not None and recorder.failures:
         return 1  # the recordings were the point: one that failed fails the run

@@ -63,15 +63,15 @@ from tests.processes import (  # noqa: E402
 from tests.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
-from polyptt.inbound import (  # noqa: E402
+from polyptt.audio.playback import PlaybackUnavailable, Player  # noqa: E402
+from polyptt.receive.inbound import (  # noqa: E402
     COALESCE_PLAYING_S,
     COALESCE_S,
     Endpoint,
     open_sockets,
     serve,
 )
-from polyptt.playback import PlaybackUnavailable, Player  # noqa: E402
-from polyptt.receiver import Receiver  # noqa: E402
+from polyptt.receive.receiver import Receiver  # noqa: E402
 
 #: Seconds of audio before CPU is sampled: the first transmit packet imports the codecs
 #: and opens the recording, a one-time cost that is not the steady state.

@@ -17,8 +17,8 @@ from tests.udp_capture import free_port
 
 from polyptt import codecs, protocol
 from polyptt.audio.framer import Framer
-from polyptt.inbound import open_sockets, parse_endpoint, serve_async
-from polyptt.receiver import Receiver
+from polyptt.receive.inbound import open_sockets, parse_endpoint, serve_async
+from polyptt.receive.receiver import Receiver
 from polyptt.send import send_page_async
 from polyptt.transport import Destination, UdpSink
 

@@ -35,6 +35,7 @@ __all__ = [
     "interface_address",
     "parse_destination",
     "source_address",
+    "split_host_port",
 ]
 
 #: Where phones listen unless their administrator changed it.
@@ -56,7 +57,8 @@ class NetworkError(OSError):
 
 @dataclass(frozen=True)
 class Destination:
-    """An IPv4 address and UDP port a page is sent to.
+    """An IPv4 address and UDP port: where a page is sent, or what a listener joins
+    (`polyptt.receive.inbound.Endpoint` is this class).
 
     Attributes
     ----------
@@ -94,6 +96,33 @@ def _resolve(host: str) -> str:
     return str(infos[0][4][0])
 
 
+def split_host_port(text: str, *, default_host: str = "") -> tuple[str, int]:
+    """``HOST[:PORT]`` (or ``:PORT``) as its host and port; the one parser behind every
+    address option (`parse_destination` for where pages go, and
+    `polyptt.receive.inbound.parse_endpoint` for what a listener joins).
+
+    The port defaults to 5001 and the host to `default_host`; the host is not checked
+    here (a name or an address, as the caller allows).
+
+    Raises
+    ------
+    ValueError
+        An IPv6 address, a port that is not a number or not in 1-65535.
+    """
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        host, port_text = text.strip(), str(DEFAULT_PORT)
+    if ":" in host:
+        raise ValueError(f"{text!r}: IPv6 is not supported; use an IPv4 HOST[:PORT]")
+    try:
+        port = int(port_text, 10)
+    except ValueError:
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{text!r}: port {port} is not in 1-65535")
+    return host or default_host, port
+
+
 def parse_destination(text: str) -> Destination:
     """``HOST[:PORT]`` as a :class:`Destination`; the port defaults to 5001.
 
@@ -110,17 +139,7 @@ def parse_destination(text: str) -> Destination:
     NetworkError
         The resolver is unreachable (a temporary failure).
     """
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        host, port_text = text.strip(), str(DEFAULT_PORT)
-    if ":" in host:
-        raise ValueError(f"{text!r}: IPv6 is not supported; use an IPv4 HOST[:PORT]")
-    try:
-        port = int(port_text, 10)
-    except ValueError:
-        raise ValueError(f"{text!r}: port {port_text!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"{text!r}: port {port} is not in 1-65535")
+    host, port = split_host_port(text)
     address = _resolve(host)
     parsed = ipaddress.IPv4Address(address)
     if parsed.is_unspecified or parsed == ipaddress.IPv4Address("255.255.255.255"):

@@ -23,7 +23,7 @@ import soundfile
 from tests.processes import polyptt_command, polyptt_env
 
 from polyptt import codecs
-from polyptt.capture import read_datagrams
+from polyptt.pcap import read_datagrams
 from polyptt.protocol import DEFAULT_GROUP, TransmitPacket, parse_packet
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

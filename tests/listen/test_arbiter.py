@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from polyptt.arbiter import Arbiter
 from polyptt.protocol import Priority, channel_priority
+from polyptt.receive.arbiter import Arbiter
 
 
 def test_first_come_first_served_among_normal_pages():

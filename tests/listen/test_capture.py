@@ -18,8 +18,7 @@ import soundfile
 from tests.listen.harness import expected_audio, make_page_capture, polyptt
 from tests.listen.synthetic import build_page
 
-from polyptt.capture import CaptureError, Datagram, read_datagrams
-from polyptt.pcap import ethernet, ipv4_udp
+from polyptt.pcap import CaptureError, Datagram, ethernet, ipv4_udp, read_datagrams
 from polyptt.protocol import CodecId
 
 PAYLOADS = [bytes([i]) * (20 + i) for i in range(5)]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from polyptt.cli.listen import parse_channels
-from polyptt.inbound import Endpoint, parse_endpoint
-from polyptt.recorder import RECORD_KEYS, Recorder, iso_utc, slug
-from polyptt.report import Reporter
-from polyptt.session import Page, PageKey
+from polyptt.receive.inbound import Endpoint, parse_endpoint
+from polyptt.receive.recorder import RECORD_KEYS, Recorder, iso_utc, slug
+from polyptt.receive.report import Reporter
+from polyptt.receive.session import Page, PageKey
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ The original PolyPtt sender (see `tests.listen.original_sender`) sends a 4 s pag
 2.7 s and no end packets. A listener that bounded a page's audio by its elapsed time plus
 a constant cut the end of such pages; these tests hold the listener to recording them
 whole, sample for sample, while forged traffic still cannot make a recording longer than
-twice the time it lasted plus a second (see `polyptt.jitter`).
+twice the time it lasted plus a second (see `polyptt.receive.jitter`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from tests.listen.harness import replay, start_listen
 from tests.listen.original_sender import PACKET_INTERVAL_S, original_page
 
 from polyptt.protocol import AlertPacket, CodecId, TransmitPacket, parse_packet
-from polyptt.receiver import Receiver
-from polyptt.recorder import Recorder
+from polyptt.receive.receiver import Receiver
+from polyptt.receive.recorder import Recorder
 
 SOURCE = ("10.0.0.9", 49152)
 

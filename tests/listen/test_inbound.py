@@ -18,9 +18,9 @@ from tests.signals import speech
 from tests.udp_capture import free_port
 
 from polyptt import codecs
-from polyptt.inbound import Endpoint, open_sockets, serve, serve_async
 from polyptt.protocol import CodecId
-from polyptt.receiver import Receiver
+from polyptt.receive.inbound import Endpoint, open_sockets, serve, serve_async
+from polyptt.receive.receiver import Receiver
 
 pytestmark = pytest.mark.network
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.listen.synthetic import build_page
 
-from polyptt.jitter import FrameBuffer, FrameKind, Released, infer_step
 from polyptt.protocol import CodecId, TransmitPacket
+from polyptt.receive.jitter import FrameBuffer, FrameKind, Released, infer_step
 
 ONE = Fraction(1)
 
@@ -28,7 +28,7 @@ def test_in_order_page_comes_out_unchanged(make_page):
     out = feed(FrameBuffer(ONE), page.transmits)
     assert [r.frame for r in out] == page.frames
     assert all(r.kind is FrameKind.RECEIVED for r in out)
-    assert [r.count for r in out] == [i * 240 for i in range(20)]
+    assert [r.sample_count for r in out] == [i * 240 for i in range(20)]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_sample_count_wraps(make_page):
     datagrams = page.transmits[:3] + page.transmits[4:]  # lose the one across the wrap
     out = feed(FrameBuffer(ONE), datagrams)
     assert [r.frame for r in out] == page.frames
-    assert out[3].count == (page.start_count + 3 * 160) % (1 << 32) == 7
+    assert out[3].sample_count == (page.start_count + 3 * 160) % (1 << 32) == 7
     assert out[3].kind is FrameKind.REPAIRED
 
 

@@ -262,7 +262,7 @@ def test_hostile_flood_during_a_page(tmp_path):
     buffer) leave the page's recording exactly as sent, though a tenth of them come from
     the page's own socket with its serial and channel. The junk pages the rest open are
     no longer than twice the traffic lasted plus a second (the bound that lets senders
-    faster than real time through, see `polyptt.jitter`), and all the recordings together
+    faster than real time through, see `polyptt.receive.jitter`), and all the recordings together
     stay small."""
     port = free_port()
     page = make_page_capture(

@@ -12,9 +12,9 @@ import pytest
 import soundfile
 from tests.listen.harness import expected_audio, make_page_capture, replay, start_listen
 
-from polyptt.playback import JitterQueue, Player
+from polyptt.audio.playback import JitterQueue, Player
 from polyptt.protocol import Priority
-from polyptt.session import PageKey
+from polyptt.receive.session import PageKey
 
 # ------------------------------------------------------------------- jitter queue
 

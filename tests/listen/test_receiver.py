@@ -9,8 +9,8 @@ import pytest
 from tests.listen.synthetic import build_page
 
 from polyptt.protocol import CodecId, EndPacket
-from polyptt.receiver import Receiver
-from polyptt.session import Page
+from polyptt.receive.receiver import Receiver
+from polyptt.receive.session import Page
 
 SOURCE = ("10.0.0.5", 40000)
 

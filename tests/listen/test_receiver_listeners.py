@@ -15,8 +15,8 @@ from tests.listen.synthetic import build_page
 
 from polyptt import codecs
 from polyptt.protocol import CodecId
-from polyptt.receiver import Receiver
-from polyptt.session import Page
+from polyptt.receive.receiver import Receiver
+from polyptt.receive.session import Page
 
 SOURCE = US = ("10.0.0.5", 40000)
 

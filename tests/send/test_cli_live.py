@@ -17,8 +17,8 @@ from tests.processes import polyptt_command, polyptt_env
 
 from polyptt import protocol
 from polyptt.audio.framer import Framer
-from polyptt.capture import read_datagrams
 from polyptt.cli import cli
+from polyptt.pcap import read_datagrams
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech16k.wav"
 

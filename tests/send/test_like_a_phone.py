@@ -100,7 +100,7 @@ def test_source_port_option(tmp_path: Path) -> None:
 
 
 def test_capture_files_carry_the_same_source_port(tmp_path: Path) -> None:
-    from polyptt.capture import read_datagrams
+    from polyptt.pcap import read_datagrams
 
     out = tmp_path / "page.pcap"
     result = CliRunner().invoke(cli, ["send", "--pcap", str(out), CHIME], catch_exceptions=False)
@@ -124,7 +124,7 @@ def test_g726qi_other_than_30_ms_is_refused_before_any_packet(frame_ms: str) -> 
 
 
 def test_g726qi_frames_are_90_bytes(tmp_path: Path) -> None:
-    from polyptt.capture import read_datagrams
+    from polyptt.pcap import read_datagrams
 
     out = tmp_path / "qi.pcap"
     CliRunner().invoke(cli, ["send", "--codec", "g726qi", "--pcap", str(out), CHIME])

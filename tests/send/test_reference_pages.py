@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from polyptt.capture import read_datagrams
 from polyptt.cli import cli
+from polyptt.pcap import read_datagrams
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "tests" / "data" / "send_reference"

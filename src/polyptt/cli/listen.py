@@ -1,9 +1,10 @@
 """``polyptt listen``: monitor pages, play them, record them and report them.
 
-The command only wires parts together: a `polyptt.receiver.Receiver` fed by the network
-(`polyptt.inbound`) or a capture file (`polyptt.capture`), and page listeners that report
-(`polyptt.report`), record (`polyptt.recorder`) and play (`polyptt.playback`). Heavy
-modules are imported inside the command so ``polyptt --help`` stays instant.
+The command only wires parts together: a `polyptt.receive.receiver.Receiver` fed by the
+network (`polyptt.receive.inbound`) or a capture file (`polyptt.pcap`), and page listeners
+that report (`polyptt.receive.report`), record (`polyptt.receive.recorder`) and play
+(`polyptt.audio.playback`). Heavy modules are imported inside the command so
+``polyptt --help`` stays instant.
 
 Decision on ``--timeout``: it bounds the whole run (like ``--count`` bounds the pages),
 because that is what a script waiting for a page needs; the silence after which one page
@@ -23,8 +24,8 @@ from polyptt.cli import options
 from polyptt.cli.console import Console
 
 if TYPE_CHECKING:
-    from polyptt.receiver import Receiver
-    from polyptt.session import Page
+    from polyptt.receive.receiver import Receiver
+    from polyptt.receive.session import Page
 
 __all__ = ["listen", "parse_channels"]
 
@@ -73,7 +74,7 @@ class _EndpointType(click.ParamType):
     name = "group:port"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from polyptt.inbound import Endpoint, parse_endpoint
+        from polyptt.receive.inbound import Endpoint, parse_endpoint
 
         if isinstance(value, Endpoint):
             return value
@@ -207,17 +208,17 @@ def _listen(
     timeout: float | None,
     page_timeout: float,
 ) -> int:
-    from polyptt.inbound import Endpoint
     from polyptt.protocol import DEFAULT_GROUP, DEFAULT_PORT
-    from polyptt.receiver import Receiver
-    from polyptt.report import Reporter
+    from polyptt.receive.inbound import Endpoint
+    from polyptt.receive.receiver import Receiver
+    from polyptt.receive.report import Reporter
 
     endpoints = endpoints or (Endpoint(DEFAULT_GROUP, DEFAULT_PORT),)
     counter = _Counter()
     listeners: list[Any] = [Reporter(sys.stdout, as_json=as_json), counter]
     recorder = None
     if record is not None:
-        from polyptt.recorder import Recorder
+        from polyptt.receive.recorder import Recorder
 
         try:
             recorder = Recorder(record, console.error)
@@ -257,7 +258,7 @@ def _listen(
 def _player(play: bool | None, console: Console) -> Any:
     if play is False:
         return None
-    from polyptt.playback import PlaybackUnavailable, Player
+    from polyptt.audio.playback import PlaybackUnavailable, Player
 
     try:
         return Player.open()
@@ -275,7 +276,7 @@ def _live(
     *,
     playing: bool,
 ) -> int:
-    from polyptt.inbound import COALESCE_PLAYING_S, COALESCE_S, open_sockets, serve
+    from polyptt.receive.inbound import COALESCE_PLAYING_S, COALESCE_S, open_sockets, serve
     from polyptt.signals import SignalFlag
 
     try:
@@ -315,9 +316,9 @@ def _replay(
     """
     import ipaddress
 
-    from polyptt.capture import CaptureError, read_datagrams
+    from polyptt.pcap import CaptureError, read_datagrams
 
-    groups = {(e.group, e.port) for e in endpoints}
+    groups = {(e.address, e.port) for e in endpoints}
     ports = {e.port for e in endpoints}
     now: float | None = None
     until: float | None = None

@@ -2,11 +2,11 @@
 
 `ReceiveDriver` is the part of receiving that does not depend on how the loop waits:
 read each ready socket up to a batch, with the kernel's arrival times; feed the
-`polyptt.receiver.Receiver`; hand on the audio of the batch (`Receiver.flush`); apply
+`polyptt.receive.receiver.Receiver`; hand on the audio of the batch (`Receiver.flush`); apply
 the clock at most every `TICK_S`, and only after reading; say when the next wake-up is
 due and whether to pause before the next read. It never waits itself, so the blocking
-`polyptt.inbound.serve` (a ``selectors`` loop, for ``polyptt listen``) and
-`polyptt.inbound.serve_async` (asyncio's ``add_reader``, for the relay and ``loop``)
+`polyptt.receive.inbound.serve` (a ``selectors`` loop, for ``polyptt listen``) and
+`polyptt.receive.inbound.serve_async` (asyncio's ``add_reader``, for the relay and ``loop``)
 share every rule and differ only in how they sleep.
 
 Why batches and pauses
@@ -20,7 +20,7 @@ the benchmark see, and recordings keep exact times. While a page plays, the shor
 to play (recording, reporting) nobody hears the delay, and the long one (`COALESCE_S`)
 applies. The socket buffer then holds 100 datagrams (50 pages of 20 ms frames), about
 130 KB on loopback: a quarter of the 416 KiB Linux gives a process by default, 3 % of
-the 4 MiB `polyptt.inbound.open_sockets` requests (which root gets).
+the 4 MiB `polyptt.receive.inbound.open_sockets` requests (which root gets).
 
 A read cut short by the batch limit means more is queued: no pause then, so a flood is
 read at full speed and cannot pile up in the socket buffer behind the pauses.
@@ -34,7 +34,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 
-from polyptt.receiver import Receiver
+from polyptt.receive.receiver import Receiver
 
 __all__ = [
     "COALESCE_PLAYING_S",

@@ -1,7 +1,7 @@
 """One page as a receiver sees it: identity, codec, audio and what the network did to it.
 
 A `Page` turns the packets of one sender on one channel into PCM: it learns the codec
-from the first transmit packet, hands the frames to a `polyptt.jitter.FrameBuffer` to be
+from the first transmit packet, hands the frames to a `polyptt.receive.jitter.FrameBuffer` to be
 put in order, decodes what comes out and conceals what is missing, and keeps the counts
 a recording's metadata reports. It owns no socket, clock or file: the receiver feeds it
 and passes its audio on, which keeps the rules testable with synthetic packets.
@@ -25,7 +25,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from polyptt.jitter import FrameBuffer, FrameKind, Released
 from polyptt.protocol import (
     SAMPLE_CLOCK_HZ,
     Packet,
@@ -33,6 +32,7 @@ from polyptt.protocol import (
     TransmitPacket,
     channel_priority,
 )
+from polyptt.receive.jitter import FrameBuffer, FrameKind, Released
 
 __all__ = ["END_REASONS", "Page", "PageKey", "PageStats"]
 
@@ -95,7 +95,7 @@ class Page:
     dropped : int
         Transmit packets dropped because their codec differs from the page's, their
         audio does not fit its frame size, or their count is too far ahead (see
-        `polyptt.jitter`).
+        `polyptt.receive.jitter`).
     """
 
     def __init__(
@@ -190,7 +190,7 @@ class Page:
         """Take a transmit packet that is exactly the page's next frame; whether it was.
 
         For a packet the receiver already knows to be this page's, in its codec (see
-        `polyptt.receiver`): the common case, without a packet object. Its frame is kept
+        `polyptt.receive.receiver`): the common case, without a packet object. Its frame is kept
         coded until `take_audio`, so that a batch of datagrams costs one decoder call per
         page, not one per packet; any other call that releases audio decodes it first,
         in order. False means nothing was counted or changed, and the packet needs

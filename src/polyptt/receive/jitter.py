@@ -98,8 +98,9 @@ class Released(NamedTuple):
 
     Attributes
     ----------
-    count : int
-        Sample count (8 kHz, modulo 2**32) at which the frame starts.
+    sample_count : int
+        Sample count (8 kHz, modulo 2**32) at which the frame starts (not ``count``:
+        a tuple has a method of that name).
     frame : bytes
         The coded frame; empty when `kind` is MISSING.
     kind : FrameKind
@@ -108,7 +109,7 @@ class Released(NamedTuple):
         Duration in 8 kHz ticks.
     """
 
-    count: int
+    sample_count: int
     frame: bytes
     kind: FrameKind
     ticks: int

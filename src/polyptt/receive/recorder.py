@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from polyptt.session import Page, Pcm
+from polyptt.receive.session import Page, Pcm
 
 __all__ = ["FLUSH_S", "RECORD_KEYS", "Recorder", "iso_utc", "page_record", "slug"]
 

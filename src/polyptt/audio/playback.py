@@ -1,6 +1,6 @@
 """Play pages on the speaker: the phones' one-at-a-time rules and a small jitter buffer.
 
-`Player` is a page listener: the receiver hands it every page, `polyptt.arbiter` picks
+`Player` is a page listener: the receiver hands it every page, `polyptt.receive.arbiter` picks
 the one that owns the speaker, and only that page's audio enters the jitter buffer that
 the PortAudio callback (a thread of its own) drains.
 
@@ -15,13 +15,13 @@ out without waiting for the prefill.
 It never drops a page's audio to keep latency down. Some senders are faster than real
 time (the original PolyPtt sender sends 30 ms of audio every 20 ms): their audio piles
 up and plays on after their packets have stopped, for as long as it lasts, and the page
-keeps the speaker until then (see `polyptt.arbiter`). A stalled network that delivers a
+keeps the speaker until then (see `polyptt.receive.arbiter`). A stalled network that delivers a
 burst, or audio that arrived while the output stream was opening, is likewise played
 late rather than lost; the latency it adds lasts until the queue runs dry. Memory stays
 bounded: the queue holds at most `MAX_QUEUED_S` (ten minutes: a page at 1.5 times real
 time would have to last half an hour to fill it), and it cannot fill faster than real
 time, since the frame buffer lets no page's audio arrive more than twice as fast as it
-plays (see `polyptt.jitter`).
+plays (see `polyptt.receive.jitter`).
 
 sounddevice is imported only when a player is opened: without PortAudio (the library is
 not bundled on Linux) listening and recording still work, and `Player.open` says why
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from polyptt.arbiter import Arbiter
-from polyptt.session import Page, Pcm
+from polyptt.receive.arbiter import Arbiter
+from polyptt.receive.session import Page, Pcm
 from polyptt.signals import SignalFlag
 
 __all__ = ["JitterQueue", "PlaybackUnavailable", "Player"]

@@ -2,7 +2,7 @@
 
 `Receiver` is fed ``(arrival time, source address, datagram)`` and tells its listeners
 when a page starts, when it has audio and when it ends. It never touches a socket or a
-clock, so the live listener (`polyptt.inbound`), ``--pcap`` replay (`polyptt.capture`),
+clock, so the live listener (`polyptt.receive.inbound`), ``--pcap`` replay (`polyptt.pcap`),
 the tests (with a lossy relay in between) and later ``loop`` and the relay drive the same
 code, and a capture replays exactly as it was heard.
 
@@ -12,7 +12,7 @@ The paging port is open to anything on the LAN, so every datagram is hostile unt
 parsed. A datagram that is not a valid packet is dropped and counted by cause
 (`ReceiverStats.rejected`), logged at debug level, never raised. Memory is bounded: at
 most `max_pages` pages are tracked at once (packets opening more are refused and
-counted), each page buffers a bounded number of frames (see `polyptt.jitter`), and the
+counted), each page buffers a bounded number of frames (see `polyptt.receive.jitter`), and the
 memory of recently ended pages is a bounded LRU.
 
 Header prediction
@@ -72,7 +72,7 @@ from polyptt.protocol import (
     TransmitPacket,
     parse_packet,
 )
-from polyptt.session import Page, PageKey, Pcm
+from polyptt.receive.session import Page, PageKey, Pcm
 
 __all__ = ["AudioListener", "PageListener", "Receiver", "ReceiverStats"]
 
@@ -245,7 +245,7 @@ class Receiver:
         # a plain tuple finds the page (a PageKey is one): building the named tuple is
         # left to the rare packet that opens a page
         sender = (source[0], source[1])
-        page = self.pages.get((sender, packet.serial, packet.channel))  # type: ignore[arg-type, call-overload]
+        page = self.pages.get((sender, packet.serial, packet.channel))  # type: ignore[call-overload]
         if page is None:
             page = self._open(now, PageKey(sender, packet.serial, packet.channel), packet)
             if page is None:

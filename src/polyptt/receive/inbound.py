@@ -1,6 +1,6 @@
 """Receive paging datagrams from the network and feed them to a `Receiver`.
 
-Two runners wait on the same sockets around one policy, `polyptt.driver.ReceiveDriver`
+Two runners wait on the same sockets around one policy, `polyptt.receive.driver.ReceiveDriver`
 (batches, kernel arrival times, flush, the clock, pauses), and differ only in how they
 wait:
 
@@ -30,18 +30,18 @@ import selectors
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from polyptt.driver import (
+from polyptt.protocol import DEFAULT_GROUP
+from polyptt.receive.driver import (
     COALESCE_PLAYING_S,
     COALESCE_S,
     TICK_S,
     ReceiveDriver,
     enable_arrival_times,
 )
-from polyptt.protocol import DEFAULT_GROUP, DEFAULT_PORT
-from polyptt.receiver import Receiver
+from polyptt.receive.receiver import Receiver
+from polyptt.transport import Destination, split_host_port
 
 if TYPE_CHECKING:  # asyncio is imported by serve_async: `listen` would pay 7 MB for it
     import asyncio
@@ -63,19 +63,8 @@ _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _RECEIVE_BUFFER = 4 << 20  # absorbs bursts (tens of pages, a flood) while the loop is busy
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """A group (or this host's unicast address) and port to listen on."""
-
-    group: str
-    port: int
-
-    @property
-    def is_multicast(self) -> bool:
-        return ipaddress.IPv4Address(self.group).is_multicast
-
-    def __str__(self) -> str:
-        return f"{self.group}:{self.port}"
+#: A group (or this host's unicast address) and port to listen on.
+Endpoint = Destination
 
 
 def parse_endpoint(text: str) -> Endpoint:
@@ -86,17 +75,11 @@ def parse_endpoint(text: str) -> Endpoint:
     ValueError
         For anything that is not an IPv4 address and a port 1-65535.
     """
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        host, port_text = text.strip(), str(DEFAULT_PORT)
+    host, port = split_host_port(text, default_host=DEFAULT_GROUP)
     try:
-        address = str(ipaddress.IPv4Address(host or DEFAULT_GROUP))
-        port = int(port_text, 10)
+        return Endpoint(str(ipaddress.IPv4Address(host)), port)
     except ValueError:
         raise ValueError(f"{text!r}: expected GROUP[:PORT], e.g. 224.0.1.116:5001") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"{text!r}: port {port} is not in 1-65535")
-    return Endpoint(address, port)
 
 
 def open_sockets(endpoints: Iterable[Endpoint], interface: str | None) -> list[socket.socket]:
@@ -135,7 +118,7 @@ def open_sockets(endpoints: Iterable[Endpoint], interface: str | None) -> list[s
             sock.bind(("", port))
             local = socket.inet_aton(interface or "0.0.0.0")
             for endpoint in {m for m in members if m.is_multicast}:
-                membership = socket.inet_aton(endpoint.group) + local
+                membership = socket.inet_aton(endpoint.address) + local
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
             sock.setblocking(False)
     except OSError:
@@ -162,7 +145,7 @@ def serve(
     `COALESCE_PLAYING_S` when audio is played), unless reading was cut short to apply
     the clock, so a flood is read at full speed. Arrival times are the kernel's receive
     timestamps (wall clock, as the recordings' UTC times), or `clock` where the system
-    gives none. See `polyptt.driver.ReceiveDriver` for the policy.
+    gives none. See `polyptt.receive.driver.ReceiveDriver` for the policy.
     """
     driver = ReceiveDriver(receiver, clock=clock, coalesce_s=coalesce_s)
     selector = selectors.DefaultSelector()
@@ -193,7 +176,7 @@ async def serve_async(
 ) -> None:
     """Feed datagrams from `sockets` to `receiver` from the running asyncio loop.
 
-    The same policy as `serve` (see `polyptt.driver.ReceiveDriver`), without ever
+    The same policy as `serve` (see `polyptt.receive.driver.ReceiveDriver`), without ever
     blocking the event loop: a reader on each socket (``loop.add_reader``; the loop must
     support it, as asyncio's default loop on Linux and uvloop do), a timer for the
     receiver's clock, and the coalescing pause taken by unregistering the readers for

@@ -11,8 +11,8 @@ import json
 from typing import Any, TextIO
 
 from polyptt.protocol import format_channel
-from polyptt.recorder import iso_utc, page_record
-from polyptt.session import Page
+from polyptt.receive.recorder import iso_utc, page_record
+from polyptt.receive.session import Page
 
 __all__ = ["Reporter", "end_line", "start_line"]
 

@@ -195,6 +195,11 @@ class Priority(enum.IntEnum):
     PRIORITY = 1
     EMERGENCY = 2
 
+    @property
+    def label(self) -> str:
+        """``"normal"``, ``"priority"`` or ``"emergency"``: how reports and JSON say it."""
+        return self.name.lower()
+
 
 class ErrorReason(str, enum.Enum):
     """Why a datagram was rejected: the fixed vocabulary of `ProtocolError.reason`."""

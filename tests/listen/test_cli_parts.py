@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +96,10 @@ def test_text_report_lines():
     page.finish(page.start + 1.5, "end_packets")
     reporter.page_ended(page)
     assert out.getvalue().splitlines() == [
-        "2026-11-26T12:00:00.000Z page start ch50 (page:25) 'FIRE' from 10.0.0.5:40000 "
+        "2026-11-26T12:00:00.000Z page start ch50 (page:25, emergency) 'FIRE' from 10.0.0.5:40000 "
         "serial 0x00001234",
-        "2026-11-26T12:00:01.500Z page end   ch50 (page:25) 'FIRE': end packets, no audio, "
-        "0.00 s, 0 frames (0 repaired, 0 concealed), 0 packets (0 duplicates, 0 late)",
+        "2026-11-26T12:00:01.500Z page end   ch50 (page:25, emergency) 'FIRE': end packets, "
+        "no audio, 0.00 s, 0 frames (0 repaired, 0 concealed), 0 packets (0 duplicates, 0 late)",
     ]
 
 
@@ -122,3 +123,34 @@ def test_a_recording_that_cannot_be_written_is_reported_not_raised(tmp_path):
 def test_an_unwritable_directory_is_refused_at_once(tmp_path):
     with pytest.raises(PermissionError):
         Recorder(Path("/sys"), print)  # sysfs: no files can be made there, even by root
+
+
+@pytest.mark.parametrize(
+    ("channel", "label", "shown"),
+    [
+        (26, "normal", "ch26 (page:1) "),
+        (24, "priority", "ch24 (ptt:24, priority) "),
+        (49, "priority", "ch49 (page:24, priority) "),
+        (25, "emergency", "ch25 (ptt:25, emergency) "),
+        (50, "emergency", "ch50 (page:25, emergency) "),
+    ],
+)
+def test_pages_say_what_kind_they_are(channel: int, label: str, shown: str) -> None:
+    """Text lines, JSON events and recordings' metadata say priority and emergency."""
+    from polyptt.protocol import AlertPacket
+    from polyptt.receive.recorder import page_record, page_start_record
+    from polyptt.receive.report import Reporter
+    from polyptt.receive.session import Page, PageKey
+
+    page = Page(PageKey(("10.0.0.5", 5001), 7, channel), "Desk", 0.0)
+    page.handle(0.0, AlertPacket(channel, 7, "Desk"))
+    page.finish(1.0, "timeout")
+    text, lines = io.StringIO(), io.StringIO()
+    Reporter(text).page_started(page)
+    json_reporter = Reporter(lines, as_json=True)
+    json_reporter.page_started(page)
+    json_reporter.page_ended(page)
+    assert shown in text.getvalue()
+    start, end = (json.loads(line) for line in lines.getvalue().splitlines())
+    assert start["priority"] == end["priority"] == label
+    assert page_record(page)["priority"] == page_start_record(page)["priority"] == label

@@ -89,6 +89,7 @@ def test_send_to_listen_all_codecs_and_frame_sizes(tmp_path):
         start, end = _iso(meta["start"]), _iso(meta["end"])
         assert meta == {
             "channel": channel,
+            "priority": "normal",
             "caller_id": f"{codec} {ms} ms",
             "serial": serial,
             "source": meta["source"],

@@ -78,6 +78,7 @@ def test_a_page_from_alert_to_end_packets():
     assert heard.end == pytest.approx(0.02 * (31 + 10))  # the first end packet
     assert heard.summary() == {
         "channel": 26,
+        "priority": "normal",
         "caller_id": "Front desk",
         "serial": 0x12345678,
         "source": "10.0.0.5:40000",

@@ -45,7 +45,16 @@ import numpy as np
 
 from polyptt.receive.session import Page, Pcm
 
-__all__ = ["FLUSH_S", "RECORD_KEYS", "Recorder", "iso_utc", "page_record", "slug"]
+__all__ = [
+    "FLUSH_S",
+    "RECORD_KEYS",
+    "START_KEYS",
+    "Recorder",
+    "iso_utc",
+    "page_record",
+    "page_start_record",
+    "slug",
+]
 
 #: Seconds of audio a recording holds in memory before writing them out.
 FLUSH_S = 1.0
@@ -54,6 +63,7 @@ FLUSH_S = 1.0
 #: The keys of a recording's JSON, in order.
 RECORD_KEYS = (
     "channel",
+    "priority",
     "caller_id",
     "serial",
     "source",
@@ -70,6 +80,9 @@ RECORD_KEYS = (
     "late",
     "end_reason",
 )
+
+#: The keys that identify a page while it runs (a ``page_start`` event), in order.
+START_KEYS = ("channel", "priority", "caller_id", "serial", "source", "start")
 
 
 def iso_utc(timestamp: float) -> str:
@@ -91,11 +104,18 @@ def slug(text: str) -> str:
 
 def page_record(page: Page) -> dict[str, Any]:
     """The metadata of an ended `page`, with exactly the keys the JSON file has."""
-    summary = page.summary()
     end = page.end if page.end is not None else page.last
-    order = RECORD_KEYS
-    values = {**summary, "start": iso_utc(page.start), "end": iso_utc(end)}
-    return {name: values[name] for name in order}
+    return _record(page, RECORD_KEYS, end=iso_utc(end))
+
+
+def page_start_record(page: Page) -> dict[str, Any]:
+    """What is known of `page` when it starts: the `START_KEYS` of its record."""
+    return _record(page, START_KEYS)
+
+
+def _record(page: Page, keys: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    values = {**page.summary(), "start": iso_utc(page.start), **extra}
+    return {name: values[name] for name in keys}
 
 
 @dataclass

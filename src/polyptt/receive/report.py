@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from polyptt.protocol import format_channel
-from polyptt.receive.recorder import iso_utc, page_record
+from polyptt.protocol import Priority, format_channel
+from polyptt.receive.recorder import iso_utc, page_record, page_start_record
 from polyptt.receive.session import Page
 
 __all__ = ["Reporter", "end_line", "start_line"]
@@ -19,7 +19,8 @@ __all__ = ["Reporter", "end_line", "start_line"]
 
 def _who(page: Page) -> str:
     caller = f"{page.caller_id!r}" if page.caller_id else "(no caller id)"
-    return f"ch{page.channel} ({format_channel(page.channel)}) {caller}"
+    kind = "" if page.priority is Priority.NORMAL else f", {page.priority.label}"
+    return f"ch{page.channel} ({format_channel(page.channel)}{kind}) {caller}"
 
 
 def start_line(page: Page) -> str:
@@ -51,16 +52,7 @@ class Reporter:
 
     def page_started(self, page: Page) -> None:
         if self.as_json:
-            self._json(
-                {
-                    "event": "page_start",
-                    "channel": page.channel,
-                    "caller_id": page.caller_id,
-                    "serial": page.serial,
-                    "source": page.source,
-                    "start": iso_utc(page.start),
-                }
-            )
+            self._json({"event": "page_start", **page_start_record(page)})
         else:
             self._line(start_line(page))
 

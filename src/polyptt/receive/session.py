@@ -238,6 +238,7 @@ class Page:
         stats = self.stats
         return {
             "channel": self.channel,
+            "priority": self.priority.label,
             "caller_id": self.caller_id,
             "serial": self.serial,
             "source": self.source,

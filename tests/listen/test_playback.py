@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from tests.audio_devices import SpeakerMonitor, align, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, replay, start_listen
 
 from polyptt.audio.playback import JitterQueue, Player
@@ -267,62 +268,6 @@ def test_closing_waits_for_all_the_queued_audio():
 # -------------------------------------------------------------- a real output device
 
 
-def _sounddevice():
-    try:
-        import sounddevice
-    except OSError as exc:
-        pytest.skip(f"PortAudio missing ({exc}): install libportaudio2 (CI does)")
-    names = [d["name"] for d in sounddevice.query_devices()]
-    if "virtual_speaker_monitor" not in names:
-        pytest.skip(
-            "no virtual audio devices: run the tests under tools/virtual-audio run ... (CI does)"
-        )
-    return sounddevice
-
-
-class _Monitor:
-    """Records what is played to the virtual speaker, at 16 kHz."""
-
-    def __init__(self, sounddevice) -> None:
-        self.blocks: list[np.ndarray] = []
-        self._lock = threading.Lock()
-
-        def callback(data, _frames, _time, _status) -> None:
-            with self._lock:
-                self.blocks.append(data[:, 0].copy())
-
-        self.stream = sounddevice.InputStream(
-            device="virtual_speaker_monitor",
-            samplerate=16000,
-            channels=1,
-            dtype="float32",
-            callback=callback,
-        )
-
-    def __enter__(self) -> _Monitor:
-        self.stream.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stream.stop()
-        self.stream.close()
-
-    @property
-    def audio(self) -> np.ndarray:
-        with self._lock:
-            return np.concatenate(self.blocks)
-
-
-def _align(recorded: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
-    """Offset of `reference` in `recorded` and the correlation coefficient there."""
-    size = 1 << int(np.ceil(np.log2(len(recorded) + len(reference))))
-    spectrum = np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(reference, size))
-    lag = int(np.argmax(np.fft.irfft(spectrum, size)[: len(recorded) - len(reference) + 1]))
-    segment = recorded[lag : lag + len(reference)]
-    corr = float(np.dot(segment, reference) / (np.linalg.norm(segment) * np.linalg.norm(reference)))
-    return lag, corr
-
-
 @pytest.mark.audio
 @pytest.mark.network
 def test_play_on_a_real_device_and_second_normal_page_is_not_heard(tmp_path):
@@ -333,7 +278,7 @@ def test_play_on_a_real_device_and_second_normal_page_is_not_heard(tmp_path):
     or drops a few milliseconds. Such a run says nothing about polyptt either way, so the
     scenario runs up to three times and one clean run must pass every check.
     """
-    sounddevice = _sounddevice()
+    sounddevice = sounddevice_or_skip()
     failures = []
     for attempt in range(3):
         try:
@@ -359,7 +304,7 @@ def _play_two_pages(sounddevice, tmp_path: Path) -> None:
     _, reference, _ = expected_audio(d for _, d in first)
     schedule = [(t, d, 0) for t, d in first]
     schedule += [(t - second[0][0] + first[0][0] + 0.5, d, 1) for t, d in second]
-    with _Monitor(sounddevice) as monitor:
+    with SpeakerMonitor(sounddevice) as monitor:
         listening = start_listen(tmp_path / "rec", "--count", "2", port=port, play=True)
         replay(schedule, port, sockets=2)
         assert listening.wait() == 0, listening.stderr
@@ -367,7 +312,7 @@ def _play_two_pages(sounddevice, tmp_path: Path) -> None:
     assert listening.stderr == ""
     recorded = monitor.audio
     reference = reference.astype(np.float32) / 32768
-    lag, corr = _align(recorded, reference)
+    lag, corr = align(recorded, reference)
     assert corr > 0.99, f"correlation {corr:.3f}"
     after = recorded[lag + len(reference) :]
     assert np.sqrt(np.mean(after**2)) < 0.01 * np.sqrt(np.mean(reference**2))
@@ -382,7 +327,7 @@ def test_a_page_faster_than_real_time_plays_whole_on_a_real_device(tmp_path):
 
     Three attempts, one clean run required, as in the test above.
     """
-    sounddevice = _sounddevice()
+    sounddevice = sounddevice_or_skip()
     failures = []
     for attempt in range(3):
         try:
@@ -400,7 +345,7 @@ def _play_fast_page(sounddevice, tmp_path: Path) -> None:
     tmp_path.mkdir()
     port = free_port()
     page = original_page(4.0, "g722")
-    with _Monitor(sounddevice) as monitor:
+    with SpeakerMonitor(sounddevice) as monitor:
         listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)
         replay(page.schedule, port)
         assert listening.wait() == 0, listening.stderr
@@ -410,12 +355,12 @@ def _play_fast_page(sounddevice, tmp_path: Path) -> None:
     np.testing.assert_array_equal(recording[1], page.decoded)
     recorded = monitor.audio
     reference = page.decoded.astype(np.float32) / 32768
-    lag, corr = _align(recorded, reference)
+    lag, corr = align(recorded, reference)
     assert corr > 0.99, f"correlation {corr:.3f}"
     # each second on its own, where the whole page puts it: none missing or moved
     for second in range(4):
         part = reference[second * 16000 : (second + 1) * 16000]
-        part_lag, part_corr = _align(recorded, part)
+        part_lag, part_corr = align(recorded, part)
         assert part_corr > 0.99, f"second {second}: correlation {part_corr:.3f}"
         assert abs(part_lag - (lag + second * 16000)) <= 2, f"second {second} moved"
     after = recorded[lag + len(reference) :]
@@ -430,7 +375,7 @@ def test_a_signal_while_the_last_page_plays_on_stops_it_at_once(tmp_path):
     from tests.listen.original_sender import original_page
     from tests.udp_capture import free_port
 
-    _sounddevice()
+    sounddevice_or_skip()
     port = free_port()
     page = original_page(8.0, "g722")  # 5.4 s of packets, then 1 s of silence
     listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)

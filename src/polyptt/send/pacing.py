@@ -162,6 +162,28 @@ class PageRun:
         self.starved = False
         self._ahead: bytes | None = None  # the next frame, asked for early
 
+    @classmethod
+    def start(
+        cls,
+        frames: FrameSource | Iterable[bytes],
+        params: PageParams,
+        sink: Sink,
+        start_count: int | None,
+        report: PageReport | None,
+        progress: Callable[[PageReport], None] | None,
+        max_frames: int | None,
+    ) -> PageRun:
+        """The run of a new page of `params` (the pacers' common set-up)."""
+        schedule = Schedule(params, start_count=start_count)
+        return cls(
+            schedule,
+            as_source(frames),
+            sink,
+            report=report,
+            progress=progress,
+            max_frames=max_frames,
+        )
+
     def stop(self, at: float, signum: int | None = None) -> None:
         """End the page now (`at`: the page offset of this moment): ends follow."""
         if signum is not None and self.report.interrupted is None:
@@ -267,27 +289,6 @@ class PageRun:
         self.stop(at)
 
 
-def _make_run(
-    frames: FrameSource | Iterable[bytes],
-    *,
-    sink: Sink,
-    channel: int,
-    serial: int,
-    caller_id: str,
-    codec: protocol.CodecId,
-    frame_ms: int,
-    start_count: int | None,
-    report: PageReport | None,
-    progress: Callable[[PageReport], None] | None,
-    max_frames: int | None,
-) -> PageRun:
-    params = PageParams(channel, serial, caller_id, protocol.CodecId(codec), frame_ms)
-    schedule = Schedule(params, start_count=start_count)
-    return PageRun(
-        schedule, as_source(frames), sink, report=report, progress=progress, max_frames=max_frames
-    )
-
-
 def send_page(
     frames: FrameSource | Iterable[bytes],
     *,
@@ -350,19 +351,8 @@ def send_page(
     Exception
         Whatever the frame source or the sink raised, after the end packets were sent.
     """
-    run = _make_run(
-        frames,
-        sink=sink,
-        channel=channel,
-        serial=serial,
-        caller_id=caller_id,
-        codec=codec,
-        frame_ms=frame_ms,
-        start_count=start_count,
-        report=report,
-        progress=progress,
-        max_frames=max_frames,
-    )
+    params = PageParams(channel, serial, caller_id, codec, frame_ms)
+    run = PageRun.start(frames, params, sink, start_count, report, progress, max_frames)
     paced = sink.paced
     with (
         SignalFlag() as flag,
@@ -439,19 +429,8 @@ async def send_page_async(
     task is left alone while they do (sent at once if it is cancelled again), and then
     `asyncio.CancelledError` propagates.
     """
-    run = _make_run(
-        frames,
-        sink=sink,
-        channel=channel,
-        serial=serial,
-        caller_id=caller_id,
-        codec=codec,
-        frame_ms=frame_ms,
-        start_count=start_count,
-        report=report,
-        progress=progress,
-        max_frames=max_frames,
-    )
+    params = PageParams(channel, serial, caller_id, codec, frame_ms)
+    run = PageRun.start(frames, params, sink, start_count, report, progress, max_frames)
     loop = asyncio.get_running_loop()
     paced = sink.paced
     start = loop.time()

@@ -95,6 +95,9 @@ def test_schedule_and_packets(frame_ms: int) -> None:
     assert (report.alerts, report.transmits, report.ends) == (31, 17, 12)
     assert report.last_count == 0x1000 + 16 * 8 * frame_ms
     assert report.interrupted is None
+    # wake-ups with nothing due (80 ms frames: sleeps are cut to 50 ms) are not lateness
+    assert report.max_late == pytest.approx(0.0, abs=1e-9)
+    assert report.elapsed == pytest.approx(offsets[-1])
 
 
 def test_sample_count_wraps() -> None:

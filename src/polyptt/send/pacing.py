@@ -230,6 +230,9 @@ class PageRun:
             else:
                 report.ends += 1
             report.offset = due
+            if now != math.inf:  # paced: how late this one went out, and when
+                report.max_late = max(report.max_late, now - due)
+                report.elapsed = now
             if self.progress is not None:
                 self.progress(report)
         return None
@@ -378,9 +381,6 @@ def send_page(
         while True:
             act_on_signals()
             wake = run.advance(clock() - start if paced else math.inf)
-            if paced:
-                run.report.elapsed = clock() - start
-                _note_lateness(run)
             if act_on_signals():
                 continue
             if wake is None:
@@ -392,13 +392,6 @@ def send_page(
             elif run.starved:
                 sleep(POLL_S)
     return run.finish()
-
-
-def _note_lateness(run: PageRun) -> None:
-    """Not per packet: the report's lateness is that of the last datagram of a batch."""
-    report = run.report
-    if report.packets:
-        report.max_late = max(report.max_late, report.elapsed - report.offset)
 
 
 async def send_page_async(
@@ -440,9 +433,6 @@ async def send_page_async(
         if stop is not None and stop.is_set() and not run.schedule.stopped:
             run.stop(loop.time() - start if paced else run.schedule.last_offset)
         wake = run.advance(loop.time() - start if paced and not hurry else math.inf)
-        if paced:
-            run.report.elapsed = loop.time() - start
-            _note_lateness(run)
         if wake is None:
             break
         if hurry:

@@ -218,3 +218,27 @@ def test_a_lower_serial_starting_at_the_same_moment_wins(tmp_path: Path) -> None
     last_ours = max(t for t, d in packets if parse_packet(d).serial == LOOP_SERIAL)
     their_times = [t for t, d in packets if parse_packet(d).serial == 0x10]
     assert last_ours < (their_times[0] + their_times[-1]) / 2
+
+
+def test_hold_mode_talks_while_space_repeats(tmp_path: Path) -> None:
+    """--hold: a held Space (one press, the keyboard's repeat delay, then repeats) talks;
+    when the repeats stop the page ends with its ends."""
+    sounddevice_or_skip()
+    port = free_port()
+    with UdpCapture(port) as capture:
+        terminal = LoopTerminal(tmp_path, port, "--hold")
+        terminal.expect("hold Space to talk")
+        terminal.press(" ")
+        time.sleep(0.5)  # a typical repeat delay
+        held_until = time.monotonic() + 2.0
+        while time.monotonic() < held_until:
+            terminal.press(" ")  # pexpect waits 50 ms before each send: a 20 Hz repeat
+        terminal.expect("state: idle")
+        terminal.press("q")
+        assert terminal.finish() == 0
+        packets = capture.wait_quiet()
+    counts = kinds(packets, LOOP_SERIAL)
+    assert counts["alert"] == 31
+    assert counts["end"] == 12
+    # 2.5 s held and up to 0.2 s to notice the release: 30 ms frames
+    assert 2.4 / 0.03 <= counts["transmit"] <= 3.0 / 0.03

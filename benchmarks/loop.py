@@ -164,7 +164,7 @@ def measure_talks(count: int, seconds: float) -> tuple[list[float], list[float]]
     latencies = []
     transmits = [t for t, op in sink.sent if op == protocol.OpCode.TRANSMIT]
     talk_starts = [*presses, float("inf")]
-    for index, (blocks, rate) in enumerate(zip(microphones.blocks, microphones.rates)):
+    for index, (blocks, rate) in enumerate(zip(microphones.blocks, microphones.rates, strict=True)):
         if index >= len(presses):
             break
         sent = [t for t in transmits if talk_starts[index] <= t < talk_starts[index + 1]]

@@ -7,6 +7,7 @@ import pytest
 from polyptt.loop.state import (
     ALERTS_S,
     BUSY_SHOWN_S,
+    NOTICE_S,
     HeardPage,
     HoldDetector,
     LoopState,
@@ -67,7 +68,8 @@ def test_talk_refused_while_someone_else_holds_the_channel() -> None:
     assert state.press_talk(2.0) is TalkVerdict.REFUSED
     assert not state.transmitting
     assert state.phase(2.0) is Phase.BUSY
-    assert state.notice == "busy: 'bob' holds ch 26"
+    assert state.notice_at(2.0) == "busy: 'bob' holds ch 26"
+    assert state.notice_at(2.0 + NOTICE_S) is None  # notices do not stay for ever
     assert state.phase(2.0 + BUSY_SHOWN_S) is Phase.HEARING
     state.heard_ended(bob.key, 5.0)
     assert state.phase(5.0) is Phase.IDLE
@@ -111,14 +113,14 @@ def test_contention_higher_serial_or_other_channel_does_not_stop_us() -> None:
 
 def test_channel_changes_only_between_pages() -> None:
     state = LoopState(26, OURS)
-    assert state.set_channel(30)
+    assert state.set_channel(30, 0.5)
     state.press_talk(1.0)
-    assert not state.set_channel(31)
+    assert not state.set_channel(31, 1.5)
     assert state.talk_channel == 30
     state.transmit_ended(2.0)
-    assert state.set_channel(31)
+    assert state.set_channel(31, 2.5)
     with pytest.raises(ValueError, match="channel"):
-        state.set_channel(51)
+        state.set_channel(51, 3.0)
 
 
 def test_recent_keeps_the_newest_few() -> None:

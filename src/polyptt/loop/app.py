@@ -220,23 +220,23 @@ class LoopApp:
         elif key == "m":
             self.state.toggle_mute()
         elif key == "c":
-            self.state.set_channel(self.state.talk_channel % protocol.CHANNEL_MAX + 1)
+            self.state.set_channel(self.state.talk_channel % protocol.CHANNEL_MAX + 1, now)
         elif key.isdigit():
             self._entry = (self._entry or "") + key
             if len(self._entry) == 2:
-                self._choose_channel()
+                self._choose_channel(now)
         elif key == "enter" and self._entry:
-            self._choose_channel()
+            self._choose_channel(now)
         elif key in ("escape", "backspace"):
             self._entry = None
 
-    def _choose_channel(self) -> None:
+    def _choose_channel(self, now: float) -> None:
         assert self._entry is not None
         number, self._entry = int(self._entry), None
         if protocol.CHANNEL_MIN <= number <= protocol.CHANNEL_MAX:
-            self.state.set_channel(number)
+            self.state.set_channel(number, now)
         else:
-            self.state.notice = f"no channel {number}: channels are 1-50"
+            self.state.tell(f"no channel {number}: channels are 1-50", now)
 
     def _act(self, verdict: TalkVerdict) -> None:
         if verdict is TalkVerdict.START:
@@ -252,7 +252,7 @@ class LoopApp:
         try:
             self._microphone = self._open_microphone(self._on_microphone)
         except DeviceError as exc:
-            self.state.notice = f"microphone: {exc}"
+            self.state.tell(f"microphone: {exc}", time.time())
 
     def _on_microphone(self, pcm: Pcm) -> None:  # PortAudio's thread: one float store
         self._level = level_db(pcm)
@@ -279,7 +279,7 @@ class LoopApp:
         try:
             microphone.start()
         except Exception as exc:  # PortAudio refused: the page ends with no audio
-            self.state.notice = f"microphone: {exc}"
+            self.state.tell(f"microphone: {exc}", time.time())
             self._end_talk(at_once=True)
 
     async def _transmit(self, microphone: Microphone, stop: asyncio.Event) -> None:
@@ -299,14 +299,14 @@ class LoopApp:
                 max_frames=talk.max_frames,
             )
         except NetworkError as exc:
-            self.state.notice = f"network: {exc}"
+            self.state.tell(f"network: {exc}", time.time())
         finally:
             microphone.close()
             self.reports.append(report)
             self._talking = self._stop_page = self._task = None
             self.state.transmit_ended(time.time())
             if report.transmits >= talk.max_frames:
-                self.state.notice = f"talk limit reached ({talk.max_talk_s:g} s)"
+                self.state.tell(f"talk limit reached ({talk.max_talk_s:g} s)", time.time())
             self._level = None
             if not (self._quit is not None and self._quit.is_set()):
                 self._prepare_microphone()
@@ -357,7 +357,7 @@ class LoopApp:
             holder=state.holder(),
             talk_s=state.talk_seconds(now),
             level_db=self._level,
-            notice=state.notice,
+            notice=state.notice_at(now),
             entry=self._entry,
             recent=tuple(state.recent),
         )

@@ -35,6 +35,8 @@ __all__ = ["ALERTS_S", "HeardPage", "HoldDetector", "LoopState", "Phase", "TalkV
 ALERTS_S = ALERT_COUNT * ALERT_INTERVAL_S
 #: How long the panel says "busy" after a refused talk (if the holder still talks).
 BUSY_SHOWN_S = 3.0
+#: How long a notice stays on the panel.
+NOTICE_S = 8.0
 
 
 class Phase(str, enum.Enum):
@@ -105,7 +107,8 @@ class LoopState:
     recent : deque of HeardPage
         The last `history` pages heard, the newest first.
     notice : str or None
-        The last thing the user must be told (a refusal, a lost contention).
+        The last thing the user must be told (a refusal, a lost contention); see `tell`
+        and `notice_at`.
     talk_start : float or None
         When our page started (its first alert), None while we do not transmit.
     stopping : bool
@@ -124,6 +127,7 @@ class LoopState:
         self.open_pages: dict[Hashable, HeardPage] = {}
         self.recent: deque[HeardPage] = deque(maxlen=history)
         self.notice: str | None = None
+        self._notice_at = 0.0
         self.talk_start: float | None = None
         self.stopping = False
         self.muted = False
@@ -162,6 +166,10 @@ class LoopState:
         """The page the panel names as heard: the latest one open."""
         return next(reversed(self.open_pages.values()), None)
 
+    def notice_at(self, now: float) -> str | None:
+        """The notice to show at `now`: the last one, for `NOTICE_S` after it was told."""
+        return self.notice if now - self._notice_at < NOTICE_S else None
+
     def plays_incoming(self) -> bool:
         """Whether incoming audio goes to the speaker now (half duplex, mute)."""
         return not self.muted and (self.full_duplex or self.talk_start is None)
@@ -175,7 +183,7 @@ class LoopState:
         holder = self.holder()
         if holder is not None and channel_priority(self.talk_channel) is Priority.NORMAL:
             self._refused_at = now
-            self.notice = f"busy: {holder.caller_id!r} holds ch {self.talk_channel}"
+            self.tell(f"busy: {holder.caller_id!r} holds ch {self.talk_channel}", now)
             return TalkVerdict.REFUSED
         self.talk_start = now
         self.stopping = False
@@ -207,9 +215,10 @@ class LoopState:
             and page.serial < self.serial
         ):
             self.stopping = True
-            self.notice = (
+            self.tell(
                 f"lost ch {page.channel} to {page.caller_id!r} "
-                f"(serial 0x{page.serial:08X} < ours); ended our page"
+                f"(serial 0x{page.serial:08X} < ours); ended our page",
+                now,
             )
             return True
         return False
@@ -220,7 +229,12 @@ class LoopState:
         if page is not None:
             self.recent.appendleft(replace(page, end=now))
 
-    def set_channel(self, channel: int) -> bool:
+    def tell(self, text: str, now: float) -> None:
+        """Show `text` as the notice from `now` on."""
+        self.notice = text
+        self._notice_at = now
+
+    def set_channel(self, channel: int, now: float) -> bool:
         """Talk on `channel` from now on; False (nothing changes) while transmitting.
 
         Raises
@@ -230,7 +244,7 @@ class LoopState:
         """
         channel_priority(channel)
         if self.talk_start is not None:
-            self.notice = "the channel changes after this page"
+            self.tell("the channel changes after this page", now)
             return False
         self.talk_channel = channel
         self.notice = None

@@ -242,3 +242,34 @@ def test_hold_mode_talks_while_space_repeats(tmp_path: Path) -> None:
     assert counts["end"] == 12
     # 2.5 s held and up to 0.2 s to notice the release: 30 ms frames
     assert 2.4 / 0.03 <= counts["transmit"] <= 3.0 / 0.03
+
+
+def test_vox_talks_while_the_microphone_is_loud(tmp_path: Path) -> None:
+    """--vox: speech opens a page by itself (its onset kept by the pre-roll) and the
+    page ends after the hang time; the listener beside records it."""
+    sounddevice_or_skip()
+    port = free_port()
+    wav, clip = speech_clip(tmp_path, 3.0)
+    listening = start_listen(tmp_path / "rec", port=port)
+    try:
+        with UdpCapture(port) as capture:
+            terminal = LoopTerminal(tmp_path, port, "--vox", "-35")
+            time.sleep(0.5)
+            subprocess.run(["paplay", "-d", "micsink", str(wav)], check=True, timeout=30)
+            terminal.expect("state: TALKING")
+            terminal.expect("state: idle")
+            terminal.press("q")
+            assert terminal.finish() == 0
+            packets = capture.wait_quiet()
+    finally:
+        listening.process.send_signal(signal.SIGINT)
+        listening.wait()
+    counts = kinds(packets, LOOP_SERIAL)
+    assert counts["alert"] == 31
+    assert counts["end"] == 12
+    recordings = listening.recordings()
+    assert list(recordings) == [(LOOP_SERIAL, 26)]
+    _meta, audio = recordings[(LOOP_SERIAL, 26)]
+    lag, corr = align(audio, clip)
+    assert corr > 0.9, f"correlation {corr:.3f}"
+    assert lag < 0.3 * 16000  # the pre-roll: the page starts just before the speech

@@ -13,6 +13,7 @@ from polyptt.loop.state import (
     LoopState,
     Phase,
     TalkVerdict,
+    VoxGate,
 )
 
 OURS = 0x5000
@@ -153,3 +154,14 @@ def test_hold_detector_a_tap_is_released_after_the_repeat_delay() -> None:
     assert hold.deadline == pytest.approx(0.8)
     assert hold.released(0.8)
     assert not hold.released(0.9)  # once
+
+
+def test_vox_opens_on_a_loud_level_and_hangs_over_pauses() -> None:
+    gate = VoxGate(-30.0, hang_s=1.0)
+    assert not gate.update(-45.0, 0.0)
+    assert not gate.update(None, 0.1)
+    assert gate.update(-20.0, 0.2)
+    assert gate.update(-60.0, 0.9)  # a pause between words
+    assert gate.update(-25.0, 1.1)
+    assert gate.update(None, 2.0)
+    assert not gate.update(-60.0, 2.1)  # quiet for 1 s since 1.1

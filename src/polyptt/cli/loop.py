@@ -112,6 +112,16 @@ EXIT_USAGE = 2
     help="End a talk after this long (a stuck key).",
 )
 @click.option(
+    "--vox",
+    "vox_db",
+    type=click.FloatRange(-90, 0),
+    default=None,
+    show_envvar=True,
+    metavar="DBFS",
+    help="Hands-free: talk while the microphone is above this level (e.g. -30), until "
+    "it has been below it for 1 s; the 0.3 s before it rose are sent too.",
+)
+@click.option(
     "--full-duplex",
     is_flag=True,
     show_envvar=True,
@@ -186,6 +196,7 @@ def _loop(
     max_talk: float,
     full_duplex: bool,
     gain: float,
+    vox_db: float | None,
 ) -> int:
     import asyncio
 
@@ -193,7 +204,7 @@ def _loop(
     from polyptt.loop.app import LoopApp, TalkSettings
     from polyptt.loop.keys import RawTerminal
     from polyptt.loop.panel import Screen
-    from polyptt.loop.state import LoopState
+    from polyptt.loop.state import LoopState, VoxGate
     from polyptt.protocol import DEFAULT_GROUP
     from polyptt.receive.inbound import Endpoint, open_sockets
     from polyptt.transport import NetworkError, UdpSink
@@ -207,6 +218,10 @@ def _loop(
 
     def open_microphone(monitor: Any) -> live.Microphone:
         return live.Microphone(codec, frame_ms, device=input_at, gain_db=gain, monitor=monitor)
+
+    def open_detector(monitor: Any) -> live.Microphone:
+        # VOX only measures the level (and keeps a little audio itself): no frames kept
+        return live.Microphone(codec, frame_ms, device=input_at, monitor=monitor, max_buffer_s=0)
 
     try:  # now, so that a wrong device is a one-line error before anything starts
         open_microphone(None).close()
@@ -257,6 +272,8 @@ def _loop(
                 recorder=recorder,
                 channels=channels,
                 hold=hold,
+                vox=None if vox_db is None else VoxGate(vox_db),
+                open_detector=open_detector,
             )
             status = asyncio.run(app.run())
     finally:

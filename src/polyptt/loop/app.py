@@ -17,8 +17,10 @@ the page at once, with its end packets.
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 import signal
+import threading
 import time
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from polyptt import protocol
 from polyptt.audio.live import DeviceError, Microphone
 from polyptt.loop.keys import RawTerminal, decode_keys
 from polyptt.loop.panel import PanelView, Screen, render
-from polyptt.loop.state import HeardPage, HoldDetector, LoopState, TalkVerdict
+from polyptt.loop.state import HeardPage, HoldDetector, LoopState, TalkVerdict, VoxGate
 from polyptt.receive.inbound import COALESCE_PLAYING_S, COALESCE_S, serve_async
 from polyptt.receive.receiver import Receiver
 from polyptt.receive.session import Page, Pcm
@@ -46,6 +48,8 @@ IDLE_REDRAW_S = 0.2
 EXIT_OK = 0
 EXIT_SIGINT = 128 + signal.SIGINT
 EXIT_SIGTERM = 128 + signal.SIGTERM
+#: Audio before the moment VOX opens that the page still gets (the word that opened it).
+VOX_PREROLL_S = 0.3
 
 
 def level_db(pcm: Pcm) -> float:
@@ -113,6 +117,11 @@ class LoopApp:
         The channels listened to (all by default); the talk channel always is.
     hold : bool
         Talk while Space is held, instead of Space toggling.
+    vox : VoxGate, optional
+        Talk while the microphone is loud (Space still works too).
+    open_detector : callable, optional
+        ``monitor -> Microphone`` that VOX listens with between talks: it runs for the
+        whole session, and the last `VOX_PREROLL_S` it heard start each VOX page.
     """
 
     def __init__(
@@ -129,6 +138,8 @@ class LoopApp:
         recorder: Any = None,
         channels: Container[int] | None = None,
         hold: bool = False,
+        vox: VoxGate | None = None,
+        open_detector: Callable[[Callable[[Pcm], None]], Microphone] | None = None,
     ) -> None:
         self.state = state
         self.talk = talk
@@ -155,6 +166,14 @@ class LoopApp:
         self._quit: asyncio.Event | None = None
         self._status = EXIT_OK
         self._redraw: asyncio.TimerHandle | None = None
+        self.vox = vox
+        self._open_detector = open_detector
+        self._detector: Microphone | None = None
+        self._vox_peak: float | None = None  # loudest block since the last look
+        self._preroll: collections.deque[Pcm] = collections.deque()
+        self._preroll_samples = 0
+        self._preroll_lock = threading.Lock()
+        self._vox_talk = False  # the page in progress was opened by VOX
 
     # ------------------------------------------------------------------ running
 
@@ -164,6 +183,9 @@ class LoopApp:
         self._quit = asyncio.Event()
         stop_serving = asyncio.Event()
         self._prepare_microphone()
+        if self.vox is not None and self._open_detector is not None:
+            self._detector = self._open_detector(self._on_detector)
+            self._detector.start()
         for signum, status in ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM)):
             loop.add_signal_handler(signum, self.quit, status)
         loop.add_reader(self.terminal.fd, self._on_terminal)
@@ -190,6 +212,8 @@ class LoopApp:
             self.receiver.close(time.time())
             if self._microphone is not None:
                 self._microphone.close()
+            if self._detector is not None:
+                self._detector.close()
             self._draw()
         return self._status
 
@@ -254,10 +278,41 @@ class LoopApp:
         except DeviceError as exc:
             self.state.tell(f"microphone: {exc}", time.time())
 
-    def _on_microphone(self, pcm: Pcm) -> None:  # PortAudio's thread: one float store
-        self._level = level_db(pcm)
+    def _on_microphone(self, pcm: Pcm) -> None:  # PortAudio's thread: float stores
+        self._level = level = level_db(pcm)
+        if self._vox_peak is None or level > self._vox_peak:
+            self._vox_peak = level
 
-    def _start_talk(self) -> None:
+    def _on_detector(self, pcm: Pcm) -> None:  # PortAudio's thread, for VOX
+        level = level_db(pcm)
+        if not self.state.transmitting and (self._vox_peak is None or level > self._vox_peak):
+            self._vox_peak = level
+        assert self._detector is not None
+        keep = VOX_PREROLL_S * self._detector.samplerate
+        with self._preroll_lock:
+            self._preroll.append(pcm.copy())
+            self._preroll_samples += len(pcm)
+            while self._preroll_samples - len(self._preroll[0]) >= keep:
+                self._preroll_samples -= len(self._preroll.popleft())
+
+    def _take_preroll(self) -> list[Pcm]:
+        with self._preroll_lock:
+            return list(self._preroll)
+
+    def _follow_vox(self, now: float) -> None:
+        """Open or close a talk as the VOX gate says (at each panel tick)."""
+        assert self.vox is not None
+        peak, self._vox_peak = self._vox_peak, None
+        loud = self.vox.update(peak, now)
+        if loud and not self.state.transmitting:
+            if self.state.press_talk(now) is TalkVerdict.START:
+                self._vox_talk = True
+                self._start_talk(preroll=self._take_preroll())
+        elif not loud and self._vox_talk and self.state.transmitting:
+            self._vox_talk = False
+            self._act(self.state.release_talk(now))
+
+    def _start_talk(self, preroll: Sequence[Pcm] = ()) -> None:
         self._prepare_microphone()
         microphone, self._microphone = self._microphone, None
         if microphone is None:  # the notice says why
@@ -267,6 +322,8 @@ class LoopApp:
             queue = self.player.queue
             if queue is not None:
                 queue.clear()  # half duplex: what was about to play goes
+        for pcm in preroll:  # queued before what the microphone captures from now
+            microphone.frames.feed(pcm)
         self._talking = microphone
         self._stop_page = asyncio.Event()
         self._level = None
@@ -304,6 +361,7 @@ class LoopApp:
             microphone.close()
             self.reports.append(report)
             self._talking = self._stop_page = self._task = None
+            self._vox_talk = False
             self.state.transmit_ended(time.time())
             if report.transmits >= talk.max_frames:
                 self.state.tell(f"talk limit reached ({talk.max_talk_s:g} s)", time.time())
@@ -352,6 +410,7 @@ class LoopApp:
             caller_id=self.talk.caller_id,
             phase=state.phase(now),
             hold=self.hold is not None,
+            vox_db=None if self.vox is None else self.vox.threshold_db,
             muted=state.muted,
             heard=state.hearing(),
             holder=state.holder(),
@@ -367,10 +426,17 @@ class LoopApp:
         hold = self.hold
         if hold is not None and hold.released(now):
             self._act(self.state.release_talk(now))
+        if self.vox is not None and not (self._quit is not None and self._quit.is_set()):
+            self._follow_vox(now)
         self.screen.draw(render(self.view(now)))
         if self._redraw is not None:
             self._redraw.cancel()
-        moving = self.state.transmitting or self.state.open_pages or (hold and hold.held)
+        moving = (
+            self.state.transmitting
+            or self.state.open_pages
+            or (hold and hold.held)
+            or self.vox is not None
+        )
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

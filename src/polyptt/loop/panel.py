@@ -34,6 +34,7 @@ class PanelView:
     caller_id: str
     phase: Phase
     hold: bool = False
+    vox_db: float | None = None
     muted: bool = False
     heard: HeardPage | None = None
     holder: HeardPage | None = None
@@ -78,6 +79,8 @@ def render(view: PanelView) -> list[str]:
     """The panel's lines (none longer than 80 columns)."""
     channel = f"{view.entry}_" if view.entry is not None else str(view.talk_channel)
     mute = "  [speaker muted]" if view.muted else ""
+    if view.vox_db is not None:
+        mute = f"  vox {view.vox_db:g} dBFS{mute}"
     source = "mic" if view.phase in (Phase.ALERTING, Phase.TALKING) else "spk"
     level = "" if view.level_db is None else f"{view.level_db:6.1f} dBFS"
     lines = [

@@ -29,7 +29,15 @@ from polyptt.protocol import (
     channel_priority,
 )
 
-__all__ = ["ALERTS_S", "HeardPage", "HoldDetector", "LoopState", "Phase", "TalkVerdict"]
+__all__ = [
+    "ALERTS_S",
+    "HeardPage",
+    "HoldDetector",
+    "LoopState",
+    "Phase",
+    "TalkVerdict",
+    "VoxGate",
+]
 
 #: How long our page's alerts last: the panel says "alerting" meanwhile.
 ALERTS_S = ALERT_COUNT * ALERT_INTERVAL_S
@@ -308,3 +316,34 @@ class HoldDetector:
         self._last = None
         self._repeating = False
         return True
+
+
+class VoxGate:
+    """Voice-operated talk (``--vox``): open while the microphone is loud, with hang time.
+
+    The gate opens as soon as a level reaches `threshold_db` and closes once the levels
+    have stayed below it for `hang_s`, so the pauses between words do not end the page.
+
+    Parameters
+    ----------
+    threshold_db : float
+        Level in dBFS that opens the gate.
+    hang_s : float
+        Quiet time before it closes.
+    """
+
+    def __init__(self, threshold_db: float, hang_s: float = 1.0) -> None:
+        self.threshold_db = threshold_db
+        self.hang_s = hang_s
+        self.open = False
+        self._loud_at = 0.0
+
+    def update(self, level_db: float | None, now: float) -> bool:
+        """Take the loudest level since the last update (None: none measured); whether
+        the gate is open now."""
+        if level_db is not None and level_db >= self.threshold_db:
+            self.open = True
+            self._loud_at = now
+        elif self.open and now - self._loud_at >= self.hang_s:
+            self.open = False
+        return self.open

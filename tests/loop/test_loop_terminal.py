@@ -271,5 +271,6 @@ def test_vox_talks_while_the_microphone_is_loud(tmp_path: Path) -> None:
     assert list(recordings) == [(LOOP_SERIAL, 26)]
     _meta, audio = recordings[(LOOP_SERIAL, 26)]
     lag, corr = align(audio, clip)
-    assert corr > 0.9, f"correlation {corr:.3f}"
-    assert lag < 0.3 * 16000  # the pre-roll: the page starts just before the speech
+    assert corr > 0.95, f"correlation {corr:.3f}"
+    # the pre-roll: the page starts at most 0.3 s before the speech, which is all there
+    assert lag < 0.3 * 16000

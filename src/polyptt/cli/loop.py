@@ -205,6 +205,7 @@ def _loop(
     from polyptt.loop.keys import RawTerminal
     from polyptt.loop.panel import Screen
     from polyptt.loop.state import LoopState, VoxGate
+    from polyptt.loop.vox import VoxInput
     from polyptt.protocol import DEFAULT_GROUP
     from polyptt.receive.inbound import Endpoint, open_sockets
     from polyptt.transport import NetworkError, UdpSink
@@ -219,12 +220,15 @@ def _loop(
     def open_microphone(monitor: Any) -> live.Microphone:
         return live.Microphone(codec, frame_ms, device=input_at, gain_db=gain, monitor=monitor)
 
-    def open_detector(monitor: Any) -> live.Microphone:
-        # VOX only measures the level (and keeps a little audio itself): no frames kept
+    def open_vox_stream(monitor: Any) -> live.Microphone:
+        # VoxInput takes every block from the monitor: the stream's own frames keep none
         return live.Microphone(codec, frame_ms, device=input_at, monitor=monitor, max_buffer_s=0)
 
+    vox_input = None
     try:  # now, so that a wrong device is a one-line error before anything starts
         open_microphone(None).close()
+        if vox_db is not None:
+            vox_input = VoxInput(open_vox_stream, codec, frame_ms, gain)
     except live.DeviceError as exc:
         raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
     player = _player(output_device, console)
@@ -273,7 +277,7 @@ def _loop(
                 channels=channels,
                 hold=hold,
                 vox=None if vox_db is None else VoxGate(vox_db),
-                open_detector=open_detector,
+                vox_input=vox_input,
             )
             status = asyncio.run(app.run())
     finally:

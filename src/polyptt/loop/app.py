@@ -17,29 +17,27 @@ the page at once, with its end packets.
 from __future__ import annotations
 
 import asyncio
-import collections
 import math
 import signal
-import threading
 import time
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import Any, Protocol
 
 from polyptt import protocol
-from polyptt.audio.live import DeviceError, Microphone
+from polyptt.audio.live import DeviceError, LiveFrames, Microphone
 from polyptt.loop.keys import RawTerminal, decode_keys
+from polyptt.loop.levels import level_db
 from polyptt.loop.panel import PanelView, Screen, render
 from polyptt.loop.state import HeardPage, HoldDetector, LoopState, TalkVerdict, VoxGate
+from polyptt.loop.vox import VoxInput
 from polyptt.receive.inbound import COALESCE_PLAYING_S, COALESCE_S, serve_async
 from polyptt.receive.receiver import Receiver
 from polyptt.receive.session import Page, Pcm
 from polyptt.send import PageReport, send_page_async
 from polyptt.transport import NetworkError
 
-__all__ = ["LoopApp", "TalkSettings", "level_db"]
+__all__ = ["LoopApp", "TalkSettings"]
 
 #: Panel redraws (and hold-key checks) per second while something moves, and when idle.
 BUSY_REDRAW_S = 0.05
@@ -48,16 +46,18 @@ IDLE_REDRAW_S = 0.2
 EXIT_OK = 0
 EXIT_SIGINT = 128 + signal.SIGINT
 EXIT_SIGTERM = 128 + signal.SIGTERM
-#: Audio before the moment VOX opens that the page still gets (the word that opened it).
-VOX_PREROLL_S = 0.3
 
 
-def level_db(pcm: Pcm) -> float:
-    """The RMS level of int16 audio in dBFS (-120 for digital silence)."""
-    if not len(pcm):
-        return -120.0
-    rms = float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64))))
-    return max(-120.0, 20 * math.log10(max(rms, 1e-9) / 32768))
+class TalkSource(Protocol):
+    """What a talk is captured from: a `Microphone`, or a VOX talk (`polyptt.loop.vox`)."""
+
+    frames: LiveFrames
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,8 @@ class LoopApp:
         Talk while Space is held, instead of Space toggling.
     vox : VoxGate, optional
         Talk while the microphone is loud (Space still works too).
-    open_detector : callable, optional
-        ``monitor -> Microphone`` that VOX listens with between talks: it runs for the
-        whole session, and the last `VOX_PREROLL_S` it heard start each VOX page.
+    vox_input : VoxInput, optional
+        The capture VOX measures and talks with (needed with `vox`; started by `run`).
     """
 
     def __init__(
@@ -139,7 +138,7 @@ class LoopApp:
         channels: Container[int] | None = None,
         hold: bool = False,
         vox: VoxGate | None = None,
-        open_detector: Callable[[Callable[[Pcm], None]], Microphone] | None = None,
+        vox_input: VoxInput | None = None,
     ) -> None:
         self.state = state
         self.talk = talk
@@ -160,19 +159,14 @@ class LoopApp:
         self._level: float | None = None
         self._entry: str | None = None
         self._microphone: Microphone | None = None  # opened ahead of the next talk
-        self._talking: Microphone | None = None
+        self._talking: TalkSource | None = None
         self._stop_page: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._quit: asyncio.Event | None = None
         self._status = EXIT_OK
         self._redraw: asyncio.TimerHandle | None = None
         self.vox = vox
-        self._open_detector = open_detector
-        self._detector: Microphone | None = None
-        self._vox_peak: float | None = None  # loudest block since the last look
-        self._preroll: collections.deque[Pcm] = collections.deque()
-        self._preroll_samples = 0
-        self._preroll_lock = threading.Lock()
+        self.vox_input = vox_input
         self._vox_talk = False  # the page in progress was opened by VOX
 
     # ------------------------------------------------------------------ running
@@ -183,9 +177,8 @@ class LoopApp:
         self._quit = asyncio.Event()
         stop_serving = asyncio.Event()
         self._prepare_microphone()
-        if self.vox is not None and self._open_detector is not None:
-            self._detector = self._open_detector(self._on_detector)
-            self._detector.start()
+        if self.vox_input is not None:
+            self.vox_input.start()
         for signum, status in ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM)):
             loop.add_signal_handler(signum, self.quit, status)
         loop.add_reader(self.terminal.fd, self._on_terminal)
@@ -212,8 +205,8 @@ class LoopApp:
             self.receiver.close(time.time())
             if self._microphone is not None:
                 self._microphone.close()
-            if self._detector is not None:
-                self._detector.close()
+            if self.vox_input is not None:
+                self.vox_input.close()
             self._draw()
         return self._status
 
@@ -278,43 +271,28 @@ class LoopApp:
         except DeviceError as exc:
             self.state.tell(f"microphone: {exc}", time.time())
 
-    def _on_microphone(self, pcm: Pcm) -> None:  # PortAudio's thread: float stores
-        self._level = level = level_db(pcm)
-        if self._vox_peak is None or level > self._vox_peak:
-            self._vox_peak = level
-
-    def _on_detector(self, pcm: Pcm) -> None:  # PortAudio's thread, for VOX
-        level = level_db(pcm)
-        if not self.state.transmitting and (self._vox_peak is None or level > self._vox_peak):
-            self._vox_peak = level
-        assert self._detector is not None
-        keep = VOX_PREROLL_S * self._detector.samplerate
-        with self._preroll_lock:
-            self._preroll.append(pcm.copy())
-            self._preroll_samples += len(pcm)
-            while self._preroll_samples - len(self._preroll[0]) >= keep:
-                self._preroll_samples -= len(self._preroll.popleft())
-
-    def _take_preroll(self) -> list[Pcm]:
-        with self._preroll_lock:
-            return list(self._preroll)
+    def _on_microphone(self, pcm: Pcm) -> None:  # PortAudio's thread: one float store
+        self._level = level_db(pcm)
 
     def _follow_vox(self, now: float) -> None:
         """Open or close a talk as the VOX gate says (at each panel tick)."""
         assert self.vox is not None
-        peak, self._vox_peak = self._vox_peak, None
-        loud = self.vox.update(peak, now)
+        assert self.vox_input is not None
+        loud = self.vox.update(self.vox_input.take_peak(), now)
         if loud and not self.state.transmitting:
             if self.state.press_talk(now) is TalkVerdict.START:
                 self._vox_talk = True
-                self._start_talk(preroll=self._take_preroll())
+                self._start_talk(self.vox_input.talk())
         elif not loud and self._vox_talk and self.state.transmitting:
             self._vox_talk = False
             self._act(self.state.release_talk(now))
 
-    def _start_talk(self, preroll: Sequence[Pcm] = ()) -> None:
-        self._prepare_microphone()
-        microphone, self._microphone = self._microphone, None
+    def _start_talk(self, source: TalkSource | None = None) -> None:
+        """Open a page from `source` (a VOX talk) or from the microphone opened ahead."""
+        if source is None:
+            self._prepare_microphone()
+            source, self._microphone = self._microphone, None
+        microphone = source
         if microphone is None:  # the notice says why
             self.state.transmit_ended(time.time())
             return
@@ -322,8 +300,6 @@ class LoopApp:
             queue = self.player.queue
             if queue is not None:
                 queue.clear()  # half duplex: what was about to play goes
-        for pcm in preroll:  # queued before what the microphone captures from now
-            microphone.frames.feed(pcm)
         self._talking = microphone
         self._stop_page = asyncio.Event()
         self._level = None
@@ -332,14 +308,14 @@ class LoopApp:
         # after the task's first step: the first alert goes out before the device starts
         loop.call_soon(self._start_capture, microphone)
 
-    def _start_capture(self, microphone: Microphone) -> None:
+    def _start_capture(self, microphone: TalkSource) -> None:
         try:
             microphone.start()
         except Exception as exc:  # PortAudio refused: the page ends with no audio
             self.state.tell(f"microphone: {exc}", time.time())
             self._end_talk(at_once=True)
 
-    async def _transmit(self, microphone: Microphone, stop: asyncio.Event) -> None:
+    async def _transmit(self, microphone: TalkSource, stop: asyncio.Event) -> None:
         talk = self.talk
         report = PageReport()
         try:
@@ -415,7 +391,11 @@ class LoopApp:
             heard=state.hearing(),
             holder=state.holder(),
             talk_s=state.talk_seconds(now),
-            level_db=self._level,
+            level_db=(
+                self.vox_input.level
+                if self.vox_input is not None and state.transmitting
+                else self._level
+            ),
             notice=state.notice_at(now),
             entry=self._entry,
             recent=tuple(state.recent),

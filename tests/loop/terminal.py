@@ -85,9 +85,9 @@ class LoopTerminal:
         (pid,) = children.split()
         return int(pid)
 
-    def terminate(self) -> None:
-        """SIGTERM to the loop (by its pid)."""
-        os.kill(self.loop_pid, signal.SIGTERM)
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        """Send `signum` to the loop (by its pid)."""
+        os.kill(self.loop_pid, signum)
 
     def finish(self, timeout: float = 20) -> int:
         """Wait for the loop to exit; its exit status."""
@@ -107,7 +107,7 @@ class LoopTerminal:
             return
         if self.shell.isalive():
             with contextlib.suppress(OSError, ValueError):  # no loop running
-                self.terminate()
+                self.signal(signal.SIGTERM)
             self.shell.sendline("exit")
             try:
                 self.shell.expect(pexpect.EOF, timeout=10)

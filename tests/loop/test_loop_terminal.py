@@ -108,7 +108,9 @@ def test_talk_from_a_terminal_is_heard_whole_from_its_first_word(tmp_path: Path)
     assert first_corr > 0.95, f"first word correlation {first_corr:.3f}"
 
 
-@pytest.mark.parametrize(("how", "status"), [("q", 0), ("ctrl-c", 130), ("sigterm", 143)])
+@pytest.mark.parametrize(
+    ("how", "status"), [("q", 0), ("ctrl-c", 130), ("sigterm", 143), ("sighup", 129)]
+)
 def test_quitting_while_talking_ends_the_page_and_restores_the_terminal(
     tmp_path: Path, how: str, status: int
 ) -> None:
@@ -124,7 +126,7 @@ def test_quitting_while_talking_ends_the_page_and_restores_the_terminal(
         elif how == "ctrl-c":
             terminal.press("\x03")  # the terminal's interrupt character: SIGINT to the job
         else:
-            terminal.terminate()
+            terminal.signal(signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
         assert terminal.finish() == status
         packets = capture.wait_quiet()
     assert terminal.terminal_restored()

@@ -152,7 +152,8 @@ def loop(**kwargs: Any) -> None:
     'polyptt listen'.
 
     Exit status: 0 quit with q, 1 network failure, 2 bad usage, no terminal or no
-    usable audio device, 130/143 SIGINT/SIGTERM (a page in progress is ended first).
+    usable audio device, 130/143/129 SIGINT/SIGTERM/SIGHUP (a page in progress is
+    ended first).
     """
     console = Console.from_flags(kwargs.pop("quiet"), kwargs.pop("verbose"))
     if kwargs.pop("list_devices"):

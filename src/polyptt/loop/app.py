@@ -10,7 +10,8 @@ verdicts into actions.
 A microphone is opened (not started) ahead of each talk, so that the key press only
 starts capturing: the first alert goes out at once and everything said from the press
 on is kept while the alerts last. Stopping a talk stops the capture; what was captured is
-still sent, then the 12 end packets. A lost contention, ``q``, Ctrl-C and SIGTERM stop
+still sent, then the 12 end packets. A lost contention, ``q``, Ctrl-C, SIGTERM and SIGHUP
+(the terminal or the SSH session went away) stop
 the page at once, with its end packets.
 """
 
@@ -42,10 +43,10 @@ __all__ = ["LoopApp", "TalkSettings"]
 #: Panel redraws (and hold-key checks) per second while something moves, and when idle.
 BUSY_REDRAW_S = 0.05
 IDLE_REDRAW_S = 0.2
-#: Exit statuses: ``q``, Ctrl-C, SIGTERM.
+#: Exit status after ``q``; a signal gives 128 + its number.
 EXIT_OK = 0
-EXIT_SIGINT = 128 + signal.SIGINT
-EXIT_SIGTERM = 128 + signal.SIGTERM
+#: The signals that end the run in order: Ctrl-C, ``kill``/systemd, a closed terminal.
+QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class TalkSource(Protocol):
@@ -172,15 +173,15 @@ class LoopApp:
     # ------------------------------------------------------------------ running
 
     async def run(self) -> int:
-        """Hear, talk and draw until ``q``, Ctrl-C or SIGTERM; the exit status."""
+        """Hear, talk and draw until ``q`` or a signal (`QUIT_SIGNALS`); the exit status."""
         loop = asyncio.get_running_loop()
         self._quit = asyncio.Event()
         stop_serving = asyncio.Event()
         self._prepare_microphone()
         if self.vox_input is not None:
             self.vox_input.start()
-        for signum, status in ((signal.SIGINT, EXIT_SIGINT), (signal.SIGTERM, EXIT_SIGTERM)):
-            loop.add_signal_handler(signum, self.quit, status)
+        for signum in QUIT_SIGNALS:
+            loop.add_signal_handler(signum, self.quit, 128 + signum)
         loop.add_reader(self.terminal.fd, self._on_terminal)
         coalesce = COALESCE_PLAYING_S if self.player is not None else COALESCE_S
         serving = asyncio.create_task(
@@ -196,7 +197,7 @@ class LoopApp:
                 await asyncio.shield(self._task)
         finally:
             loop.remove_reader(self.terminal.fd)
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in QUIT_SIGNALS:
                 loop.remove_signal_handler(signum)
             if self._redraw is not None:
                 self._redraw.cancel()

@@ -7,6 +7,7 @@ and only when they changed, so an idle loop writes nothing.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -109,7 +110,13 @@ class Screen:
         self._shown: list[str] = []
 
     def draw(self, lines: list[str]) -> bool:
-        """Redraw if `lines` differ from what is shown; whether anything was written."""
+        """Redraw if `lines` differ from what is shown; whether anything was written.
+
+        Lines are cut to the terminal's width: a line that wrapped would take two rows
+        and the next redraw would start one row too low.
+        """
+        width = shutil.get_terminal_size((WIDTH, 24)).columns
+        lines = [line[:width] for line in lines]
         if lines == self._shown:
             return False
         parts = []

@@ -47,6 +47,9 @@ IDLE_REDRAW_S = 0.2
 EXIT_OK = 0
 #: The signals that end the run in order: Ctrl-C, ``kill``/systemd, a closed terminal.
 QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Quiet time after the last page heard before the output stream is closed (it costs a
+#: few percent of a core open; the next page opens it again).
+RELEASE_SPEAKER_S = 2.0
 
 
 class TalkSource(Protocol):
@@ -168,7 +171,10 @@ class LoopApp:
         self._redraw: asyncio.TimerHandle | None = None
         self.vox = vox
         self.vox_input = vox_input
-        self._vox_talk = False  # the page in progress was opened by VOX
+        self._vox_talk = False
+        self._last_heard = (
+            0.0  # when the last page heard ended  # the page in progress was opened by VOX
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -370,7 +376,8 @@ class LoopApp:
             self.player.page_audio(page, pcm, now)
 
     def page_ended(self, page: Page) -> None:
-        self.state.heard_ended(page.key, page.end or time.time())
+        self._last_heard = time.time()
+        self.state.heard_ended(page.key, page.end or self._last_heard)
         if self.player is not None:
             self.player.page_ended(page)
         if not self.state.open_pages and not self.state.transmitting:
@@ -409,6 +416,12 @@ class LoopApp:
             self._act(self.state.release_talk(now))
         if self.vox is not None and not (self._quit is not None and self._quit.is_set()):
             self._follow_vox(now)
+        if (
+            self.player is not None
+            and not self.state.open_pages
+            and now - self._last_heard >= RELEASE_SPEAKER_S
+        ):
+            self.player.release_idle()
         self.screen.draw(render(self.view(now)))
         if self._redraw is not None:
             self._redraw.cancel()

@@ -11,8 +11,10 @@ A microphone is opened (not started) ahead of each talk, so that the key press o
 starts capturing: the first alert goes out at once and everything said from the press
 on is kept while the alerts last. Stopping a talk stops the capture; what was captured is
 still sent, then the 12 end packets. A lost contention, ``q``, Ctrl-C, SIGTERM and SIGHUP
-(the terminal or the SSH session went away) stop
-the page at once, with its end packets.
+(the terminal or the SSH session went away) stop the page at once, with its end packets.
+
+With ``--vox`` one capture (`polyptt.loop.vox.VoxInput`) runs for the whole session:
+its level opens the gate at each panel tick and its audio carries the page.
 """
 
 from __future__ import annotations
@@ -171,10 +173,8 @@ class LoopApp:
         self._redraw: asyncio.TimerHandle | None = None
         self.vox = vox
         self.vox_input = vox_input
-        self._vox_talk = False
-        self._last_heard = (
-            0.0  # when the last page heard ended  # the page in progress was opened by VOX
-        )
+        self._vox_talk = False  # the page in progress was opened by VOX
+        self._last_heard = 0.0  # when the last page heard ended
 
     # ------------------------------------------------------------------ running
 

@@ -276,3 +276,26 @@ def test_vox_talks_while_the_microphone_is_loud(tmp_path: Path) -> None:
     assert corr > 0.95, f"correlation {corr:.3f}"
     # the pre-roll: the page starts at most 0.3 s before the speech, which is all there
     assert lag < 0.3 * 16000
+
+
+def test_a_higher_serial_starting_at_the_same_moment_does_not_stop_us(tmp_path: Path) -> None:
+    """The other side of the rule: the loop (0x9000) keeps the channel from 0xF0000."""
+    sounddevice_or_skip()
+    port = free_port()
+    with UdpCapture(port) as capture:
+        terminal = LoopTerminal(tmp_path, port)
+        terminal.press(" ")
+        sender = send_process(port, "--serial", "0xF0000", "--caller-id", "late", str(CHIME))
+        assert succeeded(sender)
+        terminal.expect("state: TALKING")
+        terminal.press(" ")
+        terminal.expect("state: idle")
+        terminal.press("q")
+        assert terminal.finish() == 0
+        packets = capture.wait_quiet()
+    assert "lost ch" not in terminal.screen()
+    ours = kinds(packets, LOOP_SERIAL)
+    assert ours["alert"] == 31
+    assert ours["end"] == 12
+    # talked through the other page (2.7 s of chime, after its start-up) to the end
+    assert ours["transmit"] >= 2.7 / 0.03

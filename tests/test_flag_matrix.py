@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 from click.testing import CliRunner
+from tests.audio_devices import sounddevice_or_skip
 
 from polyptt.cli import cli
 
@@ -19,6 +20,10 @@ COMBINATIONS = [
     for size in range(len(OUTPUT_FLAGS) + 1)
     for chosen in itertools.combinations(OUTPUT_FLAGS, size)
 ]
+
+
+#: loop's own output flags (it has no --json: its output is the live panel).
+LOOP_COMBINATIONS = [[], ["-q"], ["-v"], ["-q", "-v"]]
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +65,11 @@ def test_send_on_the_network(flags: list[str], short_wav: Path) -> None:
 @pytest.mark.parametrize("flags", COMBINATIONS, ids=" ".join)
 def test_listen_to_a_capture(flags: list[str], short_page: Path, tmp_path: Path) -> None:
     run("listen", "--pcap", str(short_page), "--no-play", "--record", str(tmp_path), *flags)
+
+
+@pytest.mark.audio
+@pytest.mark.parametrize("flags", LOOP_COMBINATIONS, ids=" ".join)
+def test_loop_lists_devices(flags: list[str]) -> None:
+    """The only way loop runs without a terminal (the panel itself is tested in a pty)."""
+    sounddevice_or_skip()
+    run("loop", "--list-devices", *flags)

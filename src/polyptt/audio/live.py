@@ -27,6 +27,7 @@ import collections
 import os
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -162,6 +163,9 @@ class Microphone:
         Gain before encoding.
     max_buffer_s : float
         See :class:`LiveFrames`.
+    monitor : callable, optional
+        Called with every captured block (int16, in PortAudio's thread; keep it cheap):
+        ``polyptt loop`` draws its level meter from it.
 
     Raises
     ------
@@ -189,6 +193,7 @@ class Microphone:
         device: int | str | None = None,
         gain_db: float = 0.0,
         max_buffer_s: float = 30.0,
+        monitor: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         from polyptt import codecs
 
@@ -213,6 +218,8 @@ class Microphone:
             if status:
                 self.status_flags += 1
             self.frames.feed(indata[:, 0])
+            if monitor is not None:
+                monitor(indata[:, 0])
 
         try:
             self._stream = sounddevice.InputStream(

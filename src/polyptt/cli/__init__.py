@@ -17,6 +17,7 @@ from polyptt import __version__
 _SUBCOMMANDS: dict[str, str] = {
     "send": "polyptt.cli.send:send",
     "listen": "polyptt.cli.listen:listen",
+    "loop": "polyptt.cli.loop:loop",
 }
 
 CONTEXT_SETTINGS = {

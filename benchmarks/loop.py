@@ -1,0 +1,256 @@
+"""How fast ``polyptt loop`` answers the talk key, how far its audio runs behind the
+microphone, and what it costs while idle.
+
+Run inside the private network namespace, from the repository root, with the virtual
+audio devices up (tools/virtual-audio; tools/isolated):
+
+    PYTHONPATH=src tools/isolated python benchmarks/loop.py [--talks 20]
+
+Key press to first alert: the loop's own application (`polyptt.loop.app.LoopApp`) runs
+in this process with the real microphone (the default input), a real multicast socket
+and the real receiver; its "terminal" is a pipe, so a key press is one ``os.write``.
+The time runs from that write to the first alert leaving the socket (``sendto``
+returned), on the monotonic clock. The pty's own hop (a few microseconds) is left out.
+
+Microphone to wire: for every transmit packet, the time from the audio callback that
+delivered the frame's last sample (PortAudio's thread, when the samples reach software)
+to the packet leaving the socket. Capture starts at the key press and is buffered while
+the 31 alerts (0.93 s) go out, so nothing said is lost; the core's pacer then sends that
+buffer at real time, so the audio stays about the alerts' length behind the microphone
+for the whole talk. The table gives the latency and its spread (p99 - p50), the part
+the pacing itself adds.
+
+Idle CPU: a real ``polyptt loop`` process in a pseudo-terminal (tests/loop/terminal.py),
+listening with nothing on the wire, for `--idle` seconds: its CPU time (all threads,
+from the scheduler's nanosecond accounting) as a share of one core; then again after a
+page from ``polyptt send`` was heard and played (the loop closes the output stream a
+few seconds after the last page: open, its callbacks cost about 2 % of a core).
+
+Goals (issue 9): key press to first alert <= 20 ms; microphone to wire <= 60 ms once the
+alerts are over (p50/p99); idle <= 1 % of a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.*; polyptt itself: installed or PYTHONPATH=src
+
+from benchmarks.listen import cpu_seconds  # noqa: E402
+from tests.listen.harness import CHIME  # noqa: E402
+from tests.loop.terminal import LoopTerminal  # noqa: E402
+from tests.processes import (  # noqa: E402
+    LOOPBACK_ENV,
+    only_loopback,
+    polyptt_command,
+    polyptt_env,
+)
+from tests.udp_capture import free_port  # noqa: E402
+
+import polyptt  # noqa: E402
+from polyptt import codecs, protocol  # noqa: E402
+from polyptt.audio.live import Microphone  # noqa: E402
+from polyptt.loop.app import RELEASE_SPEAKER_S, LoopApp, TalkSettings  # noqa: E402
+from polyptt.loop.keys import RawTerminal  # noqa: E402
+from polyptt.loop.panel import Screen  # noqa: E402
+from polyptt.loop.state import LoopState  # noqa: E402
+from polyptt.receive.inbound import Endpoint, open_sockets  # noqa: E402
+from polyptt.transport import Destination, UdpSink  # noqa: E402
+
+CODEC = "g722"
+FRAME_MS = 30
+
+
+class TimedSink:
+    """A `UdpSink` that notes when each datagram left: (monotonic time, op code)."""
+
+    def __init__(self, sink: UdpSink) -> None:
+        self.sink = sink
+        self.paced = sink.paced
+        self.sent: list[tuple[float, int]] = []
+
+    @property
+    def source(self) -> tuple[str, int]:
+        return self.sink.source
+
+    def send(self, datagram: bytes, offset: float) -> None:
+        self.sink.send(datagram, offset)
+        self.sent.append((time.monotonic(), datagram[0]))
+
+
+class TimedMicrophones:
+    """Opens the loop's microphones, noting when each captured block arrived."""
+
+    def __init__(self) -> None:
+        self.blocks: list[list[tuple[float, int]]] = []  # per talk: (time, samples)
+        self.rates: list[int] = []
+
+    def open(self, monitor: Any) -> Microphone:
+        blocks: list[tuple[float, int]] = []
+
+        def noted(pcm: Any) -> None:
+            blocks.append((time.monotonic(), len(pcm)))
+            monitor(pcm)
+
+        microphone = Microphone(CODEC, FRAME_MS, monitor=noted)
+        self.blocks.append(blocks)
+        self.rates.append(microphone.samplerate)
+        return microphone
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * (len(ordered) - 1) + 0.5))]
+
+
+async def _talks(app: LoopApp, write_fd: int, count: int, seconds: float) -> list[float]:
+    """Press Space `count` times for `seconds` each; the press times."""
+    presses = []
+    await asyncio.sleep(0.5)
+    for _ in range(count):
+        presses.append(time.monotonic())
+        os.write(write_fd, b" ")
+        await asyncio.sleep(seconds)
+        os.write(write_fd, b" ")
+        while app.state.transmitting:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    app.quit()
+    return presses
+
+
+def measure_talks(count: int, seconds: float) -> tuple[list[float], list[float]]:
+    """Key press to first alert, and microphone to wire for every transmit (seconds)."""
+    port = free_port()
+    destination = Destination(protocol.DEFAULT_GROUP, port)
+    sink = TimedSink(UdpSink(destination, interface="127.0.0.1", ttl=0))
+    sockets = open_sockets([Endpoint(protocol.DEFAULT_GROUP, port)], "127.0.0.1")
+    microphones = TimedMicrophones()
+    read_fd, write_fd = os.pipe()
+    state = LoopState(26, 0x9000)
+    app = LoopApp(
+        state=state,
+        talk=TalkSettings(CODEC, FRAME_MS, "bench", 0x9000, 120.0),
+        sink=sink,
+        sockets=sockets,
+        terminal=RawTerminal(read_fd),  # not entered: a pipe has no terminal settings
+        screen=Screen(io.StringIO()),
+        open_microphone=microphones.open,
+    )
+
+    async def main() -> list[float]:
+        running = asyncio.create_task(app.run())
+        presses = await _talks(app, write_fd, count, seconds)
+        await running
+        return presses
+
+    try:
+        presses = asyncio.run(main())
+    finally:
+        sink.sink.close()
+        for sock in sockets:
+            sock.close()
+        os.close(read_fd)
+        os.close(write_fd)
+    first_alerts = []
+    for press in presses:
+        first_alerts.append(
+            next(t for t, op in sink.sent if op == protocol.OpCode.ALERT and t >= press) - press
+        )
+    # talk i used microphone i (one more was opened for the talk that never came)
+    latencies = []
+    transmits = [t for t, op in sink.sent if op == protocol.OpCode.TRANSMIT]
+    talk_starts = [*presses, float("inf")]
+    for index, (blocks, rate) in enumerate(zip(microphones.blocks, microphones.rates, strict=True)):
+        if index >= len(presses):
+            break
+        sent = [t for t in transmits if talk_starts[index] <= t < talk_starts[index + 1]]
+        frame = round(rate * FRAME_MS / 1000)
+        captured, times = 0, []
+        for at, samples in blocks:
+            captured += samples
+            times.append((captured, at))
+        position = 0
+        for number, at in enumerate(sent):
+            needed = (number + 1) * frame
+            while position < len(times) and times[position][0] < needed:
+                position += 1
+            if position == len(times):
+                break  # the last, partial frame (the flush at the stop)
+            latencies.append(at - times[position][1])
+    return first_alerts, latencies
+
+
+def measure_idle(seconds: float) -> tuple[float, float]:
+    """CPU share of one core of an idle ``polyptt loop`` in a pty: before any page, and
+    after one was heard and played (the speaker's stream is then released again)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        terminal = LoopTerminal(Path(tmp), port)
+        try:
+            time.sleep(1.0)  # imports and start-up are not the steady state
+            pid = terminal.loop_pid
+
+            def share() -> float:
+                before, start = cpu_seconds(pid), time.monotonic()
+                time.sleep(seconds)
+                return (cpu_seconds(pid) - before) / (time.monotonic() - start)
+
+            before_any = share()
+            subprocess.run(
+                polyptt_command("send", "-q", "--to", f"{protocol.DEFAULT_GROUP}:{port}",
+                                str(CHIME)),
+                env=polyptt_env(),
+                check=True,
+            )  # fmt: skip
+            terminal.expect("state: idle")
+            time.sleep(RELEASE_SPEAKER_S + 0.5)
+            after_page = share()
+            terminal.press("q")
+            terminal.finish()
+        finally:
+            terminal.close()
+    return before_any, after_page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--talks", type=int, default=20, help="talks measured")
+    parser.add_argument("--talk-s", type=float, default=2.0, help="seconds per talk")
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle measured")
+    args = parser.parse_args()
+    if not only_loopback():
+        raise SystemExit("run inside tools/isolated: this sends multicast")
+    os.environ.update(LOOPBACK_ENV)
+    print(f"polyptt {polyptt.__version__}  python {platform.python_version()}  "
+          f"{platform.platform()}  cpus {os.cpu_count()}  load {os.getloadavg()}")  # fmt: skip
+    print(f"{CODEC}, {FRAME_MS} ms frames ({codecs.info(CODEC).sample_rate} Hz), "
+          f"{args.talks} talks of {args.talk_s:g} s")  # fmt: skip
+    first_alerts, latencies = measure_talks(args.talks, args.talk_s)
+    ms = [1000 * x for x in first_alerts]
+    print(f"key press to first alert (goal <= 20 ms): median {statistics.median(ms):.2f} ms  "
+          f"p99 {percentile(ms, 0.99):.2f} ms  max {max(ms):.2f} ms")  # fmt: skip
+    ms = [1000 * x for x in latencies]
+    p50, p99 = percentile(ms, 0.5), percentile(ms, 0.99)
+    print(f"microphone to wire, {len(ms)} frames (goal <= 60 ms): p50 {p50:.1f} ms  "
+          f"p99 {p99:.1f} ms  spread p99-p50 {p99 - p50:.1f} ms  (the alerts: "
+          f"{1000 * protocol.ALERT_COUNT * protocol.ALERT_INTERVAL_S:.0f} ms)")  # fmt: skip
+    before_any, after_page = measure_idle(args.idle)
+    print(f"idle listening (goal <= 1 % of a core), {args.idle:g} s: {100 * before_any:.2f} %"
+          f"; after a page was played: {100 * after_page:.2f} %")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

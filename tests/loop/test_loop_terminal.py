@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from tests.audio_devices import align, sounddevice_or_skip
+from tests.audio_devices import SpeakerMonitor, align, sounddevice_or_skip
 from tests.listen.harness import CHIME, expected_audio, make_page_capture, start_listen
-from tests.listen.test_playback import _Monitor
 from tests.loop.terminal import LOOP_SERIAL, LoopTerminal
 from tests.processes import polyptt_command, polyptt_env
 from tests.udp_capture import UdpCapture, free_port
@@ -152,14 +151,14 @@ def test_pages_play_while_idle_but_not_while_talking(tmp_path: Path) -> None:
     record = tmp_path / "loop-rec"
     terminal = LoopTerminal(tmp_path, port, "--record", str(record))
     try:
-        with _Monitor(sounddevice) as idle_monitor:
+        with SpeakerMonitor(sounddevice) as idle_monitor:
             sender = send_process(port, *page_args, str(CHIME))
             assert succeeded(sender)
             terminal.expect(r"ch 26  'sender' +\d+\.\d s")  # in the recent pages
             time.sleep(0.5)
         terminal.press(" ")
         terminal.expect("state: ALERTING")
-        with _Monitor(sounddevice) as talk_monitor:
+        with SpeakerMonitor(sounddevice) as talk_monitor:
             sender = send_process(port, *page_args, "-c", "27", str(CHIME))
             subprocess.run(["paplay", "-d", "micsink", str(wav)], check=True, timeout=30)
             assert succeeded(sender)

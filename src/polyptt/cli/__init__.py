@@ -17,6 +17,7 @@ from polyptt import __version__
 _SUBCOMMANDS: dict[str, str] = {
     "send": "polyptt.cli.send:send",
     "listen": "polyptt.cli.listen:listen",
+    "relay": "polyptt.cli.relay:relay",
 }
 
 CONTEXT_SETTINGS = {

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay.hub import Metrics
-from polyptt.relay.security import COOKIE, grant_of, json_error
+from polyptt.relay.security import COOKIE, client_address, grant_of, json_error
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.talks import Busy
 
@@ -87,7 +87,11 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     if refusal is not None:
         relay.metrics.pages_refused += 1
         relay.audit.log(
-            "page_refused", who=grant.name, channel=channel, reason=refusal, remote=request.remote
+            "page_refused",
+            who=grant.name,
+            channel=channel,
+            reason=refusal,
+            remote=client_address(request),
         )
         return json_error(403, refusal)
     try:
@@ -119,7 +123,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
             codec=options["codec"],
             frame_ms=frame_ms,
             via="http",
-            remote=request.remote or "unknown",
+            remote=client_address(request),
             target=options["target"],
         )
     except Busy as exc:

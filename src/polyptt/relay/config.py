@@ -98,6 +98,11 @@ class RelayConfig:
     limits : Limits
     audit_log : Path or None
         JSON Lines of who did what; None logs audit events nowhere.
+    tokens : Path or None
+        The token store, if not beside the file (`tokens_path`).
+    trusted_proxies : tuple of str
+        Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
+        audit log and the login bans); a request from anywhere else is its own client.
     """
 
     path: Path | None = None
@@ -107,6 +112,7 @@ class RelayConfig:
     limits: Limits = field(default_factory=Limits)
     audit_log: Path | None = None
     tokens: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def tokens_path(self) -> Path:
@@ -142,7 +148,7 @@ def load_config(path: Path | None) -> RelayConfig:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-_TOP_KEYS = {"origins", "channels", "targets", "limits", "audit_log", "tokens"}
+_TOP_KEYS = {"origins", "channels", "targets", "limits", "audit_log", "tokens", "trusted_proxies"}
 
 
 def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
@@ -174,4 +180,5 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         limits=limits,
         audit_log=beside(data.get("audit_log")),
         tokens=beside(data.get("tokens")),
+        trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
     )

@@ -12,6 +12,7 @@ refused (429) for a while, as Home Assistant's ``http`` component bans.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -23,14 +24,17 @@ __all__ = [
     "COOKIE",
     "AccessLogger",
     "auth_middleware",
+    "client_address",
     "grant_of",
     "json_error",
     "origin_allowed",
 ]
 
 COOKIE = "polyptt_token"
-_GRANT = "polyptt.grant"
-_DIGEST = "polyptt.digest"
+# aiohttp >= 3.13 wants typed request keys (plain strings warn); older ones take strings
+_request_key: Any = getattr(web, "RequestKey", lambda name, _kind: name)
+_GRANT = _request_key("polyptt.grant", Grant)
+_DIGEST = _request_key("polyptt.digest", str)
 _PROTECTED = ("/api/", "/metrics")
 WS_PATH = "/api/v1/ws"
 
@@ -43,6 +47,21 @@ def json_error(status: int, message: str, **headers: str) -> web.Response:
 def grant_of(request: web.Request) -> tuple[Grant, str]:
     """The grant the middleware found for `request`, and its token's digest."""
     return request[_GRANT], request[_DIGEST]
+
+
+def client_address(request: web.BaseRequest) -> str:
+    """The client's address: the peer's, or the last hop a trusted proxy forwarded.
+
+    Only a proxy listed in ``trusted_proxies`` may say who the client is: anyone else
+    could write ``X-Forwarded-For`` to dodge a ban or blame another address.
+    """
+    remote = request.remote or "unknown"
+    app = request.app if isinstance(request, web.Request) else None
+    trusted = app[RELAY].settings.config.trusted_proxies if app is not None else ()
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and remote in trusted:
+        return forwarded.rsplit(",", 1)[-1].strip() or remote
+    return remote
 
 
 def _token(request: web.Request) -> str | None:
@@ -66,7 +85,7 @@ async def auth_middleware(
     if not request.path.startswith(_PROTECTED):
         return await handler(request)
     relay = request.app[RELAY]
-    remote = request.remote or "unknown"
+    remote = client_address(request)
     if relay.banned(remote):
         return json_error(429, "too many failed logins from this address; try later")
     token = _token(request)
@@ -106,7 +125,7 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %s %.3f',
-            request.remote,
+            client_address(request),
             request.method,
             request.path,
             response.status,

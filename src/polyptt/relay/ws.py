@@ -36,7 +36,7 @@ from polyptt.audio.live import LiveFrames
 from polyptt.relay.api import CODECS
 from polyptt.relay.clients import Client
 from polyptt.relay.hub import CLIENT_RATE
-from polyptt.relay.security import grant_of, json_error, origin_allowed
+from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.talks import Busy, Talk
 
@@ -50,7 +50,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     relay = request.app[RELAY]
     limits = relay.settings.config.limits
     grant, digest = grant_of(request)
-    remote = request.remote or "unknown"
+    remote = client_address(request)
     if not origin_allowed(request, relay.settings.config.origins):
         relay.audit.log(
             "origin_refused", who=grant.name, origin=request.headers.get("Origin"), remote=remote

@@ -88,6 +88,13 @@ class RelayProcess:
                 self.process.kill()
                 self.process.wait()
 
+    def fetch(self, path: str, token: str) -> bytes:
+        """The body of ``GET path`` (which must succeed)."""
+        request = urllib.request.Request(self.url + path)
+        request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=60, context=self.ssl_context) as answer:
+            return bytes(answer.read())
+
     def request(
         self, method: str, path: str, token: str | None = None, body: bytes | None = None
     ) -> tuple[int, Any]:

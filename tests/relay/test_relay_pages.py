@@ -112,7 +112,7 @@ def test_lan_page_reaches_websocket_listener(tmp_path: Path) -> None:
     port = free_port()
     config = write_config(tmp_path / "relay", '[channels]\n27 = "Kitchen"\n')
     token = add_token(config, "Monitor", "listen")
-    relay = start_relay(config, udp_port=port)
+    relay = start_relay(config, udp_port=port, args=["--record", str(tmp_path / "rec")])
 
     async def main() -> tuple[list[dict], dict[int, list[bytes]]]:
         events: list[dict] = []
@@ -143,6 +143,8 @@ def test_lan_page_reaches_websocket_listener(tmp_path: Path) -> None:
 
     try:
         events, audio = asyncio.run(main())
+        _, pages = relay.request("GET", "/api/v1/pages", token)
+        wav = relay.fetch(pages["pages"][0]["wav"], token)
     finally:
         assert relay.stop() == 128 + signal.SIGTERM
     start, end = events
@@ -154,6 +156,9 @@ def test_lan_page_reaches_websocket_listener(tmp_path: Path) -> None:
     assert {k: end[k] for k in expected} == expected
     assert (end["direction"], end["codec"], end["end_reason"]) == ("heard", "g722", "end_packets")
     assert end["source"] == f"127.0.0.1:{port}"
+    assert pages["pages"] == [{k: v for k, v in end.items() if k != "type"}]
+    (recorded,) = (tmp_path / "rec").glob("*.wav")
+    assert wav == recorded.read_bytes()
     pcm = np.frombuffer(b"".join(audio[start["id"]]), dtype="<i2")
     assert all(len(chunk) == 640 for chunk in audio[start["id"]][:-1])
     reference = soundfile.read(SPEECH, dtype="int16")[0]

@@ -84,6 +84,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             try:
                 message = await ws.receive()
             except asyncio.TimeoutError:
+                if client.listening:  # listeners only receive; the heartbeat checks them
+                    continue
                 client.drop("idle", WSCloseCode.GOING_AWAY)
                 reason = "idle"
                 break

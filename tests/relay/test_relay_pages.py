@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 import soundfile
 from tests.audio_devices import align
 from tests.listen.harness import expected_audio, make_page_capture, polyptt, start_listen
+from tests.processes import polyptt_command
 from tests.relay.audio import CHIME, SPEECH, frames, speech, stream_realtime
 from tests.relay.harness import (
     RELAY_SERIAL,
@@ -275,3 +279,91 @@ def test_cli_token_commands(tmp_path: Path) -> None:
     )
     assert long_name.returncode == 2
     assert "13 bytes" in long_name.stderr
+
+
+def _metric(relay: Any, token: str, name: str) -> float:
+    _, text = relay.request("GET", "/metrics", token)
+    line = next(x for x in text.splitlines() if x.startswith(f"polyptt_relay_{name} "))
+    return float(line.split()[1])
+
+
+def test_send_and_listen_through_the_relay_from_the_cli(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Remote", "listen,talk")
+    relay = start_relay(config, udp_port=port)
+    lan = start_listen(tmp_path / "lan", "--count", "1", "--timeout", "30", port=port)
+    remote_dir = tmp_path / "remote"
+    env = {**polyptt_env_loopback(), "POLYPTT_RELAY": relay.url, "POLYPTT_TOKEN": token}
+    remote = subprocess.Popen(
+        polyptt_command(
+            "listen", "--json", "--count", "2", "--timeout", "40", "--record", str(remote_dir)
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while _metric(relay, token, "listeners") < 1:
+            assert time.monotonic() < deadline, remote.stderr.read() if remote.stderr else ""
+            time.sleep(0.05)
+        sent = polyptt(
+            "send", "--relay", relay.url, "--token", token, "--channel", "28", "--json", str(CHIME)
+        )
+        assert lan.wait() == 0
+        polyptt(
+            "send",
+            "--channel",
+            "29",
+            "--caller-id",
+            "Lobby",
+            "--to",
+            f"{DEFAULT_GROUP}:{port}",
+            str(SPEECH),
+        )
+        out, err = remote.communicate(timeout=40)
+    finally:
+        if remote.poll() is None:
+            remote.kill()
+            remote.communicate()
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert remote.returncode == 0, err
+    answer = json.loads(sent.stdout)
+    assert (answer["channel"], answer["ends"], answer["outcome"]) == (28, 12, "completed")
+    ((meta, _audio),) = lan.recordings().values()
+    assert (meta["caller_id"], meta["channel"], meta["frames"]) == ("Remote", 28, answer["frames"])
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["event"], e["direction"], e["channel"]) for e in events] == [
+        ("page_start", "sent", 28),
+        ("page_end", "sent", 28),
+        ("page_start", "heard", 29),
+        ("page_end", "heard", 29),
+    ]
+    heard = events[-1]
+    assert (heard["caller_id"], heard["codec"], heard["end_reason"]) == (
+        "Lobby",
+        "g722",
+        "end_packets",
+    )
+    pcm, rate = soundfile.read(remote_dir / f"relay-{heard['id']}.wav", dtype="int16")
+    assert rate == 16000
+    reference = soundfile.read(SPEECH, dtype="int16")[0]
+    _lag, corr = align(pcm, reference[: len(pcm) - 480])
+    assert corr > 0.95
+    assert (
+        json.loads((remote_dir / f"relay-{heard['id']}.json").read_text())["caller_id"] == "Lobby"
+    )
+
+
+def test_send_through_the_relay_with_a_wrong_token_is_one_line_exit_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay")
+    relay = start_relay(config, udp_port=free_port())
+    try:
+        result = polyptt("send", "--relay", relay.url, "--token", "wrong", str(CHIME), check=False)
+    finally:
+        relay.stop()
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "401" in result.stderr

@@ -21,7 +21,7 @@ import aiohttp
 import numpy as np
 import pytest
 import soundfile
-from tests.audio_devices import align
+from tests.audio_devices import align, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, polyptt, start_listen
 from tests.processes import polyptt_command
 from tests.relay.audio import CHIME, SPEECH, frames, speech, stream_realtime
@@ -367,3 +367,37 @@ def test_send_through_the_relay_with_a_wrong_token_is_one_line_exit_2(tmp_path: 
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "401" in result.stderr
+
+
+@pytest.mark.audio
+def test_send_mic_through_the_relay_carries_what_the_microphone_heard(tmp_path: Path) -> None:
+    sounddevice_or_skip()
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Mic", "talk")
+    clip = speech(2.5)
+    wav = tmp_path / "clip.wav"
+    soundfile.write(wav, clip, 16000)
+    relay = start_relay(config, udp_port=port)
+    lan = start_listen(tmp_path / "lan", "--count", "1", "--timeout", "30", port=port)
+    try:
+        sender = subprocess.Popen(
+            polyptt_command("send", "--relay", relay.url, "--mic", "--duration", "5", "--json"),
+            env={**polyptt_env_loopback(), "POLYPTT_TOKEN": token},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.0)  # the page is under way; the microphone captures from its alerts
+        subprocess.run(["paplay", "-d", "micsink", str(wav)], check=True, timeout=30)
+        out, err = sender.communicate(timeout=30)
+        assert lan.wait() == 0
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert sender.returncode == 0, err
+    stopped = json.loads(out)
+    assert (stopped["frames"], stopped["ends"]) == (250, 12)  # --duration 5 in 20 ms frames
+    ((meta, audio),) = lan.recordings().values()
+    assert (meta["caller_id"], meta["frames"]) == ("Mic", 250)
+    _lag, corr = align(audio, clip)
+    assert corr > 0.95

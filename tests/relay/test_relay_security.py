@@ -369,3 +369,36 @@ def test_tls_with_a_test_ca_serves_https_and_wss(tmp_path: Path) -> None:
             relay.request("GET", "/healthz")
     finally:
         assert relay.stop() == 128 + signal.SIGTERM
+
+
+def test_an_upload_over_the_limit_is_413(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay", "[limits]\nmax_upload_bytes = 4096\n")
+    token = add_token(config, "Talker", "talk")
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            answer = await client.post(
+                "/api/v1/pages?channel=26", data=CHIME.read_bytes(), headers=bearer(token)
+            )
+            assert answer.status == 413
+
+    asyncio.run(main())
+
+
+def test_the_session_cookie_is_strict_and_good_for_reads_and_the_websocket_only(
+    tmp_path: Path,
+) -> None:
+    async def check(client: Any, tokens: dict[str, str]) -> None:
+        answer = await client.post("/api/v1/session", headers=bearer(tokens["all"]))
+        cookie = answer.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert "Secure" not in cookie  # plain HTTP on loopback; set under TLS
+        assert (await client.get("/api/v1/pages")).status == 200  # the cookie jar sends it
+        ws = await client.ws_connect("/api/v1/ws")
+        assert (await ws.receive_json())["name"] == "Admin"
+        await ws.close()
+        posted = await client.post("/api/v1/pages?channel=26", data=CHIME.read_bytes())
+        assert posted.status == 401  # a cross-site form cannot page with the cookie
+
+    run(tmp_path, check)

@@ -96,7 +96,6 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     help="Record every page heard to DIR (WAV + JSON, as 'listen --record'); served at "
     "/api/v1/pages/ID.wav.",
 )
-@options.caller_id_option
 @options.serial_option
 @options.to_option
 @options.iface_option
@@ -109,7 +108,7 @@ def relay(ctx: click.Context, **kwargs: Any) -> None:
 
     Clients (scripts, 'polyptt send --relay', browsers) authenticate with tokens made by
     'polyptt relay token add'. Multicast stays on this host's LAN; only the API is
-    exposed. --caller-id is unused: each page shows its token's name.
+    exposed. Each page shows its token's name as the caller id.
 
     Exit status: 1 network failure, 2 bad usage or configuration, 130/143 stopped by
     SIGINT/SIGTERM (pages in progress were ended properly).
@@ -154,7 +153,6 @@ def _serve(
     insecure_http: bool,
     config: Path | None,
     record: Path | None,
-    caller_id: str | None,
     serial: int | None,
     destination: Any,
     interface: str | None,

@@ -21,7 +21,7 @@ import click
 from polyptt.cli import options
 from polyptt.cli.console import Console
 
-__all__ = ["listen_via_relay", "send_via_relay"]
+__all__ = ["listen_via_relay", "send_via_relay", "talk_via_relay"]
 
 CLIENT_RATE = 16000
 
@@ -71,6 +71,93 @@ def send_via_relay(
     if as_json:
         click.echo(json.dumps(answer, indent=2))
     return 0
+
+
+def talk_via_relay(
+    url: str,
+    token: str | None,
+    *,
+    channel: int,
+    codec: str,
+    duration: float | None,
+    input_device: str | None,
+    as_json: bool,
+    console: Console,
+) -> int:
+    """Page live from the microphone through the relay until Ctrl-C, SIGTERM or `duration`.
+
+    The microphone is captured at 16 kHz (the relay's client rate; PortAudio or the
+    sound server resamples) from the moment the relay says the page started, so nothing
+    said while the alerts go out is lost.
+    """
+    from polyptt.audio.live import DeviceError, parse_device
+    from polyptt.relay.client import RelayClientError, talk
+
+    token = _need_token(token)
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise click.BadParameter(f"no PortAudio: {exc}", param_hint="'--mic'") from None
+    device = parse_device(input_device)
+    received: list[int] = []
+
+    async def main() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def on_signal(signum: int) -> None:
+            received.append(signum)
+            loop.call_soon(chunks.put_nowait, None)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+
+        def captured(indata: Any, _frames: int, _time: Any, _status: Any) -> None:
+            loop.call_soon_threadsafe(chunks.put_nowait, bytes(indata))
+
+        try:
+            stream = sounddevice.InputStream(
+                device=device,
+                channels=1,
+                dtype="int16",
+                samplerate=CLIENT_RATE,
+                blocksize=CLIENT_RATE // 50,
+                callback=captured,
+            )
+        except (ValueError, sounddevice.PortAudioError) as exc:
+            raise DeviceError(f"cannot capture at {CLIENT_RATE} Hz: {exc}") from None
+
+        async def audio() -> Any:
+            limit = None if duration is None else round(duration * CLIENT_RATE) * 2
+            sent = 0
+            stream.start()
+            try:
+                while limit is None or sent < limit:
+                    chunk = await chunks.get()
+                    if chunk is None:
+                        return
+                    if limit is not None:
+                        chunk = chunk[: limit - sent]
+                    sent += len(chunk)
+                    yield chunk
+            finally:
+                stream.stop()
+
+        try:
+            return await talk(url, token, audio, channel=channel, codec=codec)
+        finally:
+            stream.close()
+
+    try:
+        stopped = asyncio.run(main())
+    except RelayClientError as exc:
+        return _fail(exc)
+    except DeviceError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+    console.info(f"sent {stopped.get('frames')} frames on channel {channel} through {url}")
+    if as_json:
+        click.echo(json.dumps(stopped, indent=2))
+    return 128 + received[0] if received else 0
 
 
 class _Recordings:

@@ -214,10 +214,27 @@ def send(file: str | None, **kwargs: Any) -> None:
 def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
     """``--relay``: the relay pages the file (it encodes and paces it); exits."""
     ctx = click.get_current_context()
-    if file is None or kwargs["mic"] or kwargs["raw_rate"] is not None or kwargs["pcap"]:
-        raise click.UsageError("--relay pages a FILE (not --mic, --raw or --pcap)")
+    if kwargs["raw_rate"] is not None or kwargs["pcap"] or (file is None) is not kwargs["mic"]:
+        raise click.UsageError("--relay pages a FILE or --mic (not --raw or --pcap)")
+    console = Console.from_flags(kwargs["quiet"], kwargs["verbose"])
+    if kwargs["mic"]:
+        from polyptt.cli.remote import talk_via_relay
+
+        ctx.exit(
+            talk_via_relay(
+                kwargs["relay"],
+                kwargs["token"],
+                channel=kwargs["channel"],
+                codec=kwargs["codec"],
+                duration=kwargs["duration"],
+                input_device=kwargs["input_device"],
+                as_json=kwargs["as_json"],
+                console=console,
+            )
+        )
     from polyptt.cli.remote import send_via_relay
 
+    assert file is not None
     ctx.exit(
         send_via_relay(
             kwargs["relay"],
@@ -227,7 +244,7 @@ def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
             codec=kwargs["codec"],
             repeat=kwargs["repeat"],
             as_json=kwargs["as_json"],
-            console=Console.from_flags(kwargs["quiet"], kwargs["verbose"]),
+            console=console,
         )
     )
 

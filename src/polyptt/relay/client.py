@@ -7,16 +7,17 @@ page's end; `listen` follows the WebSocket's events and audio until told to stop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 
 from polyptt.relay.hub import AUDIO_HEADER
 
-__all__ = ["RelayClientError", "listen", "post_page"]
+__all__ = ["RelayClientError", "listen", "post_page", "talk"]
 
 
 class RelayClientError(Exception):
@@ -137,3 +138,76 @@ async def listen(
         raise RelayClientError(refusal, exc.status) from None
     except aiohttp.ClientError as exc:
         raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+
+
+async def talk(
+    url: str,
+    token: str,
+    audio: Callable[[], AsyncIterator[bytes]],
+    *,
+    channel: int,
+    codec: str,
+    ssl_context: ssl.SSLContext | None = None,
+) -> dict[str, Any]:
+    """Talk live on `channel` through the relay; the relay's ``stopped`` event.
+
+    `audio` is called once the relay says the page started (its alerts are going out)
+    and yields PCM16LE mono 16 kHz chunks in real time; when it ends, the page is
+    stopped after what was sent.
+
+    Raises
+    ------
+    RelayClientError
+        Refused (403 scope, 409 busy, 400 bad request) or the connection failed.
+    """
+    ws_url = _base(url).replace("http", "ws", 1) + "/api/v1/ws"
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = {"forbidden": 403, "bad_request": 400}
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
+            ) as ws,
+        ):
+            await ws.send_json({"type": "talk", "channel": channel, "codec": codec})
+            while True:
+                event = await _event(ws)
+                if event["type"] == "talking":
+                    break
+                if event["type"] == "busy":
+                    raise RelayClientError(f"the relay says: {event.get('message')}", 409)
+                if event["type"] == "error":
+                    status = statuses.get(event.get("code", ""), 400)
+                    raise RelayClientError(f"the relay says: {event.get('message')}", status)
+
+            async def pump() -> None:
+                async for chunk in audio():
+                    await ws.send_bytes(chunk)
+                await ws.send_json({"type": "stop"})
+
+            pumping = asyncio.ensure_future(pump())
+            try:
+                while True:
+                    event = await _event(ws)
+                    if event["type"] == "stopped":
+                        return event
+            finally:
+                pumping.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await pumping
+    except aiohttp.WSServerHandshakeError as exc:
+        refusal = f"the relay refused ({exc.status}): {exc.message}"
+        raise RelayClientError(refusal, exc.status) from None
+    except aiohttp.ClientError as exc:
+        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+
+
+async def _event(ws: Any) -> dict[str, Any]:
+    """The next JSON event (audio is skipped); RelayClientError if the relay closed."""
+    while True:
+        message = await ws.receive()
+        if message.type == aiohttp.WSMsgType.TEXT:
+            return dict(json.loads(message.data))
+        if message.type != aiohttp.WSMsgType.BINARY:
+            raise RelayClientError(f"the relay closed the connection ({ws.close_code})")

@@ -25,6 +25,9 @@ from polyptt.transport import Destination
 
 __all__ = ["RELAY", "SETTINGS", "Relay", "RelaySettings"]
 
+#: Addresses whose failed logins are remembered at most (memory stays bounded).
+_MAX_TRACKED = 4096
+
 
 @dataclass(frozen=True)
 class RelaySettings:
@@ -86,6 +89,10 @@ class Relay:
 
     def login_failed(self, remote: str) -> None:
         self.metrics.logins_refused += 1
+        if len(self.failures) >= _MAX_TRACKED and remote not in self.failures:
+            # many addresses failing (a scan): forget the one that failed longest ago
+            oldest = min(self.failures, key=lambda a: self.failures[a][-1])
+            del self.failures[oldest]
         self.failures.setdefault(remote, collections.deque()).append(time.monotonic())
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
+import socket
 import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +70,28 @@ def run(tmp_path: Path, check: Check, port: int | None = None) -> None:
     asyncio.run(main())
 
 
+@dataclass
+class Answer:
+    """A response, read in full (so its connection is released, not left open)."""
+
+    status: int
+    headers: Any
+    body: bytes
+
+    async def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def request(client: Any, method: str, path: str, **kwargs: Any) -> Answer:
+    async with client.request(method, path, **kwargs) as answer:
+        return Answer(answer.status, answer.headers, await answer.read())
+
+
+async def status(client: Any, path: str, **kwargs: Any) -> int:
+    """The status of ``GET path``."""
+    return (await request(client, "GET", path, **kwargs)).status
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -78,7 +105,7 @@ async def receive_until(ws: Any, kind: str) -> dict[str, Any]:
 
 def test_no_token_is_401(tmp_path: Path) -> None:
     async def check(client: Any, _tokens: dict[str, str]) -> None:
-        answer = await client.get("/api/v1/pages")
+        answer = await request(client, "GET", "/api/v1/pages")
         assert (answer.status, answer.headers["WWW-Authenticate"]) == (401, "Bearer")
 
     run(tmp_path, check)
@@ -86,7 +113,9 @@ def test_no_token_is_401(tmp_path: Path) -> None:
 
 def test_unknown_token_is_401_and_audited_without_the_token(tmp_path: Path) -> None:
     async def check(client: Any, _tokens: dict[str, str]) -> None:
-        assert (await client.get("/metrics", headers=bearer("forged-token"))).status == 401
+        assert (
+            await request(client, "GET", "/metrics", headers=bearer("forged-token"))
+        ).status == 401
         events = client.server.app[RELAY].audit.events
         assert events[-1]["event"] == "login_refused"
         assert "forged-token" not in str(events)
@@ -97,16 +126,24 @@ def test_unknown_token_is_401_and_audited_without_the_token(tmp_path: Path) -> N
 def test_repeated_failures_from_one_address_are_refused_429(tmp_path: Path) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
         for _ in range(3):
-            assert (await client.get("/api/v1/pages", headers=bearer("nope"))).status == 401
-        assert (await client.get("/api/v1/pages", headers=bearer(tokens["listen"]))).status == 429
+            assert (
+                await request(client, "GET", "/api/v1/pages", headers=bearer("nope"))
+            ).status == 401
+        assert (
+            await request(client, "GET", "/api/v1/pages", headers=bearer(tokens["listen"]))
+        ).status == 429
 
     run(tmp_path, check)
 
 
 def test_listen_only_token_may_not_page_403(tmp_path: Path) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        answer = await client.post(
-            "/api/v1/pages?channel=26", data=CHIME.read_bytes(), headers=bearer(tokens["listen"])
+        answer = await request(
+            client,
+            "POST",
+            "/api/v1/pages?channel=26",
+            data=CHIME.read_bytes(),
+            headers=bearer(tokens["listen"]),
         )
         assert answer.status == 403
 
@@ -115,15 +152,21 @@ def test_listen_only_token_may_not_page_403(tmp_path: Path) -> None:
 
 def test_talk_only_token_may_not_list_pages_403(tmp_path: Path) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        assert (await client.get("/api/v1/pages", headers=bearer(tokens["talk"]))).status == 403
+        assert (
+            await request(client, "GET", "/api/v1/pages", headers=bearer(tokens["talk"]))
+        ).status == 403
 
     run(tmp_path, check)
 
 
 def test_channel_outside_the_token_is_403(tmp_path: Path) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        answer = await client.post(
-            "/api/v1/pages?channel=40", data=CHIME.read_bytes(), headers=bearer(tokens["talk"])
+        answer = await request(
+            client,
+            "POST",
+            "/api/v1/pages?channel=40",
+            data=CHIME.read_bytes(),
+            headers=bearer(tokens["talk"]),
         )
         assert answer.status == 403
 
@@ -137,8 +180,8 @@ def test_emergency_channel_without_the_scope_is_403(tmp_path: Path, channel: int
 
     async def main() -> None:
         async with app_client(settings(config, free_port())) as client:
-            answer = await client.post(
-                f"/api/v1/pages?channel={channel}", data=b"x", headers=bearer(token)
+            answer = await request(
+                client, "POST", f"/api/v1/pages?channel={channel}", data=b"x", headers=bearer(token)
             )
             assert answer.status == 403
             assert "emergency" in (await answer.json())["error"]
@@ -150,8 +193,12 @@ def test_bad_audio_is_400_and_nothing_is_sent(tmp_path: Path) -> None:
     port = free_port()
 
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        answer = await client.post(
-            "/api/v1/pages?channel=26", data=b"RIFF not really", headers=bearer(tokens["talk"])
+        answer = await request(
+            client,
+            "POST",
+            "/api/v1/pages?channel=26",
+            data=b"RIFF not really",
+            headers=bearer(tokens["talk"]),
         )
         assert answer.status == 400
         assert (await answer.json())["error"].startswith("bad audio: the uploaded audio")
@@ -167,12 +214,20 @@ def test_second_talker_on_a_busy_channel_is_409(tmp_path: Path) -> None:
     soundfile.write(short, speech(0.8), 16000)
 
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        first = await client.post(
-            "/api/v1/pages?channel=26", data=short.read_bytes(), headers=bearer(tokens["talk"])
+        first = await request(
+            client,
+            "POST",
+            "/api/v1/pages?channel=26",
+            data=short.read_bytes(),
+            headers=bearer(tokens["talk"]),
         )
         assert first.status == 202
-        second = await client.post(
-            "/api/v1/pages?channel=26", data=CHIME.read_bytes(), headers=bearer(tokens["all"])
+        second = await request(
+            client,
+            "POST",
+            "/api/v1/pages?channel=26",
+            data=CHIME.read_bytes(),
+            headers=bearer(tokens["all"]),
         )
         assert second.status == 409
 
@@ -225,14 +280,23 @@ def test_malformed_json_and_binary_before_talk_are_answered_with_errors(tmp_path
 
 def test_audio_faster_than_real_time_is_throttled(tmp_path: Path) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
+        loop = asyncio.get_running_loop()
         ws = await client.ws_connect("/api/v1/ws", headers=bearer(tokens["talk"]))
+        started = loop.time()  # before the relay's clock for the talk starts
         await ws.send_json({"type": "talk", "channel": 26})
         await receive_until(ws, "talking")
         for message in frames(speech(3.0)):  # 3 s at once: 0.5 s of slack is let through
             await ws.send_bytes(message)
         assert (await receive_until(ws, "error"))["code"] == "too_fast"
+        await ws.send_json({"type": "ping?"})  # answered once every frame before it was judged
+        assert (await receive_until(ws, "error"))["code"] == "unknown_type"
+        elapsed = loop.time() - started
+        await ws.send_json({"type": "stop"})
+        stopped = await receive_until(ws, "stopped")  # every frame was judged by now
         throttled = client.server.app[RELAY].metrics.audio_throttled_samples
-        assert 16000 * 2.4 <= throttled <= 16000 * 2.6
+        accepted = 3 * 16000 - throttled
+        assert 0 < accepted <= (elapsed + 0.5) * 16000
+        assert stopped["frames"] == -(-accepted // 320)
         await ws.close()
 
     run(tmp_path, check)
@@ -277,7 +341,9 @@ def test_revoked_token_is_cut_off_mid_page(tmp_path: Path) -> None:
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await streaming
             assert ws.close_code == WSCloseCode.POLICY_VIOLATION
-            assert (await client.get("/api/v1/pages", headers=bearer(token))).status == 401
+            assert (
+                await request(client, "GET", "/api/v1/pages", headers=bearer(token))
+            ).status == 401
             relay = client.server.app[RELAY]
             for _ in range(50):
                 if not relay.talks.by_channel:
@@ -313,7 +379,7 @@ def test_connections_per_token_are_limited(tmp_path: Path) -> None:
 )
 def test_path_traversal_on_recordings_is_404(tmp_path: Path, path: str) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        answer = await client.get(path, headers=bearer(tokens["listen"]))
+        answer = await request(client, "GET", path, headers=bearer(tokens["listen"]))
         assert answer.status == 404
 
     run(tmp_path, check)
@@ -358,15 +424,22 @@ def test_tls_with_a_test_ca_serves_https_and_wss(tmp_path: Path) -> None:
             aiohttp.ClientSession() as session,
             session.ws_connect(relay.ws_url, headers=bearer(token), ssl=client_context) as ws,
         ):
-            return str((await ws.receive_json())["name"])
+            name = str((await ws.receive_json())["name"])
+        # aiohttp's advice for TLS: give the transport time to close before the loop ends
+        await asyncio.sleep(0.25)
+        return name
 
     try:
         assert relay.url.startswith("https://")
         assert relay.request("GET", "/api/v1/pages", token)[0] == 200
         assert asyncio.run(wss()) == "Remote"
-        relay.ssl_context = ssl.create_default_context()  # trusts the system's CAs only
-        with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):
-            relay.request("GET", "/healthz")
+        untrusting = ssl.create_default_context()  # the system's CAs only
+        port = int(relay.url.rsplit(":", 1)[1])
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            pytest.raises(ssl.SSLCertVerificationError),
+        ):
+            untrusting.wrap_socket(raw, server_hostname="127.0.0.1")
     finally:
         assert relay.stop() == 128 + signal.SIGTERM
 
@@ -375,12 +448,21 @@ def test_an_upload_over_the_limit_is_413(tmp_path: Path) -> None:
     config = write_config(tmp_path / "relay", "[limits]\nmax_upload_bytes = 4096\n")
     token = add_token(config, "Talker", "talk")
 
+    def post(url: str) -> int:
+        # a plain blocking client in a thread: the relay answers 413 while the body is
+        # still being sent, as it would to curl
+        request = urllib.request.Request(url, data=CHIME.read_bytes(), headers=bearer(token))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code
+
     async def main() -> None:
         async with app_client(settings(config, free_port())) as client:
-            answer = await client.post(
-                "/api/v1/pages?channel=26", data=CHIME.read_bytes(), headers=bearer(token)
-            )
-            assert answer.status == 413
+            url = str(client.make_url("/api/v1/pages?channel=26"))
+            assert await asyncio.to_thread(post, url) == 413
 
     asyncio.run(main())
 
@@ -389,16 +471,38 @@ def test_the_session_cookie_is_strict_and_good_for_reads_and_the_websocket_only(
     tmp_path: Path,
 ) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
-        answer = await client.post("/api/v1/session", headers=bearer(tokens["all"]))
+        answer = await request(client, "POST", "/api/v1/session", headers=bearer(tokens["all"]))
         cookie = answer.headers["Set-Cookie"]
         assert "HttpOnly" in cookie
         assert "SameSite=Strict" in cookie
         assert "Secure" not in cookie  # plain HTTP on loopback; set under TLS
-        assert (await client.get("/api/v1/pages")).status == 200  # the cookie jar sends it
+        assert (
+            await request(client, "GET", "/api/v1/pages")
+        ).status == 200  # the cookie jar sends it
         ws = await client.ws_connect("/api/v1/ws")
         assert (await ws.receive_json())["name"] == "Admin"
         await ws.close()
-        posted = await client.post("/api/v1/pages?channel=26", data=CHIME.read_bytes())
+        posted = await request(client, "POST", "/api/v1/pages?channel=26", data=CHIME.read_bytes())
         assert posted.status == 401  # a cross-site form cannot page with the cookie
 
     run(tmp_path, check)
+
+
+def test_an_idle_connection_is_closed_but_a_quiet_listener_is_not(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay", "[limits]\nidle_s = 0.5\n")
+    token = add_token(config, "Idle", "listen")
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            idle = await client.ws_connect("/api/v1/ws", headers=bearer(token))
+            listener = await client.ws_connect("/api/v1/ws", headers=bearer(token))
+            await listener.send_json({"type": "listen"})
+            await idle.receive_json()  # hello
+            message = await idle.receive(timeout=5)
+            assert message.type == aiohttp.WSMsgType.CLOSE
+            assert idle.close_code == WSCloseCode.GOING_AWAY
+            await asyncio.sleep(1.0)  # two idle periods more
+            assert not listener.closed
+            await listener.close()
+
+    asyncio.run(main())

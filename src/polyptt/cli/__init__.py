@@ -18,6 +18,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "send": "polyptt.cli.send:send",
     "listen": "polyptt.cli.listen:listen",
     "loop": "polyptt.cli.loop:loop",
+    "relay": "polyptt.cli.relay:relay",
 }
 
 CONTEXT_SETTINGS = {

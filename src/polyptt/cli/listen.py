@@ -176,6 +176,8 @@ class _Counter:
     metavar="SECONDS",
     help="Silence after which a page without end packets is over.",
 )
+@options.relay_option
+@options.token_option
 @click.option("-v", "--verbose", count=True, help="Also report what was dropped (on stderr).")
 @click.option("-q", "--quiet", is_flag=True, help="Errors only: no warnings.")
 def listen(**kwargs: Any) -> None:
@@ -190,6 +192,22 @@ def listen(**kwargs: Any) -> None:
     130/143 stopped by SIGINT/SIGTERM (recordings are finalized first).
     """
     console = Console.from_flags(kwargs.pop("quiet"), kwargs.pop("verbose"))
+    relay, token = kwargs.pop("relay"), kwargs.pop("token")
+    if relay is not None:
+        from polyptt.cli.remote import listen_via_relay
+
+        if kwargs["pcap"] is not None or kwargs["play"]:
+            raise click.UsageError("--relay reports and records; not with --pcap or --play")
+        status = listen_via_relay(
+            relay,
+            token,
+            channels=kwargs["channels"],
+            record=kwargs["record"],
+            as_json=kwargs["as_json"],
+            count=kwargs["count"],
+            timeout=kwargs["timeout"],
+        )
+        click.get_current_context().exit(status)
     status = _listen(console=console, **kwargs)
     click.get_current_context().exit(status)
 

@@ -28,8 +28,10 @@ __all__ = [
     "SerialType",
     "caller_id_option",
     "iface_option",
+    "relay_option",
     "serial_option",
     "to_option",
+    "token_option",
     "ttl_option",
 ]
 
@@ -217,4 +219,28 @@ def serial_option(f: F) -> F:
         metavar="N",
         help="Host serial, 32-bit, decimal or 0x-hex; the lowest serial wins when senders "
         "collide. Default: the last 4 bytes of this host's MAC address.",
+    )(f)
+
+
+def relay_option(f: F) -> F:
+    """``--relay URL`` ($POLYPTT_RELAY): go through a remote ``polyptt relay``."""
+    return _shared(
+        "--relay",
+        envvar="POLYPTT_RELAY",
+        default=None,
+        metavar="URL",
+        help="Page or listen through the polyptt relay at URL (https://host[:port]) instead "
+        "of multicast: from outside the phones' network. Needs --token.",
+    )(f)
+
+
+def token_option(f: F) -> F:
+    """``--token`` ($POLYPTT_TOKEN): the relay token."""
+    return _shared(
+        "--token",
+        envvar="POLYPTT_TOKEN",
+        default=None,
+        metavar="TOKEN",
+        help="Token for --relay (made by 'polyptt relay token add'); prefer the environment "
+        "variable: a command line is visible to other users.",
     )(f)

@@ -104,6 +104,8 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
 @options.to_option
 @options.iface_option
 @options.ttl_option
+@options.relay_option
+@options.token_option
 @click.option(
     "--frame-ms",
     type=click.IntRange(10, 80),
@@ -197,6 +199,8 @@ def send(file: str | None, **kwargs: Any) -> None:
     Exit status: 0 sent, 1 network failure, 2 bad usage or input, 130/143 interrupted
     by SIGINT/SIGTERM (the page was still ended properly).
     """
+    if kwargs["relay"] is not None:
+        _send_via_relay(file, kwargs)
     _check_source(click.get_current_context(), file, kwargs)
     console = Console.from_flags(kwargs["quiet"], kwargs["verbose"])
     try:
@@ -205,6 +209,44 @@ def send(file: str | None, **kwargs: Any) -> None:
         console.clear_status()
         status = 130
     click.get_current_context().exit(status)
+
+
+def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
+    """``--relay``: the relay pages the file (it encodes and paces it); exits."""
+    ctx = click.get_current_context()
+    if kwargs["raw_rate"] is not None or kwargs["pcap"] or (file is None) is not kwargs["mic"]:
+        raise click.UsageError("--relay pages a FILE or --mic (not --raw or --pcap)")
+    console = Console.from_flags(kwargs["quiet"], kwargs["verbose"])
+    if kwargs["mic"]:
+        from polyptt.cli.remote import talk_via_relay
+
+        ctx.exit(
+            talk_via_relay(
+                kwargs["relay"],
+                kwargs["token"],
+                channel=kwargs["channel"],
+                codec=kwargs["codec"],
+                duration=kwargs["duration"],
+                input_device=kwargs["input_device"],
+                as_json=kwargs["as_json"],
+                console=console,
+            )
+        )
+    from polyptt.cli.remote import send_via_relay
+
+    assert file is not None
+    ctx.exit(
+        send_via_relay(
+            kwargs["relay"],
+            kwargs["token"],
+            file,
+            channel=kwargs["channel"],
+            codec=kwargs["codec"],
+            repeat=kwargs["repeat"],
+            as_json=kwargs["as_json"],
+            console=console,
+        )
+    )
 
 
 def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:

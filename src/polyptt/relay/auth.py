@@ -1,0 +1,167 @@
+"""Tokens: who may use the relay, for what, on which channels.
+
+A token is 32 random bytes (URL-safe base64), shown once when it is made; the store
+keeps only its SHA-256, so a leaked store lets nobody in. (A plain hash is enough: the
+tokens are random, not passwords, so there is nothing to guess from the hash.) The
+store is a JSON file beside the configuration, written atomically and re-read when it
+changes, so ``polyptt relay token revoke`` takes effect in a running relay.
+
+A token's NAME is the caller id phones show for its pages, so it must fit in 13 bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyptt.protocol import Priority, channel_priority, fit_caller_id
+
+__all__ = ["SCOPES", "Grant", "TokenError", "TokenStore", "hash_token"]
+
+#: listen: hear pages; talk: page on the token's channels; emergency: also on the
+#: priority and emergency channels (24, 25, 49, 50).
+SCOPES = ("listen", "talk", "emergency")
+ALL_CHANNELS = frozenset(range(1, 51))
+
+
+class TokenError(Exception):
+    """A token cannot be added or revoked as asked (one-line message)."""
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 a token is stored as."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one token allows.
+
+    Attributes
+    ----------
+    name : str
+        The token's name: its caller id, and who the audit log says acted.
+    scopes : frozenset of str
+        Some of `SCOPES`.
+    channels : frozenset of int
+        Channels it may talk on (listening hears every channel).
+    """
+
+    name: str
+    scopes: frozenset[str]
+    channels: frozenset[int] = ALL_CHANNELS
+
+    def refusal(self, channel: int) -> str | None:
+        """Why this token may not talk on `channel`, or None if it may."""
+        if "talk" not in self.scopes:
+            return "this token may not talk"
+        if channel not in self.channels:
+            return f"this token may not talk on channel {channel}"
+        if channel_priority(channel) is not Priority.NORMAL and "emergency" not in self.scopes:
+            return f"channel {channel} is a priority/emergency channel; the token lacks 'emergency'"
+        return None
+
+
+class TokenStore:
+    """The hashed tokens in `path` (a JSON object: name -> record).
+
+    Reads are cached and refreshed when the file's modification time or size changes,
+    so a relay checks a token on every request for the cost of one ``stat``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._records: dict[str, dict[str, Any]] = {}
+        self._by_hash: dict[str, Grant] = {}
+
+    def add(self, name: str, scopes: frozenset[str], channels: frozenset[int]) -> str:
+        """Make a token for `name`; returns it (the only time it exists in clear)."""
+        _fitted, cut = fit_caller_id(name)
+        if cut or not name.strip():
+            raise TokenError(f"name {name!r} must be 1-13 bytes (it is the caller id phones show)")
+        unknown = set(scopes) - set(SCOPES)
+        if unknown or not scopes:
+            raise TokenError(f"scopes must be some of {', '.join(SCOPES)}")
+        records = self._read()
+        if name in records:
+            raise TokenError(f"a token named {name!r} exists; revoke it first")
+        token = secrets.token_urlsafe(32)
+        records[name] = {
+            "sha256": hash_token(token),
+            "scopes": sorted(scopes),
+            "channels": sorted(channels),
+        }
+        self._write(records)
+        return token
+
+    def revoke(self, name: str) -> None:
+        records = self._read()
+        if records.pop(name, None) is None:
+            raise TokenError(f"no token named {name!r}")
+        self._write(records)
+
+    def grants(self) -> list[Grant]:
+        """Every token's grant, by name."""
+        self._refresh()
+        return sorted(self._by_hash.values(), key=lambda g: g.name)
+
+    def check(self, token: str) -> Grant | None:
+        """The grant of `token`, or None if it is not (or no longer) valid."""
+        return self.check_digest(hash_token(token))
+
+    def check_digest(self, digest: str) -> Grant | None:
+        """The grant of the token whose `hash_token` is `digest`, or None.
+
+        A connection keeps its token's digest, not the token, to notice a revocation.
+        """
+        self._refresh()
+        for known, grant in self._by_hash.items():
+            if hmac.compare_digest(known, digest):
+                return grant
+        return None
+
+    def _refresh(self) -> None:
+        try:
+            info = self.path.stat()
+            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp and (stamp is not None or not self._by_hash):
+            return
+        self._stamp = stamp
+        self._records = self._read()
+        self._by_hash = {
+            r["sha256"]: Grant(name, frozenset(r["scopes"]), frozenset(r["channels"]))
+            for name, r in self._records.items()
+        }
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise TokenError(f"{self.path}: cannot read the token store: {exc}") from None
+        if not isinstance(data, dict):
+            raise TokenError(f"{self.path}: not a token store")
+        return data
+
+    def _write(self, records: dict[str, dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".part")
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(records, file, indent=2)
+            file.write("\n")
+        temporary.replace(self.path)
+        self._stamp = None

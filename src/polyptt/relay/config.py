@@ -1,0 +1,184 @@
+"""The relay's configuration: one TOML file an admin writes, read once at start.
+
+Everything in it is policy (who may come from where, what channels are called, how long
+a page may be); the network identity (``--to``, ``--iface``, ``--ttl``, ``--bind``) stays
+on the command line with the other commands' options. A missing file is the defaults:
+``polyptt relay`` on localhost needs no configuration.
+
+Example::
+
+    origins = ["https://paging.example.org"]
+    audit_log = "/var/log/polyptt/relay-audit.jsonl"
+
+    [channels]
+    26 = "All staff"
+    50 = "Emergency"
+
+    [targets]
+    reception = "192.0.2.20"       # a phone, paged by unicast
+
+    [limits]
+    max_page_s = 60
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "Limits", "RelayConfig", "load_config"]
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may do; every limit is enforced per request or message.
+
+    Attributes
+    ----------
+    max_page_s : float
+        A page (uploaded or live) is ended with its end packets after this long.
+    max_upload_bytes : int
+        Largest audio file ``POST /api/v1/pages`` accepts (413 beyond).
+    max_message_bytes : int
+        Largest WebSocket message; larger closes the connection (1009). A 20 ms frame
+        is 640 bytes plus an 8-byte header.
+    realtime_slack_s : float
+        How far a live talker may run ahead of real time before its audio is dropped.
+    send_queue : int
+        Messages queued for one listener before it is dropped as too slow.
+    connections_per_token : int
+        WebSockets open at once under one token.
+    login_failures : int
+        Failed logins from one address within `ban_s` before it is refused (429).
+    ban_s : float
+        The window of `login_failures`, and how long the refusal lasts.
+    heartbeat_s : float
+        WebSocket ping period; a client that does not answer is closed.
+    idle_s : float
+        A WebSocket that sends nothing for this long is closed.
+    """
+
+    max_page_s: float = 60.0
+    max_upload_bytes: int = 32 << 20
+    max_message_bytes: int = 4096
+    realtime_slack_s: float = 0.5
+    send_queue: int = 100
+    connections_per_token: int = 8
+    login_failures: int = 10
+    ban_s: float = 300.0
+    heartbeat_s: float = 20.0
+    idle_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """The relay's policy (see the module docstring for the file).
+
+    Attributes
+    ----------
+    path : Path or None
+        The file it came from; the token store lives beside it (`tokens_path`).
+    origins : tuple of str
+        Origins browsers may open the WebSocket from; empty means the relay's own.
+    channel_names : dict
+        Channel number -> name shown to clients.
+    targets : dict
+        Name -> address of a phone that pages to it go to by unicast.
+    limits : Limits
+    audit_log : Path or None
+        JSON Lines of who did what; None logs audit events nowhere.
+    tokens : Path or None
+        The token store, if not beside the file (`tokens_path`).
+    trusted_proxies : tuple of str
+        Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
+        audit log and the login bans); a request from anywhere else is its own client.
+    """
+
+    path: Path | None = None
+    origins: tuple[str, ...] = ()
+    channel_names: dict[int, str] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    audit_log: Path | None = None
+    tokens: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def tokens_path(self) -> Path:
+        """Where the hashed tokens are kept: ``tokens`` in the file, or beside it."""
+        if self.tokens is not None:
+            return self.tokens
+        if self.path is not None:
+            return self.path.with_name(self.path.stem + ".tokens.json")
+        return Path("polyptt-relay.tokens.json")
+
+
+def load_config(path: Path | None) -> RelayConfig:
+    """Read `path` (TOML); None or a file that does not exist gives the defaults.
+
+    Relative paths in the file (``audit_log``, ``tokens``) are relative to it.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, bad TOML, unknown keys or values of the wrong kind.
+    """
+    if path is None or not path.exists():
+        return RelayConfig(path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return _parse(path, data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+_TOP_KEYS = {"origins", "channels", "targets", "limits", "audit_log", "tokens", "trusted_proxies"}
+
+
+def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
+    from polyptt.protocol import parse_channel
+
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)} (expected {sorted(_TOP_KEYS)})")
+    origins = data.get("origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ValueError("origins must be a list of strings like 'https://host'")
+    names = {parse_channel(str(k)): str(v) for k, v in data.get("channels", {}).items()}
+    targets = {str(k): str(v) for k, v in data.get("targets", {}).items()}
+    limit_fields = Limits.__dataclass_fields__
+    raw_limits = data.get("limits", {})
+    bad = set(raw_limits) - set(limit_fields)
+    if bad:
+        raise ValueError(f"unknown limits {sorted(bad)}")
+    limits = Limits(**{k: type(getattr(Limits(), k))(v) for k, v in raw_limits.items()})
+
+    def beside(value: Any) -> Path | None:
+        return None if value is None else path.parent / Path(str(value)).expanduser()
+
+    return RelayConfig(
+        path=path,
+        origins=tuple(o.rstrip("/") for o in origins),
+        channel_names=names,
+        targets=targets,
+        limits=limits,
+        audit_log=beside(data.get("audit_log")),
+        tokens=beside(data.get("tokens")),
+        trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
+    )

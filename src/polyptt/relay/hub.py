@@ -1,0 +1,230 @@
+"""Pages as the relay's clients see them: numbered, remembered, and told to listeners.
+
+The :class:`Hub` is a page listener of the relay's `~polyptt.receive.receiver.Receiver`
+(pages heard on the LAN) and is told of the pages the relay sends itself. Each page gets
+an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` and
+``page_end`` events for every WebSocket listener of its channel, and, for heard pages,
+its audio as binary messages: an 8-byte header (page id and frame number, unsigned
+32-bit big-endian each) then PCM16LE mono 16 kHz, 20 ms (320 samples) per message.
+"""
+
+from __future__ import annotations
+
+import collections
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyptt.protocol import format_channel
+from polyptt.receive.recorder import Recorder, iso_utc
+from polyptt.receive.session import Page
+from polyptt.relay.clients import Client
+
+__all__ = ["AUDIO_HEADER", "CLIENT_RATE", "FRAME_SAMPLES", "Hub", "Metrics"]
+
+#: Audio to and from clients: PCM16LE mono at this rate, in frames of this many samples.
+CLIENT_RATE = 16000
+FRAME_SAMPLES = 320
+#: Header of a binary message to a listener: page id, frame number.
+AUDIO_HEADER = struct.Struct(">II")
+#: What a heard page's record takes from its summary when it ends.
+_SUMMARY_KEYS = (
+    "codec",
+    "frame_ms",
+    "duration_s",
+    "frames",
+    "frames_repaired",
+    "frames_concealed",
+    "end_reason",
+)
+
+
+@dataclass
+class Metrics:
+    """Counters for ``GET /metrics`` (gauges are computed when it is read)."""
+
+    pages_sent: int = 0
+    pages_heard: int = 0
+    pages_refused: int = 0
+    frames_repaired: int = 0
+    frames_concealed: int = 0
+    logins_refused: int = 0
+    listeners_dropped: int = 0
+    audio_throttled_samples: int = 0
+
+
+@dataclass
+class _Heard:
+    record: dict[str, Any]
+    channel: int
+    resampler: Any = None
+    pending: list[np.ndarray] = field(default_factory=list)
+    frame: int = 0
+
+
+class Hub:
+    """Numbers pages, keeps the recent ones, and tells the listening clients.
+
+    Parameters
+    ----------
+    channel_names : dict
+        Channel -> name, added to every record.
+    metrics : Metrics
+    recorder : Recorder, optional
+        The relay's recorder (listed before the hub in the receiver's listeners): a heard
+        page's WAV is served by id once it is written.
+    keep : int
+        Pages remembered.
+    """
+
+    def __init__(
+        self,
+        channel_names: dict[int, str],
+        metrics: Metrics,
+        recorder: Recorder | None = None,
+        keep: int = 200,
+    ) -> None:
+        self.channel_names = channel_names
+        self.metrics = metrics
+        self.recorder = recorder
+        self.clients: set[Client] = set()
+        self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+        self.recordings: dict[int, Path] = {}
+        self._keep = keep
+        self._next_id = 1
+        self._heard: dict[Page, _Heard] = {}
+        self._recorded = 0
+        self.on_drop: Callable[[Client], None] | None = None
+
+    # ------------------------------------------------------------ pages the relay sends
+
+    def sent_started(self, **fields: Any) -> int:
+        """A page the relay started; returns its id."""
+        record = self._new_record("sent", fields)
+        self._tell(record["channel"], {"type": "page_start", **record})
+        return int(record["id"])
+
+    def sent_ended(self, page_id: int, **fields: Any) -> None:
+        record = self.recent.get(page_id)
+        if record is None:
+            return
+        record.update(fields, end=iso_utc(time.time()))
+        self.metrics.pages_sent += 1
+        self._tell(record["channel"], {"type": "page_end", **record})
+
+    # ------------------------------------------------------------ pages heard (listener)
+
+    def page_started(self, page: Page) -> None:
+        record = self._new_record(
+            "heard",
+            {
+                "channel": page.channel,
+                "caller_id": page.caller_id,
+                "serial": page.serial,
+                "source": page.source,
+                "codec": None,
+            },
+        )
+        self._heard[page] = _Heard(record, page.channel)
+        self._tell(page.channel, {"type": "page_start", **record})
+
+    def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
+        heard = self._heard.get(page)
+        if heard is None:
+            return
+        if heard.record["codec"] is None:
+            heard.record["codec"] = page.codec.name
+            if page.codec.sample_rate != CLIENT_RATE:
+                import soxr
+
+                heard.resampler = soxr.ResampleStream(
+                    page.codec.sample_rate, CLIENT_RATE, 1, dtype="int16"
+                )
+        if not any(c.hears(heard.channel) for c in self.clients):
+            return
+        if heard.resampler is not None:
+            pcm = heard.resampler.resample_chunk(pcm)
+        self._send_audio(heard, pcm, last=False)
+
+    def page_ended(self, page: Page) -> None:
+        heard = self._heard.pop(page, None)
+        if heard is None:
+            return
+        tail = np.zeros(0, "int16")
+        if heard.resampler is not None:
+            tail = heard.resampler.resample_chunk(tail, last=True)
+        self._send_audio(heard, tail, last=True)
+        summary = page.summary()
+        record = heard.record
+        record.update(
+            {k: summary[k] for k in _SUMMARY_KEYS},
+            caller_id=page.caller_id,
+            end=iso_utc(page.end if page.end is not None else page.last),
+        )
+        self.metrics.pages_heard += 1
+        self.metrics.frames_repaired += summary["frames_repaired"]
+        self.metrics.frames_concealed += summary["frames_concealed"]
+        recorder = self.recorder
+        if recorder is not None and len(recorder.finished) > self._recorded:
+            self._recorded = len(recorder.finished)
+            wav = recorder.finished[-1].with_suffix(".wav")
+            if wav.exists():
+                self.recordings[record["id"]] = wav
+                record["wav"] = f"/api/v1/pages/{record['id']}.wav"
+        self._tell(heard.channel, {"type": "page_end", **record})
+
+    # ------------------------------------------------------------ internals
+
+    def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:
+        page_id = self._next_id
+        self._next_id += 1
+        channel = fields["channel"]
+        record = {
+            "id": page_id,
+            "direction": direction,
+            "channel": channel,
+            "channel_name": self.channel_names.get(channel, format_channel(channel)),
+            **fields,
+            "start": iso_utc(time.time()),
+        }
+        self.recent[page_id] = record
+        while len(self.recent) > self._keep:
+            old, _ = self.recent.popitem(last=False)
+            self.recordings.pop(old, None)
+        return record
+
+    def _tell(self, channel: int, event: dict[str, Any]) -> None:
+        for client in list(self.clients):
+            if client.hears(channel) and not client.offer(event):
+                self._dropped(client)
+
+    def _send_audio(self, heard: _Heard, pcm: np.ndarray, *, last: bool) -> None:
+        if len(pcm):
+            heard.pending.append(np.asarray(pcm, dtype="<i2"))
+        samples = np.concatenate(heard.pending) if heard.pending else np.zeros(0, "<i2")
+        whole = len(samples) // FRAME_SAMPLES * FRAME_SAMPLES
+        cut = len(samples) if last else whole
+        heard.pending = [samples[cut:]] if cut < len(samples) else []
+        page_id = heard.record["id"]
+        listeners = [c for c in self.clients if c.hears(heard.channel)]
+        for start in range(0, cut, FRAME_SAMPLES):
+            message = (
+                AUDIO_HEADER.pack(page_id, heard.frame)
+                + samples[start : min(start + FRAME_SAMPLES, cut)].tobytes()
+            )
+            heard.frame += 1
+            for client in listeners:
+                if not client.offer(message):
+                    self._dropped(client)
+
+    def _dropped(self, client: Client) -> None:
+        if client in self.clients:
+            self.clients.discard(client)
+            self.metrics.listeners_dropped += 1
+            if self.on_drop is not None:
+                self.on_drop(client)

@@ -1,0 +1,137 @@
+"""Who is asking: tokens at the door, Origin checks, and an access log without secrets.
+
+Every path under ``/api/`` and ``/metrics`` needs a token: ``Authorization: Bearer
+TOKEN`` from scripts; browsers may instead carry the ``polyptt_token`` cookie (set by
+``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS), which is
+accepted only for reads and the WebSocket, so another site cannot make a browser post
+a page. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
+the access log never shows a query string. An address that fails too often is
+refused (429) for a while, as Home Assistant's ``http`` component bans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from polyptt.relay.auth import Grant, hash_token
+from polyptt.relay.state import RELAY
+
+__all__ = [
+    "COOKIE",
+    "AccessLogger",
+    "auth_middleware",
+    "client_address",
+    "grant_of",
+    "json_error",
+    "origin_allowed",
+]
+
+COOKIE = "polyptt_token"
+# aiohttp >= 3.13 wants typed request keys (plain strings warn); older ones take strings
+_request_key: Any = getattr(web, "RequestKey", lambda name, _kind: name)
+_GRANT = _request_key("polyptt.grant", Grant)
+_DIGEST = _request_key("polyptt.digest", str)
+_PROTECTED = ("/api/", "/metrics")
+WS_PATH = "/api/v1/ws"
+
+
+def json_error(status: int, message: str, **headers: str) -> web.Response:
+    """An error answer: ``{"error": message}`` with `status`."""
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def grant_of(request: web.Request) -> tuple[Grant, str]:
+    """The grant the middleware found for `request`, and its token's digest."""
+    return request[_GRANT], request[_DIGEST]
+
+
+def client_address(request: web.BaseRequest) -> str:
+    """The client's address: the peer's, or the last hop a trusted proxy forwarded.
+
+    Only a proxy listed in ``trusted_proxies`` may say who the client is: anyone else
+    could write ``X-Forwarded-For`` to dodge a ban or blame another address.
+    """
+    remote = request.remote or "unknown"
+    app = request.app if isinstance(request, web.Request) else None
+    trusted = app[RELAY].settings.config.trusted_proxies if app is not None else ()
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and remote in trusted:
+        return forwarded.rsplit(",", 1)[-1].strip() or remote
+    return remote
+
+
+def _token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if request.method == "GET":
+        if request.path == WS_PATH and request.query.get("token"):
+            return request.query["token"]
+        if request.cookies.get(COOKIE):
+            return request.cookies[COOKIE]
+    return None
+
+
+@web.middleware
+async def auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse requests without a valid token (401) or from a banned address (429)."""
+    if not request.path.startswith(_PROTECTED):
+        return await handler(request)
+    relay = request.app[RELAY]
+    remote = client_address(request)
+    if relay.banned(remote):
+        return json_error(429, "too many failed logins from this address; try later")
+    token = _token(request)
+    grant = None if token is None else relay.store.check(token)
+    if grant is None:
+        relay.login_failed(remote)
+        relay.audit.log(
+            "login_refused",
+            remote=remote,
+            path=request.path,
+            reason="no token" if token is None else "unknown or revoked token",
+        )
+        return json_error(401, "a valid token is required", **{"WWW-Authenticate": "Bearer"})
+    assert token is not None
+    request[_GRANT] = grant
+    request[_DIGEST] = hash_token(token)
+    return await handler(request)
+
+
+def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """Whether a browser's ``Origin`` may use the WebSocket.
+
+    No Origin header is a script, not a browser, and is let through (its token is the
+    credential); a browser's Origin must be in `allowed`, or be the relay's own when
+    `allowed` is empty.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    own = (f"{request.scheme}://{request.host}",)
+    return origin.rstrip("/") in (allowed or own)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: address, method, path (never the query), status, time."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.3f',
+            client_address(request),
+            request.method,
+            request.path,
+            response.status,
+            time,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(20)

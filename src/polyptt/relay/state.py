@@ -1,0 +1,100 @@
+"""What the relay's handlers share, under one typed application key.
+
+:class:`RelaySettings` is everything `create_app` needs (the policy from the
+configuration file and the network identity from the command line); :class:`Relay` is
+the running state built from it in the application's cleanup context.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from polyptt.relay.audit import AuditLog
+from polyptt.relay.auth import TokenStore
+from polyptt.relay.clients import Client
+from polyptt.relay.config import RelayConfig
+from polyptt.relay.hub import Hub, Metrics
+from polyptt.relay.talks import Talks
+from polyptt.send.pacing import Sink
+from polyptt.transport import Destination
+
+__all__ = ["RELAY", "SETTINGS", "Relay", "RelaySettings"]
+
+#: Addresses whose failed logins are remembered at most (memory stays bounded).
+_MAX_TRACKED = 4096
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Everything the relay application is made from.
+
+    Attributes
+    ----------
+    config : RelayConfig
+        The policy (origins, channel names, targets, limits, audit log, token store).
+    destination : Destination
+        Where pages go and what is listened to (its group and port).
+    interface : str or None
+        IPv4 address of the interface multicast uses.
+    ttl : int
+    serial : int
+        The relay's host serial (its own pages are not heard back as LAN pages).
+    frame_ms : int
+        Frame length of uploaded files (live streams use 20 ms, the clients' frames).
+    record : Path or None
+        Record every heard page there (as ``polyptt listen --record``).
+    tls : bool
+        Served over TLS: cookies are marked Secure.
+    """
+
+    config: RelayConfig
+    destination: Destination
+    interface: str | None
+    ttl: int
+    serial: int
+    frame_ms: int = 30
+    record: Path | None = None
+    tls: bool = False
+
+
+@dataclass
+class Relay:
+    """The running relay: its stores, pages, clients and counters."""
+
+    settings: RelaySettings
+    store: TokenStore
+    audit: AuditLog
+    hub: Hub
+    talks: Talks
+    metrics: Metrics
+    sinks: dict[str | None, Sink] = field(default_factory=dict)
+    failures: dict[str, collections.deque[float]] = field(default_factory=dict)
+    connections: collections.Counter[str] = field(default_factory=collections.Counter)
+    clients: set[Client] = field(default_factory=set)
+
+    def banned(self, remote: str) -> bool:
+        """True if `remote` failed to log in too often lately."""
+        limits = self.settings.config.limits
+        recent = self.failures.get(remote)
+        if not recent:
+            return False
+        while recent and recent[0] < time.monotonic() - limits.ban_s:
+            recent.popleft()
+        return len(recent) >= limits.login_failures
+
+    def login_failed(self, remote: str) -> None:
+        self.metrics.logins_refused += 1
+        if len(self.failures) >= _MAX_TRACKED and remote not in self.failures:
+            # many addresses failing (a scan): forget the one that failed longest ago
+            oldest = min(self.failures, key=lambda a: self.failures[a][-1])
+            del self.failures[oldest]
+        self.failures.setdefault(remote, collections.deque()).append(time.monotonic())
+
+
+SETTINGS = web.AppKey("settings", RelaySettings)
+RELAY = web.AppKey("relay", Relay)

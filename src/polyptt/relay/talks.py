@@ -1,0 +1,210 @@
+"""The relay's own pages: one talker per channel, each paced by the async pacer.
+
+A :class:`Talk` is a page in progress, from an uploaded file or a live WebSocket
+stream. Whatever ends it (its audio ends, a stop message, its client goes away, a limit,
+its token revoked, the relay shutting down), `polyptt.send.send_page_async` sends the
+12 end packets; the audit log and the hub are told once it is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyptt.audio.live import LiveFrames
+from polyptt.protocol import CodecId
+from polyptt.relay.audit import AuditLog
+from polyptt.relay.auth import Grant
+from polyptt.relay.hub import Hub
+from polyptt.send import PageReport, send_page_async
+from polyptt.send.pacing import Sink
+
+__all__ = ["Busy", "Talk", "Talks"]
+
+
+class Busy(Exception):
+    """The channel already carries one of the relay's pages."""
+
+
+@dataclass
+class Talk:
+    """A page the relay is sending.
+
+    Attributes
+    ----------
+    reason : str or None
+        Why it was ended early (``stop``, ``disconnect``, ``limit``, ``revoked``,
+        ``shutdown``), None while it runs or if its audio ran out.
+    """
+
+    page_id: int
+    grant: Grant
+    channel: int
+    codec: str
+    frame_ms: int
+    via: str
+    remote: str
+    target: str | None
+    live: LiveFrames | None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    report: PageReport = field(default_factory=PageReport)
+    reason: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    task: asyncio.Task[PageReport] | None = None
+    max_frames: int | None = None
+    digest: str = ""
+
+    def end(self, reason: str) -> None:
+        """End the page: ``stop`` sends what was already said first, others end now."""
+        if self.reason is None:
+            self.reason = reason
+        if reason == "stop" and self.live is not None:
+            self.live.close()
+        else:
+            self.stop_event.set()
+            if self.live is not None:
+                self.live.close()
+
+    @property
+    def outcome(self) -> str:
+        if self.reason is not None:
+            return self.reason
+        if self.max_frames is not None and self.report.transmits >= self.max_frames:
+            return "limit"
+        return "completed"
+
+    async def wait(self) -> PageReport:
+        assert self.task is not None
+        return await asyncio.shield(self.task)
+
+
+class Talks:
+    """The pages in progress, by channel.
+
+    Parameters
+    ----------
+    sink_for : callable
+        Target name or None -> the sink a page goes to (may raise
+        `polyptt.transport.NetworkError`).
+    serial : int
+        The relay's host serial, in every page it sends.
+    hub, audit : Hub, AuditLog
+        Told when each page starts and ends.
+    """
+
+    def __init__(
+        self, sink_for: Callable[[str | None], Sink], serial: int, hub: Hub, audit: AuditLog
+    ) -> None:
+        self.sink_for = sink_for
+        self.serial = serial
+        self.hub = hub
+        self.audit = audit
+        self.by_channel: dict[int, Talk] = {}
+        self.closing = False
+
+    def check_free(self, channel: int) -> None:
+        """Raise `Busy` if `channel` has a talker (or the relay is shutting down)."""
+        if self.closing:
+            raise Busy("the relay is shutting down")
+        if channel in self.by_channel:
+            talker = self.by_channel[channel].grant.name
+            raise Busy(f"channel {channel} is busy ({talker} is talking)")
+
+    def start(
+        self,
+        frames: Iterable[bytes] | LiveFrames,
+        *,
+        grant: Grant,
+        digest: str,
+        channel: int,
+        codec: str,
+        frame_ms: int,
+        via: str,
+        remote: str,
+        target: str | None = None,
+        max_frames: int | None = None,
+    ) -> Talk:
+        """Start a page now; raises `Busy`, or NetworkError if the target's sink fails."""
+        self.check_free(channel)
+        sink = self.sink_for(target)
+        live = frames if isinstance(frames, LiveFrames) else None
+        page_id = self.hub.sent_started(
+            channel=channel,
+            caller_id=grant.name,
+            codec=codec,
+            serial=self.serial,
+            source="relay",
+            target=target,
+            via=via,
+        )
+        talk = Talk(page_id, grant, channel, codec, frame_ms, via, remote, target, live)
+        talk.max_frames = max_frames
+        talk.digest = digest
+        self.by_channel[channel] = talk
+        self.audit.log(
+            "page_start",
+            who=grant.name,
+            channel=channel,
+            target=target,
+            codec=codec,
+            via=via,
+            remote=remote,
+            page=page_id,
+        )
+        talk.task = asyncio.create_task(self._run(talk, frames, sink))
+        return talk
+
+    async def shutdown(self) -> None:
+        """End every page (reason ``shutdown``) and wait for their end packets."""
+        self.closing = True
+        talks = list(self.by_channel.values())
+        for talk in talks:
+            talk.end("shutdown")
+        await asyncio.gather(*(t.task for t in talks if t.task), return_exceptions=True)
+
+    async def _run(self, talk: Talk, frames: Any, sink: Sink) -> PageReport:
+        error: str | None = None
+        try:
+            await send_page_async(
+                frames,
+                sink=sink,
+                channel=talk.channel,
+                serial=self.serial,
+                caller_id=talk.grant.name,
+                codec=CodecId[talk.codec.upper()],
+                frame_ms=talk.frame_ms,
+                stop=talk.stop_event,
+                report=talk.report,
+                max_frames=talk.max_frames,
+            )
+        except Exception as exc:  # the ends were still sent (see send_page_async)
+            error = str(exc)
+            talk.reason = talk.reason or "error"
+        finally:
+            self.by_channel.pop(talk.channel, None)
+            report = talk.report
+            duration = round(report.transmits * talk.frame_ms / 1000, 3)
+            self.hub.sent_ended(
+                talk.page_id,
+                duration_s=duration,
+                frames=report.transmits,
+                ends=report.ends,
+                end_reason=talk.outcome,
+            )
+            self.audit.log(
+                "page_end",
+                who=talk.grant.name,
+                channel=talk.channel,
+                target=talk.target,
+                duration_s=duration,
+                outcome=talk.outcome,
+                ends=report.ends,
+                error=error,
+                via=talk.via,
+                remote=talk.remote,
+                page=talk.page_id,
+            )
+        return talk.report

@@ -1,0 +1,283 @@
+"""The WebSocket ``/api/v1/ws``: talk and listen live.
+
+Sequence (JSON text messages; audio as binary messages):
+
+1. The client connects with its token (``Authorization: Bearer``, the session cookie
+   or ``?token=``); a browser's Origin must be allowed, else 403 before any upgrade.
+   The relay says ``{"type": "hello", "name", "scopes", "channels"}``.
+2. ``{"type": "listen", "channels": [26, 27]}`` (channels optional: all) subscribes:
+   ``page_start`` / ``page_end`` events (id, channel, caller_id, codec, source...) and
+   each heard page's audio: an 8-byte header (page id, frame number; unsigned 32-bit
+   big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
+3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` starts a page: the relay
+   answers ``talking`` (with the page id) or ``busy``; binary messages are then the
+   talker's audio (PCM16LE mono 16 kHz, no header, 20 ms each is best), no faster
+   than real time; ``{"type": "stop"}`` ends it after what was sent, and the relay
+   says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
+
+Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
+connection is closed only for a message too big (1009), a revoked token, a listener too
+slow, idleness or shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from polyptt.audio.framer import Framer
+from polyptt.audio.live import LiveFrames
+from polyptt.relay.api import CODECS
+from polyptt.relay.clients import Client
+from polyptt.relay.hub import CLIENT_RATE
+from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
+from polyptt.relay.state import RELAY, Relay
+from polyptt.relay.talks import Busy, Talk
+
+__all__ = ["LIVE_FRAME_MS", "websocket"]
+
+#: Frame length of live pages: the clients' 20 ms.
+LIVE_FRAME_MS = 20
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    relay = request.app[RELAY]
+    limits = relay.settings.config.limits
+    grant, digest = grant_of(request)
+    remote = client_address(request)
+    if not origin_allowed(request, relay.settings.config.origins):
+        relay.audit.log(
+            "origin_refused", who=grant.name, origin=request.headers.get("Origin"), remote=remote
+        )
+        return json_error(403, "this Origin may not use the relay")
+    if relay.connections[grant.name] >= limits.connections_per_token:
+        return json_error(429, "too many connections for this token")
+    ws = web.WebSocketResponse(
+        compress=False,
+        max_msg_size=limits.max_message_bytes,
+        heartbeat=limits.heartbeat_s,
+        receive_timeout=limits.idle_s,
+    )
+    await ws.prepare(request)
+    client = Client(ws, grant, digest, remote, limits.send_queue)
+    relay.clients.add(client)
+    relay.connections[grant.name] += 1
+    relay.audit.log("connect", who=grant.name, remote=remote)
+    session = _Session(relay, client)
+    client.offer(
+        {
+            "type": "hello",
+            "name": grant.name,
+            "scopes": sorted(grant.scopes),
+            "channels": {str(k): v for k, v in relay.settings.config.channel_names.items()},
+        }
+    )
+    reason = "closed by the client"
+    try:
+        while not ws.closed:
+            try:
+                message = await ws.receive()
+            except asyncio.TimeoutError:
+                if client.listening:  # listeners only receive; the heartbeat checks them
+                    continue
+                client.drop("idle", WSCloseCode.GOING_AWAY)
+                reason = "idle"
+                break
+            if message.type == WSMsgType.TEXT:
+                session.on_text(message.data)
+            elif message.type == WSMsgType.BINARY:
+                session.on_binary(message.data)
+            elif message.type == WSMsgType.ERROR:
+                reason = f"error: {ws.exception()}"
+                break
+            elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
+    finally:
+        session.close()
+        relay.hub.clients.discard(client)
+        relay.clients.discard(client)
+        relay.connections[grant.name] -= 1
+        await client.finish()
+        relay.audit.log(
+            "disconnect",
+            who=grant.name,
+            remote=remote,
+            reason=client.dropped or reason,
+            close_code=ws.close_code,
+        )
+    return ws
+
+
+class _Session:
+    """One connection's conversation: its listening and its talk, if any."""
+
+    def __init__(self, relay: Relay, client: Client) -> None:
+        self.relay = relay
+        self.client = client
+        self.talk: Talk | None = None
+        self._fed = 0
+        self._started = 0.0
+        self._warned = False
+
+    def error(self, code: str, message: str) -> None:
+        self.client.offer({"type": "error", "code": code, "message": message})
+
+    def on_text(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.error("bad_json", "text messages must be JSON objects")
+            return
+        if not isinstance(message, dict):
+            self.error("bad_json", "text messages must be JSON objects")
+            return
+        kind = message.get("type")
+        handler = {"talk": self._talk, "stop": self._stop, "listen": self._listen}.get(
+            kind if isinstance(kind, str) else ""
+        )
+        if handler is None:
+            self.error("unknown_type", f"unknown message type {kind!r}")
+            return
+        handler(message)
+
+    def on_binary(self, data: bytes) -> None:
+        talk = self.talk
+        if talk is None or talk.live is None or talk.live.closed:
+            self.error("not_talking", "send {'type': 'talk', ...} before audio")
+            return
+        if len(data) % 2:
+            self.error("bad_audio", "audio is PCM16LE: an even number of bytes")
+            return
+        samples = len(data) // 2
+        loop = asyncio.get_running_loop()
+        slack = self.relay.settings.config.limits.realtime_slack_s
+        allowed = (loop.time() - self._started + slack) * CLIENT_RATE
+        if self._fed + samples > allowed:
+            self.relay.metrics.audio_throttled_samples += samples
+            if not self._warned:
+                self._warned = True
+                self.error("too_fast", "audio faster than real time is dropped")
+            return
+        self._fed += samples
+        talk.live.feed(np.frombuffer(data, dtype="<i2"))
+
+    def close(self) -> None:
+        if self.talk is not None:
+            self.talk.end("disconnect")
+
+    def _listen(self, message: dict[str, Any]) -> None:
+        if "listen" not in self.client.grant.scopes:
+            self.error("forbidden", "this token may not listen")
+            return
+        channels = message.get("channels")
+        if channels is not None:
+            try:
+                from polyptt.protocol import parse_channel
+
+                self.client.channels = frozenset(parse_channel(str(c)) for c in channels)
+            except (TypeError, ValueError) as exc:
+                self.error("bad_request", f"channels: {exc}")
+                return
+        self.client.listening = True
+        self.relay.hub.clients.add(self.client)
+        self.client.offer({"type": "listening", "channels": _sorted(self.client.channels)})
+
+    def _talk(self, message: dict[str, Any]) -> None:
+        from polyptt.protocol import parse_channel
+        from polyptt.transport import NetworkError
+
+        if self.talk is not None:
+            self.error("already_talking", "send stop first")
+            return
+        try:
+            channel = parse_channel(str(message.get("channel")))
+        except ValueError as exc:
+            self.error("bad_request", str(exc))
+            return
+        codec = str(message.get("codec", "g722")).lower()
+        target = message.get("target")
+        if codec not in CODECS:
+            self.error("bad_request", f"codec must be one of {', '.join(CODECS)}")
+            return
+        if codec == "g726qi":
+            self.error("bad_request", "g726qi is sent in 30 ms frames: not for live talk")
+            return
+        if target is not None and target not in self.relay.settings.config.targets:
+            self.error("bad_request", f"no target named {target!r}")
+            return
+        grant = self.client.grant
+        refusal = grant.refusal(channel)
+        if refusal is not None:
+            self.relay.metrics.pages_refused += 1
+            self.relay.audit.log(
+                "page_refused",
+                who=grant.name,
+                channel=channel,
+                reason=refusal,
+                remote=self.client.remote,
+            )
+            self.error("forbidden", refusal)
+            return
+        limits = self.relay.settings.config.limits
+        live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=CLIENT_RATE))
+        try:
+            talk = self.relay.talks.start(
+                live,
+                grant=grant,
+                digest=self.client.digest,
+                channel=channel,
+                codec=codec,
+                frame_ms=LIVE_FRAME_MS,
+                via="websocket",
+                remote=self.client.remote,
+                target=target,
+                max_frames=max(1, math.ceil(limits.max_page_s * 1000 / LIVE_FRAME_MS)),
+            )
+        except Busy as exc:
+            self.client.offer({"type": "busy", "channel": channel, "message": str(exc)})
+            return
+        except NetworkError as exc:
+            self.error("network", str(exc))
+            return
+        self.talk = talk
+        self._fed = 0
+        self._warned = False
+        self._started = asyncio.get_running_loop().time()
+        self.client.talk = talk
+        self.client.offer(
+            {"type": "talking", "page": talk.page_id, "channel": channel, "codec": codec}
+        )
+        assert talk.task is not None
+        talk.task.add_done_callback(lambda _task: self._talk_over(talk))
+
+    def _talk_over(self, talk: Talk) -> None:
+        if self.talk is talk:
+            self.talk = None
+            self.client.talk = None
+        with contextlib.suppress(Exception):
+            self.client.offer(
+                {
+                    "type": "stopped",
+                    "page": talk.page_id,
+                    "channel": talk.channel,
+                    "reason": talk.outcome,
+                    "frames": talk.report.transmits,
+                    "ends": talk.report.ends,
+                }
+            )
+
+    def _stop(self, _message: dict[str, Any]) -> None:
+        if self.talk is None:
+            self.error("not_talking", "nothing to stop")
+            return
+        self.talk.end("stop")
+
+
+def _sorted(channels: frozenset[int] | None) -> list[int] | None:
+    return None if channels is None else sorted(channels)

@@ -1,0 +1,142 @@
+"""The relay's parts on their own: configuration, token store, grants, slow listeners."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polyptt.cli.relay import _ranges
+from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore
+from polyptt.relay.clients import Client
+from polyptt.relay.config import ConfigError, load_config
+from polyptt.relay.hub import Hub, Metrics
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "relay" / "relay.toml"
+
+
+def test_the_example_configuration_loads() -> None:
+    config = load_config(EXAMPLE)
+    assert config.origins == ("https://paging.example.org",)
+    assert config.channel_names[26] == "All staff"
+    assert config.targets == {"reception": "192.0.2.20"}
+    assert config.limits.max_page_s == 60
+    assert config.trusted_proxies == ("127.0.0.1",)
+    assert config.tokens_path == EXAMPLE.with_name("relay.tokens.json")
+
+
+def test_a_missing_file_is_the_defaults(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "none.toml")
+    assert (config.origins, config.limits.max_page_s) == ((), 60.0)
+    assert config.tokens_path == tmp_path / "none.tokens.json"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("origin = []", r"unknown keys \['origin'\]"),
+        ("[limits]\nmax_page = 3", r"unknown limits \['max_page'\]"),
+        ("[channels]\n99 = 'x'", "99"),
+        ("origins = 'https://a'", "origins must be a list"),
+        ("origins = [", "Invalid value"),
+    ],
+)
+def test_a_bad_configuration_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"^{path}: .*{message}") as error:
+        load_config(path)
+    assert "\n" not in str(error.value)
+
+
+def test_tokens_are_stored_hashed_readable_by_the_owner_only(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.add("Desk", frozenset({"talk"}), frozenset({26}))
+    assert token not in store.path.read_text()
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert store.check(token) == Grant("Desk", frozenset({"talk"}), frozenset({26}))
+    assert store.check(token + "x") is None
+    with pytest.raises(TokenError, match="exists"):
+        store.add("Desk", frozenset({"talk"}), ALL_CHANNELS)
+    TokenStore(store.path).revoke("Desk")  # another process: this store sees it at once
+    assert store.check(token) is None
+
+
+@pytest.mark.parametrize(
+    ("scopes", "channel", "allowed"),
+    [
+        ({"listen"}, 26, False),
+        ({"talk"}, 26, True),
+        ({"talk"}, 30, False),  # not among the token's channels
+        ({"talk"}, 49, False),
+        ({"talk"}, 50, False),
+        ({"talk", "emergency"}, 50, True),
+        ({"talk", "emergency"}, 24, True),
+        ({"emergency"}, 50, False),  # emergency without talk
+    ],
+)
+def test_grants(scopes: set[str], channel: int, allowed: bool) -> None:
+    grant = Grant("x", frozenset(scopes), frozenset({*range(20, 30), 24, 25, 49, 50}))
+    assert (grant.refusal(channel) is None) is allowed
+
+
+def test_channel_ranges_are_listed_compactly() -> None:
+    assert _ranges([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
+
+
+class _StalledSocket:
+    """A WebSocket whose peer stopped reading: sends never complete.
+
+    Stands in for a real stalled TCP peer, which takes megabytes of socket buffers to
+    show (the point here is the relay's queue, not the kernel's).
+    """
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.closed_with: Any = None
+
+    async def send_str(self, _text: str) -> None:
+        self.sent += 1
+        await asyncio.Event().wait()
+
+    send_bytes = send_str
+
+    async def close(self, code: int, message: bytes) -> None:
+        self.closed_with = (code, message)
+
+
+class _ReadingSocket(_StalledSocket):
+    async def send_str(self, _text: str) -> None:
+        self.sent += 1
+
+    send_bytes = send_str
+
+
+def test_a_stalled_listener_is_dropped_and_the_others_get_everything() -> None:
+    async def main() -> tuple[Any, Any, Metrics, list[Client]]:
+        metrics = Metrics()
+        hub = Hub({}, metrics)
+        dropped: list[Client] = []
+        hub.on_drop = dropped.append
+        grant = Grant("x", frozenset({"listen"}))
+        stalled, reading = _StalledSocket(), _ReadingSocket()
+        clients = [Client(ws, grant, "d", "127.0.0.1", 4) for ws in (stalled, reading)]  # type: ignore[arg-type]
+        for client in clients:
+            client.listening = True
+            hub.clients.add(client)
+        for _ in range(20):
+            hub.sent_started(channel=26, caller_id="x", codec="g722")
+            await asyncio.sleep(0)
+        for client in clients:
+            await client.finish()
+        return stalled, reading, metrics, dropped
+
+    stalled, reading, metrics, dropped = asyncio.run(main())
+    assert reading.sent == 20
+    assert stalled.sent == 1  # the first send never completed; 4 more queued, then dropped
+    assert metrics.listeners_dropped == 1
+    assert [c.ws for c in dropped] == [stalled]
+    assert dropped[0].dropped == "send queue full (a slow or stalled listener)"

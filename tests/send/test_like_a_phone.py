@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tests.listen.harness import expected_audio, polyptt, start_listen
+from tests.listen.harness import polyptt, start_listen
 from tests.processes import polyptt_command, polyptt_env
 from tests.udp_capture import WireSniffer, free_port
 
-from polyptt import protocol
+from polyptt import codecs, protocol
+from polyptt.audio import load_page
 from polyptt.cli import cli
 from polyptt.send import PageParams, Schedule
 
@@ -56,14 +57,17 @@ def test_pages_leave_from_the_group_port_and_a_listener_beside_still_hears(
         time.sleep(0.2)
     assert listening.wait() == 0
     pages = [(s, d) for s, _a, p, d in sniffer.sent if p == port]
-    assert len(pages) == 2 * (31 + 57 + 12)
+    # a raw socket may miss a datagram on a loaded machine: the exact count is the
+    # listener's (below); every datagram the sniffer saw left from the group's port
+    assert len(pages) >= 2 * (31 + 57 + 12) - 5
     assert {source for source, _d in pages} == {port}
     recordings = listening.recordings()
     assert sorted(recordings) == [(1, 26), (2, 27)]
+    sent = load_page(CHIME, "g722", 30).frames  # what send encodes for this file
+    reference = codecs.decode("g722", b"".join(sent))
     for serial, channel in recordings:
-        sent = [d for _s, d in pages if d[1] == channel]
-        _name, reference, _frames = expected_audio(sent)
         meta, audio = recordings[(serial, channel)]
+        assert meta["packets"] == 31 + 57 + 1  # the page closes at its first end packet
         assert meta["frames"] == 57
         assert meta["source"].endswith(f":{port}")
         np.testing.assert_array_equal(audio, reference)

@@ -90,7 +90,8 @@ async def run_listeners(relay: Any, token: str, port: int, count: int, tmp: Path
     arrivals: list[list[tuple[float, int]]] = [[] for _ in range(count)]
     done = asyncio.Event()
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession() as session:
+    # no connection limit: aiohttp's default of 100 would hold listener 101 back forever
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         sockets = [await session.ws_connect(relay.ws_url, headers=headers) for _ in range(count)]
         for ws in sockets:
             await ws.send_json({"type": "listen"})
@@ -222,7 +223,9 @@ async def run_ws_to_wire(relay: Any, token: str, port: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=200)
+    parser.add_argument("--talkers", type=int, default=10, choices=range(1, 11))
     parser.add_argument("--http-runs", type=int, default=10)
+    parser.add_argument("--only", choices=["listeners", "talkers", "http", "ws-to-wire"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -234,11 +237,16 @@ def main() -> None:
         port = free_port()
         relay = start_relay(config, udp_port=port)
         try:
+            runs = {
+                "listeners": lambda: run_listeners(relay, tokens[0], port, args.listeners, tmp),
+                "talkers": lambda: run_talkers(relay, tokens[: args.talkers], port),
+                "http": lambda: run_http(relay, tokens[0], port, tmp, args.http_runs),
+                "ws-to-wire": lambda: run_ws_to_wire(relay, tokens[0], port),
+            }
             results: dict[str, Any] = {}
-            results.update(asyncio.run(run_listeners(relay, tokens[0], port, args.listeners, tmp)))
-            results.update(asyncio.run(run_talkers(relay, tokens, port)))
-            results.update(asyncio.run(run_http(relay, tokens[0], port, tmp, args.http_runs)))
-            results.update(asyncio.run(run_ws_to_wire(relay, tokens[0], port)))
+            for name, run in runs.items():
+                if args.only in (None, name):
+                    results.update(asyncio.run(run()))
         finally:
             relay.stop()
     if args.json:

@@ -20,7 +20,7 @@ import click
 from polyptt.cli import options
 from polyptt.cli.console import Console
 from polyptt.cli.listen import _ChannelsType
-from polyptt.cli.send import G726QI_FRAME_MS, WIRE_CODECS, _caller_id, _check_frame_ms
+from polyptt.cli.send import G726QI_FRAME_MS, WIRE_CODECS, _check_frame_ms
 
 __all__ = ["loop"]
 
@@ -211,11 +211,7 @@ def _loop(
     from polyptt.receive.inbound import Endpoint, open_sockets
     from polyptt.transport import NetworkError, UdpSink
 
-    caller_id = _caller_id(caller_id, console)
-    if serial is None:
-        from polyptt.host import serial_from_mac
-
-        serial = serial_from_mac()
+    caller_id, serial = options.sender_identity(caller_id, serial, console)
     input_at = live.parse_device(input_device)
 
     def open_microphone(monitor: Any) -> live.Microphone:

@@ -27,8 +27,10 @@ __all__ = [
     "OneLineCommand",
     "SerialType",
     "caller_id_option",
+    "host_serial",
     "iface_option",
     "relay_option",
+    "sender_identity",
     "serial_option",
     "to_option",
     "token_option",
@@ -39,6 +41,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_NETWORK = 1
 EXIT_USAGE = 2
+
+
+def host_serial() -> int:
+    """This host's serial when ``--serial`` is not given (see `polyptt.host`)."""
+    from polyptt.host import serial_from_mac
+
+    return serial_from_mac()
+
+
+def sender_identity(caller_id: str | None, serial: int | None, console: Any) -> tuple[str, int]:
+    """The caller id and serial a sending command pages under.
+
+    The caller id is the one phones will show: a long ``--caller-id`` is cut with a
+    warning on `console`, the default (this host's short name) silently, so that a cron
+    job does not mail about it. The serial defaults to this host's.
+    """
+    from polyptt.protocol import fit_caller_id
+
+    if caller_id is None:
+        from polyptt.host import default_caller_id
+
+        fitted = default_caller_id()
+    else:
+        try:
+            fitted, was_cut = fit_caller_id(caller_id)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--caller-id'") from None
+        if was_cut:
+            console.warn(
+                f"caller id {caller_id!r} is longer than 13 bytes; phones will show {fitted!r}"
+            )
+    return fitted, host_serial() if serial is None else serial
 
 
 class NetworkFailure(click.ClickException):

@@ -181,9 +181,7 @@ def _serve(
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="'--config'") from None
     if serial is None:
-        from polyptt.host import serial_from_mac
-
-        serial = serial_from_mac()
+        serial = options.host_serial()
     if record is not None:
         try:
             record.mkdir(parents=True, exist_ok=True)

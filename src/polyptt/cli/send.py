@@ -300,11 +300,7 @@ def _send(
 ) -> int:
     from polyptt import codecs, protocol
 
-    caller_id = _caller_id(caller_id, console)
-    if serial is None:
-        from polyptt.host import serial_from_mac
-
-        serial = serial_from_mac()
+    caller_id, serial = options.sender_identity(caller_id, serial, console)
     info = codecs.info(codec)
     wire_id = info.wire_id
     assert wire_id is not None  # --codec offers wire codecs only
@@ -385,24 +381,6 @@ def _send(
 
         click.echo(json.dumps(summary, indent=2))
     return status
-
-
-def _caller_id(text: str | None, console: Console) -> str:
-    """The caller id phones will show; a long --caller-id is cut with a warning, the
-    default (this host's short name) silently, so a cron job does not mail about it."""
-    from polyptt.protocol import fit_caller_id
-
-    if text is None:
-        from polyptt.host import default_caller_id
-
-        return default_caller_id()
-    try:
-        fitted, was_cut = fit_caller_id(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--caller-id'") from None
-    if was_cut:
-        console.warn(f"caller id {text!r} is longer than 13 bytes; phones will show {fitted!r}")
-    return fitted
 
 
 def _load_file(

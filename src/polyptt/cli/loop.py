@@ -20,7 +20,7 @@ import click
 from polyptt.cli import options
 from polyptt.cli.console import Console
 from polyptt.cli.listen import _ChannelsType
-from polyptt.cli.send import G726QI_FRAME_MS, WIRE_CODECS, _check_frame_ms
+from polyptt.cli.send import G726QI_FRAME_MS, WIRE_CODECS
 
 __all__ = ["loop"]
 
@@ -58,16 +58,7 @@ EXIT_USAGE = 2
 @options.to_option
 @options.iface_option
 @options.ttl_option
-@click.option(
-    "--frame-ms",
-    type=click.IntRange(10, 80),
-    default=30,
-    show_default=True,
-    show_envvar=True,
-    callback=_check_frame_ms,
-    metavar="MS",
-    help="Audio per packet in milliseconds, 10-80 in steps of 10 (g726qi: 30 only).",
-)
+@options.frame_ms_option
 @click.option(
     "--input-device",
     default=None,

@@ -27,6 +27,7 @@ __all__ = [
     "OneLineCommand",
     "SerialType",
     "caller_id_option",
+    "frame_ms_option",
     "host_serial",
     "iface_option",
     "relay_option",
@@ -73,6 +74,25 @@ def sender_identity(caller_id: str | None, serial: int | None, console: Any) -> 
                 f"caller id {caller_id!r} is longer than 13 bytes; phones will show {fitted!r}"
             )
     return fitted, host_serial() if serial is None else serial
+
+
+def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    if value % 10:
+        raise click.BadParameter(f"{value} is not a multiple of 10 (10, 20, ... 80)")
+    return value
+
+
+#: ``--frame-ms`` of the commands that send (G.726QI's own 30 ms rule is theirs to check).
+frame_ms_option = click.option(
+    "--frame-ms",
+    type=click.IntRange(10, 80),
+    default=30,
+    show_default=True,
+    show_envvar=True,
+    callback=_check_frame_ms,
+    metavar="MS",
+    help="Audio per packet in milliseconds, 10-80 in steps of 10 (g726qi: 30 only).",
+)
 
 
 class NetworkFailure(click.ClickException):

@@ -40,12 +40,6 @@ EXIT_OK = 0
 G726QI_FRAME_MS = 30
 
 
-def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
-    if value % 10:
-        raise click.BadParameter(f"{value} is not a multiple of 10 (10, 20, ... 80)")
-    return value
-
-
 @click.command(cls=options.OneLineCommand)
 @click.argument("file", metavar="FILE", required=False)
 @click.option(
@@ -106,16 +100,7 @@ def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) ->
 @options.ttl_option
 @options.relay_option
 @options.token_option
-@click.option(
-    "--frame-ms",
-    type=click.IntRange(10, 80),
-    default=30,
-    show_default=True,
-    show_envvar=True,
-    callback=_check_frame_ms,
-    metavar="MS",
-    help="Audio per packet in milliseconds, 10-80 in steps of 10 (g726qi: 30 only).",
-)
+@options.frame_ms_option
 @click.option(
     "--source-port",
     type=click.IntRange(0, 65535),

@@ -53,11 +53,7 @@ EXIT_USAGE = 2
     show_envvar=True,
     help="Codec to talk in (all three are heard).",
 )
-@options.caller_id_option
-@options.serial_option
-@options.to_option
-@options.iface_option
-@options.ttl_option
+@options.sender_options
 @options.frame_ms_option
 @click.option(
     "--input-device",

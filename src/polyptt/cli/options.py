@@ -32,6 +32,7 @@ __all__ = [
     "iface_option",
     "relay_option",
     "sender_identity",
+    "sender_options",
     "serial_option",
     "to_option",
     "token_option",
@@ -93,6 +94,14 @@ frame_ms_option = click.option(
     metavar="MS",
     help="Audio per packet in milliseconds, 10-80 in steps of 10 (g726qi: 30 only).",
 )
+
+
+def sender_options(command: F) -> F:
+    """The options of every command that pages, in ``--help`` order: ``--caller-id``,
+    ``--serial``, ``--to``, ``--iface``, ``--ttl``."""
+    for option in (ttl_option, iface_option, to_option, serial_option, caller_id_option):
+        command = option(command)
+    return command
 
 
 class NetworkFailure(click.ClickException):

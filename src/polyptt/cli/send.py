@@ -93,11 +93,7 @@ G726QI_FRAME_MS = 30
     show_envvar=True,
     help="g722: wideband (most phones); g711u: narrowband; g726qi: SoundPoint IP 450/550.",
 )
-@options.caller_id_option
-@options.serial_option
-@options.to_option
-@options.iface_option
-@options.ttl_option
+@options.sender_options
 @options.relay_option
 @options.token_option
 @options.frame_ms_option

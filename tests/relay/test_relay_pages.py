@@ -267,8 +267,57 @@ def test_cli_token_commands(tmp_path: Path) -> None:
     token = added.stdout.splitlines()[-1]
     assert len(token) >= 40
     assert token not in (tmp_path / "relay.tokens.json").read_text()
+    (config.parent / "relay.toml").write_text('[targets]\ndesk = "127.0.0.1"\n')
+    for name, targets in (("Desk", "desk"), ("Every", "all")):
+        polyptt(
+            "relay",
+            "token",
+            "add",
+            name,
+            "--can",
+            "talk",
+            "--targets",
+            targets,
+            "--config",
+            str(config),
+        )
     listed = polyptt("relay", "token", "list", "--config", str(config))
-    assert listed.stdout == "Night\ttalk\t26-30\n"
+    assert (
+        listed.stdout == "Desk\ttalk\t1-50\tdesk\nEvery\ttalk\t1-50\tall\nNight\ttalk\t26-30\t-\n"
+    )
+    for name in ("Desk", "Every"):
+        polyptt("relay", "token", "revoke", name, "--config", str(config))
+    typo = polyptt(
+        "relay",
+        "token",
+        "add",
+        "Typo",
+        "--can",
+        "talk",
+        "--targets",
+        "dsek",
+        "--config",
+        str(config),
+        check=False,
+    )
+    assert typo.returncode == 2
+    assert typo.stderr.count("\n") == 1
+    assert "no target named dsek" in typo.stderr
+    assert "known: desk" in typo.stderr
+    listener = polyptt(
+        "relay",
+        "token",
+        "add",
+        "Ears",
+        "--can",
+        "listen",
+        "--targets",
+        "desk",
+        "--config",
+        str(config),
+        check=False,
+    )
+    assert (listener.returncode, listener.stderr.count("\n")) == (2, 1)
     polyptt("relay", "token", "revoke", "Night", "--config", str(config))
     assert polyptt("relay", "token", "list", "--config", str(config)).stdout == ""
     again = polyptt("relay", "token", "revoke", "Night", "--config", str(config), check=False)
@@ -401,3 +450,61 @@ def test_send_mic_through_the_relay_carries_what_the_microphone_heard(tmp_path: 
     assert (meta["caller_id"], meta["frames"]) == ("Mic", 250)
     _lag, corr = align(audio, clip)
     assert corr > 0.95
+
+
+def test_named_targets_are_paged_only_by_tokens_granted_them(tmp_path: Path) -> None:
+    """Target scopes on both ways of talking: a granted target is paged by unicast; one
+    the token was not granted is refused (403, or a ``forbidden`` error on the WebSocket)
+    before anything is sent, and a token with every target still meets unknown names."""
+    port = free_port()
+    config = write_config(
+        tmp_path / "relay", '[targets]\nreception = "127.0.0.1"\nboss = "127.0.0.1"\n'
+    )
+    front = add_token(config, "Front", "talk", targets=["reception"])
+    plain = add_token(config, "Plain", "talk")
+    admin = add_token(config, "Admin", "talk", targets=None)
+    relay = start_relay(config, udp_port=port)
+
+    async def websocket_talk(token: str, target: str) -> tuple[dict, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers={"Authorization": f"Bearer {token}"}) as ws,
+        ):
+            hello = await ws.receive_json()
+            await ws.send_json({"type": "talk", "channel": 26, "target": target})
+            return hello, await ws.receive_json(timeout=10)
+
+    def post(token: str, target: str) -> tuple[int, Any]:
+        query = f"/api/v1/pages?channel=26&target={target}&wait=1"
+        return relay.request("POST", query, token, CHIME.read_bytes())
+
+    try:
+        with UdpCapture(port, group=None) as unicast:
+            refused = [post(front, "boss"), post(plain, "reception")]
+            front_hello, front_ws = asyncio.run(websocket_talk(front, "boss"))
+            plain_hello, plain_ws = asyncio.run(websocket_talk(plain, "reception"))
+            unknown = post(admin, "nowhere")
+            assert unicast.packets == []  # nothing was sent for any of them
+            granted = post(front, "reception")
+            datagrams = unicast.wait_quiet()
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert [status for status, _ in refused] == [403, 403]
+    assert refused[0][1] == {"error": "this token may not page the target 'boss'"}
+    assert (front_ws["type"], front_ws["code"]) == ("error", "forbidden")
+    assert front_ws["message"] == "this token may not page the target 'boss'"
+    assert plain_ws["code"] == "forbidden"
+    assert (front_hello["targets"], plain_hello["targets"]) == (["reception"], [])
+    assert unknown == (400, {"error": "no target named 'nowhere'"})
+    status, answer = granted
+    assert (status, answer["ends"], answer["outcome"]) == (200, 12, "completed")
+    packets = [parse_packet(d) for _, d in datagrams]
+    assert len(packets) == answer["alerts"] + answer["transmits"] + answer["ends"]
+    assert {(p.channel, p.caller_id) for p in packets} == {(26, "Front")}
+    refusals = [e for e in audit_events(config) if e["event"] == "page_refused"]
+    assert [(e["who"], e["target"]) for e in refusals] == [
+        ("Front", "boss"),
+        ("Plain", "reception"),
+        ("Front", "boss"),
+        ("Plain", "reception"),
+    ]

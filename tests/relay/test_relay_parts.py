@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from polyptt.cli.relay import _ranges
-from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore
+from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
 from polyptt.relay.clients import Client
 from polyptt.relay.config import ConfigError, load_config
 from polyptt.relay.hub import Hub, Metrics
@@ -63,6 +64,36 @@ def test_tokens_are_stored_hashed_readable_by_the_owner_only(tmp_path: Path) -> 
         store.add("Desk", frozenset({"talk"}), ALL_CHANNELS)
     TokenStore(store.path).revoke("Desk")  # another process: this store sees it at once
     assert store.check(token) is None
+
+
+def test_a_store_written_before_targets_loads_with_no_targets(tmp_path: Path) -> None:
+    """Records without ``targets`` (the first relay's store) still load, granting none."""
+    path = tmp_path / "tokens.json"
+    token = "old-token"
+    record = {"sha256": hash_token(token), "scopes": ["talk"], "channels": [26, 27]}
+    path.write_text(json.dumps({"Old": record}))
+    store = TokenStore(path)
+    grant = store.check(token)
+    assert grant == Grant("Old", frozenset({"talk"}), frozenset({26, 27}), frozenset())
+    assert grant.refusal(26) is None
+    assert grant.refusal(26, "desk") == "this token may not page the target 'desk'"
+    store.add("New", frozenset({"talk"}), ALL_CHANNELS, None)  # the old record survives
+    assert [(g.name, g.targets) for g in store.grants()] == [("New", None), ("Old", frozenset())]
+
+
+@pytest.mark.parametrize(
+    ("targets", "target", "allowed"),
+    [
+        (frozenset(), None, True),  # the group: no target needed
+        (frozenset(), "desk", False),
+        (frozenset({"desk"}), "desk", True),
+        (frozenset({"desk"}), "boss", False),
+        (None, "boss", True),  # all
+    ],
+)
+def test_target_grants(targets: frozenset[str] | None, target: str | None, allowed: bool) -> None:
+    grant = Grant("x", frozenset({"talk"}), ALL_CHANNELS, targets)
+    assert (grant.refusal(26, target) is None) is allowed
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,31 @@ def test_channel_outside_the_token_is_403(tmp_path: Path) -> None:
     run(tmp_path, check)
 
 
+def test_target_outside_the_token_is_403_on_http_and_the_websocket(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay", '[targets]\nboss = "127.0.0.1"\n')
+    token = add_token(config, "Talker", "talk")  # no --targets: none
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            answer = await request(
+                client,
+                "POST",
+                "/api/v1/pages?channel=26&target=boss",
+                data=CHIME.read_bytes(),
+                headers=bearer(token),
+            )
+            assert (answer.status, await answer.json()) == (
+                403,
+                {"error": "this token may not page the target 'boss'"},
+            )
+            ws = await client.ws_connect("/api/v1/ws", headers=bearer(token))
+            await ws.send_json({"type": "talk", "channel": 26, "target": "boss"})
+            assert (await receive_until(ws, "error"))["code"] == "forbidden"
+            await ws.close()
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("channel", [24, 25, 49, 50])
 def test_emergency_channel_without_the_scope_is_403(tmp_path: Path, channel: int) -> None:
     config = write_config(tmp_path / "relay")

@@ -50,8 +50,6 @@ def _page_options(relay: Relay, query: Any) -> dict[str, Any]:
     if codec not in CODECS:
         raise _BadRequest(f"codec {codec!r} is not one of {', '.join(CODECS)}")
     target = query.get("target")
-    if target is not None and target not in relay.settings.config.targets:
-        raise _BadRequest(f"no target named {target!r}")
     try:
         repeat = int(query.get("repeat", "1"))
     except ValueError:
@@ -82,18 +80,21 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         options = _page_options(relay, request.query)
     except _BadRequest as exc:
         return json_error(400, str(exc))
-    channel = options["channel"]
-    refusal = grant.refusal(channel)
+    channel, target = options["channel"], options["target"]
+    refusal = grant.refusal(channel, target)
     if refusal is not None:
         relay.metrics.pages_refused += 1
         relay.audit.log(
             "page_refused",
             who=grant.name,
             channel=channel,
+            target=target,
             reason=refusal,
             remote=client_address(request),
         )
         return json_error(403, refusal)
+    if target is not None and target not in relay.settings.config.targets:
+        return json_error(400, f"no target named {target!r}")
     try:
         relay.talks.check_free(channel)
     except Busy as exc:
@@ -124,7 +125,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
             frame_ms=frame_ms,
             via="http",
             remote=client_address(request),
-            target=options["target"],
+            target=target,
         )
     except Busy as exc:
         return json_error(409, str(exc))

@@ -4,12 +4,14 @@ Sequence (JSON text messages; audio as binary messages):
 
 1. The client connects with its token (``Authorization: Bearer``, the session cookie
    or ``?token=``); a browser's Origin must be allowed, else 403 before any upgrade.
-   The relay says ``{"type": "hello", "name", "scopes", "channels"}``.
+   The relay says ``{"type": "hello", "name", "scopes", "channels", "targets"}``
+   (``targets``: the named targets this token may page).
 2. ``{"type": "listen", "channels": [26, 27]}`` (channels optional: all) subscribes:
    ``page_start`` / ``page_end`` events (id, channel, caller_id, codec, source...) and
    each heard page's audio: an 8-byte header (page id, frame number; unsigned 32-bit
    big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
-3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` starts a page: the relay
+3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` (optional ``"target"``: a
+   named phone, paged by unicast, if the token was granted it) starts a page: the relay
    answers ``talking`` (with the page id) or ``busy``; binary messages are then the
    talker's audio (PCM16LE mono 16 kHz, no header, 20 ms each is best), no faster
    than real time; ``{"type": "stop"}`` ends it after what was sent, and the relay
@@ -76,6 +78,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             "name": grant.name,
             "scopes": sorted(grant.scopes),
             "channels": {str(k): v for k, v in relay.settings.config.channel_names.items()},
+            "targets": sorted(t for t in relay.settings.config.targets if grant.may_page(t)),
         }
     )
     reason = "closed by the client"
@@ -208,21 +211,25 @@ class _Session:
         if codec == "g726qi":
             self.error("bad_request", "g726qi is sent in 30 ms frames: not for live talk")
             return
-        if target is not None and target not in self.relay.settings.config.targets:
-            self.error("bad_request", f"no target named {target!r}")
+        if target is not None and not isinstance(target, str):
+            self.error("bad_request", "target must be a target's name")
             return
         grant = self.client.grant
-        refusal = grant.refusal(channel)
+        refusal = grant.refusal(channel, target)
         if refusal is not None:
             self.relay.metrics.pages_refused += 1
             self.relay.audit.log(
                 "page_refused",
                 who=grant.name,
                 channel=channel,
+                target=target,
                 reason=refusal,
                 remote=self.client.remote,
             )
             self.error("forbidden", refusal)
+            return
+        if target is not None and target not in self.relay.settings.config.targets:
+            self.error("bad_request", f"no target named {target!r}")
             return
         limits = self.relay.settings.config.limits
         live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=CLIENT_RATE))

@@ -13,9 +13,10 @@ Sequence (JSON text messages; audio as binary messages):
 3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` (optional ``"target"``: a
    named phone, paged by unicast, if the token was granted it) starts a page: the relay
    answers ``talking`` (with the page id) or ``busy``; binary messages are then the
-   talker's audio (PCM16LE mono 16 kHz, no header, 20 ms each is best), no faster
-   than real time; ``{"type": "stop"}`` ends it after what was sent, and the relay
-   says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
+   talker's audio (PCM16LE mono, 16 kHz unless the talk message says ``"rate"``, no
+   header, 20 ms each is best), no faster than real time; an optional ``"gain"`` (dB)
+   is applied before encoding. ``{"type": "stop"}`` ends it after what was sent, and
+   the relay says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
@@ -35,7 +36,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from polyptt.audio.framer import Framer
 from polyptt.audio.live import LiveFrames
-from polyptt.relay.api import CODECS
+from polyptt.relay.api import CODECS, MAX_GAIN_DB, MIN_GAIN_DB
 from polyptt.relay.clients import Client
 from polyptt.relay.hub import CLIENT_RATE
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
@@ -46,6 +47,8 @@ __all__ = ["LIVE_FRAME_MS", "websocket"]
 
 #: Frame length of live pages: the clients' 20 ms.
 LIVE_FRAME_MS = 20
+#: Sample rates a talker's audio may have (``send --raw``'s range).
+MIN_RATE, MAX_RATE = 4000, 192000
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -125,6 +128,7 @@ class _Session:
         self.client = client
         self.talk: Talk | None = None
         self._fed = 0
+        self._rate = CLIENT_RATE
         self._started = 0.0
         self._warned = False
 
@@ -160,7 +164,7 @@ class _Session:
         samples = len(data) // 2
         loop = asyncio.get_running_loop()
         slack = self.relay.settings.config.limits.realtime_slack_s
-        allowed = (loop.time() - self._started + slack) * CLIENT_RATE
+        allowed = (loop.time() - self._started + slack) * self._rate
         if self._fed + samples > allowed:
             self.relay.metrics.audio_throttled_samples += samples
             if not self._warned:
@@ -205,6 +209,12 @@ class _Session:
             return
         codec = str(message.get("codec", "g722")).lower()
         target = message.get("target")
+        try:
+            rate = _number(message, "rate", CLIENT_RATE, MIN_RATE, MAX_RATE, whole=True)
+            gain = _number(message, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB)
+        except ValueError as exc:
+            self.error("bad_request", str(exc))
+            return
         if codec not in CODECS:
             self.error("bad_request", f"codec must be one of {', '.join(CODECS)}")
             return
@@ -232,7 +242,7 @@ class _Session:
             self.error("bad_request", f"no target named {target!r}")
             return
         limits = self.relay.settings.config.limits
-        live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=CLIENT_RATE))
+        live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=int(rate), gain_db=gain))
         try:
             talk = self.relay.talks.start(
                 live,
@@ -253,6 +263,7 @@ class _Session:
             self.error("network", str(exc))
             return
         self.talk = talk
+        self._rate = int(rate)
         self._fed = 0
         self._warned = False
         self._started = asyncio.get_running_loop().time()
@@ -276,6 +287,7 @@ class _Session:
                     "reason": talk.outcome,
                     "frames": talk.report.transmits,
                     "ends": talk.report.ends,
+                    "clipped_samples": talk.live.framer.clipped if talk.live else 0,
                 }
             )
 
@@ -284,6 +296,18 @@ class _Session:
             self.error("not_talking", "nothing to stop")
             return
         self.talk.end("stop")
+
+
+def _number(
+    message: dict[str, Any], key: str, default: float, low: float, high: float, whole: bool = False
+) -> float:
+    """``message[key]``, a number within [low, high] (a whole one if `whole`), or `default`."""
+    value = message.get(key, default)
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "a whole number" if whole else "a number"
+        raise ValueError(f"{key} must be {what} from {low:g} to {high:g}")
+    return float(value)
 
 
 def _sorted(channels: frozenset[int] | None) -> list[int] | None:

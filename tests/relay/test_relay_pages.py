@@ -21,6 +21,7 @@ import aiohttp
 import numpy as np
 import pytest
 import soundfile
+import soxr
 from tests.audio_devices import align, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, polyptt, start_listen
 from tests.processes import polyptt_command
@@ -35,6 +36,7 @@ from tests.relay.harness import (
 from tests.udp_capture import UdpCapture, free_port
 
 from polyptt.protocol import DEFAULT_GROUP, EndPacket, parse_packet
+from polyptt.relay.hub import AUDIO_HEADER
 
 pytestmark = pytest.mark.network
 
@@ -508,3 +510,123 @@ def test_named_targets_are_paged_only_by_tokens_granted_them(tmp_path: Path) -> 
         ("Front", "boss"),
         ("Plain", "reception"),
     ]
+
+
+async def _follow(ws: Any, pages: int) -> tuple[list[dict], dict[int, list[bytes]]]:
+    """Events and audio (by page id, frame numbers checked) until `pages` page_end."""
+    events: list[dict] = []
+    audio: dict[int, list[bytes]] = collections.defaultdict(list)
+    while sum(e["type"] == "page_end" for e in events) < pages:
+        message = await ws.receive(timeout=30)
+        if message.type == aiohttp.WSMsgType.BINARY:
+            page, frame = AUDIO_HEADER.unpack_from(message.data)
+            assert frame == len(audio[page])
+            audio[page].append(message.data[AUDIO_HEADER.size :])
+        else:
+            assert message.type == aiohttp.WSMsgType.TEXT, message
+            events.append(message.json())
+    return events, audio
+
+
+def test_a_posted_page_reaches_websocket_listeners(tmp_path: Path) -> None:
+    """An uploaded page is told to the listeners of its channel like a LAN page: events
+    with source ``relay`` and its audio as the phones get it."""
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    talker = add_token(config, "Uploader", "talk")
+    listener = add_token(config, "Ears", "listen")
+    relay = start_relay(config, udp_port=port)
+
+    async def main() -> tuple[list[dict], dict[int, list[bytes]], Any]:
+        headers = {"Authorization": f"Bearer {listener}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers=headers) as ws,
+            session.ws_connect(relay.ws_url, headers=headers) as elsewhere,
+        ):
+            await ws.send_json({"type": "listen", "channels": [26]})
+            await elsewhere.send_json({"type": "listen", "channels": [27]})
+            for connection in (ws, elsewhere):
+                assert (await connection.receive_json())["type"] == "hello"
+                assert (await connection.receive_json())["type"] == "listening"
+            posted = asyncio.to_thread(
+                relay.request,
+                "POST",
+                "/api/v1/pages?channel=26&wait=1",
+                talker,
+                SPEECH.read_bytes(),
+            )
+            (events, audio), answer = await asyncio.gather(_follow(ws, 1), posted)
+            with pytest.raises(asyncio.TimeoutError):
+                await elsewhere.receive(timeout=0.2)  # another channel: nothing at all
+        return events, audio, answer
+
+    try:
+        events, audio, (status, answer) = asyncio.run(main())
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert status == 200
+    start, end = events
+    assert (start["type"], end["type"]) == ("page_start", "page_end")
+    assert start["id"] == end["id"] == answer["page"]
+    assert (start["source"], start["direction"], start["caller_id"]) == (
+        "relay",
+        "sent",
+        "Uploader",
+    )
+    assert (end["frames"], end["ends"]) == (answer["transmits"], 12)
+    assert list(audio) == [answer["page"]]
+    pcm = np.frombuffer(b"".join(audio[answer["page"]]), dtype="<i2")
+    assert len(pcm) == answer["transmits"] * 480  # every 30 ms frame, as sent
+    reference = soundfile.read(SPEECH, dtype="int16")[0]
+    _lag, corr = align(pcm, reference[: len(pcm) - 480])
+    assert corr > 0.95
+
+
+def test_a_websocket_talker_is_heard_by_others_but_not_by_itself(tmp_path: Path) -> None:
+    """A live page's audio reaches the other listeners (resampled from G.711's 8 kHz),
+    while the talking connection, listening too, gets its page's events and no audio."""
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    talker = add_token(config, "Both", "listen,talk")
+    listener = add_token(config, "Ears", "listen")
+    relay = start_relay(config, udp_port=port)
+    pcm = speech(3.0)
+
+    async def main() -> tuple[Any, Any, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers={"Authorization": f"Bearer {talker}"}) as ws,
+            session.ws_connect(
+                relay.ws_url, headers={"Authorization": f"Bearer {listener}"}
+            ) as other,
+        ):
+            for connection in (ws, other):
+                await connection.send_json({"type": "listen"})
+                assert (await connection.receive_json())["type"] == "hello"
+                assert (await connection.receive_json())["type"] == "listening"
+            await ws.send_json({"type": "talk", "channel": 28, "codec": "g711u"})
+            own = asyncio.create_task(_follow(ws, 1))
+            hearing = asyncio.create_task(_follow(other, 1))
+            await stream_realtime(ws, frames(pcm))  # the relay takes them after the talk
+            await ws.send_json({"type": "stop"})
+            own_events, own_audio = await own
+            talking = next(e for e in own_events if e["type"] == "talking")
+            return (own_events, own_audio), await hearing, talking
+
+    try:
+        (own_events, own_audio), (events, audio), talking = asyncio.run(main())
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    page = talking["page"]
+    assert [e["type"] for e in own_events if e.get("id") == page] == ["page_start", "page_end"]
+    assert own_audio == {}  # never its own voice back
+    assert [(e["type"], e["id"], e["source"]) for e in events] == [
+        ("page_start", page, "relay"),
+        ("page_end", page, "relay"),
+    ]
+    heard = np.frombuffer(b"".join(audio[page]), dtype="<i2")
+    assert len(heard) == events[-1]["frames"] * 320
+    narrowband = soxr.resample(soxr.resample(pcm, 16000, 8000), 8000, 16000)
+    _lag, corr = align(heard, narrowband[:-800])
+    assert corr > 0.95

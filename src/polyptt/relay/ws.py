@@ -255,6 +255,7 @@ class _Session:
                 remote=self.client.remote,
                 target=target,
                 max_frames=max(1, math.ceil(limits.max_page_s * 1000 / LIVE_FRAME_MS)),
+                talker=self.client,
             )
         except Busy as exc:
             self.client.offer({"type": "busy", "channel": channel, "message": str(exc)})

@@ -531,3 +531,57 @@ def test_an_idle_connection_is_closed_but_a_quiet_listener_is_not(tmp_path: Path
             await listener.close()
 
     asyncio.run(main())
+
+
+def test_a_client_that_stops_answering_pings_is_closed_within_the_heartbeat(
+    tmp_path: Path,
+) -> None:
+    """The heartbeat (``heartbeat_s``, 0.5 s here) closes a listener whose peer is gone
+    (it answers no ping) within 1.5 periods, which the idle timeout never would (a
+    listener only receives); one that answers stays."""
+    config = write_config(tmp_path / "relay", "[limits]\nheartbeat_s = 0.5\nidle_s = 60\n")
+    token = add_token(config, "Gone", "listen")
+    relay = start_relay(config, udp_port=free_port())
+
+    async def main() -> tuple[float, int | None, bool]:
+        loop = asyncio.get_running_loop()
+        headers = bearer(token)
+
+        async def keep_reading(ws: Any) -> None:  # a client answers pings as it reads
+            while (await ws.receive()).type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                pass
+
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers=headers) as answering,
+        ):
+            reading = asyncio.create_task(keep_reading(answering))
+            silent = await session.ws_connect(relay.ws_url, headers=headers, autoping=False)
+            for ws in (silent, answering):
+                await ws.send_json({"type": "listen"})
+            started = loop.time()
+            pings = 0
+            while True:
+                message = await silent.receive(timeout=10)
+                if message.type == aiohttp.WSMsgType.PING:
+                    pings += 1  # and no pong
+                elif message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    break
+            closed_after = loop.time() - started
+            assert pings == 1
+            with contextlib.suppress(ConnectionError):
+                await silent.close()  # the relay already dropped it
+            await asyncio.sleep(1.5)  # three periods more
+            answering_closed = answering.closed or reading.done()
+            reading.cancel()
+            return closed_after, silent.close_code, answering_closed
+
+    try:
+        closed_after, code, answering_closed = asyncio.run(main())
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert closed_after < 0.75 + 0.5  # 1.5 periods, and room for a loaded machine
+    assert code == WSCloseCode.ABNORMAL_CLOSURE
+    assert not answering_closed
+    disconnects = [e for e in audit_events(config) if e["event"] == "disconnect"]
+    assert [e["reason"] for e in disconnects] == ["no answer to pings", "closed by the client"]

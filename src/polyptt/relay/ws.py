@@ -20,7 +20,10 @@ Sequence (JSON text messages; audio as binary messages):
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
-slow, idleness or shutdown.
+slow, idleness (``idle_s`` without a message, for a connection that does not listen),
+a client that stops answering the pings sent every ``heartbeat_s`` (it has half a
+period to answer: a dead peer is noticed within 1.5 periods, listeners included), or
+shutdown.
 """
 
 from __future__ import annotations
@@ -100,7 +103,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif message.type == WSMsgType.BINARY:
                 session.on_binary(message.data)
             elif message.type == WSMsgType.ERROR:
-                reason = f"error: {ws.exception()}"
+                error = ws.exception()
+                # aiohttp's heartbeat: a ping went unanswered for half a period
+                unanswered = isinstance(error, asyncio.TimeoutError)
+                reason = "no answer to pings" if unanswered else f"error: {error}"
                 break
             elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 break

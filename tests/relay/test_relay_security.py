@@ -585,3 +585,36 @@ def test_a_client_that_stops_answering_pings_is_closed_within_the_heartbeat(
     assert not answering_closed
     disconnects = [e for e in audit_events(config) if e["event"] == "disconnect"]
     assert [e["reason"] for e in disconnects] == ["no answer to pings", "closed by the client"]
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted proxy", "untrusted peer"])
+def test_forwarded_proto_counts_from_a_trusted_proxy_only(tmp_path: Path, trusted: bool) -> None:
+    """Behind a TLS proxy (``X-Forwarded-Proto: https`` from an address in
+    ``trusted_proxies``) the cookie is Secure and the relay's own origin is https://;
+    the same header from any other peer changes nothing."""
+    proxies = '["127.0.0.1"]' if trusted else '["192.0.2.1"]'
+    config = write_config(tmp_path / "relay", f"trusted_proxies = {proxies}\n")
+    token = add_token(config, "Browser", "listen")
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            forwarded = {**bearer(token), "X-Forwarded-Proto": "https"}
+            answer = await request(client, "POST", "/api/v1/session", headers=forwarded)
+            assert answer.status == 200
+            assert ("Secure" in answer.headers["Set-Cookie"]) is trusted
+            own = f"127.0.0.1:{client.port}"
+            accepted = {}
+            for scheme in ("https", "http"):
+                headers = {**forwarded, "Origin": f"{scheme}://{own}"}
+                try:
+                    ws = await client.ws_connect("/api/v1/ws", headers=headers)
+                except aiohttp.WSServerHandshakeError as refused:
+                    accepted[scheme] = refused.status  # 403 expected
+                else:
+                    await ws.close()
+                    accepted[scheme] = 101
+            assert accepted == (
+                {"https": 101, "http": 403} if trusted else {"https": 403, "http": 101}
+            )
+
+    asyncio.run(main())

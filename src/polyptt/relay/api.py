@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay.hub import Metrics
-from polyptt.relay.security import COOKIE, client_address, grant_of, json_error
+from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.talks import Busy
 
@@ -222,7 +222,7 @@ async def start_session(request: web.Request) -> web.StreamResponse:
         COOKIE,
         token,
         httponly=True,
-        secure=relay.settings.tls,
+        secure=relay.settings.tls or client_scheme(request) == "https",
         samesite="Strict",
         path="/",
     )

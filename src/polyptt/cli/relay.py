@@ -379,7 +379,13 @@ def add(
 
 @token.command(name="list", cls=options.OneLineCommand)
 @_config_option
-def list_tokens(config: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: {NAME: {scopes, channels, targets}} (targets null: all).",
+)
+def list_tokens(config: Path | None, as_json: bool) -> None:
     """List the tokens, one a line: name, scopes, channels, targets (tab-separated).
 
     Targets are ``-`` for none, ``all``, or the names.
@@ -390,6 +396,19 @@ def list_tokens(config: Path | None) -> None:
         grants = _store(config).grants()
     except TokenError as exc:
         raise click.UsageError(str(exc)) from None
+    if as_json:
+        import json
+
+        listing = {
+            g.name: {
+                "scopes": sorted(g.scopes),
+                "channels": sorted(g.channels),
+                "targets": None if g.targets is None else sorted(g.targets),
+            }
+            for g in grants
+        }
+        click.echo(json.dumps(listing, indent=2))
+        return
     for grant in grants:
         channels = _ranges(sorted(grant.channels))
         targets = "all" if grant.targets is None else ",".join(sorted(grant.targets)) or "-"

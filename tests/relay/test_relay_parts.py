@@ -8,12 +8,16 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from polyptt import codecs
 from polyptt.cli.relay import _ranges
+from polyptt.protocol import CodecId, TransmitPacket
 from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
 from polyptt.relay.clients import Client
 from polyptt.relay.config import ConfigError, load_config
+from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub, Metrics
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "relay" / "relay.toml"
@@ -171,3 +175,63 @@ def test_a_stalled_listener_is_dropped_and_the_others_get_everything() -> None:
     assert metrics.listeners_dropped == 1
     assert [c.ws for c in dropped] == [stalled]
     assert dropped[0].dropped == "send queue full (a slow or stalled listener)"
+
+
+class _ListSink:
+    paced = True
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, datagram: bytes, _offset: float) -> None:
+        self.sent.append(datagram)
+
+
+def _transmits(count: int) -> list[bytes]:
+    pcm = (np.sin(np.arange(480 * count) / 7) * 8000).astype(np.int16)
+    coded = codecs.encode("g722", pcm)
+    frames = [coded[i * 240 : (i + 1) * 240] for i in range(count)]
+    return [
+        bytes(
+            TransmitPacket.from_frames(
+                channel=26,
+                serial=1,
+                caller_id="x",
+                codec=CodecId.G722,
+                sample_count=i * 240,
+                frame=frame,
+                redundant=frames[i - 1] if i else b"",
+            )
+        )
+        for i, frame in enumerate(frames)
+    ]
+
+
+def test_the_echo_decodes_each_new_frame_as_it_is_sent() -> None:
+    datagrams = _transmits(5)
+    sink, heard = _ListSink(), []
+    echo = EchoSink(sink, "g722", 240, heard.append)
+    for datagram in datagrams:
+        echo.send(datagram, 0.0)
+    assert sink.sent == datagrams
+    decoded = codecs.decode(
+        "g722", b"".join(TransmitPacket.parse(d).audio[-240:] for d in datagrams)
+    )
+    np.testing.assert_array_equal(np.concatenate(heard), decoded)
+    assert [len(pcm) for pcm in heard] == [480] * 5
+
+
+def test_a_failing_echo_never_stops_the_page(caplog: pytest.LogCaptureFixture) -> None:
+    datagrams = _transmits(3)
+    sink, calls = _ListSink(), []
+
+    def broken(pcm: np.ndarray) -> None:
+        calls.append(len(pcm))
+        raise RuntimeError("a bug in the hub")
+
+    echo = EchoSink(sink, "g722", 240, broken)
+    for datagram in datagrams:
+        echo.send(datagram, 0.0)
+    assert sink.sent == datagrams  # every datagram still went out
+    assert calls == [480]  # tried once, then left alone
+    assert "cannot pass a page's audio" in caplog.text

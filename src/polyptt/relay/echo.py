@@ -10,6 +10,7 @@ cuts of the relay's limits), at the moment the phones do.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +21,8 @@ from polyptt.protocol import TransmitPacket, parse_packet
 from polyptt.send.pacing import Sink
 
 __all__ = ["EchoSink"]
+
+log = logging.getLogger("polyptt.relay")
 
 
 class EchoSink:
@@ -36,6 +39,7 @@ class EchoSink:
         last one), so it is the tail of every transmit packet's audio.
     deliver : callable
         ``deliver(pcm)`` with int16 PCM at the codec's rate, once per transmit packet.
+        If it fails, it is logged and not called again: the page itself goes on.
     """
 
     def __init__(
@@ -49,7 +53,7 @@ class EchoSink:
         self.paced = sink.paced
         self.decoder = Decoder(codec)
         self.frame_bytes = frame_bytes
-        self.deliver = deliver
+        self.deliver: Callable[[npt.NDArray[np.int16]], None] | None = deliver
 
     @property
     def rate(self) -> int:
@@ -58,6 +62,12 @@ class EchoSink:
 
     def send(self, datagram: bytes, offset: float) -> None:
         self.sink.send(datagram, offset)  # the wire first: listeners never delay it
-        packet = parse_packet(datagram)
-        if isinstance(packet, TransmitPacket):
-            self.deliver(self.decoder.decode(packet.audio[-self.frame_bytes :]))
+        if self.deliver is None:
+            return
+        try:
+            packet = parse_packet(datagram)
+            if isinstance(packet, TransmitPacket):
+                self.deliver(self.decoder.decode(packet.audio[-self.frame_bytes :]))
+        except Exception:  # a fault here must not cost the page its end packets
+            log.exception("cannot pass a page's audio to its listeners; they lose the rest")
+            self.deliver = None

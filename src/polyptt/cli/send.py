@@ -207,11 +207,13 @@ def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
     url, token = kwargs["relay"], kwargs["token"]
     if kwargs["mic"] or kwargs["raw_rate"] is not None:
         remote.need_token(token)
+        from polyptt.cli import remote_sources
+
         if kwargs["mic"]:
-            source: Any = remote.open_microphone(kwargs["input_device"])
+            source: Any = remote_sources.open_microphone(kwargs["input_device"])
         else:
             assert file is not None
-            source = remote.open_raw(file, kwargs["raw_rate"])
+            source = remote_sources.open_raw(file, kwargs["raw_rate"])
         ctx.exit(
             remote.talk_via_relay(
                 url,

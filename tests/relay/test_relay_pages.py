@@ -348,7 +348,15 @@ def test_send_and_listen_through_the_relay_from_the_cli(tmp_path: Path) -> None:
     env = {**polyptt_env_loopback(), "POLYPTT_RELAY": relay.url, "POLYPTT_TOKEN": token}
     remote = subprocess.Popen(
         polyptt_command(
-            "listen", "--json", "--count", "2", "--timeout", "40", "--record", str(remote_dir)
+            "listen",
+            "--no-play",
+            "--json",
+            "--count",
+            "2",
+            "--timeout",
+            "40",
+            "--record",
+            str(remote_dir),
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -117,6 +117,7 @@ def test_input_device_needs_mic_through_the_relay() -> None:
     assert result.output.startswith("Error: --input-device goes with --mic")
 
 
+@pytest.mark.network  # it does try to connect (to a closed port on loopback)
 def test_environment_settings_for_local_multicast_are_not_refused(tmp_path: Path) -> None:
     """POLYPTT_IFACE and POLYPTT_TTL (set for every test) configure this host's own
     multicast; with --relay they are unused, not an error: the request reaches the relay

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from polyptt.receive.receiver import Receiver
     from polyptt.receive.session import Page
 
-__all__ = ["listen", "parse_channels"]
+__all__ = ["listen", "open_player", "parse_channels"]
 
 
 def parse_channels(text: str) -> frozenset[int] | None:
@@ -194,20 +194,22 @@ def listen(**kwargs: Any) -> None:
     console = Console.from_flags(kwargs.pop("quiet"), kwargs.pop("verbose"))
     relay, token = kwargs.pop("relay"), kwargs.pop("token")
     if relay is not None:
-        from polyptt.cli.remote import listen_via_relay
+        from polyptt.cli import remote
 
-        if kwargs["pcap"] is not None or kwargs["play"]:
-            raise click.UsageError("--relay reports and records; not with --pcap or --play")
-        status = listen_via_relay(
+        ctx = click.get_current_context()
+        remote.refuse_local_options(ctx, remote.LISTEN_LOCAL_ONLY)
+        status = remote.listen_via_relay(
             relay,
             token,
             channels=kwargs["channels"],
+            play=kwargs["play"],
             record=kwargs["record"],
             as_json=kwargs["as_json"],
             count=kwargs["count"],
             timeout=kwargs["timeout"],
+            console=console,
         )
-        click.get_current_context().exit(status)
+        ctx.exit(status)
     status = _listen(console=console, **kwargs)
     click.get_current_context().exit(status)
 
@@ -245,7 +247,7 @@ def _listen(
             raise click.BadParameter(
                 f"cannot write to {record}: {exc.strerror or exc}", param_hint="'--record'"
             ) from None
-    player = _player(play, console) if pcap is None else None
+    player = open_player(play, console) if pcap is None else None
     if player is not None:
         listeners.append(player)
     receiver = Receiver(listeners, channels=channels, page_timeout=page_timeout)
@@ -273,13 +275,17 @@ def _listen(
     return status
 
 
-def _player(play: bool | None, console: Console) -> Any:
+def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Any:
+    """The `Player` for ``--play/--no-play`` (None: if an output device exists), or None.
+
+    `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
+    """
     if play is False:
         return None
     from polyptt.audio.playback import PlaybackUnavailable, Player
 
     try:
-        return Player.open()
+        return Player.open(prefill_s=prefill_s)
     except PlaybackUnavailable as exc:
         console.warn(f"{exc}; not playing, still reporting and recording")
         return None

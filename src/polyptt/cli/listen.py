@@ -124,7 +124,8 @@ class _Counter:
     default=None,
     show_envvar=True,
     help="Play pages on the default output device, one at a time by the phones' priority "
-    "rules.  [default: on if an output device exists]",
+    "rules; at --count or --timeout the last page still plays to its end (a signal stops "
+    "it at once).  [default: on if an output device exists]",
 )
 @click.option(
     "--record",
@@ -210,7 +211,10 @@ def listen(**kwargs: Any) -> None:
             console=console,
         )
         ctx.exit(status)
-    status = _listen(console=console, **kwargs)
+    try:
+        status = _listen(console=console, **kwargs)
+    except KeyboardInterrupt:  # before anything was listened to: nothing to finalize
+        status = 130
     click.get_current_context().exit(status)
 
 
@@ -232,6 +236,7 @@ def _listen(
     from polyptt.receive.inbound import Endpoint
     from polyptt.receive.receiver import Receiver
     from polyptt.receive.report import Reporter
+    from polyptt.signals import SignalFlag
 
     endpoints = endpoints or (Endpoint(DEFAULT_GROUP, DEFAULT_PORT),)
     counter = _Counter()
@@ -252,23 +257,30 @@ def _listen(
         listeners.append(player)
     receiver = Receiver(listeners, channels=channels, page_timeout=page_timeout)
 
+    # the receive loop and the player note their own signals; this flag covers the
+    # moments between them, and a capture's replay
+    between = SignalFlag()
+
     def done() -> bool:
-        return count is not None and counter.ended >= count
+        return (count is not None and counter.ended >= count) or between.received is not None
 
     status = 1
-    try:
-        if pcap is not None:
-            status = _replay(pcap, receiver, endpoints, done, timeout, console)
-        else:
-            status = _live(
-                receiver, endpoints, interface, done, timeout, playing=player is not None
-            )
-    finally:
-        if player is not None:
-            # the last page plays to its end (a page faster than real time outlasts its
-            # packets), unless a signal or a failure stopped the run: then at once
-            signum = player.close(wait=status == 0)
-            status = status if signum is None else 128 + signum
+    with between:
+        try:
+            if pcap is not None:
+                status = _replay(pcap, receiver, endpoints, done, timeout, console)
+            else:
+                status = _live(
+                    receiver, endpoints, interface, done, timeout, playing=player is not None
+                )
+        finally:
+            if player is not None:
+                # the last page plays to its end (a page faster than real time outlasts
+                # its packets), unless a signal or a failure stopped the run: then at once
+                signum = player.close(wait=status == 0 and between.received is None)
+                status = status if signum is None else 128 + signum
+    if status == 0 and between.received is not None:
+        status = 128 + between.received
     _summary(receiver, console)
     if status == 0 and recorder is not None and recorder.failures:
         return 1  # the recordings were the point: one that failed fails the run

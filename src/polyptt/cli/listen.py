@@ -127,13 +127,8 @@ class _Counter:
     "rules; at --count or --timeout the last page still plays to its end (a signal stops "
     "it at once).  [default: on if an output device exists]",
 )
-@click.option(
-    "--record",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    show_envvar=True,
-    metavar="DIR",
-    help="Write every page to DIR: a WAV at the codec's rate and a JSON of its metadata.",
+@options.record_option(
+    "Write every page to DIR: a WAV at the codec's rate and a JSON of its metadata."
 )
 @click.option(
     "--json",

@@ -87,14 +87,9 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     "on a trusted network (tokens and audio cross it in clear).",
 )
 @_config_option
-@click.option(
-    "--record",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    show_envvar=True,
-    metavar="DIR",
-    help="Record every page heard to DIR (WAV + JSON, as 'listen --record'); served at "
-    "/api/v1/pages/ID.wav.",
+@options.record_option(
+    "Record every page heard to DIR (WAV + JSON, as 'listen --record'); served at "
+    "/api/v1/pages/ID.wav."
 )
 @options.serial_option
 @options.to_option

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from tests.audio_devices import SpeakerMonitor, align, sounddevice_or_skip
+from tests.audio_devices import SpeakerMonitor, align, one_clean_run, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, replay, start_listen
 
 from polyptt.audio.playback import JitterQueue, Player
@@ -274,25 +274,16 @@ def test_play_on_a_real_device_and_second_normal_page_is_not_heard(tmp_path):
     """The page is heard as sent and the second normal page is not.
 
     The audio threads (PortAudio's, PulseAudio's) run at normal priority on a shared
-    VM, which now and then starves them: the device underruns (ALSA says so on stderr)
-    or drops a few milliseconds. Such a run says nothing about polyptt either way, so the
-    scenario runs up to three times and one clean run must pass every check.
+    VM, which now and then starves them, so one clean run in three must pass every check
+    (`tests.audio_devices.one_clean_run`).
     """
     sounddevice = sounddevice_or_skip()
-    failures = []
-    for attempt in range(3):
-        try:
-            _play_two_pages(sounddevice, tmp_path / str(attempt))
-            return
-        except AssertionError as failure:
-            failures.append(str(failure).splitlines()[0])
-    pytest.fail(f"no clean run in 3: {failures}")
+    one_clean_run(lambda folder: _play_two_pages(sounddevice, folder), tmp_path)
 
 
 def _play_two_pages(sounddevice, tmp_path: Path) -> None:
     from tests.udp_capture import free_port
 
-    tmp_path.mkdir()
     port = free_port()
     tone = tmp_path / "tone.wav"
     t = np.arange(32000) / 16000
@@ -328,21 +319,13 @@ def test_a_page_faster_than_real_time_plays_whole_on_a_real_device(tmp_path):
     Three attempts, one clean run required, as in the test above.
     """
     sounddevice = sounddevice_or_skip()
-    failures = []
-    for attempt in range(3):
-        try:
-            _play_fast_page(sounddevice, tmp_path / str(attempt))
-            return
-        except AssertionError as failure:
-            failures.append(str(failure).splitlines()[0])
-    pytest.fail(f"no clean run in 3: {failures}")
+    one_clean_run(lambda folder: _play_fast_page(sounddevice, folder), tmp_path)
 
 
 def _play_fast_page(sounddevice, tmp_path: Path) -> None:
     from tests.listen.original_sender import original_page
     from tests.udp_capture import free_port
 
-    tmp_path.mkdir()
     port = free_port()
     page = original_page(4.0, "g722")
     with SpeakerMonitor(sounddevice) as monitor:

@@ -185,6 +185,37 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def session_info(request: web.Request) -> web.StreamResponse:
+    """Who the token (or the session cookie) is, and what the page needs to offer it.
+
+    ``talk_channels`` are the channels it may talk on, ``urgent`` the priority and
+    emergency channels among them (the page asks for a confirmation before those).
+    """
+    from polyptt.protocol import Priority, channel_priority
+
+    grant, _ = grant_of(request)
+    relay = request.app[RELAY]
+    config = relay.settings.config
+    talk_channels = sorted(grant.channels) if "talk" in grant.scopes else []
+    urgent = {
+        str(c): channel_priority(c).name.lower()
+        for c in talk_channels
+        if channel_priority(c) is not Priority.NORMAL
+    }
+    return web.json_response(
+        {
+            "name": grant.name,
+            "scopes": sorted(grant.scopes),
+            "channels": {str(k): v for k, v in sorted(config.channel_names.items())},
+            "talk_channels": talk_channels,
+            "urgent": urgent,
+            "targets": sorted(config.targets),
+            "recording": relay.settings.record is not None,
+            "max_page_s": config.limits.max_page_s,
+        }
+    )
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     relay = request.app[RELAY]
     return web.json_response({"status": "ok", "talkers": len(relay.talks.by_channel)})
@@ -232,6 +263,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/pages", list_pages),
         web.get(r"/api/v1/pages/{id:\d{1,12}}.wav", page_wav),
         web.post("/api/v1/session", start_session),
+        web.get("/api/v1/session", session_info),
         web.get("/healthz", healthz),
         web.get("/metrics", metrics),
     ]

@@ -3,8 +3,8 @@
 Every path under ``/api/`` and ``/metrics`` needs a token: ``Authorization: Bearer
 TOKEN`` from scripts; browsers may instead carry the ``polyptt_token`` cookie (set by
 ``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS), which is
-accepted only for reads and the WebSocket, so another site cannot make a browser post
-a page. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
+accepted for reads and the WebSocket, and for a POST only with an allowed ``Origin``
+(the web page's upload), so another site cannot make a browser post a page. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
 the access log never shows a query string. An address that fails too often is
 refused (429) for a while, as Home Assistant's ``http`` component bans.
 """
@@ -69,12 +69,23 @@ def _token(request: web.Request) -> str | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if request.method == "GET":
-        if request.path == WS_PATH and request.query.get("token"):
-            return request.query["token"]
-        if request.cookies.get(COOKIE):
-            return request.cookies[COOKIE]
+    if request.method == "GET" and request.path == WS_PATH and request.query.get("token"):
+        return request.query["token"]
+    if request.cookies.get(COOKIE) and (request.method == "GET" or _from_own_page(request)):
+        return request.cookies[COOKIE]
     return None
+
+
+def _from_own_page(request: web.Request) -> bool:
+    """A browser request sent by a page the relay allows (the web page's file upload).
+
+    Browsers put ``Origin`` on every cross-origin and every POST ``fetch``; a request
+    without it, or from another site, gets no credit for its cookie (a forged form
+    post from elsewhere is refused), on top of the cookie's SameSite=Strict.
+    """
+    return "Origin" in request.headers and origin_allowed(
+        request, request.app[RELAY].settings.config.origins
+    )
 
 
 @web.middleware

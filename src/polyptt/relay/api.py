@@ -188,15 +188,15 @@ async def start_session(request: web.Request) -> web.StreamResponse:
 async def session_info(request: web.Request) -> web.StreamResponse:
     """Who the token (or the session cookie) is, and what the page needs to offer it.
 
-    ``talk_channels`` are the channels it may talk on, ``urgent`` the priority and
-    emergency channels among them (the page asks for a confirmation before those).
+    ``talk_channels`` are the channels it may talk on (priority and emergency ones only
+    with the ``emergency`` scope), ``urgent`` those among them the page confirms first.
     """
     from polyptt.protocol import Priority, channel_priority
 
     grant, _ = grant_of(request)
     relay = request.app[RELAY]
     config = relay.settings.config
-    talk_channels = sorted(grant.channels) if "talk" in grant.scopes else []
+    talk_channels = [c for c in sorted(grant.channels) if grant.refusal(c) is None]
     urgent = {
         str(c): channel_priority(c).name.lower()
         for c in talk_channels

@@ -28,6 +28,7 @@ export const probe = {
   sent: null,
   pressed: null,
   tapped: null,
+  sampleRate: () => audio.context?.sampleRate,
   startTap() {
     probe.tapped = [];
     audio.ontap = (block) => probe.tapped.push(block);
@@ -116,11 +117,15 @@ async function enter(session) {
   $('talk').disabled = !mayTalk || !microphoneAvailable();
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
-  await audio.start();
-  $('sound-locked').hidden = !audio.locked;
   connection.connect();
   $('connection').textContent = 'Connecting…';
   if (mayListen) loadRecent();
+  try {
+    await audio.start();
+  } catch (error) {
+    $('talk-error').textContent = `Audio cannot start in this browser: ${error.message}`;
+  }
+  $('sound-locked').hidden = !audio.locked;
 }
 
 function fillPickers() {

@@ -18,6 +18,11 @@ export function microphoneAvailable() {
   return window.isSecureContext && Boolean(navigator.mediaDevices?.getUserMedia);
 }
 
+/** Whether AudioWorklets exist here: also a secure context only. */
+export function audioAvailable() {
+  return window.isSecureContext && typeof AudioWorkletNode !== 'undefined';
+}
+
 export class PageAudio {
   constructor() {
     this.context = null;
@@ -34,7 +39,7 @@ export class PageAudio {
 
   /** Make the context and load the worklets (once). */
   async start() {
-    if (this.context) return;
+    if (this.context || !audioAvailable()) return;
     this.context = new AudioContext({ latencyHint: 'interactive' });
     await Promise.all([
       this.context.audioWorklet.addModule('/capture-worklet.js'),
@@ -50,8 +55,9 @@ export class PageAudio {
     this.playback.connect(this.context.destination);
   }
 
+  /** True while the context waits for a gesture (false where there is no audio). */
   get locked() {
-    return !this.context || this.context.state !== 'running';
+    return this.context !== null && this.context.state !== 'running';
   }
 
   /** Resume the context; call it from a user gesture. */

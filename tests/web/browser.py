@@ -88,7 +88,9 @@ def no_page_errors(page: Page) -> None:
 
 def probe(page: Page, expression: str) -> Any:
     """Evaluate `expression` with the page's `probe` (app.js) bound to ``p``."""
-    return page.evaluate(f"import('/app.js').then((m) => {{ const p = m.probe; return {expression}; }})")
+    return page.evaluate(
+        f"import('/app.js').then((m) => {{ const p = m.probe; return {expression}; }})"
+    )
 
 
 def tapped_audio(page: Page) -> tuple[np.ndarray, int]:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from tests.audio_devices import align
-from tests.listen.harness import polyptt, start_listen
+from tests.listen.harness import start_listen
 from tests.processes import polyptt_command, polyptt_env
 from tests.relay.audio import SPEECH
 from tests.relay.harness import RelayProcess, add_token, start_relay, write_config
@@ -55,7 +55,10 @@ def _voiced_runs(pcm: np.ndarray, rate: int = 16000) -> list[tuple[int, int]]:
     """(start, stop) of the stretches of `pcm` louder than -40 dBFS, 100 ms apart at least."""
     window = rate // 50
     levels = np.array(
-        [np.sqrt(np.mean(pcm[i : i + window].astype(float) ** 2)) for i in range(0, len(pcm), window)]
+        [
+            np.sqrt(np.mean(pcm[i : i + window].astype(float) ** 2))
+            for i in range(0, len(pcm), window)
+        ]
     )
     loud = levels > 32768 * 10 ** (-40 / 20)
     runs: list[tuple[int, int]] = []
@@ -191,7 +194,10 @@ def test_heard_page_is_listed_and_played_whole(tmp_path: Path) -> None:
     assert abs(level_db) < 1.0
     # no gap and no click at any frame join: every 5 ms of the tone at the same level
     window = rate // 200
-    levels = [np.sqrt(np.mean(middle[i : i + window] ** 2)) for i in range(0, len(middle) - window, window)]
+    levels = [
+        np.sqrt(np.mean(middle[i : i + window] ** 2))
+        for i in range(0, len(middle) - window, window)
+    ]
     spread_db = 20 * np.log10(max(levels) / min(levels))
     assert spread_db < 1.0
     # ... and nothing but the tone (a click spreads over the whole spectrum)
@@ -272,7 +278,9 @@ def test_emergency_channel_asks_first_on_a_phone(tmp_path: Path) -> None:
     relay = start_relay(config, udp_port=port)
     try:
         with launch(SPEECH) as browser, UdpCapture(port) as capture:
-            page = open_page(browser, relay.url + "/", viewport=PHONE, is_mobile=True, has_touch=True)
+            page = open_page(
+                browser, relay.url + "/", viewport=PHONE, is_mobile=True, has_touch=True
+            )
             sign_in(page, plain)
             options = page.get_by_label("Channel").locator("option").all_text_contents()
             assert "Emergency (50) (emergency)" not in options
@@ -336,7 +344,9 @@ def test_insecure_origin_and_missing_or_refused_microphone_are_explained(tmp_pat
     http_port = relay.url.rsplit(":", 1)[1]
     try:
         with UdpCapture(port) as capture:
-            with launch(grant=False, args=["--host-resolver-rules=MAP relay.test 127.0.0.1"]) as bare:
+            with launch(
+                grant=False, args=["--host-resolver-rules=MAP relay.test 127.0.0.1"]
+            ) as bare:
                 # plain HTTP away from localhost: no microphone and no worklets; say so,
                 # and still list the pages
                 page = open_page(bare, f"http://relay.test:{http_port}/")

@@ -4,8 +4,9 @@ Every path under ``/api/`` and ``/metrics`` needs a token: ``Authorization: Bear
 TOKEN`` from scripts; browsers may instead carry the ``polyptt_token`` cookie (set by
 ``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS), which is
 accepted for reads and the WebSocket, and for a POST only with an allowed ``Origin``
-(the web page's upload), so another site cannot make a browser post a page. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
-the access log never shows a query string. An address that fails too often is
+(the web page's upload), so another site cannot make a browser post a page. The
+WebSocket also takes ``?token=`` (browsers cannot set headers on it); the access log
+never shows a query string. An address that fails too often is
 refused (429) for a while, as Home Assistant's ``http`` component bans.
 """
 

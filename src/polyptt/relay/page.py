@@ -18,7 +18,7 @@ from aiohttp import web
 
 from polyptt.relay.security import COOKIE
 
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_HEADERS", "setup"]
+__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_HEADERS", "files", "setup"]
 
 #: Only the relay itself: scripts (worklets included), styles, the WebSocket, recordings.
 CONTENT_SECURITY_POLICY = (
@@ -53,8 +53,8 @@ class _File:
     etag: str
 
 
-def _load() -> dict[str, _File]:
-    """Every file of the page by name (flat: the page has no folders)."""
+def files() -> dict[str, _File]:
+    """Every file of the page by name (flat: the page has no folders), from the package."""
     files = {}
     for entry in resources.files("polyptt.relay").joinpath("web").iterdir():
         suffix = "." + entry.name.rpartition(".")[2]
@@ -67,11 +67,11 @@ def _load() -> dict[str, _File]:
 
 def setup(app: web.Application) -> None:
     """Serve the page from `app` at ``/``; also ``nosniff`` on every answer."""
-    files = _load()
+    served = files()
 
     async def serve(request: web.Request) -> web.StreamResponse:
         name = request.match_info.get("name") or "index.html"
-        found = files.get(name)
+        found = served.get(name)
         if found is None:
             raise web.HTTPNotFound(text="no such file\n")
         headers = {**PAGE_HEADERS, "ETag": found.etag}

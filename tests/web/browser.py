@@ -40,14 +40,23 @@ def chromium() -> Path:
 
 @contextlib.contextmanager
 def launch(
-    microphone: Path | None = None, *, grant: bool = True, args: Sequence[str] = ()
+    microphone: Path | None = None,
+    *,
+    grant: bool = True,
+    autoplay: bool = True,
+    args: Sequence[str] = (),
 ) -> Iterator[Browser]:
     """Chromium with `microphone` (a WAV played once) as its microphone.
 
     The permission question (no prompt can be shown here) is answered yes if `grant`,
-    else no, as a user refusing it would.
+    else no, as a user refusing it would. Without `autoplay`, audio waits for a user
+    gesture, as in a browser people use.
     """
-    flags = ["--autoplay-policy=no-user-gesture-required", *args]
+    flags = [*args]
+    if autoplay:
+        flags.append("--autoplay-policy=no-user-gesture-required")
+    else:
+        flags.append("--autoplay-policy=document-user-activation-required")
     if microphone is not None:
         flags += [
             "--use-fake-device-for-media-stream",

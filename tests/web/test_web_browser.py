@@ -92,6 +92,7 @@ def test_talk_from_the_browser_is_paged_with_its_first_word(tmp_path: Path) -> N
             page.mouse.down()
             expect(page.locator("#talk-state")).to_have_text("Talking", timeout=5000)
             expect(page.locator("#talk-timer")).to_have_text("0:01", timeout=3000)
+            assert page.evaluate("document.getElementById('level').value") > 0.01  # the meter
             screenshot(page, tmp_path, "web-desktop-talking")
             time.sleep(len(reference) / 16000 - 1.0)
             page.mouse.up()
@@ -207,10 +208,12 @@ def test_heard_page_is_listed_and_played_whole(tmp_path: Path) -> None:
     assert noise_db < -30
 
 
-def test_wrong_token_is_refused(tmp_path: Path) -> None:
-    relay = start_relay(_config(tmp_path), udp_port=free_port())
+def test_wrong_token_is_refused_and_sound_waits_for_a_gesture(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    token = add_token(config, "Monitor", "listen")
+    relay = start_relay(config, udp_port=free_port())
     try:
-        with launch() as browser:
+        with launch(autoplay=False) as browser:
             page = open_page(browser, relay.url + "/")
             page.get_by_label("Token").fill("not-a-token")
             page.get_by_role("button", name="Sign in").click()
@@ -219,6 +222,15 @@ def test_wrong_token_is_refused(tmp_path: Path) -> None:
             )
             expect(page.get_by_role("button", name="Talk")).to_be_hidden()
             expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+            sign_in(page, token)
+            # back later (a new tab: no gesture yet): the session cookie signs in, and the
+            # page says that sound waits for a click, until there is one
+            page = open_page(browser, relay.url + "/", storage_state=page.context.storage_state())
+            expect(page.locator("#connection")).to_contain_text("Connected as Monitor")
+            locked = page.get_by_text("Sound is off until you click, tap or press a key.")
+            expect(locked).to_be_visible()
+            page.get_by_role("heading", name="Listen").click()
+            expect(locked).to_be_hidden()
             no_page_errors(page)
     finally:
         relay.stop()
@@ -402,3 +414,86 @@ def test_upload_pages_the_file(tmp_path: Path) -> None:
     assert {p.channel for p in packets} == {26}  # type: ignore[attr-defined]
     assert sum(isinstance(p, EndPacket) for p in packets) == 12
     assert sum(isinstance(p, TransmitPacket) for p in packets) == 34  # 1 s in 30 ms frames
+
+
+def test_volume_and_channel_mute_change_what_is_played(tmp_path: Path) -> None:
+    port = free_port()
+    config = _config(tmp_path)
+    token = add_token(config, "Monitor", "listen")
+    relay = start_relay(config, udp_port=port)
+    tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 4.0)
+    try:
+        with launch() as browser:
+            page = open_page(browser, relay.url + "/")
+            sign_in(page, token)
+            probe(page, "p.startTap()")
+            sender = _send(port, tone, 27, "Lobby")
+            live = page.locator("#live-pages li")
+            expect(live).to_have_count(1, timeout=5000)
+            time.sleep(0.93 + 1.2)  # listed from its alerts; the tone follows them
+            page.get_by_label("Volume").fill("0.5")
+            time.sleep(1.2)
+            mute = live.get_by_role("button", name="Mute Kitchen")
+            mute.click()
+            expect(mute).to_have_attribute("aria-pressed", "true")
+            assert sender.wait(timeout=30) == 0
+            expect(live).to_have_count(0, timeout=5000)
+            played, rate = tapped_audio(page)
+            no_page_errors(page)
+    finally:
+        relay.stop()
+    window = rate // 50
+    levels_db = np.array(
+        [
+            20 * np.log10(np.sqrt(np.mean(played[i : i + window] ** 2)) / (0.3 / np.sqrt(2)) + 1e-9)
+            for i in range(0, len(played) - window, window)
+        ]
+    )
+    full = np.flatnonzero(np.abs(levels_db) < 0.5)
+    half = np.flatnonzero(np.abs(levels_db + 6.02) < 0.5)
+    assert len(full) > 40  # > 0.8 s at full volume, then
+    assert len(half) > 40  # > 0.8 s at half volume (-6 dB), then
+    assert full[-1] < half[0]
+    after = levels_db[half[-1] + 2 :]  # muted: nothing until the page ended
+    assert len(after) > 50
+    assert np.all(after < -60)
+
+
+def test_what_is_heard_is_muted_while_talking(tmp_path: Path) -> None:
+    port = free_port()
+    config = _config(tmp_path)
+    token = add_token(config, "Reception", "listen,talk")
+    relay = start_relay(config, udp_port=port)
+    tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 5.0)
+    try:
+        with launch(SPEECH) as browser:
+            page = open_page(browser, relay.url + "/")
+            sign_in(page, token)
+            probe(page, "p.startTap()")
+            sender = _send(port, tone, 27, "Lobby")
+            expect(page.locator("#live-pages li")).to_have_count(1, timeout=5000)
+            time.sleep(0.93 + 1.0)
+            page.get_by_role("button", name="Talk").hover()  # on 26, while 27 is heard
+            page.mouse.down()
+            expect(page.locator("#talk-state")).to_have_text("Talking", timeout=5000)
+            page.mouse.up()
+            expect(page.locator("#talk-state")).to_contain_text("Last page", timeout=10_000)
+            assert sender.wait(timeout=30) == 0
+            expect(page.locator("#live-pages li")).to_have_count(0, timeout=5000)
+            played, rate = tapped_audio(page)
+            no_page_errors(page)
+    finally:
+        relay.stop()
+    window = rate // 50
+    loud = np.array(
+        [
+            np.sqrt(np.mean(played[i : i + window] ** 2)) > 0.1
+            for i in range(0, len(played) - window, window)
+        ]
+    )
+    edges = np.flatnonzero(np.diff(loud.astype(int)))
+    # tone, silence while talking (the alerts and the talk: > 0.9 s), tone again
+    assert len(edges) == 4, edges
+    assert edges[2] - edges[1] > 45
+    assert edges[1] - edges[0] > 40
+    assert edges[3] - edges[2] > 20

@@ -254,14 +254,14 @@ async function confirmUrgent(channel) {
   return dialog.returnValue === 'confirm';
 }
 
-function pressTalk() {
+function pressTalk(latched = $('latch').checked) {
   if (talkButton.disabled || $('confirm').open) return;
   probe.pressed = now();
   const channel = Number($('channel').value);
   talker.press({
     channel,
     target: $('target').value,
-    latched: $('latch').checked,
+    latched,
     microphone: { deviceId: $('microphone').value, processing: $('processing').checked },
     confirm: me.urgent[String(channel)] && !talker.active ? () => confirmUrgent(channel) : null,
   });
@@ -283,8 +283,7 @@ talkButton.addEventListener('keydown', (event) => {
       talker.latched = false;
       talker.release();
     } else {
-      $('latch').checked = true;
-      pressTalk();
+      pressTalk(true);
     }
   }
 });

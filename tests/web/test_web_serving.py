@@ -20,6 +20,7 @@ from tests.relay.harness import add_token, app_client, settings, write_config
 from tests.udp_capture import free_port
 
 from polyptt.relay.page import CONTENT_SECURITY_POLICY
+from polyptt.relay.state import RELAY
 
 WEB = resources.files("polyptt.relay").joinpath("web")
 MODULES = ["app.js", "audio.js", "connection.js", "pages.js", "talk.js", "resample.js"]
@@ -183,5 +184,24 @@ def test_session_cookie_posts_a_page_only_from_the_relays_own_origin(tmp_path: P
             assert answer.status == 200
             report = await answer.json()
         assert (report["alerts"], report["ends"], report["outcome"]) == (31, 12, "completed")
+
+    serve(tmp_path, check)
+
+
+def test_asking_whether_signed_in_is_not_a_failed_login(tmp_path: Path) -> None:
+    """The page asks at every load; a dozen visits must not ban the address."""
+
+    async def check(client: Any, tokens: dict[str, str]) -> None:
+        for _ in range(12):
+            async with client.get("/api/v1/session") as answer:
+                assert answer.status == 401
+        headers = {"Authorization": f"Bearer {tokens['talk']}"}
+        async with client.get("/api/v1/session", headers=headers) as answer:
+            assert answer.status == 200
+        events = client.server.app[RELAY].audit.events
+        assert [e for e in events if e["event"] == "login_refused"] == []
+        async with client.get("/api/v1/session", headers={"Authorization": "Bearer x"}) as answer:
+            assert answer.status == 401  # a wrong token still counts
+        assert client.server.app[RELAY].audit.events[-1]["event"] == "login_refused"
 
     serve(tmp_path, check)

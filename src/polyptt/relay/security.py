@@ -38,6 +38,7 @@ _GRANT = _request_key("polyptt.grant", Grant)
 _DIGEST = _request_key("polyptt.digest", str)
 _PROTECTED = ("/api/", "/metrics")
 WS_PATH = "/api/v1/ws"
+SESSION_PATH = "/api/v1/session"
 
 
 def json_error(status: int, message: str, **headers: str) -> web.Response:
@@ -101,6 +102,9 @@ async def auth_middleware(
     if relay.banned(remote):
         return json_error(429, "too many failed logins from this address; try later")
     token = _token(request)
+    if token is None and request.method == "GET" and request.path == SESSION_PATH:
+        # the web page asking whether it is signed in, at every load: no login failed
+        return json_error(401, "not signed in", **{"WWW-Authenticate": "Bearer"})
     grant = None if token is None else relay.store.check(token)
     if grant is None:
         relay.login_failed(remote)

@@ -105,6 +105,7 @@ function channelLabel(channel) {
 
 async function enter(session) {
   me = session;
+  $('talk-error').textContent = '';
   $('sign-in').hidden = true;
   $('who-name').textContent = `Signed in as ${me.name}`;
   $('who').hidden = false;
@@ -233,7 +234,10 @@ talker.addEventListener('change', showTalkState);
 let labelled = false;
 talker.addEventListener('change', () => {
   // device names are only given once the microphone was allowed
-  if (talker.state === 'waiting' && !labelled) labelled = Boolean(fillMicrophones());
+  if (talker.state === 'waiting' && !labelled) {
+    labelled = true;
+    fillMicrophones();
+  }
 });
 talker.addEventListener('failure', (event) => {
   $('talk-error').textContent = event.detail;

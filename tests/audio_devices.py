@@ -66,3 +66,70 @@ def align(recorded: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
     segment = recorded[lag : lag + len(reference)]
     corr = float(np.dot(segment, reference) / (np.linalg.norm(segment) * np.linalg.norm(reference)))
     return lag, corr
+
+
+def talkspurts(
+    speech: np.ndarray, rate: int, *, pause_s: float = 0.1, below_peak_db: float = 40.0
+) -> list[tuple[int, int]]:
+    """Where `speech` speaks, as (start, end) samples: runs of 10 ms blocks within
+    `below_peak_db` of its loudest block, split where a pause lasts `pause_s` or more.
+
+    A live page may shorten pauses of 0.1 s or more to catch up with its talker
+    (`polyptt.audio.catchup`), never a talkspurt: compare those one by one.
+    """
+    block = rate // 100
+    blocks = len(speech) // block
+    power = np.mean(
+        np.square(speech[: blocks * block].astype(np.float64)).reshape(blocks, block), axis=1
+    )
+    loud = power > power.max() * 10 ** (-below_peak_db / 10)
+    spurts: list[tuple[int, int]] = []
+    for index in np.flatnonzero(loud):
+        start, end = index * block, (index + 1) * block
+        if spurts and start - spurts[-1][1] < pause_s * rate:
+            spurts[-1] = (spurts[-1][0], end)
+        else:
+            spurts.append((start, end))
+    return spurts
+
+
+def align_talkspurts(
+    recorded: np.ndarray, speech: np.ndarray, rate: int, *, first_within_s: float = 1.5
+) -> list[tuple[int, float]]:
+    """Each talkspurt of `speech` found in `recorded`, in order: (its lag, correlation).
+
+    The first is looked for in the first `first_within_s` seconds past its own start; each
+    next one after the one before, at most its pause later (a pause may shrink, not grow,
+    but for 20 ms of slack).
+    """
+    found: list[tuple[int, float]] = []
+    slack = rate // 50
+    previous_end = previous_found_end = 0
+    for start, end in talkspurts(speech, rate):
+        if found:
+            low = max(0, previous_found_end - slack)
+            high = previous_found_end + (start - previous_end) + slack
+        else:
+            low, high = 0, start + round(first_within_s * rate)
+        window = recorded[low : min(len(recorded), high + (end - start))]
+        if len(window) < end - start:
+            found.append((low, 0.0))  # the recording ends before this talkspurt
+            break
+        lag, corr = align(window, speech[start:end])
+        found.append((low + lag, corr))
+        previous_end, previous_found_end = end, low + lag + (end - start)
+    return found
+
+
+def assert_speech_whole(
+    audio: np.ndarray, speech: np.ndarray, *, starts_within_s: float, rate: int = 16000
+) -> None:
+    """Every talkspurt of `speech` is in the page's `audio`, whole and in order (the page
+    catches up with its talker after the alerts by shortening pauses, never speech), the
+    first one, from its first word, within `starts_within_s` of the page's start."""
+    found = align_talkspurts(audio, speech, rate)
+    assert len(found) == len(talkspurts(speech, rate)) >= 2
+    for number, (_lag, corr) in enumerate(found):
+        assert corr > 0.95, f"talkspurt {number}: correlation {corr:.3f}"
+    first = found[0][0] - talkspurts(speech, rate)[0][0]
+    assert first < starts_within_s * rate, f"the speech starts {first / rate:.2f} s in"

@@ -21,7 +21,7 @@ import aiohttp
 import numpy as np
 import pytest
 import soundfile
-from tests.audio_devices import align, sounddevice_or_skip
+from tests.audio_devices import align, assert_speech_whole, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, polyptt, start_listen
 from tests.processes import polyptt_command
 from tests.relay.audio import CHIME, SPEECH, frames, speech, stream_realtime
@@ -70,14 +70,16 @@ def test_posted_file_is_paged_as_send_pages_it(tmp_path: Path, codec: str) -> No
     assert (sent["end_reason"], sent["ends"], sent["frames"]) == ("completed", 12, meta["frames"])
 
 
-def _talk_and_stream(relay: Any, token: str, pcm: np.ndarray, channel: int) -> list[dict]:
+def _talk_and_stream(
+    relay: Any, token: str, pcm: np.ndarray, channel: int, **talk: Any
+) -> list[dict]:
     async def main() -> list[dict]:
         events = []
         async with (
             aiohttp.ClientSession() as session,
             session.ws_connect(relay.ws_url, headers={"Authorization": f"Bearer {token}"}) as ws,
         ):
-            await ws.send_json({"type": "talk", "channel": channel})
+            await ws.send_json({"type": "talk", "channel": channel, **talk})
             events.append(await ws.receive_json())  # hello
             events.append(await ws.receive_json())  # talking
             await stream_realtime(ws, frames(pcm))
@@ -88,7 +90,10 @@ def _talk_and_stream(relay: Any, token: str, pcm: np.ndarray, channel: int) -> l
     return asyncio.run(main())
 
 
-def test_websocket_talker_is_paged_live(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep_pauses", [False, True])
+def test_websocket_talker_is_paged_live(tmp_path: Path, keep_pauses: bool) -> None:
+    """Speech streamed from the start of the alerts: by default the page catches up in its
+    pauses (polyptt.audio.catchup); with ``keep_pauses`` every sample goes out."""
     port = free_port()
     config = write_config(tmp_path / "relay")
     token = add_token(config, "Browser", "talk", channels=[26])
@@ -96,7 +101,8 @@ def test_websocket_talker_is_paged_live(tmp_path: Path) -> None:
     listening = start_listen(tmp_path / "rec", "--count", "1", "--timeout", "30", port=port)
     relay = start_relay(config, udp_port=port)
     try:
-        hello, talking, stopped = _talk_and_stream(relay, token, pcm, 26)
+        talk = {"keep_pauses": True} if keep_pauses else {}
+        hello, talking, stopped = _talk_and_stream(relay, token, pcm, 26, **talk)
         assert listening.wait() == 0
     finally:
         assert relay.stop() == 128 + signal.SIGTERM
@@ -107,9 +113,13 @@ def test_websocket_talker_is_paged_live(tmp_path: Path) -> None:
     ((meta, audio),) = listening.recordings().values()
     assert (meta["caller_id"], meta["channel"], meta["frame_ms"]) == ("Browser", 26, 20)
     assert meta["frames_concealed"] == 0
-    assert meta["frames"] == stopped["frames"] >= len(pcm) // 320
-    _lag, corr = align(audio, pcm[:-800])  # room for the codec's delay
-    assert corr > 0.95
+    if keep_pauses:
+        assert meta["frames"] == stopped["frames"] >= len(pcm) // 320
+        _lag, corr = align(audio, pcm[:-800])  # room for the codec's delay
+        assert corr > 0.95
+    else:  # the speech's one long pause (0.32 s) gave up to 0.22 s
+        assert len(pcm) // 320 - 12 <= meta["frames"] == stopped["frames"] < len(pcm) // 320
+        assert_speech_whole(audio, pcm[:-800], starts_within_s=0.1)  # the codec's delay
 
 
 def test_lan_page_reaches_websocket_listener(tmp_path: Path) -> None:
@@ -396,8 +406,10 @@ def test_send_mic_through_the_relay_carries_what_the_microphone_heard(tmp_path: 
         assert relay.stop() == 128 + signal.SIGTERM
     assert sender.returncode == 0, err
     stopped = json.loads(out)
-    assert (stopped["frames"], stopped["ends"]) == (250, 12)  # --duration 5 in 20 ms frames
+    # --duration 5 in 20 ms frames, less the quiet said during the alerts: skipped so that
+    # the page catches up with the talker (polyptt.audio.catchup)
+    assert 250 - 47 <= stopped["frames"] < 250
+    assert stopped["ends"] == 12
     ((meta, audio),) = lan.recordings().values()
-    assert (meta["caller_id"], meta["frames"]) == ("Mic", 250)
-    _lag, corr = align(audio, clip)
-    assert corr > 0.95
+    assert (meta["caller_id"], meta["frames"]) == ("Mic", stopped["frames"])
+    assert_speech_whole(audio, clip, starts_within_s=0.3)

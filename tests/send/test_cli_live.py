@@ -59,6 +59,7 @@ def recorded_page(capture: Path, directory: Path) -> np.ndarray:
         (["--mic", "x.wav"], "--mic takes no FILE"),
         (["--mic", "--raw", "8000"], "--mic takes no FILE and no --raw"),
         (["--input-device", "1", "x.wav"], "--input-device goes with --mic"),
+        (["--keep-pauses", "--raw", "8000", "-"], "--keep-pauses goes with --mic"),
         (["--raw", "16000", "--repeat", "2", "-"], "--repeat is for files"),
         (["--mic", "--gap", "2"], "--gap is for files"),
         (["--raw", "100", "-"], "100 is not in the range 4000<=x<=192000"),

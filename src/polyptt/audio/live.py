@@ -2,8 +2,9 @@
 
 A live page starts capturing when its alerts start, not when they end: the alerts last
 0.93 s, and a person who presses "talk" speaks at once. :class:`LiveFrames` holds
-everything fed to it until the pacer asks, so nothing said from the start is lost; the
-page's audio then runs about the alerts' length behind the speaker, as a phone's does.
+everything fed to it until the pacer asks, so nothing said from the start is lost. The
+page would then run the alerts' length behind the speaker; a talker's page (microphone,
+browser) catches up in the pauses instead (`polyptt.audio.catchup`).
 
 Who does what
 -------------
@@ -17,7 +18,7 @@ Who does what
   what was fed before it is still sent, then the page ends.
 
 The queue is bounded (`max_buffer_s`): a producer far ahead of the page (faster than
-real time for minutes) loses its oldest chunks, counted in
+real time for minutes) loses the chunks that come past the limit, counted in
 :attr:`LiveFrames.overflowed`, rather than growing without limit.
 """
 
@@ -27,12 +28,13 @@ import collections
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
+from polyptt.audio.catchup import CatchUp
 from polyptt.audio.framer import Framer
 
 __all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device"]
@@ -56,23 +58,40 @@ class LiveFrames:
         Turns the fed chunks into frames (its input rate and channels are the chunks').
     max_buffer_s : float
         Audio held at most, counted at the input rate; older chunks are dropped past it.
+    catch_up : bool or CatchUp
+        Skip pauses while the page runs late (`polyptt.audio.catchup`): True for a
+        talker (a microphone, a browser), False where every sample must go out (audio
+        from a program, which may come faster than real time). A `CatchUp` sets its
+        thresholds.
 
     Attributes
     ----------
     overflowed : int
         Input samples dropped because the buffer was full.
+    skipped : list of (int, int)
+        The pauses skipped to catch up: (position in the input, in samples; length).
     """
 
-    def __init__(self, framer: Framer, *, max_buffer_s: float = 30.0) -> None:
+    def __init__(
+        self, framer: Framer, *, max_buffer_s: float = 30.0, catch_up: bool | CatchUp = False
+    ) -> None:
         self.framer = framer
         self.overflowed = 0
+        self.skipped: list[tuple[int, int]] = []
         self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._waiting: collections.deque[tuple[Any, float]] = collections.deque()
+        self._waiting_samples = 0  # taken off the queue, not framed yet
+        self._position = 0  # input samples framed or skipped
         self._frames: collections.deque[bytes] = collections.deque()
         self._limit = int(max_buffer_s * framer.input_rate)
         self._queued = 0  # input samples fed and not yet framed (approximate across threads)
         self._lock = threading.Lock()
         self._closed = False
         self._ended = False
+        if catch_up is True:
+            catch_up = CatchUp(framer.input_rate)
+        self._catch_up = catch_up or None
+        self._frame_in = round(framer.frame_samples * framer.input_rate / framer.info.sample_rate)
 
     @property
     def closed(self) -> bool:
@@ -103,28 +122,65 @@ class LiveFrames:
     def next_frame(self) -> bytes | None:
         """The next frame, None if not captured yet, ``b""`` once the audio is over.
 
-        Call from one thread (the pacer's): this is where the audio is encoded.
+        Call from one thread (the pacer's): this is where the audio is encoded, and
+        where pauses are skipped while the page runs late.
         """
         if not self._frames and not self._ended:
             self._take_chunks()
+            self._frame_one()
         if self._frames:
             return self._frames.popleft()
         return b"" if self._ended else None
 
     def _take_chunks(self) -> None:
-        framer = self.framer
+        """Move what the producer queued to the waiting line, measured if catching up."""
+        catch_up = self._catch_up
         while True:
             try:
                 chunk = self._chunks.get_nowait()
             except queue.Empty:
                 return
             if chunk is _CLOSE:
+                self._waiting.append((chunk, 0.0))
+                continue
+            level = catch_up.level(chunk) if catch_up is not None else 0.0
+            self._waiting.append((chunk, level))
+            self._waiting_samples += len(chunk)
+
+    def _frame_one(self) -> None:
+        """Frame waiting chunks until a frame is out (or none wait), skipping pauses."""
+        framer, catch_up, waiting = self.framer, self._catch_up, self._waiting
+        while not self._frames and waiting:
+            chunk, level = waiting.popleft()
+            if chunk is _CLOSE:
                 self._frames.extend(framer.flush())
                 self._ended = True
                 return
+            size = len(chunk)
+            self._waiting_samples -= size
             with self._lock:
-                self._queued -= len(chunk)
-            self._frames.extend(framer.push(chunk))
+                self._queued -= size
+            if catch_up is not None and catch_up.skips(
+                size, level, self._waiting_samples - self._frame_in, _sizes_and_levels(waiting)
+            ):
+                self._note_skip(size)
+            else:
+                self._frames.extend(framer.push(chunk))
+            self._position += size
+
+    def _note_skip(self, size: int) -> None:
+        if self.skipped and sum(self.skipped[-1]) == self._position:
+            start, length = self.skipped[-1]
+            self.skipped[-1] = (start, length + size)
+        else:
+            self.skipped.append((self._position, size))
+
+
+def _sizes_and_levels(waiting: Iterable[tuple[Any, float]]) -> Iterator[tuple[int, float]]:
+    for chunk, level in waiting:
+        if chunk is _CLOSE:
+            return
+        yield len(chunk), level
 
 
 def parse_device(text: str | None) -> int | str | None:
@@ -161,8 +217,9 @@ class Microphone:
         A PortAudio input device (index or name); the default input by default.
     gain_db : float
         Gain before encoding.
-    max_buffer_s : float
-        See :class:`LiveFrames`.
+    max_buffer_s, catch_up
+        See :class:`LiveFrames`: by default a microphone's page catches up with the
+        speaker in the pauses once the alerts are over.
     monitor : callable, optional
         Called with every captured block (int16, in PortAudio's thread; keep it cheap):
         ``polyptt loop`` draws its level meter from it.
@@ -193,6 +250,7 @@ class Microphone:
         device: int | str | None = None,
         gain_db: float = 0.0,
         max_buffer_s: float = 30.0,
+        catch_up: bool | CatchUp = True,
         monitor: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         from polyptt import codecs
@@ -211,7 +269,7 @@ class Microphone:
             rate = int(info["default_samplerate"])
         self.samplerate = rate
         framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
-        self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s)
+        self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s, catch_up=catch_up)
         self.status_flags = 0  # input overflows PortAudio reported
 
         def callback(indata: np.ndarray, _frames: int, _time: Any, status: Any) -> None:

@@ -62,6 +62,7 @@ EXIT_USAGE = 2
     metavar="DEV",
     help="Microphone: a device index or (part of) its name (see --list-devices).",
 )
+@options.keep_pauses_option
 @click.option(
     "--output-device",
     default=None,
@@ -185,6 +186,7 @@ def _loop(
     full_duplex: bool,
     gain: float,
     vox_db: float | None,
+    keep_pauses: bool,
 ) -> int:
     import asyncio
 
@@ -202,7 +204,14 @@ def _loop(
     input_at = live.parse_device(input_device)
 
     def open_microphone(monitor: Any) -> live.Microphone:
-        return live.Microphone(codec, frame_ms, device=input_at, gain_db=gain, monitor=monitor)
+        return live.Microphone(
+            codec,
+            frame_ms,
+            device=input_at,
+            gain_db=gain,
+            catch_up=not keep_pauses,
+            monitor=monitor,
+        )
 
     def open_vox_stream(monitor: Any) -> live.Microphone:
         # VoxInput takes every block from the monitor: the stream's own frames keep none
@@ -212,7 +221,7 @@ def _loop(
     try:  # now, so that a wrong device is a one-line error before anything starts
         open_microphone(None).close()
         if vox_db is not None:
-            vox_input = VoxInput(open_vox_stream, codec, frame_ms, gain)
+            vox_input = VoxInput(open_vox_stream, codec, frame_ms, gain, catch_up=not keep_pauses)
     except live.DeviceError as exc:
         raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
     player = _player(output_device, console)

@@ -30,6 +30,7 @@ __all__ = [
     "frame_ms_option",
     "host_serial",
     "iface_option",
+    "keep_pauses_option",
     "relay_option",
     "sender_identity",
     "sender_options",
@@ -93,6 +94,17 @@ frame_ms_option = click.option(
     callback=_check_frame_ms,
     metavar="MS",
     help="Audio per packet in milliseconds, 10-80 in steps of 10 (g726qi: 30 only).",
+)
+
+
+#: ``--keep-pauses`` of the commands that page from a microphone (send --mic, loop).
+keep_pauses_option = click.option(
+    "--keep-pauses",
+    is_flag=True,
+    show_envvar=True,
+    help="Send the microphone's pauses at full length. By default what is said during "
+    "the alerts (0.93 s) is kept and the page catches up with the speaker by shortening "
+    "pauses (never speech); with this flag it stays that far behind.",
 )
 
 

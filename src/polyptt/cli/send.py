@@ -67,6 +67,7 @@ G726QI_FRAME_MS = 30
     help="Microphone for --mic: a PortAudio device index or (part of) its name "
     "(see 'python -m sounddevice'); the default input by default.",
 )
+@options.keep_pauses_option
 @click.option(
     "--duration",
     type=click.FloatRange(0, 86400, min_open=True),
@@ -245,8 +246,9 @@ def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) 
         raise click.UsageError(
             "Missing argument 'FILE' (an audio file, - for standard input) or --mic."
         )
-    if kwargs["input_device"] is not None and not mic:
-        raise click.UsageError("--input-device goes with --mic")
+    for name in ("input_device", "keep_pauses"):
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and not mic:
+            raise click.UsageError(f"--{name.replace('_', '-')} goes with --mic")
     if mic or raw:
         for name in ("repeat", "gap"):
             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
@@ -275,6 +277,7 @@ def _send(
     mic: bool,
     raw_rate: int | None,
     input_device: str | None,
+    keep_pauses: bool,
     duration: float | None,
     source_port: int | None,
     **_: Any,
@@ -286,7 +289,7 @@ def _send(
     wire_id = info.wire_id
     assert wire_id is not None  # --codec offers wire codecs only
     if mic or raw_rate is not None:
-        live = _open_live(file, codec, frame_ms, gain, raw_rate, input_device)
+        live = _open_live(file, codec, frame_ms, gain, raw_rate, input_device, keep_pauses)
         source: FrameSource | list[bytes] = live.frames
         total_frames = None
     else:
@@ -406,6 +409,7 @@ def _open_live(
     gain: float,
     raw_rate: int | None,
     input_device: str | None,
+    keep_pauses: bool,
 ) -> _Live:
     """The microphone or the raw pipe, opened and checked (not yet capturing)."""
     from polyptt.audio import live
@@ -413,7 +417,11 @@ def _open_live(
     if raw_rate is None:
         try:
             microphone = live.Microphone(
-                codec, frame_ms, device=live.parse_device(input_device), gain_db=gain
+                codec,
+                frame_ms,
+                device=live.parse_device(input_device),
+                gain_db=gain,
+                catch_up=not keep_pauses,
             )
         except live.DeviceError as exc:
             raise click.BadParameter(str(exc), param_hint="'--input-device'") from None

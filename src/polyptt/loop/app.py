@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from polyptt import protocol
+from polyptt.audio.levels import level_db
 from polyptt.audio.live import DeviceError, LiveFrames, Microphone
 from polyptt.loop.keys import RawTerminal, decode_keys
-from polyptt.loop.levels import level_db
 from polyptt.loop.panel import PanelView, Screen, render
 from polyptt.loop.state import HeardPage, HoldDetector, LoopState, TalkVerdict, VoxGate
 from polyptt.loop.vox import VoxInput

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable
 
 from polyptt.audio.framer import Framer
+from polyptt.audio.levels import level_db
 from polyptt.audio.live import LiveFrames, Microphone
-from polyptt.loop.levels import level_db
 from polyptt.receive.session import Pcm
 
 __all__ = ["PREROLL_S", "VoxInput", "VoxTalk"]
@@ -37,6 +37,9 @@ class VoxInput:
         The pages' codec and frame length.
     gain_db : float
         Gain applied to the pages' audio.
+    catch_up : bool
+        Whether a page catches up after its alerts by shortening pauses
+        (`polyptt.audio.catchup`).
 
     Raises
     ------
@@ -50,8 +53,10 @@ class VoxInput:
         codec: str,
         frame_ms: int,
         gain_db: float = 0.0,
+        catch_up: bool = True,
     ) -> None:
         self.codec = codec
+        self.catch_up = catch_up
         self.frame_ms = frame_ms
         self.gain_db = gain_db
         #: Level of the last block, in dBFS (None before the first).
@@ -81,7 +86,7 @@ class VoxInput:
     def talk(self) -> VoxTalk:
         """A source for one page (attached to the capture by its ``start``)."""
         framer = Framer(self.codec, self.frame_ms, input_rate=self.rate, gain_db=self.gain_db)
-        return VoxTalk(self, LiveFrames(framer))
+        return VoxTalk(self, LiveFrames(framer, catch_up=self.catch_up))
 
     def _attach(self, frames: LiveFrames) -> None:
         with self._lock:  # no block between the pre-roll and the live audio is lost

@@ -1,9 +1,10 @@
-"""The relay's own pages: one talker per channel, each paced by the async pacer.
+"""The relay's own pages: one talker per channel, all paced by one real-time thread.
 
 A :class:`Talk` is a page in progress, from an uploaded file or a live WebSocket
 stream. Whatever ends it (its audio ends, a stop message, its client goes away, a limit,
-its token revoked, the relay shutting down), `polyptt.send.send_page_async` sends the
-12 end packets; the audit log and the hub are told once it is over.
+its token revoked, the relay shutting down), the pacer
+(`polyptt.send.pacer_thread.PacerThread`) sends the 12 end packets; the audit log and
+the hub are told once it is over.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from polyptt.protocol import CodecId
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
 from polyptt.relay.hub import Hub
-from polyptt.send import PageReport, send_page_async
+from polyptt.send import PacerThread, PageReport
 from polyptt.send.pacing import Sink
 
 __all__ = ["Busy", "Talk", "Talks"]
@@ -104,6 +105,9 @@ class Talks:
         self.audit = audit
         self.by_channel: dict[int, Talk] = {}
         self.closing = False
+        #: Paces every page from one real-time thread: the loop's timers are only as
+        #: punctual as the loop is idle, and it serves every client too.
+        self.pacer = PacerThread()
 
     def check_free(self, channel: int) -> None:
         """Raise `Busy` if `channel` has a talker (or the relay is shutting down)."""
@@ -164,11 +168,12 @@ class Talks:
         for talk in talks:
             talk.end("shutdown")
         await asyncio.gather(*(t.task for t in talks if t.task), return_exceptions=True)
+        await asyncio.to_thread(self.pacer.close)
 
     async def _run(self, talk: Talk, frames: Any, sink: Sink) -> PageReport:
         error: str | None = None
         try:
-            await send_page_async(
+            await self.pacer.send_page(
                 frames,
                 sink=sink,
                 channel=talk.channel,
@@ -180,7 +185,7 @@ class Talks:
                 report=talk.report,
                 max_frames=talk.max_frames,
             )
-        except Exception as exc:  # the ends were still sent (see send_page_async)
+        except Exception as exc:  # the ends were still sent (see PacerThread.send_page)
             error = str(exc)
             talk.reason = talk.reason or "error"
         finally:

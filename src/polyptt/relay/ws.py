@@ -13,7 +13,9 @@ Sequence (JSON text messages; audio as binary messages):
    answers ``talking`` (with the page id) or ``busy``; binary messages are then the
    talker's audio (PCM16LE mono 16 kHz, no header, 20 ms each is best), no faster
    than real time; ``{"type": "stop"}`` ends it after what was sent, and the relay
-   says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
+   says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...). What is
+   said during the alerts is sent after them, and the page then catches up with the
+   talker by shortening pauses; ``"keep_pauses": true`` in the talk message keeps them.
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
@@ -225,7 +227,9 @@ class _Session:
             self.error("forbidden", refusal)
             return
         limits = self.relay.settings.config.limits
-        live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=CLIENT_RATE))
+        # a talker catches up after the alerts by shortening pauses (polyptt.audio.catchup)
+        catch_up = not message.get("keep_pauses", False)
+        live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=CLIENT_RATE), catch_up=catch_up)
         try:
             talk = self.relay.talks.start(
                 live,

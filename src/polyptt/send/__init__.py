@@ -2,7 +2,7 @@
 
 The data path is source -> schedule -> pacer -> sink: ``send``, ``loop`` and the relay
 differ only in the source (a file, a microphone, a pipe, a browser) and the pacer
-(blocking or asyncio).
+(blocking, asyncio on the loop's timers, or asyncio from one real-time thread).
 
 Map by purpose
 --------------
@@ -13,9 +13,11 @@ Frames, asked for when due
     :class:`~polyptt.send.source.FrameSource`, :class:`~polyptt.send.source.IterableFrames`
 Send a page
     :func:`~polyptt.send.pacing.send_page` (blocking), :func:`~polyptt.send.pacing.send_page_async`
-    (asyncio), :class:`~polyptt.send.pacing.PageReport`
+    (asyncio), :class:`~polyptt.send.pacer_thread.PacerThread` (asyncio, many pages from
+    one real-time thread: the relay), :class:`~polyptt.send.pacing.PageReport`
 """
 
+from polyptt.send.pacer_thread import PacerThread
 from polyptt.send.pacing import PageReport, PageRun, Sink, send_page, send_page_async
 from polyptt.send.schedule import PageParams, Phase, Schedule, page_length, transmit_offset
 from polyptt.send.source import END_OF_AUDIO, FrameSource, IterableFrames
@@ -24,6 +26,7 @@ __all__ = [
     "END_OF_AUDIO",
     "FrameSource",
     "IterableFrames",
+    "PacerThread",
     "PageParams",
     "PageReport",
     "PageRun",

@@ -1,0 +1,147 @@
+"""A live page catches up with its speaker in the pauses, never in the speech.
+
+A live page captures from the key press, but its first frame may only go out after the
+31 alerts, 0.93 s later; what was said meanwhile is queued, so that the first word is
+never lost. Sent at real time, that queue would keep the whole talk 0.93 s behind the
+speaker, and every answer on a walkie-talkie channel that much later. Sending it faster
+than real time would burst on the wire, which phones are not built for (a page is paced
+against a fixed schedule). So the queue shrinks the way a VoIP jitter buffer changes its
+delay: between talkspurts.
+
+While more audio waits than `CatchUp.keep_s`, a chunk that lies inside a pause is
+skipped: it is quiet, at least `CatchUp.hangover_s` of quiet audio comes before it, and
+at least `CatchUp.lookahead_s` of quiet audio follows it. Every pause keeps its first
+`hangover_s`, so words stay apart and their tails are whole, and the lookahead keeps the
+soft start of the next word (quiet before the first word is not kept). Someone who waits
+for the alerts' chirp, as phone users learn to, is caught up with the first frame;
+someone who speaks at once catches up over the next pauses (sentence breaks give 0.2-0.5 s
+each: a few sentences).
+
+Quiet means below the noise floor plus `CatchUp.margin_db`, and never above
+`CatchUp.quiet_max_db`: the floor is the lowest chunk level of the last
+`CatchUp.floor_window_s`, so an office hum counts as quiet and speech does not.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from polyptt.audio.levels import level_db
+
+__all__ = ["CatchUp"]
+
+
+class CatchUp:
+    """Decides, chunk by chunk, which quiet audio a late live page may skip.
+
+    One instance per page; the page's source (`polyptt.audio.live.LiveFrames`) asks
+    :meth:`level` for every chunk as it is queued, then :meth:`skips` for every chunk as
+    it is framed, in order.
+
+    Parameters
+    ----------
+    rate : int
+        The chunks' sample rate.
+    keep_s : float
+        The audio left waiting once caught up: the page's own latency, on top of a
+        frame. Enough to ride out a capture thread's jitter.
+    hangover_s, lookahead_s : float
+        Quiet audio kept at the start of each pause, and quiet audio that must follow a
+        chunk for it to be skipped (the start of the next word is kept).
+    margin_db : float
+        How far above the noise floor a chunk still counts as quiet.
+    floor_window_s : float
+        How far back the noise floor looks.
+    """
+
+    #: Above this level a chunk is never quiet, whatever the noise floor.
+    quiet_max_db = -30.0
+
+    def __init__(
+        self,
+        rate: int,
+        *,
+        keep_s: float = 0.03,
+        hangover_s: float = 0.07,
+        lookahead_s: float = 0.03,
+        margin_db: float = 6.0,
+        floor_window_s: float = 2.0,
+    ) -> None:
+        self.rate = rate
+        self.keep_s = keep_s
+        self.hangover_s = hangover_s
+        self.lookahead_s = lookahead_s
+        self.margin_db = margin_db
+        self.floor_window_s = floor_window_s
+        self._keep = round(keep_s * rate)
+        self._hangover = round(hangover_s * rate)
+        self._lookahead = round(lookahead_s * rate)
+        self._window = round(floor_window_s * rate)
+        self._recent: collections.deque[tuple[int, float]] = collections.deque()
+        self._recent_samples = 0
+        # samples of quiet audio just before the next chunk; a talk starts as if after a
+        # pause, so that quiet before the first word is not kept
+        self._quiet_run = self._hangover
+        #: Input samples skipped so far.
+        self.skipped = 0
+
+    def level(self, pcm: npt.NDArray[np.generic]) -> float:
+        """The level of a chunk as it is queued (dBFS); it joins the noise floor."""
+        level = level_db(pcm)
+        size = len(pcm)
+        self._recent.append((size, level))
+        self._recent_samples += size
+        while self._recent_samples - self._recent[0][0] >= self._window:
+            self._recent_samples -= self._recent.popleft()[0]
+        return level
+
+    @property
+    def floor_db(self) -> float:
+        """The noise floor: the lowest level of the recent chunks."""
+        return min((level for _size, level in self._recent), default=self.quiet_max_db)
+
+    def skips(
+        self, size: int, level: float, spare: int, ahead: Iterable[tuple[int, float]]
+    ) -> bool:
+        """Whether to skip the next chunk to be framed.
+
+        Parameters
+        ----------
+        size, level : int, float
+            The chunk (samples, dBFS).
+        spare : int
+            Samples waiting after this chunk beyond the frame being made: the page's
+            lag if the chunk is skipped.
+        ahead : iterable of (int, float)
+            The waiting chunks' sizes and levels, in order (read only as far as needed).
+        """
+        threshold = min(self.floor_db + self.margin_db, self.quiet_max_db)
+        if level >= threshold:
+            self._quiet_run = 0
+            return False
+        skip = (
+            spare >= self._keep
+            and self._quiet_run >= self._hangover
+            and _quiet_for(ahead, threshold, self._lookahead)
+        )
+        if skip:
+            self.skipped += size
+        else:
+            self._quiet_run += size
+        return skip
+
+
+def _quiet_for(chunks: Iterable[tuple[int, float]], threshold: float, samples: int) -> bool:
+    """Whether the chunks start with at least `samples` samples below `threshold`."""
+    quiet = 0
+    for size, level in chunks:
+        if quiet >= samples:
+            return True
+        if level >= threshold:
+            return False
+        quiet += size
+    return quiet >= samples

@@ -1,0 +1,152 @@
+"""A live page catches up with its talker in the pauses only (polyptt.audio.catchup).
+
+The talk is simulated on the pacer's own terms: 10 ms chunks fed as a microphone feeds
+them, 0.93 s of them while the alerts go out, then one `next_frame` per 30 ms frame with
+the chunks captured meanwhile. The audio is G.711 at its own rate, so the framer passes
+samples to the encoder untouched and every claim can be checked exactly: the page is the
+talk with the skipped spans cut out, byte for byte.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyptt import protocol
+from polyptt.audio.catchup import CatchUp
+from polyptt.audio.framer import Framer
+from polyptt.audio.live import LiveFrames
+
+RATE = 8000
+CHUNK = 80  # 10 ms
+FRAME_MS = 30
+FRAME = RATE * FRAME_MS // 1000
+ALERT_CHUNKS = round(protocol.ALERT_COUNT * protocol.ALERT_INTERVAL_S * 100)  # 93
+
+
+def talk(pattern: list[tuple[float, float]], *, noise_db: float = -70.0, seed: int = 1):
+    """Talkspurts and pauses: (seconds, dBFS of a 440 Hz tone or None-like -inf) pieces,
+    over a noise floor; returns int16 audio and a mask of the loud samples."""
+    rng = np.random.default_rng(seed)
+    pieces, loud = [], []
+    for seconds, level_db in pattern:
+        n = round(seconds * RATE)
+        noise = rng.normal(0, 32768 * 10 ** (noise_db / 20), n)
+        t = np.arange(n) / RATE
+        tone = 0.0 if level_db == -np.inf else 32768 * 10 ** (level_db / 20) * np.sqrt(2)
+        pieces.append(noise + tone * np.sin(2 * np.pi * 440 * t))
+        loud.append(np.full(n, level_db != -np.inf))
+    audio = np.clip(np.round(np.concatenate(pieces)), -32768, 32767).astype(np.int16)
+    return audio, np.concatenate(loud)
+
+
+def run_talk(audio: np.ndarray, **kwargs) -> tuple[LiveFrames, list[bytes], list[int]]:
+    """Feed `audio` as a microphone would while a pacer takes its frames; the frames and,
+    for each, how many input samples were captured but not yet sent (the page's lag)."""
+    live = LiveFrames(Framer("g711u", FRAME_MS), **kwargs)
+    chunks = [audio[i : i + CHUNK] for i in range(0, len(audio), CHUNK)]
+    fed = 0
+    for chunk in chunks[:ALERT_CHUNKS]:  # captured while the alerts go out
+        live.feed(chunk)
+        fed += len(chunk)
+    frames, lags = [], []
+    rest = chunks[ALERT_CHUNKS:]
+    while True:
+        talking = bool(rest)
+        for chunk in rest[:3]:
+            live.feed(chunk)
+            fed += len(chunk)
+        rest = rest[3:]
+        if not rest:
+            live.close()
+        frame = live.next_frame()
+        if frame == b"":
+            return live, frames, lags
+        if frame is not None:
+            frames.append(frame)
+            sent = len(frames) * FRAME + sum(length for _at, length in live.skipped)
+            if talking:  # not the backlog's last frames, after the talk
+                lags.append(fed - sent)
+
+
+def cut(audio: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    keep = np.ones(len(audio), dtype=bool)
+    for start, length in spans:
+        keep[start : start + length] = False
+    return audio[keep]
+
+
+def encoded(audio: np.ndarray) -> list[bytes]:
+    framer = Framer("g711u", FRAME_MS)
+    return framer.push(audio) + framer.flush()
+
+
+SPEECH = [(0.3, -15.0), (0.4, -np.inf)] * 8 + [(0.3, -15.0), (0.2, -np.inf)]
+
+
+def test_speaking_at_once_catches_up_in_the_pauses_and_keeps_every_loud_sample() -> None:
+    audio, loud = talk(SPEECH)
+    live, frames, lags = run_talk(audio, catch_up=True)
+    # the page is the talk with the skipped spans cut out, bit for bit: nothing else changed
+    assert frames == encoded(cut(audio, live.skipped))
+    skipped = np.zeros(len(audio), dtype=bool)
+    for start, length in live.skipped:
+        skipped[start : start + length] = True
+        # inside a pause: after its first 70 ms (hangover), before the next word's 30 ms
+        assert not loud[max(0, start - 560) : start + length + 240].any()
+    assert not (skipped & loud).any()
+    # caught up within the first four pauses (each can give 0.4 - 0.07 - 0.03 s) ...
+    caught_up = next(i for i, lag in enumerate(lags) if lag <= FRAME + 240 + CHUNK)
+    assert caught_up * FRAME_MS / 1000 < 4 * 0.7
+    # ... and it stays caught up: at most a frame, the kept 30 ms and a chunk behind
+    assert max(lags[caught_up:]) <= FRAME + 240 + CHUNK
+    # what was skipped is the alerts' backlog less what is kept
+    assert sum(length for _at, length in live.skipped) >= ALERT_CHUNKS * CHUNK - FRAME - 320
+
+
+def test_a_talker_who_waits_for_the_chirp_is_caught_up_from_the_first_frame() -> None:
+    audio, _loud = talk([(1.2, -np.inf), *SPEECH])
+    live, frames, lags = run_talk(audio, catch_up=True)
+    assert frames == encoded(cut(audio, live.skipped))
+    assert max(lags) <= FRAME + 240 + CHUNK
+    # the quiet captured during the alerts is skipped from its very start, down to what a
+    # frame and the kept 30 ms need
+    (start, length), *_ = live.skipped
+    assert start == 0
+    assert length >= ALERT_CHUNKS * CHUNK - FRAME - 240
+
+
+def test_a_noisy_room_counts_as_quiet_and_speech_over_it_does_not() -> None:
+    audio, loud = talk(SPEECH, noise_db=-45.0)
+    live, frames, lags = run_talk(audio, catch_up=True)
+    assert frames == encoded(cut(audio, live.skipped))
+    assert live.skipped
+    for start, length in live.skipped:
+        assert not loud[start : start + length].any()
+    assert lags[-1] <= FRAME + 240 + CHUNK
+
+
+def test_speech_without_pauses_is_never_cut_and_stays_behind() -> None:
+    audio, _loud = talk([(4.0, -20.0)])
+    live, frames, lags = run_talk(audio, catch_up=True)
+    assert live.skipped == []
+    assert frames == encoded(audio)
+    assert min(lags) >= ALERT_CHUNKS * CHUNK - FRAME
+
+
+def test_without_catch_up_every_sample_is_sent() -> None:
+    audio, _loud = talk(SPEECH)
+    live, frames, lags = run_talk(audio, catch_up=False)
+    assert live.skipped == []
+    assert frames == encoded(audio)
+    assert min(lags) >= ALERT_CHUNKS * CHUNK - FRAME
+
+
+@pytest.mark.parametrize("keep_s", [0.02, 0.06])
+def test_the_kept_lag_is_the_talks_own_setting(keep_s: float) -> None:
+    audio, _loud = talk([(1.5, -np.inf), *SPEECH])
+    live, frames, lags = run_talk(audio, catch_up=CatchUp(RATE, keep_s=keep_s))
+    assert frames == encoded(cut(audio, live.skipped))
+    keep = round(keep_s * RATE)
+    assert max(lags) <= FRAME + keep + CHUNK
+    assert max(lags) >= keep  # it does not skip below what it keeps

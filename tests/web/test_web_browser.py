@@ -242,11 +242,12 @@ def test_wrong_token_is_refused_and_sound_waits_for_a_gesture(tmp_path: Path) ->
         relay.stop()
 
 
-def test_busy_channel_shows_who_holds_it_keyboard_only(tmp_path: Path) -> None:
-    """Signed in and talking with the keyboard alone; a busy channel says who has it."""
+def test_busy_channel_and_refusal_are_said_keyboard_only(tmp_path: Path) -> None:
+    """Signed in and talking with the keyboard alone; a busy channel says who has it,
+    a refused talk says why."""
     port = free_port()
     config = _config(tmp_path)
-    token = add_token(config, "Reception", "talk")
+    token = add_token(config, "Reception", "talk", channels=[26, 27])
     blocker = add_token(config, "Gatehouse", "talk")
     relay = start_relay(config, udp_port=port)
     try:
@@ -279,6 +280,18 @@ def test_busy_channel_shows_who_holds_it_keyboard_only(tmp_path: Path) -> None:
             expect(page.locator("#talk-state")).to_have_text("Talking", timeout=5000)
             page.keyboard.up("Space")
             expect(page.locator("#talk-state")).to_contain_text("Last page", timeout=10_000)
+            # a picker gone stale (the token's channels changed since sign-in): the
+            # relay refuses, and the page says why
+            page.evaluate(
+                "document.getElementById('channel').add(new Option('Gate (40)', '40', true, true))"
+            )
+            page.locator("body").focus()
+            page.keyboard.down("Space")
+            expect(page.locator("#talk-error")).to_have_text(
+                "Not allowed: this token may not talk on channel 40"
+            )
+            page.keyboard.up("Space")
+            expect(page.locator("#talk-state")).to_have_text("Idle")
             no_page_errors(page)
     finally:
         assert relay.stop() == 128 + signal.SIGTERM

@@ -3,10 +3,9 @@
 Every path under ``/api/`` and ``/metrics`` needs a token: ``Authorization: Bearer
 TOKEN`` from scripts; browsers may instead carry the ``polyptt_token`` cookie (set by
 ``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS), which is
-accepted for reads and the WebSocket, and for a POST only with an allowed ``Origin``
-(the web page's upload), so another site cannot make a browser post a page. The
-WebSocket also takes ``?token=`` (browsers cannot set headers on it); the access log
-never shows a query string. An address that fails too often is
+accepted only for reads and the WebSocket, so another site cannot make a browser post
+a page. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
+the access log never shows a query string. An address that fails too often is
 refused (429) for a while, as Home Assistant's ``http`` component bans.
 """
 
@@ -67,6 +66,9 @@ def client_address(request: web.BaseRequest) -> str:
 
 
 def _token(request: web.Request) -> str | None:
+    """The request's token: its Bearer header, else ``?token=`` (the WebSocket only),
+    else the session cookie for a GET, or for a POST sent by the relay's own web page
+    (its file upload: `_from_own_page`)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():

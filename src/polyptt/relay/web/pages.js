@@ -115,6 +115,6 @@ export class PageLists {
 }
 
 function describe(record, channel) {
-  const direction = record.direction === 'sent' ? 'sent from here' : 'heard';
+  const direction = record.direction === 'sent' ? 'sent by the relay' : 'heard';
   return `${channel} · ${record.caller_id || 'unknown caller'} · ${direction}`;
 }

@@ -48,10 +48,17 @@ def write_config(folder: Path, text: str = "") -> Path:
     return config
 
 
-def add_token(config: Path, name: str, scopes: str, channels: Iterable[int] = ALL_CHANNELS) -> str:
-    """A new token for `name` with the comma list `scopes`."""
+def add_token(
+    config: Path,
+    name: str,
+    scopes: str,
+    channels: Iterable[int] = ALL_CHANNELS,
+    targets: Iterable[str] | None = (),
+) -> str:
+    """A new token for `name` with the comma list `scopes` (`targets` None: all)."""
     store = TokenStore(load_config(config).tokens_path)
-    return store.add(name, frozenset(scopes.split(",")), frozenset(channels))
+    granted = None if targets is None else frozenset(targets)
+    return store.add(name, frozenset(scopes.split(",")), frozenset(channels), granted)
 
 
 def revoke_token(config: Path, name: str) -> None:

@@ -21,6 +21,7 @@ import aiohttp
 import numpy as np
 import pytest
 import soundfile
+import soxr
 from tests.audio_devices import align, assert_speech_whole, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, polyptt, start_listen
 from tests.processes import polyptt_command
@@ -35,6 +36,7 @@ from tests.relay.harness import (
 from tests.udp_capture import UdpCapture, free_port
 
 from polyptt.protocol import DEFAULT_GROUP, EndPacket, parse_packet
+from polyptt.relay.hub import AUDIO_HEADER
 
 pytestmark = pytest.mark.network
 
@@ -277,8 +279,57 @@ def test_cli_token_commands(tmp_path: Path) -> None:
     token = added.stdout.splitlines()[-1]
     assert len(token) >= 40
     assert token not in (tmp_path / "relay.tokens.json").read_text()
+    (config.parent / "relay.toml").write_text('[targets]\ndesk = "127.0.0.1"\n')
+    for name, targets in (("Desk", "desk"), ("Every", "all")):
+        polyptt(
+            "relay",
+            "token",
+            "add",
+            name,
+            "--can",
+            "talk",
+            "--targets",
+            targets,
+            "--config",
+            str(config),
+        )
     listed = polyptt("relay", "token", "list", "--config", str(config))
-    assert listed.stdout == "Night\ttalk\t26-30\n"
+    assert (
+        listed.stdout == "Desk\ttalk\t1-50\tdesk\nEvery\ttalk\t1-50\tall\nNight\ttalk\t26-30\t-\n"
+    )
+    for name in ("Desk", "Every"):
+        polyptt("relay", "token", "revoke", name, "--config", str(config))
+    typo = polyptt(
+        "relay",
+        "token",
+        "add",
+        "Typo",
+        "--can",
+        "talk",
+        "--targets",
+        "dsek",
+        "--config",
+        str(config),
+        check=False,
+    )
+    assert typo.returncode == 2
+    assert typo.stderr.count("\n") == 1
+    assert "no target named dsek" in typo.stderr
+    assert "known: desk" in typo.stderr
+    listener = polyptt(
+        "relay",
+        "token",
+        "add",
+        "Ears",
+        "--can",
+        "listen",
+        "--targets",
+        "desk",
+        "--config",
+        str(config),
+        check=False,
+    )
+    assert (listener.returncode, listener.stderr.count("\n")) == (2, 1)
     polyptt("relay", "token", "revoke", "Night", "--config", str(config))
     assert polyptt("relay", "token", "list", "--config", str(config)).stdout == ""
     again = polyptt("relay", "token", "revoke", "Night", "--config", str(config), check=False)
@@ -307,7 +358,15 @@ def test_send_and_listen_through_the_relay_from_the_cli(tmp_path: Path) -> None:
     env = {**polyptt_env_loopback(), "POLYPTT_RELAY": relay.url, "POLYPTT_TOKEN": token}
     remote = subprocess.Popen(
         polyptt_command(
-            "listen", "--json", "--count", "2", "--timeout", "40", "--record", str(remote_dir)
+            "listen",
+            "--no-play",
+            "--json",
+            "--count",
+            "2",
+            "--timeout",
+            "40",
+            "--record",
+            str(remote_dir),
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -413,3 +472,183 @@ def test_send_mic_through_the_relay_carries_what_the_microphone_heard(tmp_path: 
     ((meta, audio),) = lan.recordings().values()
     assert (meta["caller_id"], meta["frames"]) == ("Mic", stopped["frames"])
     assert_speech_whole(audio, clip, starts_within_s=0.3)
+
+
+def test_named_targets_are_paged_only_by_tokens_granted_them(tmp_path: Path) -> None:
+    """Target scopes on both ways of talking: a granted target is paged by unicast; one
+    the token was not granted is refused (403, or a ``forbidden`` error on the WebSocket)
+    before anything is sent, and a token with every target still meets unknown names."""
+    port = free_port()
+    config = write_config(
+        tmp_path / "relay", '[targets]\nreception = "127.0.0.1"\nboss = "127.0.0.1"\n'
+    )
+    front = add_token(config, "Front", "talk", targets=["reception"])
+    plain = add_token(config, "Plain", "talk")
+    admin = add_token(config, "Admin", "talk", targets=None)
+    relay = start_relay(config, udp_port=port)
+
+    async def websocket_talk(token: str, target: str) -> tuple[dict, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers={"Authorization": f"Bearer {token}"}) as ws,
+        ):
+            hello = await ws.receive_json()
+            await ws.send_json({"type": "talk", "channel": 26, "target": target})
+            return hello, await ws.receive_json(timeout=10)
+
+    def post(token: str, target: str) -> tuple[int, Any]:
+        query = f"/api/v1/pages?channel=26&target={target}&wait=1"
+        return relay.request("POST", query, token, CHIME.read_bytes())
+
+    try:
+        with UdpCapture(port, group=None) as unicast:
+            refused = [post(front, "boss"), post(plain, "reception")]
+            front_hello, front_ws = asyncio.run(websocket_talk(front, "boss"))
+            plain_hello, plain_ws = asyncio.run(websocket_talk(plain, "reception"))
+            unknown = post(admin, "nowhere")
+            assert unicast.packets == []  # nothing was sent for any of them
+            granted = post(front, "reception")
+            datagrams = unicast.wait_quiet()
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert [status for status, _ in refused] == [403, 403]
+    assert refused[0][1] == {"error": "this token may not page the target 'boss'"}
+    assert (front_ws["type"], front_ws["code"]) == ("error", "forbidden")
+    assert front_ws["message"] == "this token may not page the target 'boss'"
+    assert plain_ws["code"] == "forbidden"
+    assert (front_hello["targets"], plain_hello["targets"]) == (["reception"], [])
+    assert unknown == (400, {"error": "no target named 'nowhere'"})
+    status, answer = granted
+    assert (status, answer["ends"], answer["outcome"]) == (200, 12, "completed")
+    packets = [parse_packet(d) for _, d in datagrams]
+    assert len(packets) == answer["alerts"] + answer["transmits"] + answer["ends"]
+    assert {(p.channel, p.caller_id) for p in packets} == {(26, "Front")}
+    refusals = [e for e in audit_events(config) if e["event"] == "page_refused"]
+    assert [(e["who"], e["target"]) for e in refusals] == [
+        ("Front", "boss"),
+        ("Plain", "reception"),
+        ("Front", "boss"),
+        ("Plain", "reception"),
+    ]
+
+
+async def _follow(ws: Any, pages: int) -> tuple[list[dict], dict[int, list[bytes]]]:
+    """Events and audio (by page id, frame numbers checked) until `pages` page_end."""
+    events: list[dict] = []
+    audio: dict[int, list[bytes]] = collections.defaultdict(list)
+    while sum(e["type"] == "page_end" for e in events) < pages:
+        message = await ws.receive(timeout=30)
+        if message.type == aiohttp.WSMsgType.BINARY:
+            page, frame = AUDIO_HEADER.unpack_from(message.data)
+            assert frame == len(audio[page])
+            audio[page].append(message.data[AUDIO_HEADER.size :])
+        else:
+            assert message.type == aiohttp.WSMsgType.TEXT, message
+            events.append(message.json())
+    return events, audio
+
+
+def test_a_posted_page_reaches_websocket_listeners(tmp_path: Path) -> None:
+    """An uploaded page is told to the listeners of its channel like a LAN page: events
+    with source ``relay`` and its audio as the phones get it."""
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    talker = add_token(config, "Uploader", "talk")
+    listener = add_token(config, "Ears", "listen")
+    relay = start_relay(config, udp_port=port)
+
+    async def main() -> tuple[list[dict], dict[int, list[bytes]], Any]:
+        headers = {"Authorization": f"Bearer {listener}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers=headers) as ws,
+            session.ws_connect(relay.ws_url, headers=headers) as elsewhere,
+        ):
+            await ws.send_json({"type": "listen", "channels": [26]})
+            await elsewhere.send_json({"type": "listen", "channels": [27]})
+            for connection in (ws, elsewhere):
+                assert (await connection.receive_json())["type"] == "hello"
+                assert (await connection.receive_json())["type"] == "listening"
+            posted = asyncio.to_thread(
+                relay.request,
+                "POST",
+                "/api/v1/pages?channel=26&wait=1",
+                talker,
+                SPEECH.read_bytes(),
+            )
+            (events, audio), answer = await asyncio.gather(_follow(ws, 1), posted)
+            with pytest.raises(asyncio.TimeoutError):
+                await elsewhere.receive(timeout=0.2)  # another channel: nothing at all
+        return events, audio, answer
+
+    try:
+        events, audio, (status, answer) = asyncio.run(main())
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert status == 200
+    start, end = events
+    assert (start["type"], end["type"]) == ("page_start", "page_end")
+    assert start["id"] == end["id"] == answer["page"]
+    assert (start["source"], start["direction"], start["caller_id"]) == (
+        "relay",
+        "sent",
+        "Uploader",
+    )
+    assert (end["frames"], end["ends"]) == (answer["transmits"], 12)
+    assert list(audio) == [answer["page"]]
+    pcm = np.frombuffer(b"".join(audio[answer["page"]]), dtype="<i2")
+    assert len(pcm) == answer["transmits"] * 480  # every 30 ms frame, as sent
+    reference = soundfile.read(SPEECH, dtype="int16")[0]
+    _lag, corr = align(pcm, reference[: len(pcm) - 480])
+    assert corr > 0.95
+
+
+def test_a_websocket_talker_is_heard_by_others_but_not_by_itself(tmp_path: Path) -> None:
+    """A live page's audio reaches the other listeners (resampled from G.711's 8 kHz),
+    while the talking connection, listening too, gets its page's events and no audio."""
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    talker = add_token(config, "Both", "listen,talk")
+    listener = add_token(config, "Ears", "listen")
+    relay = start_relay(config, udp_port=port)
+    pcm = speech(3.0)
+
+    async def main() -> tuple[Any, Any, dict]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers={"Authorization": f"Bearer {talker}"}) as ws,
+            session.ws_connect(
+                relay.ws_url, headers={"Authorization": f"Bearer {listener}"}
+            ) as other,
+        ):
+            for connection in (ws, other):
+                await connection.send_json({"type": "listen"})
+                assert (await connection.receive_json())["type"] == "hello"
+                assert (await connection.receive_json())["type"] == "listening"
+            # every sample, to compare with the whole speech (catching up is tested above)
+            talk = {"type": "talk", "channel": 28, "codec": "g711u", "keep_pauses": True}
+            await ws.send_json(talk)
+            own = asyncio.create_task(_follow(ws, 1))
+            hearing = asyncio.create_task(_follow(other, 1))
+            await stream_realtime(ws, frames(pcm))  # the relay takes them after the talk
+            await ws.send_json({"type": "stop"})
+            own_events, own_audio = await own
+            talking = next(e for e in own_events if e["type"] == "talking")
+            return (own_events, own_audio), await hearing, talking
+
+    try:
+        (own_events, own_audio), (events, audio), talking = asyncio.run(main())
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    page = talking["page"]
+    assert [e["type"] for e in own_events if e.get("id") == page] == ["page_start", "page_end"]
+    assert own_audio == {}  # never its own voice back
+    assert [(e["type"], e["id"], e["source"]) for e in events] == [
+        ("page_start", page, "relay"),
+        ("page_end", page, "relay"),
+    ]
+    heard = np.frombuffer(b"".join(audio[page]), dtype="<i2")
+    assert len(heard) == events[-1]["frames"] * 320
+    narrowband = soxr.resample(soxr.resample(pcm, 16000, 8000), 8000, 16000)
+    _lag, corr = align(heard, narrowband[:-800])
+    assert corr > 0.95

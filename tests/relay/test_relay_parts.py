@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import stat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from polyptt import codecs
 from polyptt.cli.relay import _ranges
-from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore
+from polyptt.protocol import CodecId, TransmitPacket
+from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
 from polyptt.relay.clients import Client
 from polyptt.relay.config import ConfigError, load_config
+from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub, Metrics
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "relay" / "relay.toml"
@@ -63,6 +68,36 @@ def test_tokens_are_stored_hashed_readable_by_the_owner_only(tmp_path: Path) -> 
         store.add("Desk", frozenset({"talk"}), ALL_CHANNELS)
     TokenStore(store.path).revoke("Desk")  # another process: this store sees it at once
     assert store.check(token) is None
+
+
+def test_a_store_written_before_targets_loads_with_no_targets(tmp_path: Path) -> None:
+    """Records without ``targets`` (the first relay's store) still load, granting none."""
+    path = tmp_path / "tokens.json"
+    token = "old-token"
+    record = {"sha256": hash_token(token), "scopes": ["talk"], "channels": [26, 27]}
+    path.write_text(json.dumps({"Old": record}))
+    store = TokenStore(path)
+    grant = store.check(token)
+    assert grant == Grant("Old", frozenset({"talk"}), frozenset({26, 27}), frozenset())
+    assert grant.refusal(26) is None
+    assert grant.refusal(26, "desk") == "this token may not page the target 'desk'"
+    store.add("New", frozenset({"talk"}), ALL_CHANNELS, None)  # the old record survives
+    assert [(g.name, g.targets) for g in store.grants()] == [("New", None), ("Old", frozenset())]
+
+
+@pytest.mark.parametrize(
+    ("targets", "target", "allowed"),
+    [
+        (frozenset(), None, True),  # the group: no target needed
+        (frozenset(), "desk", False),
+        (frozenset({"desk"}), "desk", True),
+        (frozenset({"desk"}), "boss", False),
+        (None, "boss", True),  # all
+    ],
+)
+def test_target_grants(targets: frozenset[str] | None, target: str | None, allowed: bool) -> None:
+    grant = Grant("x", frozenset({"talk"}), ALL_CHANNELS, targets)
+    assert (grant.refusal(26, target) is None) is allowed
 
 
 @pytest.mark.parametrize(
@@ -140,3 +175,63 @@ def test_a_stalled_listener_is_dropped_and_the_others_get_everything() -> None:
     assert metrics.listeners_dropped == 1
     assert [c.ws for c in dropped] == [stalled]
     assert dropped[0].dropped == "send queue full (a slow or stalled listener)"
+
+
+class _ListSink:
+    paced = True
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, datagram: bytes, _offset: float) -> None:
+        self.sent.append(datagram)
+
+
+def _transmits(count: int) -> list[bytes]:
+    pcm = (np.sin(np.arange(480 * count) / 7) * 8000).astype(np.int16)
+    coded = codecs.encode("g722", pcm)
+    frames = [coded[i * 240 : (i + 1) * 240] for i in range(count)]
+    return [
+        bytes(
+            TransmitPacket.from_frames(
+                channel=26,
+                serial=1,
+                caller_id="x",
+                codec=CodecId.G722,
+                sample_count=i * 240,
+                frame=frame,
+                redundant=frames[i - 1] if i else b"",
+            )
+        )
+        for i, frame in enumerate(frames)
+    ]
+
+
+def test_the_echo_decodes_each_new_frame_as_it_is_sent() -> None:
+    datagrams = _transmits(5)
+    sink, heard = _ListSink(), []
+    echo = EchoSink(sink, "g722", 240, heard.append)
+    for datagram in datagrams:
+        echo.send(datagram, 0.0)
+    assert sink.sent == datagrams
+    decoded = codecs.decode(
+        "g722", b"".join(TransmitPacket.parse(d).audio[-240:] for d in datagrams)
+    )
+    np.testing.assert_array_equal(np.concatenate(heard), decoded)
+    assert [len(pcm) for pcm in heard] == [480] * 5
+
+
+def test_a_failing_echo_never_stops_the_page(caplog: pytest.LogCaptureFixture) -> None:
+    datagrams = _transmits(3)
+    sink, calls = _ListSink(), []
+
+    def broken(pcm: np.ndarray) -> None:
+        calls.append(len(pcm))
+        raise RuntimeError("a bug in the hub")
+
+    echo = EchoSink(sink, "g722", 240, broken)
+    for datagram in datagrams:
+        echo.send(datagram, 0.0)
+    assert sink.sent == datagrams  # every datagram still went out
+    assert calls == [480]  # tried once, then left alone
+    assert "cannot pass a page's audio" in caplog.text

@@ -173,6 +173,31 @@ def test_channel_outside_the_token_is_403(tmp_path: Path) -> None:
     run(tmp_path, check)
 
 
+def test_target_outside_the_token_is_403_on_http_and_the_websocket(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay", '[targets]\nboss = "127.0.0.1"\n')
+    token = add_token(config, "Talker", "talk")  # no --targets: none
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            answer = await request(
+                client,
+                "POST",
+                "/api/v1/pages?channel=26&target=boss",
+                data=CHIME.read_bytes(),
+                headers=bearer(token),
+            )
+            assert (answer.status, await answer.json()) == (
+                403,
+                {"error": "this token may not page the target 'boss'"},
+            )
+            ws = await client.ws_connect("/api/v1/ws", headers=bearer(token))
+            await ws.send_json({"type": "talk", "channel": 26, "target": "boss"})
+            assert (await receive_until(ws, "error"))["code"] == "forbidden"
+            await ws.close()
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("channel", [24, 25, 49, 50])
 def test_emergency_channel_without_the_scope_is_403(tmp_path: Path, channel: int) -> None:
     config = write_config(tmp_path / "relay")
@@ -504,5 +529,92 @@ def test_an_idle_connection_is_closed_but_a_quiet_listener_is_not(tmp_path: Path
             await asyncio.sleep(1.0)  # two idle periods more
             assert not listener.closed
             await listener.close()
+
+    asyncio.run(main())
+
+
+def test_a_client_that_stops_answering_pings_is_closed_within_the_heartbeat(
+    tmp_path: Path,
+) -> None:
+    """The heartbeat (``heartbeat_s``, 0.5 s here) closes a listener whose peer is gone
+    (it answers no ping) within 1.5 periods, which the idle timeout never would (a
+    listener only receives); one that answers stays."""
+    config = write_config(tmp_path / "relay", "[limits]\nheartbeat_s = 0.5\nidle_s = 60\n")
+    token = add_token(config, "Gone", "listen")
+    relay = start_relay(config, udp_port=free_port())
+
+    async def main() -> tuple[float, int | None, bool]:
+        loop = asyncio.get_running_loop()
+        headers = bearer(token)
+
+        async def keep_reading(ws: Any) -> None:  # a client answers pings as it reads
+            while (await ws.receive()).type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                pass
+
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(relay.ws_url, headers=headers) as answering,
+        ):
+            reading = asyncio.create_task(keep_reading(answering))
+            silent = await session.ws_connect(relay.ws_url, headers=headers, autoping=False)
+            for ws in (silent, answering):
+                await ws.send_json({"type": "listen"})
+            started = loop.time()
+            pings = 0
+            while True:
+                message = await silent.receive(timeout=10)
+                if message.type == aiohttp.WSMsgType.PING:
+                    pings += 1  # and no pong
+                elif message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                    break
+            closed_after = loop.time() - started
+            assert pings == 1
+            with contextlib.suppress(ConnectionError):
+                await silent.close()  # the relay already dropped it
+            await asyncio.sleep(1.5)  # three periods more
+            answering_closed = answering.closed or reading.done()
+            reading.cancel()
+            return closed_after, silent.close_code, answering_closed
+
+    try:
+        closed_after, code, answering_closed = asyncio.run(main())
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert closed_after < 0.75 + 0.5  # 1.5 periods, and room for a loaded machine
+    assert code == WSCloseCode.ABNORMAL_CLOSURE
+    assert not answering_closed
+    disconnects = [e for e in audit_events(config) if e["event"] == "disconnect"]
+    assert [e["reason"] for e in disconnects] == ["no answer to pings", "closed by the client"]
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted proxy", "untrusted peer"])
+def test_forwarded_proto_counts_from_a_trusted_proxy_only(tmp_path: Path, trusted: bool) -> None:
+    """Behind a TLS proxy (``X-Forwarded-Proto: https`` from an address in
+    ``trusted_proxies``) the cookie is Secure and the relay's own origin is https://;
+    the same header from any other peer changes nothing."""
+    proxies = '["127.0.0.1"]' if trusted else '["192.0.2.1"]'
+    config = write_config(tmp_path / "relay", f"trusted_proxies = {proxies}\n")
+    token = add_token(config, "Browser", "listen")
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            forwarded = {**bearer(token), "X-Forwarded-Proto": "https"}
+            answer = await request(client, "POST", "/api/v1/session", headers=forwarded)
+            assert answer.status == 200
+            assert ("Secure" in answer.headers["Set-Cookie"]) is trusted
+            own = f"127.0.0.1:{client.port}"
+            accepted = {}
+            for scheme in ("https", "http"):
+                headers = {**forwarded, "Origin": f"{scheme}://{own}"}
+                try:
+                    ws = await client.ws_connect("/api/v1/ws", headers=headers)
+                except aiohttp.WSServerHandshakeError as refused:
+                    accepted[scheme] = refused.status  # 403 expected
+                else:
+                    await ws.close()
+                    accepted[scheme] = 101
+            assert accepted == (
+                {"https": 101, "http": 403} if trusted else {"https": 403, "http": 101}
+            )
 
     asyncio.run(main())

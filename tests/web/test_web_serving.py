@@ -30,7 +30,9 @@ WORKLETS = ["capture-worklet.js", "playback-worklet.js"]
 def serve(tmp_path: Path, check: Any, config_text: str = "") -> None:
     config = write_config(tmp_path / "relay", config_text)
     tokens = {
-        "talk": add_token(config, "Reception", "listen,talk", channels=[26, 27, 50]),
+        "talk": add_token(
+            config, "Reception", "listen,talk", channels=[26, 27, 50], targets=["reception"]
+        ),
         "all": add_token(config, "Security", "listen,talk,emergency"),
     }
 
@@ -129,7 +131,9 @@ def test_every_module_imported_is_shipped() -> None:
 
 
 def test_session_says_who_and_what_the_page_offers(tmp_path: Path) -> None:
-    config = '[channels]\n26 = "All staff"\n\n[targets]\nreception = "127.0.0.1"\n'
+    config = (
+        '[channels]\n26 = "All staff"\n\n[targets]\nreception = "127.0.0.1"\nlobby = "127.0.0.2"\n'
+    )
 
     async def check(client: Any, tokens: dict[str, str]) -> None:
         async with client.get("/api/v1/session") as answer:
@@ -145,7 +149,7 @@ def test_session_says_who_and_what_the_page_offers(tmp_path: Path) -> None:
             "channels": {"26": "All staff"},
             "talk_channels": [26, 27],  # 50 needs the emergency scope
             "urgent": {},
-            "targets": ["reception"],
+            "targets": ["reception"],  # the token's, not every one of [targets]
             "recording": False,
             "max_page_s": 60.0,
         }
@@ -158,6 +162,7 @@ def test_session_says_who_and_what_the_page_offers(tmp_path: Path) -> None:
         async with client.get("/api/v1/session", headers=headers) as answer:
             info = await answer.json()
         assert len(info["talk_channels"]) == 50
+        assert info["targets"] == []  # granted none
         assert info["urgent"] == {
             "24": "priority",
             "25": "emergency",

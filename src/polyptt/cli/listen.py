@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from polyptt.receive.receiver import Receiver
     from polyptt.receive.session import Page
 
-__all__ = ["listen", "parse_channels"]
+__all__ = ["listen", "open_player", "parse_channels"]
 
 
 def parse_channels(text: str) -> frozenset[int] | None:
@@ -124,15 +124,11 @@ class _Counter:
     default=None,
     show_envvar=True,
     help="Play pages on the default output device, one at a time by the phones' priority "
-    "rules.  [default: on if an output device exists]",
+    "rules; at --count or --timeout the last page still plays to its end (a signal stops "
+    "it at once).  [default: on if an output device exists]",
 )
-@click.option(
-    "--record",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    show_envvar=True,
-    metavar="DIR",
-    help="Write every page to DIR: a WAV at the codec's rate and a JSON of its metadata.",
+@options.record_option(
+    "Write every page to DIR: a WAV at the codec's rate and a JSON of its metadata."
 )
 @click.option(
     "--json",
@@ -194,21 +190,26 @@ def listen(**kwargs: Any) -> None:
     console = Console.from_flags(kwargs.pop("quiet"), kwargs.pop("verbose"))
     relay, token = kwargs.pop("relay"), kwargs.pop("token")
     if relay is not None:
-        from polyptt.cli.remote import listen_via_relay
+        from polyptt.cli import remote
 
-        if kwargs["pcap"] is not None or kwargs["play"]:
-            raise click.UsageError("--relay reports and records; not with --pcap or --play")
-        status = listen_via_relay(
+        ctx = click.get_current_context()
+        remote.refuse_local_options(ctx, remote.LISTEN_LOCAL_ONLY)
+        status = remote.listen_via_relay(
             relay,
             token,
             channels=kwargs["channels"],
+            play=kwargs["play"],
             record=kwargs["record"],
             as_json=kwargs["as_json"],
             count=kwargs["count"],
             timeout=kwargs["timeout"],
+            console=console,
         )
-        click.get_current_context().exit(status)
-    status = _listen(console=console, **kwargs)
+        ctx.exit(status)
+    try:
+        status = _listen(console=console, **kwargs)
+    except KeyboardInterrupt:  # before anything was listened to: nothing to finalize
+        status = 130
     click.get_current_context().exit(status)
 
 
@@ -230,6 +231,7 @@ def _listen(
     from polyptt.receive.inbound import Endpoint
     from polyptt.receive.receiver import Receiver
     from polyptt.receive.report import Reporter
+    from polyptt.signals import SignalFlag
 
     endpoints = endpoints or (Endpoint(DEFAULT_GROUP, DEFAULT_PORT),)
     counter = _Counter()
@@ -245,41 +247,52 @@ def _listen(
             raise click.BadParameter(
                 f"cannot write to {record}: {exc.strerror or exc}", param_hint="'--record'"
             ) from None
-    player = _player(play, console) if pcap is None else None
+    player = open_player(play, console) if pcap is None else None
     if player is not None:
         listeners.append(player)
     receiver = Receiver(listeners, channels=channels, page_timeout=page_timeout)
 
+    # the receive loop and the player note their own signals; this flag covers the
+    # moments between them, and a capture's replay
+    between = SignalFlag()
+
     def done() -> bool:
-        return count is not None and counter.ended >= count
+        return (count is not None and counter.ended >= count) or between.received is not None
 
     status = 1
-    try:
-        if pcap is not None:
-            status = _replay(pcap, receiver, endpoints, done, timeout, console)
-        else:
-            status = _live(
-                receiver, endpoints, interface, done, timeout, playing=player is not None
-            )
-    finally:
-        if player is not None:
-            # the last page plays to its end (a page faster than real time outlasts its
-            # packets), unless a signal or a failure stopped the run: then at once
-            signum = player.close(wait=status == 0)
-            status = status if signum is None else 128 + signum
+    with between:
+        try:
+            if pcap is not None:
+                status = _replay(pcap, receiver, endpoints, done, timeout, console)
+            else:
+                status = _live(
+                    receiver, endpoints, interface, done, timeout, playing=player is not None
+                )
+        finally:
+            if player is not None:
+                # the last page plays to its end (a page faster than real time outlasts
+                # its packets), unless a signal or a failure stopped the run: then at once
+                signum = player.close(wait=status == 0 and between.received is None)
+                status = status if signum is None else 128 + signum
+    if status == 0 and between.received is not None:
+        status = 128 + between.received
     _summary(receiver, console)
     if status == 0 and recorder is not None and recorder.failures:
         return 1  # the recordings were the point: one that failed fails the run
     return status
 
 
-def _player(play: bool | None, console: Console) -> Any:
+def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Any:
+    """The `Player` for ``--play/--no-play`` (None: if an output device exists), or None.
+
+    `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
+    """
     if play is False:
         return None
     from polyptt.audio.playback import PlaybackUnavailable, Player
 
     try:
-        return Player.open()
+        return Player.open(prefill_s=prefill_s)
     except PlaybackUnavailable as exc:
         console.warn(f"{exc}; not playing, still reporting and recording")
         return None

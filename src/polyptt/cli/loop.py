@@ -75,14 +75,7 @@ EXIT_USAGE = 2
     is_flag=True,
     help="List the audio devices and exit.",
 )
-@click.option(
-    "--record",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    show_envvar=True,
-    metavar="DIR",
-    help="Write every page heard to DIR (as listen --record), while talking too.",
-)
+@options.record_option("Write every page heard to DIR (as listen --record), while talking too.")
 @click.option(
     "--hold",
     is_flag=True,

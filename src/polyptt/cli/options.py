@@ -16,6 +16,7 @@ usage block, which a cron mail does not need.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -31,6 +32,7 @@ __all__ = [
     "host_serial",
     "iface_option",
     "keep_pauses_option",
+    "record_option",
     "relay_option",
     "sender_identity",
     "sender_options",
@@ -106,6 +108,19 @@ keep_pauses_option = click.option(
     "the alerts (0.93 s) is kept and the page catches up with the speaker by shortening "
     "pauses (never speech); with this flag it stays that far behind.",
 )
+
+
+def record_option(help: str) -> Callable[[F], F]:
+    """``--record DIR`` of the commands that hear pages (listen, loop, relay), with their
+    own `help`: every one writes what `polyptt.receive.recorder` writes."""
+    return click.option(
+        "--record",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        show_envvar=True,
+        metavar="DIR",
+        help=help,
+    )
 
 
 def sender_options(command: F) -> F:

@@ -87,14 +87,9 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     "on a trusted network (tokens and audio cross it in clear).",
 )
 @_config_option
-@click.option(
-    "--record",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    show_envvar=True,
-    metavar="DIR",
-    help="Record every page heard to DIR (WAV + JSON, as 'listen --record'); served at "
-    "/api/v1/pages/ID.wav.",
+@options.record_option(
+    "Record every page heard to DIR (WAV + JSON, as 'listen --record'); served at "
+    "/api/v1/pages/ID.wav."
 )
 @options.serial_option
 @options.to_option
@@ -263,15 +258,31 @@ def _reason(exc: BaseException) -> str:
 # ---------------------------------------------------------------- tokens
 
 
-def _store(config: Path | None) -> Any:
-    from polyptt.relay.auth import TokenStore
+def _policy(config: Path | None) -> Any:
     from polyptt.relay.config import ConfigError, load_config
 
     try:
-        policy = load_config(config or _default_config())
+        return load_config(config or _default_config())
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="'--config'") from None
-    return TokenStore(policy.tokens_path)
+
+
+def _store(config: Path | None) -> Any:
+    from polyptt.relay.auth import TokenStore
+
+    return TokenStore(_policy(config).tokens_path)
+
+
+def _targets(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """``--targets``: None (not given: no targets), ``all``, or a set of names."""
+    if value is None:
+        return frozenset()
+    if value.strip().lower() == "all":
+        return None
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+        raise click.BadParameter(f"{value!r} has an empty name (expected NAME,NAME or all)")
+    return frozenset(names)
 
 
 def _scopes(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:
@@ -317,18 +328,42 @@ def token() -> None:
     callback=_channels,
     help="Channels it may talk on, e.g. 26-48,1 (listening hears all).",
 )
+@click.option(
+    "--targets",
+    default=None,
+    callback=_targets,
+    metavar="NAME,NAME|all",
+    help="Named targets of the configuration ([targets]: single phones paged by "
+    "unicast) it may page.  [default: none]",
+)
 @_config_option
-def add(name: str, scopes: frozenset[str], channels: frozenset[int], config: Path | None) -> None:
+def add(
+    name: str,
+    scopes: frozenset[str],
+    channels: frozenset[int],
+    targets: frozenset[str] | None,
+    config: Path | None,
+) -> None:
     """Make a token for NAME (the caller id phones show, at most 13 bytes).
 
     The token is printed once, as the last line of standard output; only its hash is
-    kept.
+    kept. Named targets are paged only by tokens granted them with --targets.
     """
-    from polyptt.relay.auth import TokenError
+    from polyptt.relay.auth import TokenError, TokenStore
 
-    store = _store(config)
+    policy = _policy(config)
+    if targets != frozenset() and "talk" not in scopes:
+        raise click.UsageError("--targets needs the talk scope (--can talk)")
+    unknown = sorted((targets or frozenset()) - set(policy.targets))
+    if unknown:
+        known = ", ".join(sorted(policy.targets)) or "none"
+        raise click.BadParameter(
+            f"no target named {', '.join(unknown)} in {policy.path} (known: {known})",
+            param_hint="'--targets'",
+        )
+    store = TokenStore(policy.tokens_path)
     try:
-        secret = store.add(name, scopes, channels)
+        secret = store.add(name, scopes, channels, targets)
     except TokenError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
@@ -339,17 +374,40 @@ def add(name: str, scopes: frozenset[str], channels: frozenset[int], config: Pat
 
 @token.command(name="list", cls=options.OneLineCommand)
 @_config_option
-def list_tokens(config: Path | None) -> None:
-    """List the tokens: name, scopes, channels."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: {NAME: {scopes, channels, targets}} (targets null: all).",
+)
+def list_tokens(config: Path | None, as_json: bool) -> None:
+    """List the tokens, one a line: name, scopes, channels, targets (tab-separated).
+
+    Targets are ``-`` for none, ``all``, or the names.
+    """
     from polyptt.relay.auth import TokenError
 
     try:
         grants = _store(config).grants()
     except TokenError as exc:
         raise click.UsageError(str(exc)) from None
+    if as_json:
+        import json
+
+        listing = {
+            g.name: {
+                "scopes": sorted(g.scopes),
+                "channels": sorted(g.channels),
+                "targets": None if g.targets is None else sorted(g.targets),
+            }
+            for g in grants
+        }
+        click.echo(json.dumps(listing, indent=2))
+        return
     for grant in grants:
         channels = _ranges(sorted(grant.channels))
-        click.echo(f"{grant.name}\t{','.join(sorted(grant.scopes))}\t{channels}")
+        targets = "all" if grant.targets is None else ",".join(sorted(grant.targets)) or "-"
+        click.echo(f"{grant.name}\t{','.join(sorted(grant.scopes))}\t{channels}\t{targets}")
 
 
 @token.command(cls=options.OneLineCommand)

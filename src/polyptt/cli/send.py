@@ -194,37 +194,53 @@ def send(file: str | None, **kwargs: Any) -> None:
 
 
 def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
-    """``--relay``: the relay pages the file (it encodes and paces it); exits."""
-    ctx = click.get_current_context()
-    if kwargs["raw_rate"] is not None or kwargs["pcap"] or (file is None) is not kwargs["mic"]:
-        raise click.UsageError("--relay pages a FILE or --mic (not --raw or --pcap)")
-    console = Console.from_flags(kwargs["quiet"], kwargs["verbose"])
-    if kwargs["mic"]:
-        from polyptt.cli.remote import talk_via_relay
+    """``--relay``: the relay pages a file (it encodes and paces it) or live audio; exits.
 
+    The source options mean what they mean locally; the network and identity options
+    are the relay's own and refused here (`polyptt.cli.remote.SEND_LOCAL_ONLY`).
+    """
+    from polyptt.cli import remote
+
+    ctx = click.get_current_context()
+    remote.refuse_local_options(ctx, remote.SEND_LOCAL_ONLY)
+    _check_source(ctx, file, kwargs)
+    console = Console.from_flags(kwargs["quiet"], kwargs["verbose"])
+    url, token = kwargs["relay"], kwargs["token"]
+    if kwargs["mic"] or kwargs["raw_rate"] is not None:
+        remote.need_token(token)
+        from polyptt.cli import remote_sources
+
+        if kwargs["mic"]:
+            source: Any = remote_sources.open_microphone(kwargs["input_device"])
+        else:
+            assert file is not None
+            source = remote_sources.open_raw(file, kwargs["raw_rate"])
         ctx.exit(
-            talk_via_relay(
-                kwargs["relay"],
-                kwargs["token"],
+            remote.talk_via_relay(
+                url,
+                token,
+                source,
                 channel=kwargs["channel"],
                 codec=kwargs["codec"],
                 duration=kwargs["duration"],
-                input_device=kwargs["input_device"],
+                gain=kwargs["gain"],
+                keep_pauses=kwargs["keep_pauses"] or not kwargs["mic"],  # raw: every sample
                 as_json=kwargs["as_json"],
                 console=console,
             )
         )
-    from polyptt.cli.remote import send_via_relay
-
     assert file is not None
     ctx.exit(
-        send_via_relay(
-            kwargs["relay"],
-            kwargs["token"],
+        remote.send_via_relay(
+            url,
+            token,
             file,
             channel=kwargs["channel"],
             codec=kwargs["codec"],
             repeat=kwargs["repeat"],
+            gap=kwargs["gap"],
+            gain=kwargs["gain"],
+            duration=kwargs["duration"],
             as_json=kwargs["as_json"],
             console=console,
         )

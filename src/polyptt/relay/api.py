@@ -1,15 +1,17 @@
 """The HTTP API: page with a file, list recent pages, fetch a recording, health, metrics.
 
-``POST /api/v1/pages?channel=26[&codec=g722&target=NAME&repeat=N&wait=1]`` takes an
-audio file as its body (anything ``polyptt send`` reads), decodes and encodes it all in
-a worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with
-the page's id at once, or 200 with its report after the end packets with ``wait=1``.
-409 when one of the relay's talkers has the channel.
+``POST /api/v1/pages?channel=26[&codec=g722&target=NAME&repeat=N&gap=S&gain=DB
+&duration=S&wait=1]`` (the options mean what ``polyptt send``'s do) takes an audio
+file as its body (anything ``polyptt send`` reads), decodes and encodes it all in a
+worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
+page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
+when one of the relay's talkers has the channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay.hub import Metrics
-from polyptt.relay.security import COOKIE, client_address, grant_of, json_error
+from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.talks import Busy
 
@@ -26,7 +28,11 @@ __all__ = ["routes"]
 #: Codecs a page may be sent in.
 CODECS = ("g722", "g711u", "g726qi")
 MAX_REPEAT = 20
+#: Silence between repeats by default (``send --gap``'s), and at most.
 GAP_S = 1.0
+MAX_GAP_S = 60.0
+#: Gain in decibels a page may ask for (``send --gain``'s range), uploaded or live.
+MIN_GAIN_DB, MAX_GAIN_DB = -96.0, 48.0
 
 
 class _BadRequest(Exception):
@@ -50,8 +56,6 @@ def _page_options(relay: Relay, query: Any) -> dict[str, Any]:
     if codec not in CODECS:
         raise _BadRequest(f"codec {codec!r} is not one of {', '.join(CODECS)}")
     target = query.get("target")
-    if target is not None and target not in relay.settings.config.targets:
-        raise _BadRequest(f"no target named {target!r}")
     try:
         repeat = int(query.get("repeat", "1"))
     except ValueError:
@@ -59,10 +63,36 @@ def _page_options(relay: Relay, query: Any) -> dict[str, Any]:
     if not 1 <= repeat <= MAX_REPEAT:
         raise _BadRequest(f"repeat must be 1-{MAX_REPEAT}")
     wait = query.get("wait", "0") in ("1", "true", "yes")
-    return {"channel": channel, "codec": codec, "target": target, "repeat": repeat, "wait": wait}
+    return {
+        "channel": channel,
+        "codec": codec,
+        "target": target,
+        "repeat": repeat,
+        "wait": wait,
+        "gap": _number(query, "gap", GAP_S, 0.0, MAX_GAP_S),
+        "gain": _number(query, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB),
+        "duration": _number(query, "duration", None, 0.0, None),
+    }
 
 
-def _encode(body: bytes, codec: str, frame_ms: int, repeat: int) -> Any:
+def _number(
+    query: Any, key: str, default: float | None, low: float, high: float | None
+) -> float | None:
+    text = query.get(key)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise _BadRequest(f"{key} must be a number") from None
+    within = low <= value and (high is None or value <= high) and math.isfinite(value)
+    if not within or (key == "duration" and not value):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
+        raise _BadRequest(f"{key} must be {bounds}")
+    return value
+
+
+def _encode(body: bytes, codec: str, frame_ms: int, repeat: int, gap: float, gain: float) -> Any:
     """The body as a page's frames (in a worker thread: this is the slow part)."""
     from polyptt.audio import load_page
 
@@ -70,7 +100,7 @@ def _encode(body: bytes, codec: str, frame_ms: int, repeat: int) -> Any:
         file.write(body)
         file.flush()
         try:
-            return load_page(file.name, codec, frame_ms, repeat=repeat, gap_s=GAP_S)
+            return load_page(file.name, codec, frame_ms, repeat=repeat, gap_s=gap, gain_db=gain)
         except Exception as exc:
             raise _BadRequest(str(exc).replace(file.name, "the uploaded audio")) from None
 
@@ -82,18 +112,21 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         options = _page_options(relay, request.query)
     except _BadRequest as exc:
         return json_error(400, str(exc))
-    channel = options["channel"]
-    refusal = grant.refusal(channel)
+    channel, target = options["channel"], options["target"]
+    refusal = grant.refusal(channel, target)
     if refusal is not None:
         relay.metrics.pages_refused += 1
         relay.audit.log(
             "page_refused",
             who=grant.name,
             channel=channel,
+            target=target,
             reason=refusal,
             remote=client_address(request),
         )
         return json_error(403, refusal)
+    if target is not None and target not in relay.settings.config.targets:
+        return json_error(400, f"no target named {target!r}")
     try:
         relay.talks.check_free(channel)
     except Busy as exc:
@@ -105,18 +138,29 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     try:
         audio = await loop.run_in_executor(
-            None, _encode, body, options["codec"], frame_ms, options["repeat"]
+            None,
+            _encode,
+            body,
+            options["codec"],
+            frame_ms,
+            options["repeat"],
+            options["gap"],
+            options["gain"],
         )
     except _BadRequest as exc:
         return json_error(400, f"bad audio: {exc}")
+    frames = audio.frames
+    if options["duration"] is not None:  # as send --duration: the page ends after it
+        frames = frames[: max(1, math.ceil(options["duration"] * 1000 / frame_ms))]
     limit = relay.settings.config.limits.max_page_s
-    if audio.duration_s > limit:
-        return json_error(400, f"the audio lasts {audio.duration_s:.1f} s; limit: {limit:g} s")
+    duration_s = len(frames) * frame_ms / 1000
+    if duration_s > limit:
+        return json_error(400, f"the audio lasts {duration_s:.1f} s; limit: {limit:g} s")
     from polyptt.transport import NetworkError
 
     try:
         talk = relay.talks.start(
-            audio.frames,
+            frames,
             grant=grant,
             digest=digest,
             channel=channel,
@@ -124,7 +168,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
             frame_ms=frame_ms,
             via="http",
             remote=client_address(request),
-            target=options["target"],
+            target=target,
         )
     except Busy as exc:
         return json_error(409, str(exc))
@@ -134,7 +178,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         "page": talk.page_id,
         "channel": channel,
         "codec": options["codec"],
-        "frames": len(audio.frames),
+        "frames": len(frames),
         "clipped_samples": audio.clipped,
     }
     if not options["wait"]:
@@ -178,7 +222,7 @@ async def start_session(request: web.Request) -> web.StreamResponse:
         COOKIE,
         token,
         httponly=True,
-        secure=relay.settings.tls,
+        secure=relay.settings.tls or client_scheme(request) == "https",
         samesite="Strict",
         path="/",
     )
@@ -189,7 +233,8 @@ async def session_info(request: web.Request) -> web.StreamResponse:
     """Who the token (or the session cookie) is, and what the page needs to offer it.
 
     ``talk_channels`` are the channels it may talk on (priority and emergency ones only
-    with the ``emergency`` scope), ``urgent`` those among them the page confirms first.
+    with the ``emergency`` scope), ``urgent`` those among them the page confirms first,
+    ``targets`` the named phones it may page (as the WebSocket's ``hello`` says).
     """
     from polyptt.protocol import Priority, channel_priority
 
@@ -209,7 +254,7 @@ async def session_info(request: web.Request) -> web.StreamResponse:
             "channels": {str(k): v for k, v in sorted(config.channel_names.items())},
             "talk_channels": talk_channels,
             "urgent": urgent,
-            "targets": sorted(config.targets),
+            "targets": sorted(t for t in config.targets if grant.may_page(t)),
             "recording": relay.settings.record is not None,
             "max_page_s": config.limits.max_page_s,
         }

@@ -7,6 +7,13 @@ store is a JSON file beside the configuration, written atomically and re-read wh
 changes, so ``polyptt relay token revoke`` takes effect in a running relay.
 
 A token's NAME is the caller id phones show for its pages, so it must fit in 13 bytes.
+
+Decision on named targets (phones paged by unicast, ``[targets]`` in the configuration):
+a token pages none of them unless it was granted them (``--targets reception`` or
+``--targets all``). A target is one particular phone, often a person's desk: paging it
+is a separate decision from paging a channel, so it is granted, never implied. A store
+written before targets existed has no ``targets`` in its records, which reads the same
+way (no targets): an old token keeps every right it was knowingly given.
 """
 
 from __future__ import annotations
@@ -52,21 +59,34 @@ class Grant:
         Some of `SCOPES`.
     channels : frozenset of int
         Channels it may talk on (listening hears every channel).
+    targets : frozenset of str or None
+        Named targets it may page; None: all of them (see the module docstring).
     """
 
     name: str
     scopes: frozenset[str]
     channels: frozenset[int] = ALL_CHANNELS
+    targets: frozenset[str] | None = frozenset()
 
-    def refusal(self, channel: int) -> str | None:
-        """Why this token may not talk on `channel`, or None if it may."""
+    def refusal(self, channel: int, target: str | None = None) -> str | None:
+        """Why this token may not talk on `channel` (to `target`), or None if it may.
+
+        Whether `target` exists is not judged here: a token learns nothing about the
+        targets it may not page.
+        """
         if "talk" not in self.scopes:
             return "this token may not talk"
         if channel not in self.channels:
             return f"this token may not talk on channel {channel}"
         if channel_priority(channel) is not Priority.NORMAL and "emergency" not in self.scopes:
             return f"channel {channel} is a priority/emergency channel; the token lacks 'emergency'"
+        if target is not None and not self.may_page(target):
+            return f"this token may not page the target {target!r}"
         return None
+
+    def may_page(self, target: str) -> bool:
+        """Whether the named `target` is among this token's."""
+        return self.targets is None or target in self.targets
 
 
 class TokenStore:
@@ -82,8 +102,17 @@ class TokenStore:
         self._records: dict[str, dict[str, Any]] = {}
         self._by_hash: dict[str, Grant] = {}
 
-    def add(self, name: str, scopes: frozenset[str], channels: frozenset[int]) -> str:
-        """Make a token for `name`; returns it (the only time it exists in clear)."""
+    def add(
+        self,
+        name: str,
+        scopes: frozenset[str],
+        channels: frozenset[int],
+        targets: frozenset[str] | None = frozenset(),
+    ) -> str:
+        """Make a token for `name`; returns it (the only time it exists in clear).
+
+        `targets` are the named targets it may page (None: all).
+        """
         _fitted, cut = fit_caller_id(name)
         if cut or not name.strip():
             raise TokenError(f"name {name!r} must be 1-13 bytes (it is the caller id phones show)")
@@ -98,6 +127,7 @@ class TokenStore:
             "sha256": hash_token(token),
             "scopes": sorted(scopes),
             "channels": sorted(channels),
+            "targets": "all" if targets is None else sorted(targets),
         }
         self._write(records)
         return token
@@ -138,10 +168,7 @@ class TokenStore:
             return
         self._stamp = stamp
         self._records = self._read()
-        self._by_hash = {
-            r["sha256"]: Grant(name, frozenset(r["scopes"]), frozenset(r["channels"]))
-            for name, r in self._records.items()
-        }
+        self._by_hash = {r["sha256"]: _grant(name, r) for name, r in self._records.items()}
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
@@ -165,3 +192,14 @@ class TokenStore:
             file.write("\n")
         temporary.replace(self.path)
         self._stamp = None
+
+
+def _grant(name: str, record: dict[str, Any]) -> Grant:
+    """A stored record as a grant; a record without ``targets`` (older stores) has none."""
+    targets = record.get("targets", [])
+    return Grant(
+        name,
+        frozenset(record["scopes"]),
+        frozenset(record["channels"]),
+        None if targets == "all" else frozenset(targets),
+    )

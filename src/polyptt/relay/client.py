@@ -43,10 +43,16 @@ async def post_page(
     channel: int,
     codec: str,
     repeat: int = 1,
+    gap: float | None = None,
+    gain: float = 0.0,
+    duration: float | None = None,
     target: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     """Page `body` (an audio file) through the relay at `url`; its answer after the ends.
+
+    `repeat`, `gap`, `gain` and `duration` mean what ``polyptt send``'s options do
+    (None: the relay's default).
 
     Raises
     ------
@@ -54,8 +60,8 @@ async def post_page(
         With the relay's error message and status, or the connection's failure.
     """
     query = {"channel": str(channel), "codec": codec, "repeat": str(repeat), "wait": "1"}
-    if target is not None:
-        query["target"] = target
+    extra = {"gap": gap, "gain": gain or None, "duration": duration, "target": target}
+    query.update((k, str(v)) for k, v in extra.items() if v is not None)
     headers = {"Authorization": f"Bearer {token}"}
     try:
         async with (
@@ -147,13 +153,18 @@ async def talk(
     *,
     channel: int,
     codec: str,
+    rate: int = 16000,
+    gain: float = 0.0,
+    keep_pauses: bool = False,
     ssl_context: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     """Talk live on `channel` through the relay; the relay's ``stopped`` event.
 
     `audio` is called once the relay says the page started (its alerts are going out)
-    and yields PCM16LE mono 16 kHz chunks in real time; when it ends, the page is
-    stopped after what was sent.
+    and yields PCM16LE mono chunks at `rate`, no faster than real time; when it ends,
+    the page is stopped after what was sent. The relay resamples them and applies
+    `gain` (dB); it catches up with a live talker after the alerts by shortening pauses
+    unless `keep_pauses` (audio from a program: every sample is sent).
 
     Raises
     ------
@@ -170,7 +181,16 @@ async def talk(
                 ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
             ) as ws,
         ):
-            await ws.send_json({"type": "talk", "channel": channel, "codec": codec})
+            await ws.send_json(
+                {
+                    "type": "talk",
+                    "channel": channel,
+                    "codec": codec,
+                    "rate": rate,
+                    "gain": gain,
+                    "keep_pauses": keep_pauses,
+                }
+            )
             while True:
                 event = await _event(ws)
                 if event["type"] == "talking":

@@ -3,9 +3,11 @@
 The :class:`Hub` is a page listener of the relay's `~polyptt.receive.receiver.Receiver`
 (pages heard on the LAN) and is told of the pages the relay sends itself. Each page gets
 an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` and
-``page_end`` events for every WebSocket listener of its channel, and, for heard pages,
-its audio as binary messages: an 8-byte header (page id and frame number, unsigned
-32-bit big-endian each) then PCM16LE mono 16 kHz, 20 ms (320 samples) per message.
+``page_end`` events for every WebSocket listener of its channel, and its audio as binary
+messages: an 8-byte header (page id and frame number, unsigned 32-bit big-endian each)
+then PCM16LE mono 16 kHz, 20 ms (320 samples) per message. The audio of a page the relay
+sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is never sent
+back to the connection that is talking it.
 """
 
 from __future__ import annotations
@@ -59,12 +61,15 @@ class Metrics:
 
 
 @dataclass
-class _Heard:
+class _Stream:
+    """A page's audio on its way to the listeners: resampled, cut into 20 ms messages."""
+
     record: dict[str, Any]
     channel: int
     resampler: Any = None
     pending: list[np.ndarray] = field(default_factory=list)
     frame: int = 0
+    skip: Client | None = None  # the connection talking the page: never sent its audio
 
 
 class Hub:
@@ -97,19 +102,33 @@ class Hub:
         self.recordings: dict[int, Path] = {}
         self._keep = keep
         self._next_id = 1
-        self._heard: dict[Page, _Heard] = {}
+        self._heard: dict[Page, _Stream] = {}
+        self._sent: dict[int, _Stream] = {}
         self._recorded = 0
         self.on_drop: Callable[[Client], None] | None = None
 
     # ------------------------------------------------------------ pages the relay sends
 
-    def sent_started(self, **fields: Any) -> int:
-        """A page the relay started; returns its id."""
+    def sent_started(self, talker: Client | None = None, **fields: Any) -> int:
+        """A page the relay started (live from `talker`, if a WebSocket); returns its id.
+
+        `fields` go into its record.
+        """
         record = self._new_record("sent", fields)
+        self._sent[record["id"]] = _Stream(record, record["channel"], skip=talker)
         self._tell(record["channel"], {"type": "page_start", **record})
         return int(record["id"])
 
+    def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
+        """Audio of a page the relay is sending (`rate` Hz), for all but its talker."""
+        stream = self._sent.get(page_id)
+        if stream is not None:
+            self._stream_audio(stream, pcm, rate)
+
     def sent_ended(self, page_id: int, **fields: Any) -> None:
+        stream = self._sent.pop(page_id, None)
+        if stream is not None:
+            self._end_audio(stream)
         record = self.recent.get(page_id)
         if record is None:
             return
@@ -130,7 +149,7 @@ class Hub:
                 "codec": None,
             },
         )
-        self._heard[page] = _Heard(record, page.channel)
+        self._heard[page] = _Stream(record, page.channel)
         self._tell(page.channel, {"type": "page_start", **record})
 
     def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
@@ -139,26 +158,13 @@ class Hub:
             return
         if heard.record["codec"] is None:
             heard.record["codec"] = page.codec.name
-            if page.codec.sample_rate != CLIENT_RATE:
-                import soxr
-
-                heard.resampler = soxr.ResampleStream(
-                    page.codec.sample_rate, CLIENT_RATE, 1, dtype="int16"
-                )
-        if not any(c.hears(heard.channel) for c in self.clients):
-            return
-        if heard.resampler is not None:
-            pcm = heard.resampler.resample_chunk(pcm)
-        self._send_audio(heard, pcm, last=False)
+        self._stream_audio(heard, pcm, page.codec.sample_rate)
 
     def page_ended(self, page: Page) -> None:
         heard = self._heard.pop(page, None)
         if heard is None:
             return
-        tail = np.zeros(0, "int16")
-        if heard.resampler is not None:
-            tail = heard.resampler.resample_chunk(tail, last=True)
-        self._send_audio(heard, tail, last=True)
+        self._end_audio(heard)
         summary = page.summary()
         record = heard.record
         record.update(
@@ -203,21 +209,42 @@ class Hub:
             if client.hears(channel) and not client.offer(event):
                 self._dropped(client)
 
-    def _send_audio(self, heard: _Heard, pcm: np.ndarray, *, last: bool) -> None:
+    def _stream_audio(self, stream: _Stream, pcm: np.ndarray, rate: int) -> None:
+        """Resample `pcm` (at `rate`) to the clients' rate and send it to the listeners."""
+        if stream.resampler is None and rate != CLIENT_RATE:
+            import soxr
+
+            stream.resampler = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+        if not self._listeners(stream):
+            return
+        if stream.resampler is not None:
+            pcm = stream.resampler.resample_chunk(pcm)
+        self._send_audio(stream, pcm, last=False)
+
+    def _end_audio(self, stream: _Stream) -> None:
+        tail = np.zeros(0, "int16")
+        if stream.resampler is not None:
+            tail = stream.resampler.resample_chunk(tail, last=True)
+        self._send_audio(stream, tail, last=True)
+
+    def _listeners(self, stream: _Stream) -> list[Client]:
+        return [c for c in self.clients if c.hears(stream.channel) and c is not stream.skip]
+
+    def _send_audio(self, stream: _Stream, pcm: np.ndarray, *, last: bool) -> None:
         if len(pcm):
-            heard.pending.append(np.asarray(pcm, dtype="<i2"))
-        samples = np.concatenate(heard.pending) if heard.pending else np.zeros(0, "<i2")
+            stream.pending.append(np.asarray(pcm, dtype="<i2"))
+        samples = np.concatenate(stream.pending) if stream.pending else np.zeros(0, "<i2")
         whole = len(samples) // FRAME_SAMPLES * FRAME_SAMPLES
         cut = len(samples) if last else whole
-        heard.pending = [samples[cut:]] if cut < len(samples) else []
-        page_id = heard.record["id"]
-        listeners = [c for c in self.clients if c.hears(heard.channel)]
+        stream.pending = [samples[cut:]] if cut < len(samples) else []
+        page_id = stream.record["id"]
+        listeners = self._listeners(stream)
         for start in range(0, cut, FRAME_SAMPLES):
             message = (
-                AUDIO_HEADER.pack(page_id, heard.frame)
+                AUDIO_HEADER.pack(page_id, stream.frame)
                 + samples[start : min(start + FRAME_SAMPLES, cut)].tobytes()
             )
-            heard.frame += 1
+            stream.frame += 1
             for client in listeners:
                 if not client.offer(message):
                     self._dropped(client)

@@ -2,11 +2,13 @@
 
 Every path under ``/api/`` and ``/metrics`` needs a token: ``Authorization: Bearer
 TOKEN`` from scripts; browsers may instead carry the ``polyptt_token`` cookie (set by
-``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS), which is
-accepted only for reads and the WebSocket, so another site cannot make a browser post
-a page. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
-the access log never shows a query string. An address that fails too often is
-refused (429) for a while, as Home Assistant's ``http`` component bans.
+``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS, the relay's own
+or a trusted proxy's: `client_scheme`), which is accepted for reads and the WebSocket,
+and for a POST only with an allowed ``Origin`` (the web page's file upload), so another
+site cannot make a browser post a page. The WebSocket also takes ``?token=`` (browsers
+cannot set headers on it); the access log never shows a query string. An address that
+fails too often is refused (429) for a while, as Home Assistant's ``http`` component
+bans.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "AccessLogger",
     "auth_middleware",
     "client_address",
+    "client_scheme",
     "grant_of",
     "json_error",
     "origin_allowed",
@@ -50,19 +53,36 @@ def grant_of(request: web.Request) -> tuple[Grant, str]:
     return request[_GRANT], request[_DIGEST]
 
 
+def _forwarded(request: web.BaseRequest, header: str) -> str | None:
+    """The last value of `header`, if the peer is a trusted proxy and it has one."""
+    app = request.app if isinstance(request, web.Request) else None
+    trusted = app[RELAY].settings.config.trusted_proxies if app is not None else ()
+    value = request.headers.get(header)
+    if value and request.remote in trusted:
+        return value.rsplit(",", 1)[-1].strip() or None
+    return None
+
+
 def client_address(request: web.BaseRequest) -> str:
     """The client's address: the peer's, or the last hop a trusted proxy forwarded.
 
     Only a proxy listed in ``trusted_proxies`` may say who the client is: anyone else
     could write ``X-Forwarded-For`` to dodge a ban or blame another address.
     """
-    remote = request.remote or "unknown"
-    app = request.app if isinstance(request, web.Request) else None
-    trusted = app[RELAY].settings.config.trusted_proxies if app is not None else ()
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and remote in trusted:
-        return forwarded.rsplit(",", 1)[-1].strip() or remote
-    return remote
+    return _forwarded(request, "X-Forwarded-For") or request.remote or "unknown"
+
+
+def client_scheme(request: web.BaseRequest) -> str:
+    """``https`` or ``http``: how the client reached us, as a trusted proxy says.
+
+    Behind a TLS reverse proxy the relay itself speaks plain HTTP; the proxy's
+    ``X-Forwarded-Proto`` says the browser used HTTPS, which makes the session cookie
+    Secure and the relay's own origin ``https://``. Only a proxy listed in
+    ``trusted_proxies`` is believed: from anyone else the header could only weaken
+    the Origin check or the cookie.
+    """
+    forwarded = (_forwarded(request, "X-Forwarded-Proto") or "").lower()
+    return forwarded if forwarded in ("http", "https") else request.scheme
 
 
 def _token(request: web.Request) -> str | None:
@@ -128,12 +148,12 @@ def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
 
     No Origin header is a script, not a browser, and is let through (its token is the
     credential); a browser's Origin must be in `allowed`, or be the relay's own when
-    `allowed` is empty.
+    `allowed` is empty (its scheme as `client_scheme` says, behind a TLS proxy too).
     """
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    own = (f"{request.scheme}://{request.host}",)
+    own = (f"{client_scheme(request)}://{request.host}",)
     return origin.rstrip("/") in (allowed or own)
 
 

@@ -4,7 +4,8 @@ A :class:`Talk` is a page in progress, from an uploaded file or a live WebSocket
 stream. Whatever ends it (its audio ends, a stop message, its client goes away, a limit,
 its token revoked, the relay shutting down), the pacer
 (`polyptt.send.pacer_thread.PacerThread`) sends the 12 end packets; the audit log and
-the hub are told once it is over.
+the hub are told once it is over. The hub also gets its audio as it goes out
+(`polyptt.relay.echo`), for the listeners of its channel.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from polyptt.audio.live import LiveFrames
 from polyptt.protocol import CodecId
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
+from polyptt.relay.clients import Client
+from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub
 from polyptt.send import PacerThread, PageReport
 from polyptt.send.pacing import Sink
@@ -130,12 +133,18 @@ class Talks:
         remote: str,
         target: str | None = None,
         max_frames: int | None = None,
+        talker: Client | None = None,
     ) -> Talk:
-        """Start a page now; raises `Busy`, or NetworkError if the target's sink fails."""
+        """Start a page now; raises `Busy`, or NetworkError if the target's sink fails.
+
+        `talker` is the WebSocket whose live audio it is: its listeners hear the page,
+        it does not hear itself.
+        """
         self.check_free(channel)
         sink = self.sink_for(target)
         live = frames if isinstance(frames, LiveFrames) else None
         page_id = self.hub.sent_started(
+            talker,
             channel=channel,
             caller_id=grant.name,
             codec=codec,
@@ -171,11 +180,21 @@ class Talks:
         await asyncio.to_thread(self.pacer.close)
 
     async def _run(self, talk: Talk, frames: Any, sink: Sink) -> PageReport:
+        from polyptt.codecs import info
+
         error: str | None = None
+        loop = asyncio.get_running_loop()
+
+        def deliver(pcm: Any) -> None:
+            # the pacing thread sends: the hub (the loop's) gets the audio on the loop,
+            # in order, and before the page's end (queued after it)
+            loop.call_soon_threadsafe(self.hub.sent_audio, talk.page_id, pcm, echo.rate)
+
+        echo = EchoSink(sink, talk.codec, info(talk.codec).frame_bytes(talk.frame_ms), deliver)
         try:
             await self.pacer.send_page(
                 frames,
-                sink=sink,
+                sink=echo,
                 channel=talk.channel,
                 serial=self.serial,
                 caller_id=talk.grant.name,

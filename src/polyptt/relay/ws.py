@@ -4,22 +4,30 @@ Sequence (JSON text messages; audio as binary messages):
 
 1. The client connects with its token (``Authorization: Bearer``, the session cookie
    or ``?token=``); a browser's Origin must be allowed, else 403 before any upgrade.
-   The relay says ``{"type": "hello", "name", "scopes", "channels"}``.
+   The relay says ``{"type": "hello", "name", "scopes", "channels", "targets"}``
+   (``targets``: the named targets this token may page).
 2. ``{"type": "listen", "channels": [26, 27]}`` (channels optional: all) subscribes:
    ``page_start`` / ``page_end`` events (id, channel, caller_id, codec, source...) and
-   each heard page's audio: an 8-byte header (page id, frame number; unsigned 32-bit
-   big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
-3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` starts a page: the relay
+   each page's audio, heard on the LAN or sent through the relay (never a talker's own
+   page to its own connection): an 8-byte header (page id, frame number; unsigned
+   32-bit big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
+3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` (optional ``"target"``: a
+   named phone, paged by unicast, if the token was granted it) starts a page: the relay
    answers ``talking`` (with the page id) or ``busy``; binary messages are then the
-   talker's audio (PCM16LE mono 16 kHz, no header, 20 ms each is best), no faster
-   than real time; ``{"type": "stop"}`` ends it after what was sent, and the relay
-   says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...). What is
-   said during the alerts is sent after them, and the page then catches up with the
-   talker by shortening pauses; ``"keep_pauses": true`` in the talk message keeps them.
+   talker's audio (PCM16LE mono, 16 kHz unless the talk message says ``"rate"``, no
+   header, 20 ms each is best), no faster than real time; an optional ``"gain"`` (dB)
+   is applied before encoding. ``{"type": "stop"}`` ends it after what was sent, and
+   the relay says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
+   What is said during the alerts is sent after them, and the page then catches up
+   with the talker by shortening pauses; ``"keep_pauses": true`` in the talk message
+   keeps them.
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
-slow, idleness or shutdown.
+slow, idleness (``idle_s`` without a message, for a connection that does not listen),
+a client that stops answering the pings sent every ``heartbeat_s`` (it has half a
+period to answer: a dead peer is noticed within 1.5 periods, listeners included), or
+shutdown.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from polyptt.audio.framer import Framer
 from polyptt.audio.live import LiveFrames
-from polyptt.relay.api import CODECS
+from polyptt.relay.api import CODECS, MAX_GAIN_DB, MIN_GAIN_DB
 from polyptt.relay.clients import Client
 from polyptt.relay.hub import CLIENT_RATE
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
@@ -46,6 +54,8 @@ __all__ = ["LIVE_FRAME_MS", "websocket"]
 
 #: Frame length of live pages: the clients' 20 ms.
 LIVE_FRAME_MS = 20
+#: Sample rates a talker's audio may have (``send --raw``'s range).
+MIN_RATE, MAX_RATE = 4000, 192000
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -78,6 +88,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             "name": grant.name,
             "scopes": sorted(grant.scopes),
             "channels": {str(k): v for k, v in relay.settings.config.channel_names.items()},
+            "targets": sorted(t for t in relay.settings.config.targets if grant.may_page(t)),
         }
     )
     reason = "closed by the client"
@@ -96,7 +107,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif message.type == WSMsgType.BINARY:
                 session.on_binary(message.data)
             elif message.type == WSMsgType.ERROR:
-                reason = f"error: {ws.exception()}"
+                error = ws.exception()
+                # aiohttp's heartbeat: a ping went unanswered for half a period
+                unanswered = isinstance(error, asyncio.TimeoutError)
+                reason = "no answer to pings" if unanswered else f"error: {error}"
                 break
             elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 break
@@ -124,6 +138,7 @@ class _Session:
         self.client = client
         self.talk: Talk | None = None
         self._fed = 0
+        self._rate = CLIENT_RATE
         self._started = 0.0
         self._warned = False
 
@@ -159,7 +174,7 @@ class _Session:
         samples = len(data) // 2
         loop = asyncio.get_running_loop()
         slack = self.relay.settings.config.limits.realtime_slack_s
-        allowed = (loop.time() - self._started + slack) * CLIENT_RATE
+        allowed = (loop.time() - self._started + slack) * self._rate
         if self._fed + samples > allowed:
             self.relay.metrics.audio_throttled_samples += samples
             if not self._warned:
@@ -204,32 +219,43 @@ class _Session:
             return
         codec = str(message.get("codec", "g722")).lower()
         target = message.get("target")
+        try:
+            rate = _number(message, "rate", CLIENT_RATE, MIN_RATE, MAX_RATE, whole=True)
+            gain = _number(message, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB)
+        except ValueError as exc:
+            self.error("bad_request", str(exc))
+            return
         if codec not in CODECS:
             self.error("bad_request", f"codec must be one of {', '.join(CODECS)}")
             return
         if codec == "g726qi":
             self.error("bad_request", "g726qi is sent in 30 ms frames: not for live talk")
             return
-        if target is not None and target not in self.relay.settings.config.targets:
-            self.error("bad_request", f"no target named {target!r}")
+        if target is not None and not isinstance(target, str):
+            self.error("bad_request", "target must be a target's name")
             return
         grant = self.client.grant
-        refusal = grant.refusal(channel)
+        refusal = grant.refusal(channel, target)
         if refusal is not None:
             self.relay.metrics.pages_refused += 1
             self.relay.audit.log(
                 "page_refused",
                 who=grant.name,
                 channel=channel,
+                target=target,
                 reason=refusal,
                 remote=self.client.remote,
             )
             self.error("forbidden", refusal)
             return
+        if target is not None and target not in self.relay.settings.config.targets:
+            self.error("bad_request", f"no target named {target!r}")
+            return
         limits = self.relay.settings.config.limits
         # a talker catches up after the alerts by shortening pauses (polyptt.audio.catchup)
         catch_up = not message.get("keep_pauses", False)
-        live = LiveFrames(Framer(codec, LIVE_FRAME_MS, input_rate=CLIENT_RATE), catch_up=catch_up)
+        framer = Framer(codec, LIVE_FRAME_MS, input_rate=int(rate), gain_db=gain)
+        live = LiveFrames(framer, catch_up=catch_up)
         try:
             talk = self.relay.talks.start(
                 live,
@@ -242,6 +268,7 @@ class _Session:
                 remote=self.client.remote,
                 target=target,
                 max_frames=max(1, math.ceil(limits.max_page_s * 1000 / LIVE_FRAME_MS)),
+                talker=self.client,
             )
         except Busy as exc:
             self.client.offer({"type": "busy", "channel": channel, "message": str(exc)})
@@ -250,6 +277,7 @@ class _Session:
             self.error("network", str(exc))
             return
         self.talk = talk
+        self._rate = int(rate)
         self._fed = 0
         self._warned = False
         self._started = asyncio.get_running_loop().time()
@@ -273,6 +301,7 @@ class _Session:
                     "reason": talk.outcome,
                     "frames": talk.report.transmits,
                     "ends": talk.report.ends,
+                    "clipped_samples": talk.live.framer.clipped if talk.live else 0,
                 }
             )
 
@@ -281,6 +310,18 @@ class _Session:
             self.error("not_talking", "nothing to stop")
             return
         self.talk.end("stop")
+
+
+def _number(
+    message: dict[str, Any], key: str, default: float, low: float, high: float, whole: bool = False
+) -> float:
+    """``message[key]``, a number within [low, high] (a whole one if `whole`), or `default`."""
+    value = message.get(key, default)
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "a whole number" if whole else "a number"
+        raise ValueError(f"{key} must be {what} from {low:g} to {high:g}")
+    return float(value)
 
 
 def _sorted(channels: frozenset[int] | None) -> list[int] | None:

@@ -114,7 +114,9 @@ class PacerThread:
     ) -> PageReport:
         """Send one page; as `~polyptt.send.pacing.send_page_async`, paced by the thread.
 
-        `progress` is called in the thread: keep it cheap and thread-safe.
+        The thread calls `sink.send`, `progress` and the source's ``next_frame``: keep
+        them cheap, and hand anything meant for the loop over with
+        ``loop.call_soon_threadsafe``.
         """
         params = PageParams(channel, serial, caller_id, codec, frame_ms)
         run = PageRun.start(frames, params, sink, start_count, report, progress, max_frames)

@@ -100,13 +100,16 @@ def test_talk_from_the_browser_is_paged_with_its_first_word(tmp_path: Path) -> N
             page.get_by_label("Echo cancellation, noise suppression and automatic gain").uncheck()
             page.get_by_label("Channel").select_option(label="Kitchen (27)")
             page.get_by_role("button", name="Talk").hover()
+            pressed = time.monotonic()
             page.mouse.down()
             expect(page.locator("#talk-state")).to_have_text("Talking", timeout=5000)
             expect(page.locator("#talk-timer")).to_have_text("0:01", timeout=3000)
             # the level meter moves with the voice
             page.wait_for_function("() => document.getElementById('level').value > 0.05")
             screenshot(page, tmp_path, "web-desktop-talking")
-            time.sleep(len(reference) / 16000 - 0.7)
+            # let go half a second after the speech ended (the microphone opened at the
+            # press; it plays 0.3 s of quiet, then the speech)
+            time.sleep(max(0.0, pressed + 0.3 + len(reference) / 16000 + 0.5 - time.monotonic()))
             page.mouse.up()
             expect(page.locator("#talk-state")).to_contain_text("Last page", timeout=10_000)
             no_page_errors(page)

@@ -125,9 +125,13 @@ def start_relay(
     udp_port: int,
     args: Iterable[str] = (),
     tls: tuple[Path, Path, ssl.SSLContext] | None = None,
+    port: int | None = None,
 ) -> RelayProcess:
-    """Start ``polyptt relay`` paging and listening on the group at `udp_port`."""
-    port = free_tcp_port()
+    """Start ``polyptt relay`` paging and listening on the group at `udp_port`.
+
+    It serves on `port` (a restart keeps its predecessor's), or on a free one.
+    """
+    port = port or free_tcp_port()
     stderr = config.parent / "relay.err"
     extra: list[str] = []
     if tls is not None:

@@ -5,7 +5,8 @@ grant), `security` (the door: tokens, Origin, access log), `audit` (who did what
 `hub` (pages numbered and told to listeners), `talks` (the relay's own pages),
 `echo` (their audio, as sent, for the listeners),
 `clients` (one WebSocket's bounded outgoing queue), `api` (HTTP), `ws` (the
-WebSocket), `app` (`create_app` and the life cycle).
+WebSocket), `page` (the web page at ``/``, from the package's ``web/`` folder), `app`
+(`create_app` and the life cycle).
 """
 
 from __future__ import annotations

@@ -229,6 +229,38 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def session_info(request: web.Request) -> web.StreamResponse:
+    """Who the token (or the session cookie) is, and what the page needs to offer it.
+
+    ``talk_channels`` are the channels it may talk on (priority and emergency ones only
+    with the ``emergency`` scope), ``urgent`` those among them the page confirms first,
+    ``targets`` the named phones it may page (as the WebSocket's ``hello`` says).
+    """
+    from polyptt.protocol import Priority, channel_priority
+
+    grant, _ = grant_of(request)
+    relay = request.app[RELAY]
+    config = relay.settings.config
+    talk_channels = [c for c in sorted(grant.channels) if grant.refusal(c) is None]
+    urgent = {
+        str(c): channel_priority(c).name.lower()
+        for c in talk_channels
+        if channel_priority(c) is not Priority.NORMAL
+    }
+    return web.json_response(
+        {
+            "name": grant.name,
+            "scopes": sorted(grant.scopes),
+            "channels": {str(k): v for k, v in sorted(config.channel_names.items())},
+            "talk_channels": talk_channels,
+            "urgent": urgent,
+            "targets": sorted(t for t in config.targets if grant.may_page(t)),
+            "recording": relay.settings.record is not None,
+            "max_page_s": config.limits.max_page_s,
+        }
+    )
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     relay = request.app[RELAY]
     return web.json_response({"status": "ok", "talkers": len(relay.talks.by_channel)})
@@ -276,6 +308,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/pages", list_pages),
         web.get(r"/api/v1/pages/{id:\d{1,12}}.wav", page_wav),
         web.post("/api/v1/session", start_session),
+        web.get("/api/v1/session", session_info),
         web.get("/healthz", healthz),
         web.get("/metrics", metrics),
     ]

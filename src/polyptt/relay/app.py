@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from polyptt.relay import api
+from polyptt.relay import api, page
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.clients import Client
@@ -72,6 +72,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app[SETTINGS] = settings
     app[RELAY] = relay
     app.add_routes([*api.routes(), web.get(WS_PATH, websocket)])
+    page.setup(app)  # the web page at /
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(_revocations)

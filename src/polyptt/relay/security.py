@@ -3,11 +3,12 @@
 Every path under ``/api/`` and ``/metrics`` needs a token: ``Authorization: Bearer
 TOKEN`` from scripts; browsers may instead carry the ``polyptt_token`` cookie (set by
 ``POST /api/v1/session``; HttpOnly, SameSite=Strict, Secure under TLS, the relay's own
-or a trusted proxy's: `client_scheme`), which is accepted only for reads and the
-WebSocket, so another site cannot make a browser post a page. The WebSocket also takes
-``?token=`` (browsers cannot set headers on it); the access log never shows a query
-string. An address that fails too often is refused (429) for a while, as Home
-Assistant's ``http`` component bans.
+or a trusted proxy's: `client_scheme`), which is accepted for reads and the WebSocket,
+and for a POST only with an allowed ``Origin`` (the web page's file upload), so another
+site cannot make a browser post a page. The WebSocket also takes ``?token=`` (browsers
+cannot set headers on it); the access log never shows a query string. An address that
+fails too often is refused (429) for a while, as Home Assistant's ``http`` component
+bans.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _GRANT = _request_key("polyptt.grant", Grant)
 _DIGEST = _request_key("polyptt.digest", str)
 _PROTECTED = ("/api/", "/metrics")
 WS_PATH = "/api/v1/ws"
+SESSION_PATH = "/api/v1/session"
 
 
 def json_error(status: int, message: str, **headers: str) -> web.Response:
@@ -84,16 +86,30 @@ def client_scheme(request: web.BaseRequest) -> str:
 
 
 def _token(request: web.Request) -> str | None:
+    """The request's token: its Bearer header, else ``?token=`` (the WebSocket only),
+    else the session cookie for a GET, or for a POST sent by the relay's own web page
+    (its file upload: `_from_own_page`)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if request.method == "GET":
-        if request.path == WS_PATH and request.query.get("token"):
-            return request.query["token"]
-        if request.cookies.get(COOKIE):
-            return request.cookies[COOKIE]
+    if request.method == "GET" and request.path == WS_PATH and request.query.get("token"):
+        return request.query["token"]
+    if request.cookies.get(COOKIE) and (request.method == "GET" or _from_own_page(request)):
+        return request.cookies[COOKIE]
     return None
+
+
+def _from_own_page(request: web.Request) -> bool:
+    """A browser request sent by a page the relay allows (the web page's file upload).
+
+    Browsers put ``Origin`` on every cross-origin and every POST ``fetch``; a request
+    without it, or from another site, gets no credit for its cookie (a forged form
+    post from elsewhere is refused), on top of the cookie's SameSite=Strict.
+    """
+    return "Origin" in request.headers and origin_allowed(
+        request, request.app[RELAY].settings.config.origins
+    )
 
 
 @web.middleware
@@ -108,6 +124,9 @@ async def auth_middleware(
     if relay.banned(remote):
         return json_error(429, "too many failed logins from this address; try later")
     token = _token(request)
+    if token is None and request.method == "GET" and request.path == SESSION_PATH:
+        # the web page asking whether it is signed in, at every load: no login failed
+        return json_error(401, "not signed in", **{"WWW-Authenticate": "Bearer"})
     grant = None if token is None else relay.store.check(token)
     if grant is None:
         relay.login_failed(remote)

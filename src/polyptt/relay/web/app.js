@@ -1,0 +1,400 @@
+// The relay's web page: sign in, talk (hold the Talk button or Space), listen.
+//
+// Modules, one concern each: connection.js (the WebSocket, reconnecting), audio.js
+// (AudioContext, microphone, worklets), talk.js (the talk state machine), pages.js
+// (the lists of pages heard), resample.js (used by both worklets). This one wires
+// them to the document. Nothing here is inline in the HTML: the Content-Security-Policy
+// allows scripts from the relay's own files only.
+
+import { PageAudio, microphoneAvailable } from './audio.js';
+import { Connection } from './connection.js';
+import { PageLists } from './pages.js';
+import { Talker } from './talk.js';
+
+const $ = (id) => document.getElementById(id);
+
+const audio = new PageAudio();
+const connection = new Connection();
+const talker = new Talker(audio, connection);
+let me = null; // the session: {name, scopes, channels, talk_channels, urgent, targets, ...}
+let lists = null;
+
+/**
+ * Hooks for the browser tests and benchmarks/web.py: inert until used. `sent` (when an
+ * array) collects [epoch ms, peak] per frame sent; `pressed` the epoch ms of the last
+ * Talk press; `startTap()` collects the playback worklet's output blocks in `tapped`.
+ */
+export const probe = {
+  sent: null,
+  pressed: null,
+  tapped: null,
+  sampleRate: () => audio.context?.sampleRate,
+  startTap() {
+    probe.tapped = [];
+    audio.ontap = (block) => probe.tapped.push(block);
+    audio.tap(true);
+  },
+};
+
+function now() {
+  return performance.timeOrigin + performance.now();
+}
+
+// ------------------------------------------------------------------ sign in / out
+
+async function fetchSession() {
+  const answer = await fetch('/api/v1/session', { credentials: 'same-origin' });
+  if (answer.status === 401) return null;
+  if (!answer.ok) throw new Error(`the relay answered ${answer.status}`);
+  return answer.json();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const field = $('token');
+  const error = $('sign-in-error');
+  error.textContent = '';
+  let answer;
+  try {
+    answer = await fetch('/api/v1/session', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${field.value.trim()}` },
+      credentials: 'same-origin',
+    });
+  } catch {
+    error.textContent = 'The relay cannot be reached.';
+    return;
+  }
+  if (answer.status === 401) {
+    error.textContent = 'This token was refused. Check it and try again.';
+    field.select();
+    return;
+  }
+  if (!answer.ok) {
+    const body = await answer.json().catch(() => ({}));
+    error.textContent = body.error ?? `Sign-in failed (${answer.status}).`;
+    return;
+  }
+  field.value = '';
+  await enter(await fetchSession());
+}
+
+async function signOut(message = '') {
+  connection.close();
+  audio.closeMicrophone();
+  await fetch('/signout', { method: 'POST', credentials: 'same-origin' }).catch(() => {});
+  me = null;
+  showSignIn(message);
+}
+
+function showSignIn(message = '') {
+  for (const id of ['talk-section', 'listen-section', 'who', 'sign-out']) $(id).hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-in-error').textContent = message;
+  $('connection').textContent = '';
+  $('token').focus();
+}
+
+// ------------------------------------------------------------------ signed in
+
+function channelLabel(channel) {
+  const name = me?.channels?.[String(channel)];
+  if (name) return name;
+  return channel > 25 ? `Paging group ${channel - 25}` : `PTT channel ${channel}`;
+}
+
+async function enter(session) {
+  me = session;
+  $('talk-error').textContent = '';
+  $('sign-in').hidden = true;
+  $('who-name').textContent = `Signed in as ${me.name}`;
+  $('who').hidden = false;
+  $('sign-out').hidden = false;
+  const mayTalk = me.talk_channels.length > 0;
+  const mayListen = me.scopes.includes('listen');
+  $('talk-section').hidden = false;
+  $('listen-section').hidden = !mayListen;
+  fillPickers();
+  $('talk').disabled = !mayTalk || !microphoneAvailable();
+  if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
+  lists = new PageLists(audio, channelLabel);
+  connection.connect();
+  $('connection').textContent = 'Connecting…';
+  if (mayListen) loadRecent();
+  try {
+    await audio.start();
+  } catch (error) {
+    $('talk-error').textContent = `Audio cannot start in this browser: ${error.message}`;
+  }
+  $('sound-locked').hidden = !audio.locked;
+}
+
+function fillPickers() {
+  const channels = $('channel');
+  channels.replaceChildren();
+  // named channels first, in the configuration's order, then the others by number
+  const named = me.talk_channels.filter((c) => me.channels[String(c)]);
+  const others = me.talk_channels.filter((c) => !me.channels[String(c)]);
+  for (const channel of [...named, ...others]) {
+    const urgent = me.urgent[String(channel)];
+    const option = new Option(
+      `${channelLabel(channel)} (${channel})${urgent ? ` (${urgent})` : ''}`,
+      String(channel),
+    );
+    channels.append(option);
+  }
+  if (!named.length && me.talk_channels.includes(26)) channels.value = '26';
+  const targets = $('target');
+  targets.replaceChildren(new Option('Whole group', ''));
+  for (const target of me.targets) targets.append(new Option(target, target));
+  targets.disabled = me.targets.length === 0;
+}
+
+async function loadRecent() {
+  const answer = await fetch('/api/v1/pages', { credentials: 'same-origin' });
+  if (answer.ok) lists.setRecent((await answer.json()).pages);
+}
+
+async function fillMicrophones() {
+  if (!microphoneAvailable()) return;
+  const picker = $('microphone');
+  const chosen = picker.value;
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  picker.replaceChildren(new Option('Default microphone', ''));
+  let number = 1;
+  for (const device of devices) {
+    if (device.kind !== 'audioinput' || device.deviceId === 'default') continue;
+    picker.append(new Option(device.label || `Microphone ${number}`, device.deviceId));
+    number++;
+  }
+  picker.value = chosen;
+  if (picker.value !== chosen) picker.value = '';
+}
+
+// ------------------------------------------------------------------ the connection
+
+connection.addEventListener('open', () => {
+  const status = $('connection');
+  status.dataset.state = 'up';
+  status.textContent = 'Connected.';
+  if (me?.scopes.includes('listen')) connection.send({ type: 'listen' });
+});
+
+connection.addEventListener('close', async (event) => {
+  talker.disconnected();
+  lists?.clearLive();
+  const { retryIn } = event.detail;
+  if (retryIn === null) return;
+  const status = $('connection');
+  status.dataset.state = 'down';
+  status.textContent = `Disconnected from the relay. Reconnecting in ${Math.ceil(retryIn / 1000)} s…`;
+  // A refused handshake looks like any drop from here: ask whether the session lives.
+  try {
+    if ((await fetchSession()) === null) signOut('Your session has ended: sign in again.');
+  } catch {
+    // the relay is down: keep trying
+  }
+});
+
+connection.addEventListener('message', (event) => {
+  const message = event.detail;
+  if (talker.message(message)) return;
+  switch (message.type) {
+    case 'hello':
+      $('connection').textContent = `Connected as ${message.name}.`;
+      break;
+    case 'page_start':
+      lists?.started(message);
+      break;
+    case 'page_end':
+      lists?.ended(message);
+      break;
+    case 'error':
+      $('talk-error').textContent =
+        message.code === 'forbidden' ? `Not allowed: ${message.message}` : message.message;
+      break;
+  }
+});
+
+connection.addEventListener('audio', (event) => lists?.audioFrame(event.detail));
+
+// ------------------------------------------------------------------ talking
+
+const talkButton = $('talk');
+
+function showTalkState() {
+  const state = talker.state;
+  talkButton.dataset.state = state;
+  $('talk-state').textContent = talker.detail || 'Idle';
+  $('talk-timer').textContent = talker.elapsed;
+  talkButton.setAttribute('aria-pressed', String(talker.active));
+}
+
+talker.addEventListener('change', showTalkState);
+let labelled = false;
+talker.addEventListener('change', () => {
+  // device names are only given once the microphone was allowed
+  if (talker.state === 'waiting' && !labelled) {
+    labelled = true;
+    fillMicrophones();
+  }
+});
+talker.addEventListener('failure', (event) => {
+  $('talk-error').textContent = event.detail;
+});
+talker.onsent = (_pcm, peak) => probe.sent?.push([now(), peak]);
+
+async function confirmUrgent(channel) {
+  const dialog = $('confirm');
+  const kind = me.urgent[String(channel)];
+  $('confirm-title').textContent = kind === 'emergency' ? 'Emergency page' : 'Priority page';
+  $('confirm-text').textContent =
+    `${channelLabel(channel)} (${channel}) is a${kind === 'emergency' ? 'n' : ''} ${kind} ` +
+    'channel: phones play it over calls and over other pages. Page it now? ' +
+    'Once it starts, press Talk again to end it.';
+  dialog.returnValue = '';
+  dialog.showModal();
+  await new Promise((resolve) => dialog.addEventListener('close', resolve, { once: true }));
+  return dialog.returnValue === 'confirm';
+}
+
+function pressTalk(latched = $('latch').checked) {
+  if (talkButton.disabled || $('confirm').open) return;
+  probe.pressed = now();
+  const channel = Number($('channel').value);
+  talker.press({
+    channel,
+    target: $('target').value,
+    latched,
+    microphone: { deviceId: $('microphone').value, processing: $('processing').checked },
+    confirm: me.urgent[String(channel)] && !talker.active ? () => confirmUrgent(channel) : null,
+  });
+}
+
+talkButton.addEventListener('pointerdown', (event) => {
+  if (event.button !== 0) return;
+  talkButton.setPointerCapture(event.pointerId); // the release is ours even off the button
+  pressTalk();
+});
+talkButton.addEventListener('pointerup', () => talker.release());
+talkButton.addEventListener('pointercancel', () => talker.release());
+talkButton.addEventListener('contextmenu', (event) => event.preventDefault()); // long press
+talkButton.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.repeat) {
+    // Enter toggles (a latched talk): a key that cannot be held comfortably
+    event.preventDefault();
+    if (talker.active) {
+      talker.latched = false;
+      talker.release();
+    } else {
+      pressTalk(true);
+    }
+  }
+});
+
+/** Space held talks when the focus is on the Talk button or on nothing that uses Space. */
+function spaceTalks(event) {
+  if (event.code !== 'Space' || me === null || $('talk-section').hidden) return false;
+  const focus = document.activeElement;
+  return focus === talkButton || focus === document.body || focus === null;
+}
+
+document.addEventListener('keydown', (event) => {
+  if (!spaceTalks(event)) return;
+  event.preventDefault(); // no scrolling, no click of the focused button
+  if (!event.repeat) pressTalk();
+});
+document.addEventListener('keyup', (event) => {
+  if (!spaceTalks(event)) return;
+  event.preventDefault();
+  talker.release();
+});
+
+setInterval(() => {
+  $('talk-timer').textContent = talker.elapsed;
+  lists?.tick();
+}, 250);
+
+// The level meter follows the microphone between talks too (is it picking me up?).
+let peak = 0;
+audio.onframe = (pcm, framePeak) => {
+  peak = Math.max(framePeak, peak * 0.85);
+  talker.frame(pcm, framePeak);
+};
+(function meter() {
+  $('level').value = peak;
+  requestAnimationFrame(meter);
+})();
+
+// A new microphone or processing choice takes effect at the next talk.
+for (const id of ['microphone', 'processing']) {
+  $(id).addEventListener('change', () => {
+    if (!talker.active) audio.closeMicrophone();
+  });
+}
+navigator.mediaDevices?.addEventListener?.('devicechange', fillMicrophones);
+
+// ------------------------------------------------------------------ upload
+
+async function upload(event) {
+  event.preventDefault();
+  const file = $('upload-file').files[0];
+  const state = $('upload-state');
+  if (!file) return;
+  const channel = Number($('channel').value);
+  if (me.urgent[String(channel)] && !(await confirmUrgent(channel))) return;
+  const query = new URLSearchParams({ channel: String(channel) });
+  if ($('target').value) query.set('target', $('target').value);
+  state.textContent = `Sending ${file.name}…`;
+  const answer = await fetch(`/api/v1/pages?${query}`, {
+    method: 'POST',
+    body: file,
+    credentials: 'same-origin',
+  }).catch(() => null);
+  if (answer === null) {
+    state.textContent = 'The relay cannot be reached.';
+    return;
+  }
+  const body = await answer.json().catch(() => ({}));
+  if (answer.ok) {
+    state.textContent = `Paging ${file.name} on ${channelLabel(channel)} (page ${body.page}).`;
+  } else if (answer.status === 409) {
+    state.textContent = `Busy: ${body.error}`;
+  } else if (answer.status === 403) {
+    state.textContent = `Not allowed: ${body.error}`;
+  } else {
+    state.textContent = `Not sent: ${body.error ?? answer.status}`;
+  }
+}
+
+// ------------------------------------------------------------------ start
+
+// Audio can only start from a user gesture (iOS Safari): the first one unlocks it.
+for (const type of ['pointerdown', 'keydown', 'touchend']) {
+  document.addEventListener(
+    type,
+    () => audio.unlock().then(() => ($('sound-locked').hidden = !audio.locked || me === null)),
+    { capture: true },
+  );
+}
+
+$('sign-in-form').addEventListener('submit', signIn);
+$('sign-out').addEventListener('click', () => signOut());
+$('upload-form').addEventListener('submit', upload);
+$('volume').addEventListener('input', (event) => audio.setVolume(Number(event.target.value)));
+
+async function boot() {
+  $('insecure').hidden = microphoneAvailable();
+  fillMicrophones();
+  showTalkState();
+  let session = null;
+  try {
+    session = await fetchSession();
+  } catch {
+    $('connection').textContent = 'The relay cannot be reached; reload the page to try again.';
+  }
+  if (session) await enter(session);
+  else showSignIn();
+}
+
+boot();

@@ -9,6 +9,8 @@ talk with the skipped spans cut out, byte for byte.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,91 @@ def test_the_kept_lag_is_the_talks_own_setting(keep_s: float) -> None:
     keep = round(keep_s * RATE)
     assert max(lags) <= FRAME + keep + CHUNK
     assert max(lags) >= keep  # it does not skip below what it keeps
+
+
+# ---------------------------------------------------------------- a talker across a network
+
+
+class NetworkTalk:
+    """The real blocking pacer on a simulated clock, fed 20 ms messages as a WebSocket
+    talker's arrive: on time, except a stall of `stall_s` every second once the talker
+    has been caught up, after which the held messages arrive at once."""
+
+    def __init__(self, live: LiveFrames, audio: np.ndarray, stall_s: float) -> None:
+        self.live, self.now, self.sent = live, 0.0, []
+        message = RATE // 50
+        self.arrivals = []
+        for index, start in enumerate(range(0, len(audio), message)):
+            due = index * 0.02
+            stalled = due >= 2.0 and (due % 1.0) < stall_s
+            arrival = due - (due % 1.0) + stall_s if stalled else due
+            self.arrivals.append((arrival, audio[start : start + message]))
+        self.fed = 0
+
+    @property
+    def paced(self) -> bool:
+        return True
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 1e-4)
+        while self.fed < len(self.arrivals) and self.arrivals[self.fed][0] <= self.now:
+            self.live.feed(self.arrivals[self.fed][1])
+            self.fed += 1
+        if self.fed == len(self.arrivals):
+            self.live.close()
+
+    def send(self, datagram: bytes, offset: float) -> None:
+        self.sent.append((self.now, datagram[0]))
+
+    def gaps(self) -> int:
+        """Transmit packets that left later than a frame after the one before."""
+        times = [t for t, op in self.sent if op == protocol.OpCode.TRANSMIT]
+        return sum(b - a > 0.02 + 0.005 for a, b in itertools.pairwise(times))
+
+
+def network_talk(catch_up: CatchUp, stall_s: float = 0.12) -> tuple[NetworkTalk, CatchUp]:
+    from polyptt.send import send_page
+
+    audio, _loud = talk([(1.2, -np.inf)] + [(0.6, -15.0), (0.4, -np.inf)] * 8)
+    talk_ = None
+    live = LiveFrames(Framer("g711u", 20), catch_up=catch_up, clock=lambda: talk_.now)
+    talk_ = NetworkTalk(live, audio, stall_s)
+    send_page(
+        live,
+        sink=talk_,
+        channel=26,
+        serial=1,
+        caller_id="net",
+        codec=protocol.CodecId.G711U,
+        frame_ms=20,
+        clock=talk_.clock,
+        sleep=talk_.sleep,
+        realtime=False,
+    )
+    return talk_, catch_up
+
+
+def test_a_talker_who_stalls_now_and_then_is_given_a_cushion_after_the_first_stall() -> None:
+    """Caught up to 30 ms, each 120 ms stall leaves the page without a frame (a gap the
+    phones hear), unless the page learns: after a stall it keeps 1.5 times what it went
+    without, and the next stalls find audio waiting."""
+    fixed, fixed_catch_up = network_talk(CatchUp(RATE))
+    assert fixed.gaps() == fixed_catch_up.dry_spells == 8  # every stall, 2 s to 9 s
+    learning, learning_catch_up = network_talk(CatchUp(RATE, max_keep_s=0.3))
+    assert learning.gaps() == learning_catch_up.dry_spells <= 2
+    assert 0.03 * RATE < learning_catch_up.kept <= 0.3 * RATE
+
+
+def test_what_is_kept_eases_back_once_the_audio_comes_on_time() -> None:
+    catch_up = CatchUp(RATE, max_keep_s=0.3)
+    catch_up.ran_dry(0.1)
+    assert catch_up.kept == round(0.18 * RATE)
+    catch_up.framed(RATE * 10)  # 10 s on time: 0.1 s less
+    assert catch_up.kept == round(0.08 * RATE)
+    catch_up.framed(RATE * 60)
+    assert catch_up.kept == round(0.03 * RATE)
+    catch_up.ran_dry(1.0)
+    assert catch_up.kept == round(0.3 * RATE)  # never more than max_keep_s

@@ -20,6 +20,13 @@ each: a few sentences).
 Quiet means below the noise floor plus `CatchUp.margin_db`, and never above
 `CatchUp.quiet_max_db`: the floor is the lowest chunk level of the last
 `CatchUp.floor_window_s`, so an office hum counts as quiet and speech does not.
+
+A talker across a network (the relay's WebSocket) delivers in fits: with only
+`keep_s` waiting, a late message leaves the page without a frame when one is due, and
+the phones hear a gap. Where `max_keep_s` allows it, the page learns from that, as
+VoIP jitter buffers do: each time it runs dry, what it keeps grows by 1.5 times how long
+it went without (up to `max_keep_s`), it waits to have that much again before it goes on, and
+it eases back towards `keep_s` while the audio comes on time (`relax_per_s`).
 """
 
 from __future__ import annotations
@@ -56,6 +63,18 @@ class CatchUp:
         How far above the noise floor a chunk still counts as quiet.
     floor_window_s : float
         How far back the noise floor looks.
+    max_keep_s : float, optional
+        How far what is kept may grow after the source ran dry; `keep_s` by default
+        (a microphone on this machine does not run dry).
+    relax_per_s : float
+        How fast what is kept shrinks back: seconds per second of audio framed.
+
+    Attributes
+    ----------
+    skipped : int
+        Input samples skipped so far.
+    dry_spells : int
+        Times the source had no frame when one was due, once under way.
     """
 
     #: Above this level a chunk is never quiet, whatever the noise floor.
@@ -70,6 +89,8 @@ class CatchUp:
         lookahead_s: float = 0.03,
         margin_db: float = 6.0,
         floor_window_s: float = 2.0,
+        max_keep_s: float | None = None,
+        relax_per_s: float = 0.01,
     ) -> None:
         self.rate = rate
         self.keep_s = keep_s
@@ -78,6 +99,9 @@ class CatchUp:
         self.margin_db = margin_db
         self.floor_window_s = floor_window_s
         self._keep = round(keep_s * rate)
+        self._max_keep = self._keep if max_keep_s is None else round(max_keep_s * rate)
+        self._relax = relax_per_s
+        self._target = float(self._keep)  # what is kept now, in samples
         self._hangover = round(hangover_s * rate)
         self._lookahead = round(lookahead_s * rate)
         self._window = round(floor_window_s * rate)
@@ -86,8 +110,29 @@ class CatchUp:
         # samples of quiet audio just before the next chunk; a talk starts as if after a
         # pause, so that quiet before the first word is not kept
         self._quiet_run = self._hangover
-        #: Input samples skipped so far.
         self.skipped = 0
+        self.dry_spells = 0
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether what is kept grows when the source runs dry."""
+        return self._max_keep > self._keep
+
+    @property
+    def kept(self) -> int:
+        """Samples kept waiting once caught up (beyond the frame being made), now."""
+        return round(self._target)
+
+    def ran_dry(self, seconds: float) -> None:
+        """The source had no frame for `seconds` when one was due: keep half as much
+        again more (what is kept eases back between spells; stalls vary)."""
+        self.dry_spells += 1
+        self._target = min(float(self._max_keep), self._target + 1.5 * seconds * self.rate)
+
+    def framed(self, size: int) -> None:
+        """`size` samples went into frames on time: ease what is kept back a little."""
+        if self._target > self._keep:
+            self._target = max(float(self._keep), self._target - size * self._relax)
 
     def level(self, pcm: npt.NDArray[np.generic]) -> float:
         """The level of a chunk as it is queued (dBFS); it joins the noise floor."""
@@ -124,7 +169,7 @@ class CatchUp:
             self._quiet_run = 0
             return False
         skip = (
-            spare >= self._keep
+            spare >= self._target
             and self._quiet_run >= self._hangover
             and _quiet_for(ahead, threshold, self._lookahead)
         )

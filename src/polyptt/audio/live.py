@@ -28,6 +28,7 @@ import collections
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -73,7 +74,12 @@ class LiveFrames:
     """
 
     def __init__(
-        self, framer: Framer, *, max_buffer_s: float = 30.0, catch_up: bool | CatchUp = False
+        self,
+        framer: Framer,
+        *,
+        max_buffer_s: float = 30.0,
+        catch_up: bool | CatchUp = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.framer = framer
         self.overflowed = 0
@@ -92,6 +98,12 @@ class LiveFrames:
             catch_up = CatchUp(framer.input_rate)
         self._catch_up = catch_up or None
         self._frame_in = round(framer.frame_samples * framer.input_rate / framer.info.sample_rate)
+        self._clock = clock
+        self._under_way = False  # a frame was taken: from now on, none ready is a dry spell
+        self._dry_since: float | None = None
+        self._unready = 0  # times in a row no frame was ready
+        self._refill = False  # waiting for the cushion after a dry spell
+        self._close_waiting = False  # the end is in the waiting line: no more to wait for
 
     @property
     def closed(self) -> bool:
@@ -127,10 +139,43 @@ class LiveFrames:
         """
         if not self._frames and not self._ended:
             self._take_chunks()
+            if self._refilling():
+                return None
             self._frame_one()
         if self._frames:
+            self._end_dry_spell()
+            self._dry_since, self._unready = None, 0
+            self._under_way = True
             return self._frames.popleft()
-        return b"" if self._ended else None
+        if self._ended:
+            return b""
+        # a pacer asks once ahead of time, right after sending a frame; asked again, the
+        # frame is due: the source has run dry
+        self._unready += 1
+        if self._unready == 2 and self._under_way:
+            self._dry_since = self._clock()
+        return None
+
+    def _end_dry_spell(self) -> None:
+        """Audio came back after a dry spell: tell the catch-up how long it lasted."""
+        if self._dry_since is not None and self._catch_up is not None:
+            self._catch_up.ran_dry(self._clock() - self._dry_since)
+            self._dry_since = None
+
+    def _refilling(self) -> bool:
+        """After running dry, an adaptive page waits until it has what it now keeps (the
+        spell's length more, `CatchUp.ran_dry`), so that the next late chunk finds audio
+        waiting: the held-up audio that arrives at once becomes that cushion."""
+        catch_up = self._catch_up
+        if catch_up is None or not catch_up.adaptive or self._close_waiting:
+            return False
+        if self._dry_since is not None and self._waiting_samples >= self._frame_in:
+            self._end_dry_spell()
+            self._refill = True
+        if not self._refill:
+            return False
+        self._refill = self._waiting_samples < self._frame_in + catch_up.kept
+        return self._refill
 
     def _take_chunks(self) -> None:
         """Move what the producer queued to the waiting line, measured if catching up."""
@@ -142,6 +187,7 @@ class LiveFrames:
                 return
             if chunk is _CLOSE:
                 self._waiting.append((chunk, 0.0))
+                self._close_waiting = True
                 continue
             level = catch_up.level(chunk) if catch_up is not None else 0.0
             self._waiting.append((chunk, level))
@@ -166,6 +212,8 @@ class LiveFrames:
                 self._note_skip(size)
             else:
                 self._frames.extend(framer.push(chunk))
+                if catch_up is not None:
+                    catch_up.framed(size)
             self._position += size
 
     def _note_skip(self, size: int) -> None:

@@ -20,7 +20,8 @@ Sequence (JSON text messages; audio as binary messages):
    the relay says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
    What is said during the alerts is sent after them, and the page then catches up
    with the talker by shortening pauses; ``"keep_pauses": true`` in the talk message
-   keeps them.
+   keeps them. A talker whose messages come late now and then (a network's jitter) is
+   kept more audio waiting, up to ``MAX_KEEP_S``, so that the phones hear no gaps.
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from polyptt.audio.catchup import CatchUp
 from polyptt.audio.framer import Framer
 from polyptt.audio.live import LiveFrames
 from polyptt.relay.api import CODECS, MAX_GAIN_DB, MIN_GAIN_DB
@@ -54,6 +56,9 @@ __all__ = ["LIVE_FRAME_MS", "websocket"]
 
 #: Frame length of live pages: the clients' 20 ms.
 LIVE_FRAME_MS = 20
+#: The most audio a live talker's page keeps waiting to ride out a network's jitter (it
+#: starts at 30 ms and grows only when messages came too late for their frame).
+MAX_KEEP_S = 0.3
 #: Sample rates a talker's audio may have (``send --raw``'s range).
 MIN_RATE, MAX_RATE = 4000, 192000
 
@@ -252,10 +257,13 @@ class _Session:
             self.error("bad_request", f"no target named {target!r}")
             return
         limits = self.relay.settings.config.limits
-        # a talker catches up after the alerts by shortening pauses (polyptt.audio.catchup)
-        catch_up = not message.get("keep_pauses", False)
+        # a talker catches up after the alerts by shortening pauses, and one whose
+        # messages come in fits keeps more audio waiting (polyptt.audio.catchup)
+        catch_up = None
+        if not message.get("keep_pauses", False):
+            catch_up = CatchUp(int(rate), max_keep_s=MAX_KEEP_S)
         framer = Framer(codec, LIVE_FRAME_MS, input_rate=int(rate), gain_db=gain)
-        live = LiveFrames(framer, catch_up=catch_up)
+        live = LiveFrames(framer, catch_up=catch_up or False)
         try:
             talk = self.relay.talks.start(
                 live,

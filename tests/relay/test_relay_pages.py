@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import io
 import json
 import signal
 import subprocess
@@ -47,13 +48,14 @@ def test_posted_file_is_paged_as_send_pages_it(tmp_path: Path, codec: str) -> No
     config = write_config(tmp_path / "relay")
     token = add_token(config, "Reception", "listen,talk")
     listening = start_listen(tmp_path / "rec", "--count", "1", "--timeout", "30", port=port)
-    relay = start_relay(config, udp_port=port)
+    relay = start_relay(config, udp_port=port, args=["--record", str(tmp_path / "relay-rec")])
     try:
         status, answer = relay.request(
             "POST", f"/api/v1/pages?channel=27&codec={codec}&wait=1", token, CHIME.read_bytes()
         )
         assert listening.wait() == 0
         _, pages = relay.request("GET", "/api/v1/pages", token)
+        wav = relay.fetch(pages["pages"][0]["wav"], token)
     finally:
         assert relay.stop() == 128 + signal.SIGTERM
     assert status == 200, answer
@@ -70,6 +72,16 @@ def test_posted_file_is_paged_as_send_pages_it(tmp_path: Path, codec: str) -> No
     sent = pages["pages"][0]
     assert (sent["direction"], sent["channel"], sent["caller_id"]) == ("sent", 27, "Reception")
     assert (sent["end_reason"], sent["ends"], sent["frames"]) == ("completed", 12, meta["frames"])
+    # the relay records what it sent, as it went on the wire, with its record as the JSON
+    (recorded,) = (tmp_path / "relay-rec").glob("*.wav")
+    assert recorded.name.endswith("_ch27_reception.wav")
+    assert wav == recorded.read_bytes()
+    sent_audio, rate = soundfile.read(io.BytesIO(wav), dtype="int16")
+    assert rate == (16000 if codec == "g722" else 8000)
+    np.testing.assert_array_equal(sent_audio, reference_audio)
+    saved = json.loads(recorded.with_suffix(".json").read_text())
+    assert saved == {k: v for k, v in sent.items() if k not in ("id", "wav")}
+    assert (saved["via"], saved["frame_ms"], saved["codec"]) == ("http", meta["frame_ms"], codec)
 
 
 def _talk_and_stream(

@@ -492,7 +492,7 @@ def test_an_upload_over_the_limit_is_413(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_the_session_cookie_is_strict_and_good_for_reads_and_the_websocket_only(
+def test_the_session_cookie_is_strict_and_cannot_page_without_an_allowed_origin(
     tmp_path: Path,
 ) -> None:
     async def check(client: Any, tokens: dict[str, str]) -> None:
@@ -508,7 +508,20 @@ def test_the_session_cookie_is_strict_and_good_for_reads_and_the_websocket_only(
         assert (await ws.receive_json())["name"] == "Admin"
         await ws.close()
         posted = await request(client, "POST", "/api/v1/pages?channel=26", data=CHIME.read_bytes())
-        assert posted.status == 401  # a cross-site form cannot page with the cookie
+        assert posted.status == 401  # no Origin (a cross-site form): the cookie cannot page
+        foreign = {"Origin": "https://evil.example"}
+        posted = await request(client, "POST", "/api/v1/pages?channel=26", headers=foreign)
+        assert posted.status == 401
+        own = {"Origin": f"http://127.0.0.1:{client.port}"}  # the web page's own upload
+        posted = await request(
+            client,
+            "POST",
+            "/api/v1/pages?channel=26&duration=0.5&wait=1",
+            headers=own,
+            data=CHIME.read_bytes(),
+        )
+        assert posted.status == 200
+        assert (await posted.json())["ends"] == 12
 
     run(tmp_path, check)
 

@@ -88,8 +88,8 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
 )
 @_config_option
 @options.record_option(
-    "Record every page heard to DIR (WAV + JSON, as 'listen --record'); served at "
-    "/api/v1/pages/ID.wav."
+    "Record every page heard, and every page the relay sends, to DIR (WAV + JSON, as "
+    "'listen --record'); served at /api/v1/pages/ID.wav."
 )
 @options.serial_option
 @options.to_option

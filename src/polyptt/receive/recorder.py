@@ -18,6 +18,9 @@ without their final sizes anyway.
 A page that carried no audio at all (alerts and ends only) gets its JSON, with ``codec``
 null and no WAV.
 
+The relay records the pages it sends the same way (`Recorder.open`, `Recorder.write`,
+`Recorder.close`), keyed by its page id, with its own record of the page as the JSON.
+
 Write errors
 ------------
 The directory is probed with a scratch file when the recorder is made, so that a
@@ -35,7 +38,7 @@ import re
 import tempfile
 import unicodedata
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -168,11 +171,25 @@ class Recorder:
         self.report = report
         self.finished: list[Path] = []
         self.failures = 0
-        self._open: dict[Page, _Recording] = {}  # pages hash by identity: cheap per frame
+        self._open: dict[Hashable, _Recording] = {}  # pages hash by identity: cheap
 
     def page_started(self, page: Page) -> None:
-        start = datetime.fromtimestamp(page.start, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        base = f"{start}_ch{page.channel:02d}_{slug(page.caller_id)}"
+        self.open(page, page.start, page.channel, page.caller_id)
+
+    def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
+        self.write(page, pcm, page.codec.sample_rate)
+
+    def page_ended(self, page: Page) -> None:
+        self.close(page, page_record(page))
+
+    # A page heard is keyed by its `Page`; a page the relay sends, by anything hashable
+    # (its id): both are written the same way, each with its own metadata.
+
+    def open(self, key: Hashable, start: float, channel: int, caller_id: str) -> None:
+        """Start recording the page `key`, which began at `start` (seconds since the
+        epoch): its files are named now, so that a listing sorts by start."""
+        stamp = datetime.fromtimestamp(start, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        base = f"{stamp}_ch{channel:02d}_{slug(caller_id)}"
         taken = {r.stem.name for r in self._open.values()}
         stem, number = base, 1
         while stem in taken or any(
@@ -180,10 +197,11 @@ class Recorder:
         ):
             number += 1
             stem = f"{base}-{number}"
-        self._open[page] = _Recording(self.directory / stem)
+        self._open[key] = _Recording(self.directory / stem)
 
-    def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
-        recording = self._open.get(page)
+    def write(self, key: Hashable, pcm: Pcm, rate: int) -> None:
+        """Add audio (int16 mono at `rate`, the same all page long) to the page `key`."""
+        recording = self._open.get(key)
         if recording is None or recording.failed:
             return
         try:
@@ -194,8 +212,8 @@ class Recorder:
                 recording.wav = wave.open(recording.file, "wb")  # noqa: SIM115 (page-long)
                 recording.wav.setnchannels(1)
                 recording.wav.setsampwidth(2)
-                recording.wav.setframerate(page.codec.sample_rate)
-                recording.flush_samples = round(FLUSH_S * page.codec.sample_rate)
+                recording.wav.setframerate(rate)
+                recording.flush_samples = round(FLUSH_S * rate)
             recording.pending.append(pcm)
             recording.pending_samples += len(pcm)
             if recording.pending_samples >= recording.flush_samples:
@@ -203,16 +221,18 @@ class Recorder:
         except OSError as error:
             self._fail(recording, error)
 
-    def page_ended(self, page: Page) -> None:
-        recording = self._open.pop(page, None)
+    def close(self, key: Hashable, record: dict[str, Any]) -> Path | None:
+        """Finish the page `key`: its WAV, then `record` as its JSON. Returns the JSON's
+        path, or None if the page was not being recorded or could not be written."""
+        recording = self._open.pop(key, None)
         if recording is None:
-            return
+            return None
         if recording.failed:  # no JSON: it would vouch for a WAV that is incomplete
             for closable in (recording.wav, recording.file):  # wave's first, or its __del__
                 with contextlib.suppress(OSError, ValueError):  # writes to a closed file
                     if closable is not None:
                         closable.close()
-            return
+            return None
         try:
             if recording.wav is not None:
                 recording.flush()
@@ -220,12 +240,13 @@ class Recorder:
                 recording.file.close()
             target = recording.stem.with_suffix(".json")
             temporary = recording.stem.with_suffix(".json.part")
-            temporary.write_text(json.dumps(page_record(page), indent=2, ensure_ascii=False) + "\n")
+            temporary.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
             temporary.replace(target)
         except OSError as error:
             self._fail(recording, error)
-            return
+            return None
         self.finished.append(target)
+        return target
 
     def _fail(self, recording: _Recording, error: OSError) -> None:
         """A full disk or a vanished directory costs this recording, not the listener."""

@@ -7,7 +7,8 @@ an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` a
 messages: an 8-byte header (page id and frame number, unsigned 32-bit big-endian each)
 then PCM16LE mono 16 kHz, 20 ms (320 samples) per message. The audio of a page the relay
 sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is never sent
-back to the connection that is talking it.
+back to the connection that is talking it. With ``--record``, the pages the relay sends
+are recorded too, from the same audio: what the phones heard, and who said it.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class Hub:
     metrics : Metrics
     recorder : Recorder, optional
         The relay's recorder (listed before the hub in the receiver's listeners): a heard
-        page's WAV is served by id once it is written.
+        page's WAV is served by id once it is written. The hub records the pages the
+        relay sends itself, from their datagrams' audio, with their record as the JSON.
     keep : int
         Pages remembered.
     """
@@ -115,12 +117,18 @@ class Hub:
         `fields` go into its record.
         """
         record = self._new_record("sent", fields)
-        self._sent[record["id"]] = _Stream(record, record["channel"], skip=talker)
+        page_id = int(record["id"])
+        self._sent[page_id] = _Stream(record, record["channel"], skip=talker)
+        if self.recorder is not None:
+            self.recorder.open(page_id, time.time(), record["channel"], record["caller_id"])
         self._tell(record["channel"], {"type": "page_start", **record})
-        return int(record["id"])
+        return page_id
 
     def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
-        """Audio of a page the relay is sending (`rate` Hz), for all but its talker."""
+        """Audio of a page the relay is sending (`rate` Hz), as it goes on the wire: for
+        the recorder, and for every listener but its talker."""
+        if self.recorder is not None:
+            self.recorder.write(page_id, pcm, rate)
         stream = self._sent.get(page_id)
         if stream is not None:
             self._stream_audio(stream, pcm, rate)
@@ -134,6 +142,11 @@ class Hub:
             return
         record.update(fields, end=iso_utc(time.time()))
         self.metrics.pages_sent += 1
+        if self.recorder is not None:
+            saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
+            self._recorded = len(self.recorder.finished)
+            if saved is not None:
+                self._serve_recording(record, saved)
         self._tell(record["channel"], {"type": "page_end", **record})
 
     # ------------------------------------------------------------ pages heard (listener)
@@ -178,13 +191,17 @@ class Hub:
         recorder = self.recorder
         if recorder is not None and len(recorder.finished) > self._recorded:
             self._recorded = len(recorder.finished)
-            wav = recorder.finished[-1].with_suffix(".wav")
-            if wav.exists():
-                self.recordings[record["id"]] = wav
-                record["wav"] = f"/api/v1/pages/{record['id']}.wav"
+            self._serve_recording(record, recorder.finished[-1])
         self._tell(heard.channel, {"type": "page_end", **record})
 
     # ------------------------------------------------------------ internals
+
+    def _serve_recording(self, record: dict[str, Any], saved: Path) -> None:
+        """Offer the WAV beside the recording `saved` (a JSON), if the page had audio."""
+        wav = saved.with_suffix(".wav")
+        if wav.exists():
+            self.recordings[record["id"]] = wav
+            record["wav"] = f"/api/v1/pages/{record['id']}.wav"
 
     def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:
         page_id = self._next_id

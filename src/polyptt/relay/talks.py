@@ -148,6 +148,7 @@ class Talks:
             channel=channel,
             caller_id=grant.name,
             codec=codec,
+            frame_ms=frame_ms,
             serial=self.serial,
             source="relay",
             target=target,

@@ -24,8 +24,9 @@ Quiet means below the noise floor plus `CatchUp.margin_db`, and never above
 A talker across a network (the relay's WebSocket) delivers in fits: with only
 `keep_s` waiting, a late message leaves the page without a frame when one is due, and
 the phones hear a gap. Where `max_keep_s` allows it, the page learns from that, as
-VoIP jitter buffers do: each time it runs dry, what it keeps grows by 1.5 times how long
-it went without (up to `max_keep_s`), it waits to have that much again before it goes on, and
+VoIP jitter buffers do: each time it runs dry (a frame more than a quarter of a frame
+late: `polyptt.audio.live.DRY_TOLERANCE`), what it keeps grows by 1.5 times how long it
+went without (up to `max_keep_s`), it waits to have that much again before it goes on, and
 it eases back towards `keep_s` while the audio comes on time (`relax_per_s`).
 """
 

@@ -42,6 +42,12 @@ __all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device
 
 _CLOSE = object()  # queued by close(): everything before it is audio
 
+#: A frame this late (as a share of a frame) is no dry spell: the phones do not hear it,
+#: and the page's schedule slips by as much, which is that much cushion already. Only
+#: longer spells make an adaptive page keep more and refill (`CatchUp.ran_dry`): counting
+#: every millisecond of a WebSocket's timing would put a page 30 ms behind for nothing.
+DRY_TOLERANCE = 0.25
+
 
 class DeviceError(Exception):
     """An audio device cannot be used: no PortAudio, no such device, refused settings.
@@ -99,6 +105,7 @@ class LiveFrames:
         self._catch_up = catch_up or None
         self._frame_in = round(framer.frame_samples * framer.input_rate / framer.info.sample_rate)
         self._clock = clock
+        self._tolerance_s = DRY_TOLERANCE * framer.frame_samples / framer.info.sample_rate
         self._under_way = False  # a frame was taken: from now on, none ready is a dry spell
         self._dry_since: float | None = None
         self._unready = 0  # times in a row no frame was ready
@@ -156,11 +163,17 @@ class LiveFrames:
             self._dry_since = self._clock()
         return None
 
-    def _end_dry_spell(self) -> None:
-        """Audio came back after a dry spell: tell the catch-up how long it lasted."""
-        if self._dry_since is not None and self._catch_up is not None:
-            self._catch_up.ran_dry(self._clock() - self._dry_since)
-            self._dry_since = None
+    def _end_dry_spell(self) -> bool:
+        """Audio came back after a dry spell: tell the catch-up how long it lasted, if
+        longer than `DRY_TOLERANCE`; returns whether it was."""
+        if self._dry_since is None:
+            return False
+        spell = self._clock() - self._dry_since
+        self._dry_since = None
+        if self._catch_up is None or spell <= self._tolerance_s:
+            return False
+        self._catch_up.ran_dry(spell)
+        return True
 
     def _refilling(self) -> bool:
         """After running dry, an adaptive page waits until it has what it now keeps (the
@@ -170,8 +183,7 @@ class LiveFrames:
         if catch_up is None or not catch_up.adaptive or self._close_waiting:
             return False
         if self._dry_since is not None and self._waiting_samples >= self._frame_in:
-            self._end_dry_spell()
-            self._refill = True
+            self._refill = self._end_dry_spell() or self._refill
         if not self._refill:
             return False
         self._refill = self._waiting_samples < self._frame_in + catch_up.kept

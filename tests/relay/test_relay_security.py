@@ -526,22 +526,35 @@ def test_the_session_cookie_is_strict_and_cannot_page_without_an_allowed_origin(
     run(tmp_path, check)
 
 
-def test_an_idle_connection_is_closed_but_a_quiet_listener_is_not(tmp_path: Path) -> None:
+def test_an_idle_connection_is_closed_but_a_quiet_listener_or_talker_is_not(
+    tmp_path: Path,
+) -> None:
+    """A talker is quiet while its alerts go out and while what it said before ``stop``
+    goes out (here 1.5 s, three idle periods): its page ends as asked."""
     config = write_config(tmp_path / "relay", "[limits]\nidle_s = 0.5\n")
-    token = add_token(config, "Idle", "listen")
+    token = add_token(config, "Idle", "listen,talk")
 
     async def main() -> None:
         async with app_client(settings(config, free_port())) as client:
             idle = await client.ws_connect("/api/v1/ws", headers=bearer(token))
             listener = await client.ws_connect("/api/v1/ws", headers=bearer(token))
+            talker = await client.ws_connect("/api/v1/ws", headers=bearer(token))
             await listener.send_json({"type": "listen"})
+            await talker.send_json({"type": "talk", "channel": 26})
+            for frame in frames(speech(0.2)):
+                await talker.send_bytes(frame)
+            await talker.send_json({"type": "stop"})
             await idle.receive_json()  # hello
             message = await idle.receive(timeout=5)
             assert message.type == aiohttp.WSMsgType.CLOSE
             assert idle.close_code == WSCloseCode.GOING_AWAY
+            assert message.extra == "idle"
+            stopped = await receive_until(talker, "stopped")
+            assert (stopped["reason"], stopped["ends"]) == ("stop", 12)
             await asyncio.sleep(1.0)  # two idle periods more
             assert not listener.closed
             await listener.close()
+            await talker.close()
 
     asyncio.run(main())
 

@@ -382,6 +382,47 @@ def test_page_reconnects_after_a_relay_restart(tmp_path: Path) -> None:
         relay.stop()
 
 
+def test_a_tab_kept_open_to_talk_outlives_the_idle_timeout_quietly(tmp_path: Path) -> None:
+    """The relay closes a connection that neither listens nor talks for idle_s (here
+    0.5 s); a page left open to talk comes back at once, shows no drop, and talks."""
+    port = free_port()
+    config = write_config(tmp_path / "relay", CHANNELS + "[limits]\nidle_s = 0.5\n")
+    token = add_token(config, "Desk", "talk", channels=[26])
+    relay = start_relay(config, udp_port=port)
+    try:
+        with launch(SPEECH) as browser, UdpCapture(port) as capture:
+            page = open_page(browser, relay.url + "/")
+            sockets: list[object] = []
+            page.on("websocket", lambda socket: sockets.append(socket))
+            page.evaluate(
+                """() => {
+                    const status = document.getElementById('connection');
+                    window.statusTexts = [];
+                    new MutationObserver(() => window.statusTexts.push(status.textContent))
+                        .observe(status, { childList: true, characterData: true, subtree: true });
+                }"""
+            )
+            sign_in(page, token)
+            page.wait_for_timeout(2500)
+            assert len(sockets) >= 3  # closed for idleness, back at once, and again
+            texts = page.evaluate("window.statusTexts")
+            assert not [t for t in texts if "Disconnected" in t], texts
+            expect(page.locator("#connection")).to_have_text("Connected as Desk.")
+            talk = page.get_by_role("button", name="Talk")
+            talk.hover()
+            page.mouse.down()
+            expect(page.locator("#talk-state")).to_have_text("Talking", timeout=5000)
+            page.wait_for_timeout(1000)
+            page.mouse.up()
+            expect(page.locator("#talk-state")).to_contain_text("Last page", timeout=10_000)
+            packets = _packets(capture.wait_quiet())
+            no_page_errors(page)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert sum(isinstance(p, AlertPacket) for p in packets) == 31
+    assert sum(isinstance(p, EndPacket) for p in packets) == 12
+
+
 def test_insecure_origin_and_missing_or_refused_microphone_are_explained(tmp_path: Path) -> None:
     port = free_port()
     config = _config(tmp_path)

@@ -25,10 +25,10 @@ Sequence (JSON text messages; audio as binary messages):
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
-slow, idleness (``idle_s`` without a message, for a connection that does not listen),
-a client that stops answering the pings sent every ``heartbeat_s`` (it has half a
-period to answer: a dead peer is noticed within 1.5 periods, listeners included), or
-shutdown.
+slow, idleness (``idle_s`` without a message, for a connection that neither listens nor
+has a page going out; code 1001, reason ``idle``), a client that stops answering the
+pings sent every ``heartbeat_s`` (it has half a period to answer: a dead peer is
+noticed within 1.5 periods, listeners included), or shutdown.
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             try:
                 message = await ws.receive()
             except asyncio.TimeoutError:
-                if client.listening:  # listeners only receive; the heartbeat checks them
+                # listeners only receive, and a talk may still be going out after its
+                # stop (what waited, then the ends): the heartbeat checks them
+                if client.listening or session.talk is not None:
                     continue
                 client.drop("idle", WSCloseCode.GOING_AWAY)
                 reason = "idle"

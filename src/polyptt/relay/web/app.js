@@ -92,6 +92,7 @@ function showSignIn(message = '') {
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
   $('connection').textContent = '';
+  delete $('connection').dataset.state;
   $('token').focus();
 }
 
@@ -175,15 +176,18 @@ async function fillMicrophones() {
 
 connection.addEventListener('open', () => {
   const status = $('connection');
-  status.dataset.state = 'up';
-  status.textContent = 'Connected.';
+  if (status.dataset.state !== 'up') {
+    status.dataset.state = 'up';
+    status.textContent = 'Connected.';
+  }
   if (me?.scopes.includes('listen')) connection.send({ type: 'listen' });
 });
 
 connection.addEventListener('close', async (event) => {
+  const { retryIn, idle } = event.detail;
+  if (idle && retryIn !== null && !talker.active) return; // a quiet tab's, back at once
   talker.disconnected();
   lists?.clearLive();
-  const { retryIn } = event.detail;
   if (retryIn === null) return;
   const status = $('connection');
   status.dataset.state = 'down';

@@ -2,7 +2,11 @@
 // reconnecting by itself with exponential backoff and jitter when it drops.
 //
 // Events: 'open', 'message' (detail: the JSON object), 'audio' (detail: {page, frame,
-// pcm: ArrayBuffer}), 'close' (detail: {code, reason, retryIn: ms or null}).
+// pcm: ArrayBuffer}), 'close' (detail: {code, reason, retryIn: ms or null, idle}).
+//
+// The relay closes a connection that neither listens nor talks for its idle_s (code
+// 1001, reason "idle"). For a page kept open to talk that is no failure: it comes back
+// at once, and says so with `idle`, so that the page need not show a drop.
 
 const FIRST_RETRY_MS = 500;
 const LONGEST_RETRY_MS = 15000;
@@ -51,7 +55,11 @@ export class Connection extends EventTarget {
       if (this.socket !== socket) return;
       this.socket = null;
       let retryIn = null;
-      if (this.wanted) {
+      const idle = event.code === 1001 && event.reason === 'idle';
+      if (this.wanted && idle) {
+        retryIn = 0;
+        this.timer = setTimeout(() => this.connect(), retryIn);
+      } else if (this.wanted) {
         // 0.5 s, 1 s, 2 s ... 15 s, each somewhere in its upper half so that many
         // pages do not all come back at the same moment after a relay restart
         const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
@@ -59,7 +67,7 @@ export class Connection extends EventTarget {
         this.failures++;
         this.timer = setTimeout(() => this.connect(), retryIn);
       }
-      const detail = { code: event.code, reason: event.reason, retryIn };
+      const detail = { code: event.code, reason: event.reason, retryIn, idle };
       this.dispatchEvent(new CustomEvent('close', { detail }));
     };
   }

@@ -20,7 +20,9 @@ the talker by skipping pauses, never speech (`polyptt.audio.catchup`). Speech fr
 espeak-ng is played into the virtual microphone in two ways: a talker who waits for the
 alerts' chirp (speech 1 s after the key), and one who speaks at once, whose page is
 caught up only after enough pauses (the time that takes is reported, and the latency
-after it).
+after it). Gaps count the transmits that left more than 1.5 frames after the one before
+(the page ran dry: phones hear it). `--keep-ms` tries another cushion for a caught-up
+page, fixed, in place of the default (`polyptt.audio.catchup.for_capture`).
 
 Idle CPU: a real ``polyptt loop`` process in a pseudo-terminal (tests/loop/terminal.py),
 listening with nothing on the wire, for `--idle` seconds: its CPU time (all threads,
@@ -37,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import os
 import platform
 import statistics
@@ -66,6 +69,7 @@ from tests.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
 from polyptt import codecs, protocol  # noqa: E402
+from polyptt.audio.catchup import CatchUp  # noqa: E402
 from polyptt.audio.live import Microphone  # noqa: E402
 from polyptt.loop.app import RELEASE_SPEAKER_S, LoopApp, TalkSettings  # noqa: E402
 from polyptt.loop.keys import RawTerminal  # noqa: E402
@@ -102,12 +106,16 @@ class TimedSink:
 
 
 class TimedMicrophones:
-    """Opens the loop's microphones, noting when each captured block arrived."""
+    """Opens the loop's microphones, noting when each captured block arrived.
 
-    def __init__(self) -> None:
+    `keep_s`, if given, replaces what a caught-up page keeps waiting (`CatchUp.keep_s`).
+    """
+
+    def __init__(self, keep_s: float | None = None) -> None:
         self.blocks: list[list[tuple[float, int]]] = []  # per talk: (time, samples)
         self.rates: list[int] = []
         self.opened: list[Microphone] = []
+        self.keep_s = keep_s
 
     def open(self, monitor: Any) -> Microphone:
         blocks: list[tuple[float, int]] = []
@@ -116,7 +124,10 @@ class TimedMicrophones:
             blocks.append((time.monotonic(), len(pcm)))
             monitor(pcm)
 
-        microphone = Microphone(CODEC, FRAME_MS, monitor=noted)
+        rate = codecs.info(CODEC).sample_rate
+        catch_up = True if self.keep_s is None else CatchUp(rate, keep_s=self.keep_s)
+        microphone = Microphone(CODEC, FRAME_MS, monitor=noted, catch_up=catch_up)
+        assert microphone.samplerate == rate, "the virtual microphone captures at 16 kHz"
         self.opened.append(microphone)
         self.blocks.append(blocks)
         self.rates.append(microphone.samplerate)
@@ -151,15 +162,16 @@ async def _talks(
 
 
 def measure_talks(
-    count: int, speech: Path, speech_s: float, delay_s: float
-) -> tuple[list[float], list[list[float]]]:
-    """Key press to first alert, and per talk microphone to wire for every transmit
-    (seconds)."""
+    count: int, speech: Path, speech_s: float, delay_s: float, keep_s: float | None = None
+) -> tuple[list[float], list[list[float]], int]:
+    """Key press to first alert, per talk microphone to wire for every transmit
+    (seconds), and the gaps: transmits more than half a frame later than a frame after
+    the one before (the page ran dry; phones hear it)."""
     port = free_port()
     destination = Destination(protocol.DEFAULT_GROUP, port)
     sink = TimedSink(UdpSink(destination, interface="127.0.0.1", ttl=0))
     sockets = open_sockets([Endpoint(protocol.DEFAULT_GROUP, port)], "127.0.0.1")
-    microphones = TimedMicrophones()
+    microphones = TimedMicrophones(keep_s)
     read_fd, write_fd = os.pipe()
     state = LoopState(26, 0x9000)
     app = LoopApp(
@@ -192,7 +204,7 @@ def measure_talks(
             next(t for t, op in sink.sent if op == protocol.OpCode.ALERT and t >= press) - press
         )
     # talk i used microphone i (one more was opened for the talk that never came)
-    latencies = []
+    latencies, gaps = [], 0
     transmits = [t for t, op in sink.sent if op == protocol.OpCode.TRANSMIT]
     talk_starts = [*presses, float("inf")]
     talks = zip(microphones.blocks, microphones.rates, microphones.opened, strict=True)
@@ -200,6 +212,7 @@ def measure_talks(
         if index >= len(presses):
             break
         sent = [t for t in transmits if talk_starts[index] <= t < talk_starts[index + 1]]
+        gaps += sum(b - a > 1.5 * FRAME_MS / 1000 for a, b in itertools.pairwise(sent))
         frame = round(rate * FRAME_MS / 1000)
         captured, times = 0, []
         for at, samples in blocks:
@@ -214,7 +227,7 @@ def measure_talks(
                 break  # the last, partial frame (the flush at the stop)
             talk.append(at - times[position][1])
         latencies.append(talk)
-    return first_alerts, latencies
+    return first_alerts, latencies, gaps
 
 
 def input_position(sent: int, skipped: list[tuple[int, int]]) -> int:
@@ -275,6 +288,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--talks", type=int, default=8, help="talks measured per way of talking")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle measured")
+    parser.add_argument(
+        "--keep-ms", type=float, help="try another fixed cushion (CatchUp.keep_s; not adaptive)"
+    )
     args = parser.parse_args()
     if not only_loopback():
         raise SystemExit("run inside tools/isolated: this sends multicast")
@@ -285,15 +301,21 @@ def main() -> None:
         speech, speech_s = speech_file(Path(tmp))
         print(f"{CODEC}, {FRAME_MS} ms frames ({codecs.info(CODEC).sample_rate} Hz); "
               f"{args.talks} talks of a {speech_s:.1f} s espeak-ng message each way")  # fmt: skip
-        waited_alerts, waited = measure_talks(args.talks, speech, speech_s, 1.0)
-        at_once_alerts, at_once = measure_talks(args.talks, speech, speech_s, 0.0)
+        keep_s = None if args.keep_ms is None else args.keep_ms / 1000
+        waited_alerts, waited, waited_gaps = measure_talks(
+            args.talks, speech, speech_s, 1.0, keep_s
+        )
+        at_once_alerts, at_once, at_once_gaps = measure_talks(
+            args.talks, speech, speech_s, 0.0, keep_s
+        )
     ms = [1000 * x for x in waited_alerts + at_once_alerts]
     print(f"key press to first alert (goal <= 20 ms): median {statistics.median(ms):.2f} ms  "
           f"p99 {percentile(ms, 0.99):.2f} ms  max {max(ms):.2f} ms")  # fmt: skip
     print("microphone to wire once the alerts are over (goal <= 60 ms):")
     every = [1000 * x for talk in waited for x in talk]
     print(f"  waiting for the chirp, all {len(every)} frames: p50 {percentile(every, 0.5):.1f} ms"
-          f"  p99 {percentile(every, 0.99):.1f} ms  max {max(every):.1f} ms")  # fmt: skip
+          f"  p99 {percentile(every, 0.99):.1f} ms  max {max(every):.1f} ms;"
+          f"  gaps {waited_gaps}")  # fmt: skip
     catch_up_s, after = [], []
     for talk in at_once:
         caught = next((i for i, x in enumerate(talk) if x <= CAUGHT_UP_S), len(talk))
@@ -305,7 +327,8 @@ def main() -> None:
           f"{percentile(after, 0.5):.1f} ms  p99 {percentile(after, 0.99):.1f} ms  "
           f"max {max(after):.1f} ms")  # fmt: skip
     print(f"  speaking at once, all {len(every)} frames: p50 {percentile(every, 0.5):.1f} ms  "
-          f"p99 {percentile(every, 0.99):.1f} ms (the catch-up included)")  # fmt: skip
+          f"p99 {percentile(every, 0.99):.1f} ms (the catch-up included); "
+          f"gaps {at_once_gaps}")  # fmt: skip
     before_any, after_page = measure_idle(args.idle)
     print(f"idle listening (goal <= 1 % of a core), {args.idle:g} s: {100 * before_any:.2f} %"
           f"; after a page was played: {100 * after_page:.2f} %")  # fmt: skip

@@ -13,11 +13,12 @@ import itertools
 
 import numpy as np
 import pytest
+from tests.audio_devices import sounddevice_or_skip
 
 from polyptt import protocol
-from polyptt.audio.catchup import CatchUp
+from polyptt.audio.catchup import CatchUp, for_capture
 from polyptt.audio.framer import Framer
-from polyptt.audio.live import LiveFrames
+from polyptt.audio.live import LiveFrames, Microphone
 
 RATE = 8000
 CHUNK = 80  # 10 ms
@@ -254,6 +255,24 @@ def test_a_few_milliseconds_late_is_not_a_dry_spell() -> None:
     late, catch_up = network_talk(CatchUp(RATE, max_keep_s=0.3), stall_s=0.008, start_s=1.0)
     assert catch_up.dry_spells >= 1  # 8 ms: the page learns, and refills
     assert lag(late) >= 0.03
+
+
+def test_a_microphone_keeps_20_ms_and_learns_from_a_device_that_delivers_in_fits() -> None:
+    sounddevice_or_skip()
+    microphone = Microphone("g722", 30)  # the virtual microphone
+    try:
+        catch_up = microphone.frames.catch_up
+        assert catch_up is not None
+        assert catch_up.adaptive
+        assert catch_up.kept == round(0.02 * microphone.samplerate)
+    finally:
+        microphone.close()
+    # a capture that stalls 60 ms every second: a gap each time with a fixed 20 ms; the
+    # capture's page learns (and, easing back, is caught out again now and then)
+    fixed, _ = network_talk(CatchUp(RATE, keep_s=0.02), stall_s=0.06)
+    assert fixed.gaps() == 8
+    learning, catch_up = network_talk(for_capture(RATE), stall_s=0.06)
+    assert learning.gaps() == catch_up.dry_spells <= 3
 
 
 def test_what_is_kept_eases_back_once_the_audio_comes_on_time() -> None:

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from polyptt.audio.catchup import CatchUp
+from polyptt.audio.catchup import CatchUp, for_capture
 from polyptt.audio.framer import Framer
 
 __all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device"]
@@ -116,6 +116,11 @@ class LiveFrames:
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
+
+    @property
+    def catch_up(self) -> CatchUp | None:
+        """What decides the pauses skipped while late; None if every sample goes out."""
+        return self._catch_up
 
     def feed(self, pcm: npt.ArrayLike) -> None:
         """Queue a chunk of PCM (any thread; never blocks). Ignored after `close`.
@@ -279,7 +284,8 @@ class Microphone:
         Gain before encoding.
     max_buffer_s, catch_up
         See :class:`LiveFrames`: by default a microphone's page catches up with the
-        speaker in the pauses once the alerts are over.
+        speaker in the pauses once the alerts are over, then keeps 20 ms waiting, more
+        if the device delivers in fits (`polyptt.audio.catchup.for_capture`).
     monitor : callable, optional
         Called with every captured block (int16, in PortAudio's thread; keep it cheap):
         ``polyptt loop`` draws its level meter from it.
@@ -329,6 +335,8 @@ class Microphone:
             rate = int(info["default_samplerate"])
         self.samplerate = rate
         framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
+        if catch_up is True:
+            catch_up = for_capture(rate)
         self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s, catch_up=catch_up)
         self.status_flags = 0  # input overflows PortAudio reported
 

@@ -14,6 +14,7 @@ import collections
 import threading
 from collections.abc import Callable
 
+from polyptt.audio.catchup import for_capture
 from polyptt.audio.framer import Framer
 from polyptt.audio.levels import level_db
 from polyptt.audio.live import LiveFrames, Microphone
@@ -86,7 +87,8 @@ class VoxInput:
     def talk(self) -> VoxTalk:
         """A source for one page (attached to the capture by its ``start``)."""
         framer = Framer(self.codec, self.frame_ms, input_rate=self.rate, gain_db=self.gain_db)
-        return VoxTalk(self, LiveFrames(framer, catch_up=self.catch_up))
+        catch_up = for_capture(self.rate) if self.catch_up else False
+        return VoxTalk(self, LiveFrames(framer, catch_up=catch_up))
 
     def _attach(self, frames: LiveFrames) -> None:
         with self._lock:  # no block between the pre-roll and the live audio is lost

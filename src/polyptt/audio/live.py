@@ -156,7 +156,7 @@ class LiveFrames:
             self._frame_one()
         if self._frames:
             self._end_dry_spell()
-            self._dry_since, self._unready = None, 0
+            self._unready = 0
             self._under_way = True
             return self._frames.popleft()
         if self._ended:

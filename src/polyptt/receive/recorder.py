@@ -179,8 +179,9 @@ class Recorder:
     def page_audio(self, page: Page, pcm: Pcm, now: float) -> None:
         self.write(page, pcm, page.codec.sample_rate)
 
-    def page_ended(self, page: Page) -> None:
-        self.close(page, page_record(page))
+    def page_ended(self, page: Page) -> Path | None:
+        """Finish `page`'s recording; its JSON's path, as `close` returns it."""
+        return self.close(page, page_record(page))
 
     # A page heard is keyed by its `Page`; a page the relay sends, by anything hashable
     # (its id): both are written the same way, each with its own metadata.

@@ -115,10 +115,7 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
     destination = settings.destination
     endpoint = Endpoint(destination.address, destination.port)
     sockets = open_sockets([endpoint], settings.interface)
-    listeners: list[object] = [relay.hub]
-    if relay.hub.recorder is not None:
-        listeners.insert(0, relay.hub.recorder)  # before the hub: it names the WAV
-    receiver = Receiver(listeners)  # type: ignore[arg-type]
+    receiver = Receiver([relay.hub])  # the hub also drives the recorder
     receiver.ignore(settings.serial)  # our own pages are listed as sent, not heard
     stop = asyncio.Event()
     serving = asyncio.create_task(serve_async(sockets, receiver, stop=stop))

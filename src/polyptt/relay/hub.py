@@ -82,9 +82,9 @@ class Hub:
         Channel -> name, added to every record.
     metrics : Metrics
     recorder : Recorder, optional
-        The relay's recorder (listed before the hub in the receiver's listeners): a heard
-        page's WAV is served by id once it is written. The hub records the pages the
-        relay sends itself, from their datagrams' audio, with their record as the JSON.
+        The relay's recorder, driven by the hub for every page, heard or sent (a sent
+        page from its datagrams' audio, with its record as the JSON); its WAV is served
+        by id once it is written.
     keep : int
         Pages remembered.
     """
@@ -106,7 +106,6 @@ class Hub:
         self._next_id = 1
         self._heard: dict[Page, _Stream] = {}
         self._sent: dict[int, _Stream] = {}
-        self._recorded = 0
         self.on_drop: Callable[[Client], None] | None = None
 
     # ------------------------------------------------------------ pages the relay sends
@@ -144,14 +143,14 @@ class Hub:
         self.metrics.pages_sent += 1
         if self.recorder is not None:
             saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
-            self._recorded = len(self.recorder.finished)
-            if saved is not None:
-                self._serve_recording(record, saved)
+            self._serve_recording(record, saved)
         self._tell(record["channel"], {"type": "page_end", **record})
 
     # ------------------------------------------------------------ pages heard (listener)
 
     def page_started(self, page: Page) -> None:
+        if self.recorder is not None:
+            self.recorder.page_started(page)
         record = self._new_record(
             "heard",
             {
@@ -166,6 +165,8 @@ class Hub:
         self._tell(page.channel, {"type": "page_start", **record})
 
     def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
+        if self.recorder is not None:
+            self.recorder.page_audio(page, pcm, now)
         heard = self._heard.get(page)
         if heard is None:
             return
@@ -188,16 +189,17 @@ class Hub:
         self.metrics.pages_heard += 1
         self.metrics.frames_repaired += summary["frames_repaired"]
         self.metrics.frames_concealed += summary["frames_concealed"]
-        recorder = self.recorder
-        if recorder is not None and len(recorder.finished) > self._recorded:
-            self._recorded = len(recorder.finished)
-            self._serve_recording(record, recorder.finished[-1])
+        if self.recorder is not None:
+            self._serve_recording(record, self.recorder.page_ended(page))
         self._tell(heard.channel, {"type": "page_end", **record})
 
     # ------------------------------------------------------------ internals
 
-    def _serve_recording(self, record: dict[str, Any], saved: Path) -> None:
-        """Offer the WAV beside the recording `saved` (a JSON), if the page had audio."""
+    def _serve_recording(self, record: dict[str, Any], saved: Path | None) -> None:
+        """Offer the WAV beside the recording `saved` (a JSON; None if it could not be
+        written), if the page had audio."""
+        if saved is None:
+            return
         wav = saved.with_suffix(".wav")
         if wav.exists():
             self.recordings[record["id"]] = wav

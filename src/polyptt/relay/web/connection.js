@@ -56,15 +56,16 @@ export class Connection extends EventTarget {
       this.socket = null;
       let retryIn = null;
       const idle = event.code === 1001 && event.reason === 'idle';
-      if (this.wanted && idle) {
-        retryIn = 0;
-        this.timer = setTimeout(() => this.connect(), retryIn);
-      } else if (this.wanted) {
-        // 0.5 s, 1 s, 2 s ... 15 s, each somewhere in its upper half so that many
-        // pages do not all come back at the same moment after a relay restart
-        const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
-        retryIn = Math.round(ceiling * (0.5 + Math.random() / 2));
-        this.failures++;
+      if (this.wanted) {
+        if (idle) {
+          retryIn = 0;
+        } else {
+          // 0.5 s, 1 s, 2 s ... 15 s, each somewhere in its upper half so that many
+          // pages do not all come back at the same moment after a relay restart
+          const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures);
+          retryIn = Math.round(ceiling * (0.5 + Math.random() / 2));
+          this.failures++;
+        }
         this.timer = setTimeout(() => this.connect(), retryIn);
       }
       const detail = { code: event.code, reason: event.reason, retryIn, idle };

@@ -19,7 +19,7 @@ from polyptt import codecs, protocol
 from polyptt.audio.framer import Framer
 from polyptt.receive.inbound import open_sockets, parse_endpoint, serve_async
 from polyptt.receive.receiver import Receiver
-from polyptt.send import send_page_async
+from polyptt.send import PageParams, send_page_async
 from polyptt.transport import Destination, UdpSink
 
 SPEECH = Path(__file__).resolve().parent / "data" / "speech16k.wav"
@@ -60,15 +60,8 @@ def test_one_loop_sends_and_hears_a_page_sample_for_sample(codec: str, frame_ms:
     async def main() -> object:
         stop = asyncio.Event()
         listening = asyncio.create_task(serve_async(sockets, receiver, stop=stop))
-        report = await send_page_async(
-            frames,
-            sink=sink,
-            channel=26,
-            serial=0x0A1B2C3D,
-            caller_id="asyncio",
-            codec=protocol.CodecId[codec.upper()],
-            frame_ms=frame_ms,
-        )
+        params = PageParams(26, 0x0A1B2C3D, "asyncio", protocol.CodecId[codec.upper()], frame_ms)
+        report = await send_page_async(frames, params, sink=sink)
         for _ in range(100):  # the end packets close the page
             if heard.ended:
                 break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 import os
 import signal
 from collections.abc import Iterator
@@ -11,7 +11,7 @@ import pytest
 from tests.pages import split_page
 
 from polyptt import protocol, scheduling
-from polyptt.send import PageReport, send_page, transmit_offset
+from polyptt.send import PageParams, PageReport, send_page, transmit_offset
 from polyptt.send import pacing as sender
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
@@ -21,16 +21,19 @@ class FakeClock:
     """A monotonic clock that only sleeping moves; `hiccups` adds delays at given sleeps."""
 
     def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
+        self.time = start
         self.sleeps: list[float] = []
         self.hiccups: dict[int, float] = {}
 
     def __call__(self) -> float:
-        return self.now
+        return self.time
+
+    def now(self) -> float:
+        return self.time
 
     def sleep(self, seconds: float) -> None:
         assert seconds > 0
-        self.now += seconds + self.hiccups.pop(len(self.sleeps), 0.0)
+        self.time += seconds + self.hiccups.pop(len(self.sleeps), 0.0)
         self.sleeps.append(seconds)
 
 
@@ -48,20 +51,19 @@ def frames_of(count: int, size: int = 240) -> list[bytes]:
     return [bytes([index % 256]) * size for index in range(count)]
 
 
+PARAMS = PageParams(CHANNEL, SERIAL, CALLER, protocol.CodecId.G722, 30, start_count=0x1000)
+_PARAM_NAMES = {field.name for field in dataclasses.fields(PageParams)}
+
+
 def page(frames, sink, clock=None, **overrides) -> PageReport:
-    arguments = dict(
-        sink=sink,
-        channel=CHANNEL,
-        serial=SERIAL,
-        caller_id=CALLER,
-        codec=protocol.CodecId.G722,
-        frame_ms=30,
-        start_count=0x1000,
+    """`send_page` of PARAMS with `overrides` (of the page or of send_page's options)."""
+    params = dataclasses.replace(
+        PARAMS, **{k: v for k, v in overrides.items() if k in _PARAM_NAMES}
     )
+    options = {k: v for k, v in overrides.items() if k not in _PARAM_NAMES}
     if clock is not None:
-        arguments.update(clock=clock, sleep=clock.sleep)
-    arguments.update(overrides)
-    return send_page(frames, **arguments)
+        options["clock"] = clock
+    return send_page(frames, params, sink=sink, **options)
 
 
 def expected_offsets(frame_count: int, frame_ms: int) -> list[float]:
@@ -137,27 +139,17 @@ def test_late_process_catches_up_in_order_without_drift() -> None:
 
 
 def test_spin_polls_the_clock_instead_of_sleeping_at_the_end() -> None:
-    clock = FakeClock()
     polls: list[float] = []
 
-    def polled_clock() -> float:
-        polls.append(clock.now)
-        clock.now += 0.0001  # every poll costs 100 us of "spinning"
-        return clock.now
+    class PolledClock(FakeClock):
+        def now(self) -> float:
+            polls.append(self.time)
+            self.time += 0.0001  # every poll costs 100 us of "spinning"
+            return self.time
 
+    clock = PolledClock()
     sink = RecordingSink(clock)
-    send_page(
-        frames_of(3),
-        sink=sink,
-        channel=CHANNEL,
-        serial=SERIAL,
-        caller_id=CALLER,
-        codec=protocol.CodecId.G722,
-        frame_ms=30,
-        clock=polled_clock,
-        sleep=clock.sleep,
-        spin_s=0.002,
-    )
+    page(frames_of(3), sink, clock, spin_s=0.002)
     assert clock.sleeps  # slept for most of each wait
     assert all(s <= 0.050 for s in clock.sleeps)
     assert len(polls) > 100  # and spun through the last 2 ms
@@ -248,17 +240,21 @@ class _PolicyRecordingSink:
         self.policies.add(os.sched_getscheduler(0))
 
 
+class _HurriedClock(FakeClock):
+    """10 s pass per look: never a wait."""
+
+    def now(self) -> float:
+        self.time += 10.0
+        return self.time
+
+
 def _short_page(sink: object, **kwargs: object) -> sender.PageReport:
+    params = PageParams(26, 1, "t", protocol.CodecId.G722, 30)
     return sender.send_page(
         [b"\x00" * 240],
+        params,
         sink=sink,  # type: ignore[arg-type]
-        channel=26,
-        serial=1,
-        caller_id="t",
-        codec=protocol.CodecId.G722,
-        frame_ms=30,
-        clock=itertools.count(0.0, 10.0).__next__,  # 10 s pass per look: never a wait
-        sleep=lambda _s: None,
+        clock=_HurriedClock(0.0),
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -1,61 +1,253 @@
 """The asyncio pacers: the same page as the blocking one, never blocking the loop, and
 always ended; waiting on the loop's timers (`send_page_async`) or in a real-time thread
-that paces many pages (`PacerThread.send_page`), with one behaviour."""
+that paces many pages (`PacerThread.send_page`), with one behaviour.
+
+What a page sends and when, and how it ends, is checked on a clock that only waiting
+moves (`tests.support.clocks.VirtualClock`): exact offsets, no sleeping. Real time is
+used where it is the property: a page on the real clock is never early and keeps the
+loop free, a capture is written without waiting, and a second cancel hurries the ends.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.support.clocks import VirtualClock
 
 from polyptt import protocol
-from polyptt.send import page_length, send_page_async, transmit_offset
+from polyptt.send import (
+    MONOTONIC,
+    Clock,
+    PageParams,
+    page_length,
+    send_page_async,
+    transmit_offset,
+)
 from polyptt.send.pacer_thread import PacerThread
 
 ALERT, TRANSMIT, END = protocol.OpCode.ALERT, protocol.OpCode.TRANSMIT, protocol.OpCode.END
+PARAMS = PageParams(26, 0x1234, "async", protocol.CodecId.G711U, 20, start_count=0)
+FRAME = b"\x55" * 160
 
 
 class LoopSink:
-    """Records (due offset, monotonic time, datagram) from any thread."""
+    """Records (due offset, the clock's time, datagram) from any thread; `on_send` is
+    called with each datagram."""
 
     paced = True
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = MONOTONIC) -> None:
+        self.clock = clock
         self.sent: list[tuple[float, float, bytes]] = []
+        self.on_send: Callable[[bytes], None] | None = None
 
     def send(self, datagram: bytes, offset: float) -> None:
-        self.sent.append((offset, time.monotonic(), datagram))
+        self.sent.append((offset, self.clock.now(), datagram))
+        if self.on_send is not None:
+            self.on_send(datagram)
 
     def ops(self) -> list[int]:
         return [data[0] for _o, _t, data in self.sent]
 
+    def times(self, op: int) -> list[float]:
+        return [when for _o, when, data in self.sent if data[0] == op]
+
+
+class StallingSource:
+    """`count` frames, then none ready ever again; `stalled` is called (once, from the
+    pacer's thread) when the first missing one is asked for."""
+
+    def __init__(self, count: int, stalled: Callable[[], None]) -> None:
+        self.left = count
+        self.stalled: Callable[[], None] | None = stalled
+
+    def next_frame(self) -> bytes | None:
+        if self.left:
+            self.left -= 1
+            return FRAME
+        if self.stalled is not None:
+            self.stalled, stalled = None, self.stalled
+            stalled()
+        return None
+
+
+Pace = Callable[..., Any]
+
 
 @pytest.fixture(params=["loop", "thread"])
-def pace(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
-    """Each asyncio pacer in turn."""
-    if request.param == "loop":
-        yield send_page_async
-    else:
-        pacer = PacerThread()
-        yield pacer.send_page
-        pacer.close()
+def pacer(request: pytest.FixtureRequest) -> Iterator[Callable[[Clock], Pace]]:
+    """Each asyncio pacer in turn: ``pacer(clock)`` is its send_page, kept on `clock`."""
+    threads: list[PacerThread] = []
+
+    def make(clock: Clock = MONOTONIC) -> Pace:
+        if request.param == "loop":
+            return functools.partial(send_page_async, clock=clock)
+        threads.append(PacerThread(clock=clock))
+        return threads[-1].send_page
+
+    yield make
+    for thread in threads:
+        thread.close()
 
 
-def page(pace: Callable[..., Any], sink: LoopSink, frames: object, **overrides: object):
-    arguments = dict(
-        sink=sink,
-        channel=26,
-        serial=0x1234,
-        caller_id="async",
-        codec=protocol.CodecId.G711U,
-        frame_ms=20,
-        start_count=0,
-    )
-    arguments.update(overrides)
-    return pace(frames, **arguments)
+def later(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> Callable[[], None]:
+    """`callback` run on `loop` soon, from whichever thread calls the result."""
+    return lambda: loop.call_soon_threadsafe(callback)
+
+
+def assert_paced_ends(sink: LoopSink) -> None:
+    """Twelve ends, 30 ms apart on the sink's clock, the first one the pause after the
+    last packet before them."""
+    assert sink.ops()[-12:] == [END] * 12
+    assert sink.ops().count(END) == 12
+    ends = sink.times(END)
+    gaps = [b - a for a, b in itertools.pairwise(ends)]
+    assert gaps == pytest.approx([0.03] * 11, abs=1e-9)
+    before = sink.sent[-13][1]
+    assert ends[0] - before >= protocol.END_PAUSE_S - 1e-9
+
+
+# ------------------------------------------------------------------ on a virtual clock
+
+
+def test_every_packet_goes_out_at_its_due_time_on_the_clock(pacer: Callable[..., Pace]) -> None:
+    clock = VirtualClock()
+    sink = LoopSink(clock)
+    frames = [bytes([i]) * 160 for i in range(40)]
+    report = asyncio.run(pacer(clock)(frames, PARAMS, sink=sink))
+    assert sink.ops() == [ALERT] * 31 + [TRANSMIT] * 40 + [END] * 12
+    start = sink.sent[0][1]
+    for offset, when, _data in sink.sent:
+        assert when - start == pytest.approx(offset, abs=1e-9)
+    assert sink.sent[-1][0] == pytest.approx(page_length(40, 20))
+    last = [d[26:] for _o, _t, d in sink.sent if d[0] == TRANSMIT][-1]
+    assert last == bytes([38]) * 160 + bytes([39]) * 160  # the previous frame, then its own
+    assert (report.alerts, report.transmits, report.ends) == (31, 40, 12)
+    assert (report.start_count, report.last_count) == (0, 39 * 160)
+    assert not report.stopped
+
+
+def test_max_frames_of_the_params_ends_the_audio(pacer: Callable[..., Pace]) -> None:
+    clock = VirtualClock()
+    sink = LoopSink(clock)
+    params = PageParams(26, 1, "limit", protocol.CodecId.G711U, 20, max_frames=7)
+    report = asyncio.run(pacer(clock)([FRAME] * 50, params, sink=sink))
+    assert sink.ops() == [ALERT] * 31 + [TRANSMIT] * 7 + [END] * 12
+    assert report.transmits == 7
+    assert_paced_ends(sink)
+
+
+def test_stop_event_ends_the_page_at_once(pacer: Callable[..., Pace]) -> None:
+    """Stopped while its 21st frame is awaited: 20 frames out, then at once the ends."""
+    clock = VirtualClock()
+
+    async def main() -> tuple[Any, LoopSink]:
+        sink, stop = LoopSink(clock), asyncio.Event()
+        source = StallingSource(20, later(asyncio.get_running_loop(), stop.set))
+        return await pacer(clock)(source, PARAMS, sink=sink, stop=stop), sink
+
+    report, sink = asyncio.run(main())
+    assert sink.ops()[:51] == [ALERT] * 31 + [TRANSMIT] * 20
+    assert (report.transmits, report.ends, report.stopped) == (20, 12, True)
+    assert_paced_ends(sink)
+
+
+def test_cancelled_page_still_sends_its_ends_then_raises(pacer: Callable[..., Pace]) -> None:
+    clock = VirtualClock()
+
+    async def main() -> LoopSink:
+        sink, tasks = LoopSink(clock), []
+        source = StallingSource(20, later(asyncio.get_running_loop(), lambda: tasks[0].cancel()))
+        tasks.append(asyncio.create_task(pacer(clock)(source, PARAMS, sink=sink)))
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+        return sink
+
+    sink = asyncio.run(main())
+    assert sink.ops()[:51] == [ALERT] * 31 + [TRANSMIT] * 20
+    assert_paced_ends(sink)  # paced, not a burst
+
+
+def test_failing_source_ends_the_page_and_raises(pacer: Callable[..., Pace]) -> None:
+    def frames() -> Iterator[bytes]:
+        yield b"\x01" * 160
+        raise OSError("microphone unplugged")
+
+    clock = VirtualClock()
+    sink = LoopSink(clock)
+
+    async def main() -> None:
+        with pytest.raises(OSError, match="unplugged"):
+            await pacer(clock)(frames(), PARAMS, sink=sink)
+
+    asyncio.run(main())
+    assert sink.ops() == [ALERT] * 31 + [TRANSMIT] + [END] * 12
+    assert_paced_ends(sink)
+
+
+def test_one_thread_paces_ten_pages_at_once_each_on_its_own_schedule() -> None:
+    """The relay's case: ten talkers, one pacing thread; each page whole, each packet at
+    its own page's due time (the real lateness: benchmarks/relay.py)."""
+    frames = [bytes([i]) * 160 for i in range(50)]
+    clock = VirtualClock()
+
+    async def main() -> list[LoopSink]:
+        pacer = PacerThread(clock=clock)
+        sinks = [LoopSink(clock) for _ in range(10)]
+        try:
+            reports = await asyncio.gather(
+                *(
+                    pacer.send_page(frames, PageParams(26 + i, 1, "t", PARAMS.codec, 20), sink=s)
+                    for i, s in enumerate(sinks)
+                )
+            )
+        finally:
+            pacer.close()
+        assert all(report.transmits == 50 for report in reports)
+        return sinks
+
+    for sink in asyncio.run(main()):
+        assert sink.ops() == [ALERT] * 31 + [TRANSMIT] * 50 + [END] * 12
+        assert [d[26:] for _o, _t, d in sink.sent if d[0] == TRANSMIT][-1] == bytes(
+            [48]
+        ) * 160 + bytes([49]) * 160
+        start = sink.sent[0][1]
+        for offset, when, _data in sink.sent:
+            assert when - start == pytest.approx(offset, abs=1e-9)
+
+
+def test_closing_the_thread_waits_for_the_pages_ends() -> None:
+    clock = VirtualClock()
+
+    async def main() -> LoopSink:
+        loop = asyncio.get_running_loop()
+        pacer, sink = PacerThread(clock=clock), LoopSink(clock)
+        stop, stalled = asyncio.Event(), asyncio.Event()
+
+        def stall() -> None:
+            stop.set()
+            stalled.set()
+
+        source = StallingSource(10, later(loop, stall))
+        task = asyncio.create_task(pacer.send_page(source, PARAMS, sink=sink, stop=stop))
+        await stalled.wait()  # the page is going: 10 frames out, the 11th awaited
+        await asyncio.to_thread(pacer.close)  # returns once the ends are out
+        assert sink.ops()[-12:] == [END] * 12
+        await task
+        return sink
+
+    sink = asyncio.run(main())
+    assert sink.ops().count(TRANSMIT) == 10
+    assert_paced_ends(sink)
+
+
+# ------------------------------------------------------------------ on the real clock
 
 
 async def _ticker(period: float, lateness: list[float], stop: asyncio.Event) -> None:
@@ -68,13 +260,15 @@ async def _ticker(period: float, lateness: list[float], stop: asyncio.Event) -> 
         lateness.append(loop.time() - due)
 
 
-def test_page_on_the_loop_keeps_its_schedule_and_the_loop_free(pace: Callable[..., Any]) -> None:
+def test_page_on_the_loop_keeps_its_schedule_and_the_loop_free(
+    pacer: Callable[..., Pace],
+) -> None:
     frames = [bytes([i]) * 160 for i in range(25)]
 
-    async def main() -> tuple[object, list[float]]:
+    async def main() -> tuple[object, LoopSink, list[float]]:
         sink, lateness, done = LoopSink(), [], asyncio.Event()
         ticker = asyncio.create_task(_ticker(0.005, lateness, done))
-        report = await page(pace, sink, frames)
+        report = await pacer()(frames, PARAMS, sink=sink)
         done.set()
         await ticker
         return report, sink, lateness
@@ -91,80 +285,38 @@ def test_page_on_the_loop_keeps_its_schedule_and_the_loop_free(pace: Callable[..
     assert max(lateness) < 0.05  # another task ran all along
 
 
-def test_stop_event_ends_the_page_at_once(pace: Callable[..., Any]) -> None:
-    frames = [b"\x55" * 160] * 500  # 10 s of audio
-
-    async def main() -> tuple[object, LoopSink, float]:
-        sink, stop = LoopSink(), asyncio.Event()
-        asyncio.get_running_loop().call_later(1.2, stop.set)
-        started = time.monotonic()
-        report = await page(pace, sink, frames, stop=stop)
-        return report, sink, time.monotonic() - started
-
-    report, sink, took = asyncio.run(main())
-    assert sink.ops()[-12:] == [END] * 12
-    assert 0 < report.transmits < 30
-    assert report.stopped
-    assert took < 1.2 + 0.05 + 11 * 0.03 + 0.2
-
-
-def test_cancelled_page_still_sends_its_ends_then_raises(pace: Callable[..., Any]) -> None:
-    frames = [b"\x55" * 160] * 500
+def test_cancelled_twice_sends_the_remaining_ends_at_once(pacer: Callable[..., Pace]) -> None:
+    """Cancelled in the alerts, then again once the first end is out: the other 11 go
+    out at once, not 30 ms apart (0.33 s)."""
 
     async def main() -> LoopSink:
-        sink = LoopSink()
-        task = asyncio.create_task(page(pace, sink, frames))
-        await asyncio.sleep(1.1)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return sink
+        loop, sink = asyncio.get_running_loop(), LoopSink()
+        task = asyncio.create_task(pacer()([FRAME] * 500, PARAMS, sink=sink))
 
-    sink = asyncio.run(main())
-    ops = sink.ops()
-    assert ops[-12:] == [END] * 12
-    assert TRANSMIT in ops
-    ends = [when for _o, when, data in sink.sent if data[0] == END]
-    assert ends[-1] - ends[0] == pytest.approx(11 * 0.03, abs=0.03)  # paced, not a burst
+        def cancel_again(datagram: bytes) -> None:
+            if datagram[0] == END and sink.ops().count(END) == 1:
+                loop.call_soon_threadsafe(task.cancel)
 
-
-def test_cancelled_twice_sends_the_remaining_ends_at_once(pace: Callable[..., Any]) -> None:
-    async def main() -> LoopSink:
-        sink = LoopSink()
-        task = asyncio.create_task(page(pace, sink, [b"\x55" * 160] * 500))
-        await asyncio.sleep(1.0)
-        task.cancel()
+        sink.on_send = cancel_again
         await asyncio.sleep(0.1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         return sink
 
-    assert asyncio.run(main()).ops()[-12:] == [END] * 12
-
-
-def test_failing_source_ends_the_page_and_raises(pace: Callable[..., Any]) -> None:
-    def frames():
-        yield b"\x01" * 160
-        raise OSError("microphone unplugged")
-
-    async def main() -> LoopSink:
-        sink = LoopSink()
-        with pytest.raises(OSError, match="unplugged"):
-            await page(pace, sink, frames())
-        return sink
-
     sink = asyncio.run(main())
-    assert sink.ops() == [ALERT] * 31 + [TRANSMIT] + [END] * 12
+    assert sink.ops()[-12:] == [END] * 12
+    ends = sink.times(END)
+    assert ends[-1] - ends[0] < 0.15
 
 
-def test_unpaced_sink_is_written_without_waiting(pace: Callable[..., Any]) -> None:
+def test_unpaced_sink_is_written_without_waiting(pacer: Callable[..., Pace]) -> None:
     class Capture(LoopSink):
         paced = False
 
     async def main() -> Capture:
         sink = Capture()
-        await page(pace, sink, [b"\x01" * 160] * 100)
+        await pacer()([b"\x01" * 160] * 100, PARAMS, sink=sink)
         return sink
 
     started = time.monotonic()
@@ -173,49 +325,3 @@ def test_unpaced_sink_is_written_without_waiting(pace: Callable[..., Any]) -> No
     offsets = [o for o, _t, _d in sink.sent]
     assert offsets[31] == pytest.approx(transmit_offset(0, 20))
     assert offsets[-1] == pytest.approx(page_length(100, 20))
-
-
-def test_one_thread_paces_ten_pages_at_once_each_on_its_own_schedule() -> None:
-    """The relay's case: ten talkers, one pacing thread; each page is whole and on time
-    (a loose bound here: benchmarks/relay.py measures the real figure)."""
-    frames = [bytes([i]) * 160 for i in range(50)]
-
-    async def main() -> list[LoopSink]:
-        pacer = PacerThread()
-        sinks = [LoopSink() for _ in range(10)]
-        try:
-            reports = await asyncio.gather(
-                *(
-                    page(pacer.send_page, sink, frames, channel=26 + i)
-                    for i, sink in enumerate(sinks)
-                )
-            )
-        finally:
-            pacer.close()
-        assert all(report.transmits == 50 for report in reports)
-        return sinks
-
-    for sink in asyncio.run(main()):
-        assert sink.ops() == [ALERT] * 31 + [TRANSMIT] * 50 + [END] * 12
-        assert [d[26:] for _o, _t, d in sink.sent if d[0] == TRANSMIT][-1] == bytes(
-            [48]
-        ) * 160 + bytes([49]) * 160
-        start = sink.sent[0][1]
-        for offset, when, _data in sink.sent:
-            assert offset - 1e-4 <= when - start < offset + 0.05
-
-
-def test_closing_the_thread_waits_for_the_pages_ends() -> None:
-    async def main() -> LoopSink:
-        pacer, sink, stop = PacerThread(), LoopSink(), asyncio.Event()
-        task = asyncio.create_task(page(pacer.send_page, sink, [b"\x55" * 160] * 500, stop=stop))
-        await asyncio.sleep(1.0)
-        stop.set()
-        await asyncio.sleep(0)
-        await asyncio.to_thread(pacer.close)  # returns once the ends are out
-        assert sink.ops()[-12:] == [END] * 12
-        await task
-        return sink
-
-    sink = asyncio.run(main())
-    assert sink.ops().count(END) == 12

@@ -167,7 +167,7 @@ class NetworkTalk:
     def __init__(
         self, live: LiveFrames, audio: np.ndarray, stall_s: float, start_s: float = 0.0
     ) -> None:
-        self.live, self.now, self.sent = live, 0.0, []
+        self.live, self.time, self.sent = live, 0.0, []
         message = RATE // 50
         self.arrivals = []
         for index, start in enumerate(range(0, len(audio), message)):
@@ -181,19 +181,19 @@ class NetworkTalk:
     def paced(self) -> bool:
         return True
 
-    def clock(self) -> float:
-        return self.now
+    def now(self) -> float:
+        return self.time
 
     def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 1e-4)
-        while self.fed < len(self.arrivals) and self.arrivals[self.fed][0] <= self.now:
+        self.time += max(seconds, 1e-4)
+        while self.fed < len(self.arrivals) and self.arrivals[self.fed][0] <= self.time:
             self.live.feed(self.arrivals[self.fed][1])
             self.fed += 1
         if self.fed == len(self.arrivals):
             self.live.close()
 
     def send(self, datagram: bytes, offset: float) -> None:
-        self.sent.append((self.now, datagram[0]))
+        self.sent.append((self.time, datagram[0]))
 
     def gaps(self) -> int:
         """Transmit packets that left later than a frame after the one before."""
@@ -204,24 +204,14 @@ class NetworkTalk:
 def network_talk(
     catch_up: CatchUp, stall_s: float = 0.12, start_s: float = 0.0
 ) -> tuple[NetworkTalk, CatchUp]:
-    from polyptt.send import send_page
+    from polyptt.send import PageParams, send_page
 
     audio, _loud = talk([(1.2, -np.inf)] + [(0.6, -15.0), (0.4, -np.inf)] * 8)
     talk_ = None
-    live = LiveFrames(Framer("g711u", 20), catch_up=catch_up, clock=lambda: talk_.now)
+    live = LiveFrames(Framer("g711u", 20), catch_up=catch_up, clock=lambda: talk_.time)
     talk_ = NetworkTalk(live, audio, stall_s, start_s)
-    send_page(
-        live,
-        sink=talk_,
-        channel=26,
-        serial=1,
-        caller_id="net",
-        codec=protocol.CodecId.G711U,
-        frame_ms=20,
-        clock=talk_.clock,
-        sleep=talk_.sleep,
-        realtime=False,
-    )
+    params = PageParams(26, 1, "net", protocol.CodecId.G711U, 20)
+    send_page(live, params, sink=talk_, clock=talk_, realtime=False)
     return talk_, catch_up
 
 

@@ -14,7 +14,7 @@ import soundfile
 from polyptt import codecs, protocol
 from polyptt.audio.framer import Framer
 from polyptt.audio.live import LiveFrames, RawReader, parse_device
-from polyptt.send import page_length, send_page
+from polyptt.send import PageParams, page_length, send_page
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech16k.wav"
 
@@ -96,16 +96,8 @@ def test_live_audio_during_the_alerts_is_paged_from_its_first_sample() -> None:
         writer = threading.Thread(target=_write_in_real_time, args=(write_fd, pcm))
         reader.start()
         writer.start()
-        report = send_page(
-            reader.frames,
-            sink=sink,
-            channel=26,
-            serial=1,
-            caller_id="live",
-            codec=protocol.CodecId.G722,
-            frame_ms=20,
-            realtime=False,
-        )
+        params = PageParams(26, 1, "live", protocol.CodecId.G722, 20)
+        report = send_page(reader.frames, params, sink=sink, realtime=False)
         writer.join()
     expected = expected_frames(pcm)
     assert sink.frames()[0] == expected[0]
@@ -131,16 +123,8 @@ def test_a_source_that_falls_behind_delays_the_audio_without_a_burst() -> None:
     feeder = threading.Thread(target=late)
     sink = RecordingSink()
     feeder.start()
-    report = send_page(
-        live,
-        sink=sink,
-        channel=1,
-        serial=1,
-        caller_id="",
-        codec=protocol.CodecId.G711U,
-        frame_ms=20,
-        realtime=False,
-    )
+    params = PageParams(1, 1, "", protocol.CodecId.G711U, 20)
+    report = send_page(live, params, sink=sink, realtime=False)
     feeder.join()
     transmits = [o for o, d in sink.sent if d[0] == protocol.OpCode.TRANSMIT]
     assert len(transmits) == 10 == report.transmits

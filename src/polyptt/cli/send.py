@@ -26,7 +26,7 @@ from polyptt.protocol import CodecId
 if TYPE_CHECKING:
     from polyptt.audio import PageAudio
     from polyptt.audio.live import LiveFrames
-    from polyptt.send import FrameSource, PageReport
+    from polyptt.send import FrameSource, PageParams, PageReport
     from polyptt.transport import Destination
 
 __all__ = ["send"]
@@ -337,22 +337,21 @@ def _send(
         "ttl": ttl,
         "pcap": str(pcap) if pcap else None,
     }
+    from polyptt.send import PageParams
+
+    params = PageParams(
+        channel, serial, caller_id, CodecId(wire_id), frame_ms, start_count, max_frames
+    )
     try:
         report, status, error = _run_page(
             source,
+            params,
             sink=sink,
             console=console,
             total_frames=total_frames,
             live=live,
-            channel=channel,
-            serial=serial,
-            caller_id=caller_id,
-            codec=CodecId(wire_id),
             codec_name=codec,
-            frame_ms=frame_ms,
-            start_count=start_count,
             realtime=realtime,
-            max_frames=max_frames,
         )
     finally:
         closer()
@@ -495,6 +494,7 @@ def _open_sink(
 
 def _run_page(
     source: FrameSource | list[bytes],
+    params: PageParams,
     *,
     console: Console,
     codec_name: str,
@@ -507,9 +507,9 @@ def _run_page(
     from polyptt.send import PageReport, page_length, send_page
     from polyptt.transport import NetworkError
 
-    label = f"channel {protocol.format_channel(page['channel'])} ({page['channel']}), {codec_name}"
+    label = f"channel {protocol.format_channel(params.channel)} ({params.channel}), {codec_name}"
     if total_frames is not None:
-        total = f" / {page_length(total_frames, page['frame_ms']):.1f}"
+        total = f" / {page_length(total_frames, params.frame_ms):.1f}"
         hint = ""
     else:
         total, hint = "", "  (Ctrl-C to end)"
@@ -525,6 +525,7 @@ def _run_page(
         shown = progress if console.interactive else None
         send_page(
             source,
+            params,
             progress=shown,
             report=report,
             on_first_signal=live.input.stop if live is not None else None,

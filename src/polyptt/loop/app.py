@@ -37,7 +37,7 @@ from polyptt.loop.vox import VoxInput
 from polyptt.receive.inbound import COALESCE_PLAYING_S, COALESCE_S, serve_async
 from polyptt.receive.receiver import Receiver
 from polyptt.receive.session import Page, Pcm
-from polyptt.send import PageReport, send_page_async
+from polyptt.send import PageParams, PageReport, send_page_async
 from polyptt.transport import NetworkError
 
 __all__ = ["LoopApp", "TalkSettings"]
@@ -79,6 +79,13 @@ class TalkSettings:
     @property
     def max_frames(self) -> int:
         return max(1, math.ceil(self.max_talk_s * 1000 / self.frame_ms))
+
+    def page(self, channel: int) -> PageParams:
+        """Our page on `channel`, as the pacer takes it."""
+        codec = protocol.CodecId[self.codec.upper()]
+        return PageParams(
+            channel, self.serial, self.caller_id, codec, self.frame_ms, None, self.max_frames
+        )
 
 
 class _Listened(Container[int]):
@@ -328,15 +335,10 @@ class LoopApp:
         try:
             await send_page_async(
                 microphone.frames,
+                talk.page(self.state.talk_channel),
                 sink=self.sink,
-                channel=self.state.talk_channel,
-                serial=talk.serial,
-                caller_id=talk.caller_id,
-                codec=protocol.CodecId[talk.codec.upper()],
-                frame_ms=talk.frame_ms,
                 stop=stop,
                 report=report,
-                max_frames=talk.max_frames,
             )
         except NetworkError as exc:
             self.state.tell(f"network: {exc}", time.time())

@@ -61,7 +61,9 @@ def create_app(settings: RelaySettings) -> web.Application:
         store=TokenStore(settings.config.tokens_path),
         audit=audit,
         hub=hub,
-        talks=Talks(lambda target: _sink(relay, target), settings.serial, hub, audit),
+        talks=Talks(
+            lambda target: _sink(relay, target), settings.serial, hub, audit, settings.clock
+        ),
         metrics=metrics,
     )
 

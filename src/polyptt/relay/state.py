@@ -20,6 +20,7 @@ from polyptt.relay.clients import Client
 from polyptt.relay.config import RelayConfig
 from polyptt.relay.hub import Hub, Metrics
 from polyptt.relay.talks import Talks
+from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import Sink
 from polyptt.transport import Destination
 
@@ -50,6 +51,8 @@ class RelaySettings:
         Record every heard page there (as ``polyptt listen --record``).
     tls : bool
         Served over TLS: cookies are marked Secure.
+    clock : Clock
+        What the relay's pages are paced on (tests pass one that only waiting moves).
     """
 
     config: RelayConfig
@@ -60,6 +63,7 @@ class RelaySettings:
     frame_ms: int = 30
     record: Path | None = None
     tls: bool = False
+    clock: Clock = MONOTONIC
 
 
 @dataclass

@@ -23,7 +23,7 @@ from polyptt.relay.auth import Grant
 from polyptt.relay.clients import Client
 from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub
-from polyptt.send import PacerThread, PageReport
+from polyptt.send import MONOTONIC, Clock, PacerThread, PageParams, PageReport
 from polyptt.send.pacing import Sink
 
 __all__ = ["Busy", "Talk", "Talks"]
@@ -39,6 +39,9 @@ class Talk:
 
     Attributes
     ----------
+    params : PageParams
+        The page, as the pacer sends it (channel, the token's name as caller id, codec,
+        frame length, frame limit).
     reason : str or None
         Why it was ended early (``stop``, ``disconnect``, ``limit``, ``revoked``,
         ``shutdown``), None while it runs or if its audio ran out.
@@ -46,9 +49,7 @@ class Talk:
 
     page_id: int
     grant: Grant
-    channel: int
-    codec: str
-    frame_ms: int
+    params: PageParams
     via: str
     remote: str
     target: str | None
@@ -58,8 +59,24 @@ class Talk:
     reason: str | None = None
     started: float = field(default_factory=time.monotonic)
     task: asyncio.Task[PageReport] | None = None
-    max_frames: int | None = None
     digest: str = ""
+
+    @property
+    def channel(self) -> int:
+        return self.params.channel
+
+    @property
+    def codec(self) -> str:
+        """The codec's name (``g722``)."""
+        return self.params.codec.codec_name
+
+    @property
+    def frame_ms(self) -> int:
+        return self.params.frame_ms
+
+    @property
+    def max_frames(self) -> int | None:
+        return self.params.max_frames
 
     def end(self, reason: str) -> None:
         """End the page: ``stop`` sends what was already said first, others end now."""
@@ -97,10 +114,18 @@ class Talks:
         The relay's host serial, in every page it sends.
     hub, audit : Hub, AuditLog
         Told when each page starts and ends.
+    clock : Clock
+        What the pacing thread keeps the pages on (tests pass one that only waiting
+        moves).
     """
 
     def __init__(
-        self, sink_for: Callable[[str | None], Sink], serial: int, hub: Hub, audit: AuditLog
+        self,
+        sink_for: Callable[[str | None], Sink],
+        serial: int,
+        hub: Hub,
+        audit: AuditLog,
+        clock: Clock = MONOTONIC,
     ) -> None:
         self.sink_for = sink_for
         self.serial = serial
@@ -110,7 +135,7 @@ class Talks:
         self.closing = False
         #: Paces every page from one real-time thread: the loop's timers are only as
         #: punctual as the loop is idle, and it serves every client too.
-        self.pacer = PacerThread()
+        self.pacer = PacerThread(clock=clock)
 
     def check_free(self, channel: int) -> None:
         """Raise `Busy` if `channel` has a talker (or the relay is shutting down)."""
@@ -154,8 +179,9 @@ class Talks:
             target=target,
             via=via,
         )
-        talk = Talk(page_id, grant, channel, codec, frame_ms, via, remote, target, live)
-        talk.max_frames = max_frames
+        wire = CodecId[codec.upper()]
+        params = PageParams(channel, self.serial, grant.name, wire, frame_ms, None, max_frames)
+        talk = Talk(page_id, grant, params, via, remote, target, live)
         talk.digest = digest
         self.by_channel[channel] = talk
         self.audit.log(
@@ -194,16 +220,7 @@ class Talks:
         echo = EchoSink(sink, talk.codec, info(talk.codec).frame_bytes(talk.frame_ms), deliver)
         try:
             await self.pacer.send_page(
-                frames,
-                sink=echo,
-                channel=talk.channel,
-                serial=self.serial,
-                caller_id=talk.grant.name,
-                codec=CodecId[talk.codec.upper()],
-                frame_ms=talk.frame_ms,
-                stop=talk.stop_event,
-                report=talk.report,
-                max_frames=talk.max_frames,
+                frames, talk.params, sink=echo, stop=talk.stop_event, report=talk.report
             )
         except Exception as exc:  # the ends were still sent (see PacerThread.send_page)
             error = str(exc)

@@ -15,8 +15,11 @@ Send a page
     :func:`~polyptt.send.pacing.send_page` (blocking), :func:`~polyptt.send.pacing.send_page_async`
     (asyncio), :class:`~polyptt.send.pacer_thread.PacerThread` (asyncio, many pages from
     one real-time thread: the relay), :class:`~polyptt.send.pacing.PageReport`
+The time they keep
+    :class:`~polyptt.send.clock.Clock`, :data:`~polyptt.send.clock.MONOTONIC`
 """
 
+from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacer_thread import PacerThread
 from polyptt.send.pacing import PageReport, PageRun, Sink, send_page, send_page_async
 from polyptt.send.schedule import PageParams, Phase, Schedule, page_length, transmit_offset
@@ -24,6 +27,8 @@ from polyptt.send.source import END_OF_AUDIO, FrameSource, IterableFrames
 
 __all__ = [
     "END_OF_AUDIO",
+    "MONOTONIC",
+    "Clock",
     "FrameSource",
     "IterableFrames",
     "PacerThread",

@@ -27,22 +27,18 @@ import heapq
 import itertools
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from polyptt import protocol
 from polyptt.scheduling import realtime as realtime_priority
+from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import POLL_S, PageReport, PageRun, Sink
 from polyptt.send.schedule import PageParams
 from polyptt.send.source import FrameSource
 
 __all__ = ["PacerThread"]
-
-#: The longest sleep of the thread with nothing due, so that closing is prompt.
-_IDLE_S = 0.5
 
 
 @dataclass(eq=False)
@@ -53,17 +49,18 @@ class _Page:
     paced: bool
     loop: asyncio.AbstractEventLoop
     done: asyncio.Future[PageReport]
-    start: float = 0.0  # monotonic time of offset 0
+    clock: Clock
+    start: float = 0.0  # the clock's time of offset 0
     hurry: bool = False  # cancelled twice: the ends go out at once
 
     def now(self) -> float:
         """The page offset to advance to."""
-        return time.monotonic() - self.start if self.paced and not self.hurry else math.inf
+        return self.clock.now() - self.start if self.paced and not self.hurry else math.inf
 
     def stop(self) -> None:
         run = self.run
         if not run.schedule.stopped:
-            run.stop(time.monotonic() - self.start if self.paced else run.schedule.last_offset)
+            run.stop(self.clock.now() - self.start if self.paced else run.schedule.last_offset)
 
 
 class PacerThread:
@@ -73,6 +70,8 @@ class PacerThread:
     ----------
     realtime : bool
         Ask for SCHED_FIFO for the thread (granted or not: see `realtime_granted`).
+    clock : Clock
+        What the pages are kept on (tests pass one that only waiting moves).
 
     Attributes
     ----------
@@ -82,12 +81,13 @@ class PacerThread:
     Examples
     --------
     >>> pacer = PacerThread()                      # doctest: +SKIP
-    >>> report = await pacer.send_page(frames, sink=sink, channel=26, ...)  # doctest: +SKIP
+    >>> report = await pacer.send_page(frames, params, sink=sink)  # doctest: +SKIP
     >>> pacer.close()                              # doctest: +SKIP
     """
 
-    def __init__(self, *, realtime: bool = True) -> None:
+    def __init__(self, *, realtime: bool = True, clock: Clock = MONOTONIC) -> None:
         self.realtime = realtime
+        self.clock = clock
         self.realtime_granted: bool | None = None
         self._wake = threading.Condition()
         self._inbox: list[Callable[[], None]] = []  # work for the thread, under _wake
@@ -99,18 +99,12 @@ class PacerThread:
     async def send_page(
         self,
         frames: FrameSource | Iterable[bytes],
+        params: PageParams,
         *,
         sink: Sink,
-        channel: int,
-        serial: int,
-        caller_id: str,
-        codec: protocol.CodecId,
-        frame_ms: int,
-        start_count: int | None = None,
         stop: asyncio.Event | None = None,
         progress: Callable[[PageReport], None] | None = None,
         report: PageReport | None = None,
-        max_frames: int | None = None,
     ) -> PageReport:
         """Send one page; as `~polyptt.send.pacing.send_page_async`, paced by the thread.
 
@@ -118,10 +112,9 @@ class PacerThread:
         them cheap, and hand anything meant for the loop over with
         ``loop.call_soon_threadsafe``.
         """
-        params = PageParams(channel, serial, caller_id, codec, frame_ms)
-        run = PageRun.start(frames, params, sink, start_count, report, progress, max_frames)
+        run = PageRun.start(frames, params, sink, report, progress)
         loop = asyncio.get_running_loop()
-        page = _Page(run, sink.paced, loop, loop.create_future())
+        page = _Page(run, sink.paced, loop, loop.create_future(), self.clock)
         self._submit(lambda: self._add(page))
         stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
         cancelled: asyncio.CancelledError | None = None
@@ -169,7 +162,7 @@ class PacerThread:
             self._wake.notify()
 
     def _add(self, page: _Page) -> None:
-        page.start = time.monotonic()  # the page starts when the thread takes it
+        page.start = self.clock.now()  # the page starts when the thread takes it
         heapq.heappush(self._heap, (page.start, next(self._order), page))
 
     def _serve(self) -> None:
@@ -186,13 +179,11 @@ class PacerThread:
                         continue
                     if self._closing and not self._heap:
                         return
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else _IDLE_S
-                    if timeout > 0:
-                        self._wake.wait(min(timeout, _IDLE_S))
+                    self.clock.wait(self._wake, self._heap[0][0] if self._heap else None)
 
     def _advance_due(self) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= time.monotonic():
+        heap, clock = self._heap, self.clock
+        while heap and heap[0][0] <= clock.now():
             _due, _order, page = heapq.heappop(heap)
             try:
                 wake = page.run.advance(page.now())
@@ -205,7 +196,7 @@ class PacerThread:
                 if page.paced and not page.hurry:
                     due = page.start + wake
                 else:  # a capture file, or ends in a hurry: at once, but poll a late source
-                    due = time.monotonic() + (POLL_S if page.run.starved else 0.0)
+                    due = clock.now() + (POLL_S if page.run.starved else 0.0)
                 heapq.heappush(heap, (due, next(self._order), page))
 
 

@@ -7,13 +7,17 @@ failure of the source or the sink) into the end packets. They differ only in how
 wait:
 
 :func:`send_page`
-    Blocking, for ``polyptt send``: sleeps on ``time.monotonic`` with real-time
-    priority while the page is on the wire, and notes SIGINT/SIGTERM instead of dying
-    (the handlers are installed from the main thread only).
+    Blocking, for ``polyptt send``: sleeps on its clock with real-time priority while
+    the page is on the wire, and notes SIGINT/SIGTERM instead of dying (the handlers
+    are installed from the main thread only).
 :func:`send_page_async`
-    For an asyncio loop (``loop``, the relay): awaits absolute deadlines on the loop's
-    monotonic clock and never blocks the loop; stopped by an :class:`asyncio.Event` or
-    by cancelling its task, and still sends the end packets either way.
+    For an asyncio loop (``loop``): awaits absolute deadlines on its clock and never
+    blocks the loop; stopped by an :class:`asyncio.Event` or by cancelling its task,
+    and still sends the end packets either way.
+
+Each takes the page as one :class:`~polyptt.send.schedule.PageParams` and its time from
+a :class:`~polyptt.send.clock.Clock` (the real one by default; tests pass one that
+only waiting moves).
 
 Timing
 ------
@@ -29,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ from typing import Protocol
 
 from polyptt import protocol
 from polyptt.scheduling import realtime as realtime_priority
+from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.schedule import PageParams, Schedule
 from polyptt.send.source import END_OF_AUDIO, FrameSource, as_source
 from polyptt.signals import SignalFlag
@@ -136,7 +140,8 @@ class PageRun:
     progress : callable, optional
         Called with the report after every packet (keep it cheap).
     max_frames : int, optional
-        End the audio after this many frames (a duration limit).
+        End the audio after this many frames (a duration limit); by default the
+        schedule's ``params.max_frames``.
     """
 
     def __init__(
@@ -155,7 +160,7 @@ class PageRun:
         self.report = report if report is not None else PageReport()
         self.report.start_count = schedule.start_count
         self.progress = progress
-        self.max_frames = max_frames
+        self.max_frames = schedule.params.max_frames if max_frames is None else max_frames
         #: What the source or the sink raised; the page was ended because of it.
         self.failure: BaseException | None = None
         #: True while the source has no frame ready (the pacer polls it).
@@ -168,21 +173,11 @@ class PageRun:
         frames: FrameSource | Iterable[bytes],
         params: PageParams,
         sink: Sink,
-        start_count: int | None,
         report: PageReport | None,
         progress: Callable[[PageReport], None] | None,
-        max_frames: int | None,
     ) -> PageRun:
         """The run of a new page of `params` (the pacers' common set-up)."""
-        schedule = Schedule(params, start_count=start_count)
-        return cls(
-            schedule,
-            as_source(frames),
-            sink,
-            report=report,
-            progress=progress,
-            max_frames=max_frames,
-        )
+        return cls(Schedule(params), as_source(frames), sink, report=report, progress=progress)
 
     def stop(self, at: float, signum: int | None = None) -> None:
         """End the page now (`at`: the page offset of this moment): ends follow."""
@@ -294,21 +289,14 @@ class PageRun:
 
 def send_page(
     frames: FrameSource | Iterable[bytes],
+    params: PageParams,
     *,
     sink: Sink,
-    channel: int,
-    serial: int,
-    caller_id: str,
-    codec: protocol.CodecId,
-    frame_ms: int,
-    start_count: int | None = None,
     progress: Callable[[PageReport], None] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = MONOTONIC,
     spin_s: float = SPIN_S,
     realtime: bool = True,
     report: PageReport | None = None,
-    max_frames: int | None = None,
     on_first_signal: Callable[[], None] | None = None,
 ) -> PageReport:
     """Send one page, blocking until its last end packet is out.
@@ -316,19 +304,17 @@ def send_page(
     Parameters
     ----------
     frames : FrameSource or iterable of bytes
-        Encoded frames of `frame_ms` each, in order: a list (a file), or a live source
-        (see `polyptt.audio.live`) asked for each frame when it is due.
+        Encoded frames of ``params.frame_ms`` each, in order: a list (a file), or a live
+        source (see `polyptt.audio.live`) asked for each frame when it is due.
+    params : PageParams
+        The page: channel, sender, codec, frame length, first count, frame limit.
     sink : Sink
         A :class:`~polyptt.transport.UdpSink`, a :class:`~polyptt.pcap.PcapSink`, or
         anything with ``paced`` and ``send(datagram, offset)``.
-    channel, serial, caller_id, codec, frame_ms
-        The page (see `PageParams`).
-    start_count : int, optional
-        Sample count of the first frame; random by default (as phones do).
     progress : callable, optional
         Called with the report after every packet (keep it cheap).
-    clock, sleep : callables
-        The monotonic clock and the sleep the schedule uses (tests inject fakes).
+    clock : Clock
+        What the schedule is kept on: read with ``now``, waited on with ``sleep``.
     spin_s : float
         Final part of each wait spent polling the clock rather than sleeping.
     realtime : bool
@@ -337,8 +323,6 @@ def send_page(
     report : PageReport, optional
         A fresh report to fill in, for a caller that wants the counts even when this
         function raises.
-    max_frames : int, optional
-        End the audio after this many frames.
     on_first_signal : callable, optional
         Called on the first SIGINT/SIGTERM instead of ending the page at once (a live
         source then stops capturing and the audio it already has is sent); a second
@@ -354,15 +338,15 @@ def send_page(
     Exception
         Whatever the frame source or the sink raised, after the end packets were sent.
     """
-    params = PageParams(channel, serial, caller_id, codec, frame_ms)
-    run = PageRun.start(frames, params, sink, start_count, report, progress, max_frames)
+    run = PageRun.start(frames, params, sink, report, progress)
     paced = sink.paced
+    now, sleep = clock.now, clock.sleep
     with (
         SignalFlag() as flag,
         realtime_priority() if realtime and paced else nullcontext(False) as granted,
     ):
         run.report.realtime = granted
-        start = clock()
+        start = now()
         signals_seen = 0
 
         def act_on_signals() -> bool:
@@ -375,18 +359,18 @@ def send_page(
             if on_first_signal is not None and signals_seen == 1:
                 on_first_signal()
             else:
-                run.stop(clock() - start if paced else run.schedule.last_offset, flag.received)
+                run.stop(now() - start if paced else run.schedule.last_offset, flag.received)
             return True
 
         while True:
             act_on_signals()
-            wake = run.advance(clock() - start if paced else math.inf)
+            wake = run.advance(now() - start if paced else math.inf)
             if act_on_signals():
                 continue
             if wake is None:
                 break
             if paced:
-                remaining = start + wake - clock()
+                remaining = start + wake - now()
                 if remaining > spin_s:
                     sleep(min(remaining - spin_s, _MAX_SLEEP_S))
             elif run.starved:
@@ -396,23 +380,19 @@ def send_page(
 
 async def send_page_async(
     frames: FrameSource | Iterable[bytes],
+    params: PageParams,
     *,
     sink: Sink,
-    channel: int,
-    serial: int,
-    caller_id: str,
-    codec: protocol.CodecId,
-    frame_ms: int,
-    start_count: int | None = None,
     stop: asyncio.Event | None = None,
     progress: Callable[[PageReport], None] | None = None,
     report: PageReport | None = None,
-    max_frames: int | None = None,
+    clock: Clock = MONOTONIC,
 ) -> PageReport:
     """Send one page from an asyncio task, never blocking the loop.
 
     Parameters are those of :func:`send_page`, without the signal and scheduling ones
-    (an event loop handles signals its own way), and:
+    (an event loop handles signals its own way; the clock is waited on with
+    ``sleep_async``), and:
 
     stop : asyncio.Event, optional
         Set it to end the page now (a stop key, a lost client, a limit); the end
@@ -422,30 +402,29 @@ async def send_page_async(
     task is left alone while they do (sent at once if it is cancelled again), and then
     `asyncio.CancelledError` propagates.
     """
-    params = PageParams(channel, serial, caller_id, codec, frame_ms)
-    run = PageRun.start(frames, params, sink, start_count, report, progress, max_frames)
-    loop = asyncio.get_running_loop()
+    run = PageRun.start(frames, params, sink, report, progress)
+    now = clock.now
     paced = sink.paced
-    start = loop.time()
+    start = now()
     cancelled: asyncio.CancelledError | None = None
     hurry = False  # cancelled twice: the remaining ends go out at once
     while True:
         if stop is not None and stop.is_set() and not run.schedule.stopped:
-            run.stop(loop.time() - start if paced else run.schedule.last_offset)
-        wake = run.advance(loop.time() - start if paced and not hurry else math.inf)
+            run.stop(now() - start if paced else run.schedule.last_offset)
+        wake = run.advance(now() - start if paced and not hurry else math.inf)
         if wake is None:
             break
         if hurry:
             continue
-        delay = start + wake - loop.time() if paced else (POLL_S if run.starved else 0.0)
+        delay = start + wake - now() if paced else (POLL_S if run.starved else 0.0)
         try:
-            await asyncio.sleep(max(0.0, delay))
+            await clock.sleep_async(max(0.0, delay))
         except asyncio.CancelledError as exc:
             # the request stays counted (the error is raised again at the end); this
             # only keeps the page going until its ends are out
             hurry = cancelled is not None
             cancelled = exc
-            run.stop(loop.time() - start if paced else run.schedule.last_offset)
+            run.stop(now() - start if paced else run.schedule.last_offset)
     if cancelled is not None:
         raise cancelled
     return run.finish()

@@ -38,7 +38,12 @@ __all__ = ["PageParams", "Phase", "Schedule", "page_length", "transmit_offset"]
 
 @dataclass(frozen=True)
 class PageParams:
-    """Who pages where, in what: everything but the audio.
+    """Who pages where, in what, for how long: everything about a page but its audio.
+
+    The one description of a page that the schedule, every pacer
+    (`polyptt.send.pacing.send_page`, `~polyptt.send.pacing.send_page_async`,
+    `~polyptt.send.pacer_thread.PacerThread`) and the relay's talks share, instead of
+    the same keywords repeated in each.
 
     Attributes
     ----------
@@ -52,6 +57,10 @@ class PageParams:
         Wire codec of the frames.
     frame_ms : int
         Audio per frame; the sample count advances by 8 per millisecond.
+    start_count : int or None
+        Sample count of the first frame; None: a random one, as phones draw.
+    max_frames : int or None
+        End the audio after this many frames (a duration limit); None: no limit.
     """
 
     channel: int
@@ -59,6 +68,8 @@ class PageParams:
     caller_id: str
     codec: protocol.CodecId
     frame_ms: int
+    start_count: int | None = None
+    max_frames: int | None = None
 
     @property
     def count_step(self) -> int:
@@ -111,7 +122,8 @@ class Schedule:
     params : PageParams
         The page.
     start_count : int, optional
-        Sample count of the first frame; random by default (as phones do).
+        Sample count of the first frame, instead of ``params.start_count``; random if
+        both are None (as phones do).
 
     Attributes
     ----------
@@ -127,6 +139,8 @@ class Schedule:
 
     def __init__(self, params: PageParams, *, start_count: int | None = None) -> None:
         self.params = params
+        if start_count is None:
+            start_count = params.start_count
         self.start_count = random_start_count() if start_count is None else start_count
         protocol.advance(self.start_count, 0)  # validates the 32-bit range
         header = protocol.Header(

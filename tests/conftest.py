@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.processes import LOOPBACK_ENV, only_loopback
+from tests.support import workers
 
 #: The ITU-T G.191 conformance data, kept in the repository with its licence and README.
 TESTVECTORS = Path(__file__).resolve().parent / "data" / "testvectors"
@@ -36,6 +37,17 @@ def _pin_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in ("POLYPTT_TO", "POLYPTT_CALLER_ID", "POLYPTT_SERIAL"):
         monkeypatch.delenv(name, raising=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker gets a loopback and sound devices of its own (tests/support/workers.py)."""
+    name = workers.worker_name()
+    if name is None:
+        return
+    workers.own_network()
+    folder = workers.own_audio(name)
+    if folder is not None:
+        config.add_cleanup(lambda: workers.stop_audio(folder))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,20 +8,24 @@ with a configuration and token store in a temporary folder, and returns once
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tests.processes import polyptt_command, polyptt_env
 
@@ -176,6 +180,46 @@ async def app_client(relay_settings: RelaySettings) -> AsyncIterator[TestClient[
         yield client
     finally:
         await client.close()
+
+
+@contextlib.contextmanager
+def relay_in_thread(relay_settings: RelaySettings) -> Iterator[str]:
+    """The relay application served on 127.0.0.1 from a thread of this process, with an
+    event loop of its own; yields its URL. For clients that block this thread (a
+    command run by `click.testing.CliRunner`); with a `tests.support.clocks.VirtualClock`
+    in the settings its pages take no time."""
+    loop = asyncio.new_event_loop()
+    url: concurrent.futures.Future[str] = concurrent.futures.Future()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        runner = web.AppRunner(create_app(relay_settings))
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            url.set_result(f"http://127.0.0.1:{runner.addresses[0][1]}")
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve())
+        except BaseException as exc:
+            if not url.done():
+                url.set_exception(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="relay", daemon=True)
+    thread.start()
+    try:
+        yield url.result(timeout=15)
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
 
 
 def _popen(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,18 +41,35 @@ def _pin_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """An xdist worker gets a loopback and sound devices of its own (tests/support/workers.py)."""
+    """An xdist worker gets a loopback and sound devices of its own; the controller
+    makes the lock that lets ``exclusive`` tests run alone (tests/support/workers.py)."""
     name = workers.worker_name()
     if name is None:
+        locks = workers.make_locks()
+        config.add_cleanup(lambda: workers.remove_locks(locks))
         return
     workers.own_network()
-    folder = workers.own_audio(name)
-    if folder is not None:
-        config.add_cleanup(lambda: workers.stop_audio(folder))
+    audio = workers.own_audio(name)
+    if audio is not None:
+        config.add_cleanup(lambda: workers.stop_audio(audio))
+
+
+_turns = workers.Turns()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Under xdist, a test marked ``exclusive`` runs with no other test beside it."""
+    exclusive = item.get_closest_marker("exclusive") is not None
+    following = nextitem is not None and nextitem.get_closest_marker("exclusive") is not None
+    with _turns.turn(exclusive=exclusive, next_exclusive=following):
+        return (yield)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``network`` send real packets: only inside the private namespace."""
+    """Tests marked ``exclusive`` first (see tests/support/workers.py); tests marked
+    ``network`` send real packets: only inside the private namespace."""
+    workers.first_exclusive(items)
     if only_loopback():
         return
     skip = pytest.mark.skip(

@@ -268,6 +268,7 @@ def test_closing_waits_for_all_the_queued_audio():
 # -------------------------------------------------------------- a real output device
 
 
+@pytest.mark.exclusive  # plays to the virtual speaker: needs an idle CPU
 @pytest.mark.audio
 @pytest.mark.network
 def test_play_on_a_real_device_and_second_normal_page_is_not_heard(tmp_path):
@@ -310,6 +311,7 @@ def _play_two_pages(sounddevice, tmp_path: Path) -> None:
     assert len(listening.recordings()) == 2  # both recorded, one heard
 
 
+@pytest.mark.exclusive  # plays to the virtual speaker: needs an idle CPU
 @pytest.mark.audio
 @pytest.mark.network
 def test_a_page_faster_than_real_time_plays_whole_on_a_real_device(tmp_path):

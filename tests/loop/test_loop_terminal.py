@@ -140,6 +140,7 @@ def test_quitting_while_talking_ends_the_page_and_restores_the_terminal(
     assert counts["end"] == 12
 
 
+@pytest.mark.exclusive  # plays to the virtual speaker: needs an idle CPU
 def test_pages_play_while_idle_but_not_while_talking(tmp_path: Path) -> None:
     """A page from ``polyptt send`` plays on the speaker while the loop is idle; while it
     talks, neither another page nor its own is played (half duplex), yet --record keeps

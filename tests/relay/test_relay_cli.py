@@ -200,6 +200,7 @@ def test_send_raw_through_the_relay_is_paced_and_paged(tmp_path: Path) -> None:
     assert 0.45 < ratio < 0.56  # -6 dB, after an 8 kHz round trip
 
 
+@pytest.mark.exclusive  # plays to the virtual speaker: needs an idle CPU
 @pytest.mark.network
 @pytest.mark.audio
 def test_listen_through_the_relay_plays_pages_on_the_speaker(tmp_path: Path) -> None:

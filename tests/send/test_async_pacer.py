@@ -260,6 +260,7 @@ async def _ticker(period: float, lateness: list[float], stop: asyncio.Event) -> 
         lateness.append(loop.time() - due)
 
 
+@pytest.mark.exclusive  # bounds real lateness: measures the machine's load too
 def test_page_on_the_loop_keeps_its_schedule_and_the_loop_free(
     pacer: Callable[..., Pace],
 ) -> None:

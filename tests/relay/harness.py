@@ -31,7 +31,7 @@ from tests.processes import polyptt_command, polyptt_env
 
 from polyptt.protocol import DEFAULT_GROUP
 from polyptt.relay import RelaySettings, create_app, load_config
-from polyptt.relay.auth import ALL_CHANNELS, TokenStore
+from polyptt.relay.auth import ALL_CHANNELS, TokenError, TokenStore
 from polyptt.transport import Destination
 
 #: The relay's serial in these tests (its pages are told apart from others' by it).
@@ -121,6 +121,31 @@ class RelayProcess:
         with contextlib.suppress(ValueError):
             return status, json.loads(text)
         return status, text
+
+
+@dataclass
+class SharedRelay:
+    """A relay shared by the tests of a session: its process, its UDP port (where it
+    pages and listens), its configuration and what it records."""
+
+    process: RelayProcess
+    port: int
+    config: Path
+    record: Path
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def token(self, name: str, scopes: str, channels: Iterable[int] = ALL_CHANNELS) -> str:
+        """A new token for `name` (one an earlier test made under that name is revoked)."""
+        with contextlib.suppress(TokenError):
+            revoke_token(self.config, name)
+        return add_token(self.config, name, scopes, channels)
+
+    def check(self) -> None:
+        """The relay outlived the test."""
+        assert self.process.process.poll() is None, self.process.stderr.read_text()
 
 
 def start_relay(

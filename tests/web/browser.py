@@ -18,12 +18,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 #: Where apt puts the browser; POLYPTT_CHROMIUM may name another Chromium.
 CHROMIUM = Path(os.environ.get("POLYPTT_CHROMIUM", "/usr/bin/chromium-headless-shell"))
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DESKTOP = {"width": 1280, "height": 800}
+#: The relay's channel names in the web page's tests.
+CHANNELS = '[channels]\n26 = "All staff"\n27 = "Kitchen"\n50 = "Emergency"\n'
+
 PHONE = {"width": 390, "height": 844}
 
 
@@ -40,13 +43,16 @@ def chromium() -> Path:
 
 @contextlib.contextmanager
 def launch(
+    playwright: Playwright,
     microphone: Path | None = None,
     *,
     grant: bool = True,
     autoplay: bool = True,
     args: Sequence[str] = (),
 ) -> Iterator[Browser]:
-    """Chromium with `microphone` (a WAV played once) as its microphone.
+    """Chromium with `microphone` (a WAV played once) as its microphone, started by
+    `playwright` (one sync Playwright at a time per thread: the module's, see
+    tests/web/conftest.py).
 
     The permission question (no prompt can be shown here) is answered yes if `grant`,
     else no, as a user refusing it would. Without `autoplay`, audio waits for a user
@@ -63,12 +69,11 @@ def launch(
             f"--use-file-for-fake-audio-capture={microphone}%noloop",
         ]
     flags.append("--use-fake-ui-for-media-stream" + ("" if grant else "=deny"))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium()), args=flags)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = playwright.chromium.launch(executable_path=str(chromium()), args=flags)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def open_page(

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from importlib import resources
 
 import pytest
-from playwright.sync_api import Page, Route
-from tests.web.browser import launch
+from playwright.sync_api import Browser, Page, Route
 
 WEB = resources.files("polyptt.relay").joinpath("web")
 ORIGIN = "http://polyptt.test"
@@ -42,7 +41,7 @@ MEASURE = """async ([inRate, outRate, frequency, chunk]) => {
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Page]:
     def answer(route: Route) -> None:
         name = route.request.url.removeprefix(ORIGIN + "/") or "blank"
         if name == "blank":
@@ -50,11 +49,11 @@ def page() -> Iterator[Page]:
         else:
             route.fulfill(body=WEB.joinpath(name).read_bytes(), content_type="text/javascript")
 
-    with launch() as browser:
-        tab = browser.new_page()
-        tab.route(ORIGIN + "/**", answer)
-        tab.goto(ORIGIN + "/")
-        yield tab
+    tab = browser.new_page()
+    tab.route(ORIGIN + "/**", answer)
+    tab.goto(ORIGIN + "/")
+    yield tab
+    tab.close()
 
 
 @pytest.mark.parametrize("rate", [48000, 44100, 32000, 96000])

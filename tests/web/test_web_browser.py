@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Playwright, expect
 from tests.audio_devices import align
 from tests.listen.harness import start_listen
 from tests.processes import polyptt_command, polyptt_env
 from tests.relay.audio import SPEECH
 from tests.relay.harness import (
+    SharedRelay,
     add_token,
     revoke_token,
     start_relay,
@@ -30,6 +31,7 @@ from tests.relay.harness import (
 )
 from tests.udp_capture import UdpCapture, free_port
 from tests.web.browser import (
+    CHANNELS,
     DESKTOP,
     PHONE,
     launch,
@@ -44,8 +46,6 @@ from tests.web.browser import (
 from polyptt.protocol import DEFAULT_GROUP, AlertPacket, EndPacket, TransmitPacket, parse_packet
 
 pytestmark = pytest.mark.network
-
-CHANNELS = '[channels]\n26 = "All staff"\n27 = "Kitchen"\n50 = "Emergency"\n'
 
 
 def _config(tmp_path: Path) -> Path:
@@ -78,12 +78,12 @@ def _loud_stretches(pcm: np.ndarray, rate: int = 16000) -> list[tuple[int, int]]
     return stretches
 
 
-def test_talk_from_the_browser_is_paged_with_its_first_word(tmp_path: Path) -> None:
+def test_talk_from_the_browser_is_paged_with_its_first_word(
+    tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
+) -> None:
     """Hold Talk for the length of the speech: the LAN records it from its first word."""
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Reception", "listen,talk")
-    relay = start_relay(config, udp_port=port)
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Reception", "listen,talk")
     listening = start_listen(tmp_path / "rec", "--count", "1", "--timeout", "40", port=port)
     reference = soundfile.read(SPEECH, dtype="int16")[0]
     # The person starts speaking 0.3 s after pressing Talk, while the alerts (0.93 s)
@@ -91,7 +91,7 @@ def test_talk_from_the_browser_is_paged_with_its_first_word(tmp_path: Path) -> N
     microphone = tmp_path / "speaker.wav"
     soundfile.write(microphone, np.concatenate([np.zeros(4800, "int16"), reference]), 16000)
     try:
-        with launch(microphone) as browser:
+        with launch(playwright, microphone) as browser:
             page = open_page(browser, relay.url + "/")
             sign_in(page, token)
             screenshot(page, tmp_path, "web-desktop-idle")
@@ -115,7 +115,7 @@ def test_talk_from_the_browser_is_paged_with_its_first_word(tmp_path: Path) -> N
             no_page_errors(page)
         assert listening.wait() == 0
     finally:
-        assert relay.stop() == 128 + signal.SIGTERM
+        shared_relay.check()
     ((meta, audio),) = listening.recordings().values()
     assert (meta["caller_id"], meta["channel"], meta["end_reason"]) == (
         "Reception",
@@ -160,44 +160,41 @@ def _send(port: int, wav: Path, channel: int, caller_id: str) -> subprocess.Pope
     )
 
 
-def test_heard_page_is_listed_and_played_whole(tmp_path: Path) -> None:
+def test_heard_page_is_listed_and_played_whole(
+    tmp_path: Path, shared_relay: SharedRelay, browser: Browser
+) -> None:
     """A LAN page shows with caller id and channel; the worklet plays it gap-free."""
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Monitor", "listen")
-    relay = start_relay(config, udp_port=port, args=["--record", str(tmp_path / "rec")])
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Monitor", "listen")
     tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 3.0)
     try:
-        with launch() as browser:
-            page = open_page(browser, relay.url + "/")
-            sign_in(page, token)
-            expect(page.get_by_role("button", name="Talk")).to_be_disabled()
-            expect(page.locator("#talk-error")).to_have_text(
-                "Not allowed: this token may not talk."
-            )
-            probe(page, "p.startTap()")
-            sender = _send(port, tone, 27, "Lobby")
-            live = page.locator("#live-pages li")
-            expect(live).to_have_count(1, timeout=5000)
-            expect(live).to_contain_text("Kitchen · Lobby · heard")
-            expect(live.get_by_role("button", name="Mute Kitchen")).to_have_attribute(
-                "aria-pressed", "false"
-            )
-            assert sender.wait(timeout=30) == 0
-            expect(live).to_have_count(0, timeout=5000)
-            recent = page.locator("#recent-pages li").first
-            expect(recent).to_contain_text("Kitchen · Lobby · heard · 0:03")
-            time.sleep(0.5)  # the jitter buffer's last 80 ms played out
-            played, rate = tapped_audio(page)
-            wav_url = recent.get_by_label("Recording of the page from Lobby").get_attribute("src")
-            assert wav_url is not None
-            answer = page.request.get(relay.url + wav_url)  # with the session cookie
-            assert answer.status == 200
-            assert answer.headers["content-type"] == "audio/wav"
-            assert answer.body()[:4] == b"RIFF"
-            no_page_errors(page)
+        page = open_page(browser, relay.url + "/")
+        sign_in(page, token)
+        expect(page.get_by_role("button", name="Talk")).to_be_disabled()
+        expect(page.locator("#talk-error")).to_have_text("Not allowed: this token may not talk.")
+        probe(page, "p.startTap()")
+        sender = _send(port, tone, 27, "Lobby")
+        live = page.locator("#live-pages li")
+        expect(live).to_have_count(1, timeout=5000)
+        expect(live).to_contain_text("Kitchen · Lobby · heard")
+        expect(live.get_by_role("button", name="Mute Kitchen")).to_have_attribute(
+            "aria-pressed", "false"
+        )
+        assert sender.wait(timeout=30) == 0
+        expect(live).to_have_count(0, timeout=5000)
+        recent = page.locator("#recent-pages li").first
+        expect(recent).to_contain_text("Kitchen · Lobby · heard · 0:03")
+        time.sleep(0.5)  # the jitter buffer's last 80 ms played out
+        played, rate = tapped_audio(page)
+        wav_url = recent.get_by_label("Recording of the page from Lobby").get_attribute("src")
+        assert wav_url is not None
+        answer = page.request.get(relay.url + wav_url)  # with the session cookie
+        assert answer.status == 200
+        assert answer.headers["content-type"] == "audio/wav"
+        assert answer.body()[:4] == b"RIFF"
+        no_page_errors(page)
     finally:
-        assert relay.stop() == 128 + signal.SIGTERM
+        shared_relay.check()
     loud = np.flatnonzero(np.abs(played) > 0.05)
     tone_part = played[loud[0] : loud[-1] + 1]
     assert abs(len(tone_part) / rate - 3.0) < 0.05  # all of it, nothing dropped or doubled
@@ -222,12 +219,13 @@ def test_heard_page_is_listed_and_played_whole(tmp_path: Path) -> None:
     assert noise_db < -30
 
 
-def test_wrong_token_is_refused_and_sound_waits_for_a_gesture(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    token = add_token(config, "Monitor", "listen")
-    relay = start_relay(config, udp_port=free_port())
+def test_wrong_token_is_refused_and_sound_waits_for_a_gesture(
+    shared_relay: SharedRelay, playwright: Playwright
+) -> None:
+    relay = shared_relay.process
+    token = shared_relay.token("Monitor", "listen")
     try:
-        with launch(autoplay=False) as browser:
+        with launch(playwright, autoplay=False) as browser:
             page = open_page(browser, relay.url + "/")
             page.get_by_label("Token").fill("not-a-token")
             page.get_by_role("button", name="Sign in").click()
@@ -247,19 +245,19 @@ def test_wrong_token_is_refused_and_sound_waits_for_a_gesture(tmp_path: Path) ->
             expect(locked).to_be_hidden()
             no_page_errors(page)
     finally:
-        relay.stop()
+        shared_relay.check()
 
 
-def test_busy_channel_and_refusal_are_said_keyboard_only(tmp_path: Path) -> None:
+def test_busy_channel_and_refusal_are_said_keyboard_only(
+    shared_relay: SharedRelay, playwright: Playwright
+) -> None:
     """Signed in and talking with the keyboard alone; a busy channel says who has it,
     a refused talk says why."""
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Reception", "talk", channels=[26, 27])
-    blocker = add_token(config, "Gatehouse", "talk")
-    relay = start_relay(config, udp_port=port)
+    relay = shared_relay.process
+    token = shared_relay.token("Reception", "talk", channels=[26, 27])
+    blocker = shared_relay.token("Gatehouse", "talk")
     try:
-        with launch(SPEECH) as browser:
+        with launch(playwright, SPEECH) as browser:
             page = open_page(browser, relay.url + "/")
             expect(page.get_by_label("Token")).to_be_focused()  # the page puts it there
             page.keyboard.type(token)
@@ -302,22 +300,22 @@ def test_busy_channel_and_refusal_are_said_keyboard_only(tmp_path: Path) -> None
             expect(page.locator("#talk-state")).to_have_text("Idle")
             no_page_errors(page)
     finally:
-        assert relay.stop() == 128 + signal.SIGTERM
+        shared_relay.check()
 
 
 def _packets(datagrams: list[tuple[float, bytes]]) -> list[object]:
     return [parse_packet(d) for _, d in datagrams]
 
 
-def test_emergency_channel_asks_first_on_a_phone(tmp_path: Path) -> None:
+def test_emergency_channel_asks_first_on_a_phone(
+    tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
+) -> None:
     """An emergency page needs the scope, then a yes in the page's own dialog."""
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Security", "talk,emergency")
-    plain = add_token(config, "Reception", "talk")
-    relay = start_relay(config, udp_port=port)
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Security", "talk,emergency")
+    plain = shared_relay.token("Reception", "talk")
     try:
-        with launch(SPEECH) as browser, UdpCapture(port) as capture:
+        with launch(playwright, SPEECH) as browser, UdpCapture(port) as capture:
             page = open_page(
                 browser, relay.url + "/", viewport=PHONE, is_mobile=True, has_touch=True
             )
@@ -346,7 +344,7 @@ def test_emergency_channel_asks_first_on_a_phone(tmp_path: Path) -> None:
             datagrams = capture.wait_quiet()
             no_page_errors(page)
     finally:
-        assert relay.stop() == 128 + signal.SIGTERM
+        shared_relay.check()
     packets = _packets(datagrams)
     assert {p.channel for p in packets} == {50}  # type: ignore[attr-defined]
     assert sum(isinstance(p, AlertPacket) for p in packets) == 31
@@ -354,35 +352,36 @@ def test_emergency_channel_asks_first_on_a_phone(tmp_path: Path) -> None:
     assert sum(isinstance(p, TransmitPacket) for p in packets) > 25
 
 
-def test_page_reconnects_after_a_relay_restart(tmp_path: Path) -> None:
+def test_page_reconnects_after_a_relay_restart(tmp_path: Path, browser: Browser) -> None:
     port = free_port()
     config = _config(tmp_path)
     token = add_token(config, "Monitor", "listen")
     relay = start_relay(config, udp_port=port)
     tone = _tone(tmp_path / "tone.wav", 800, 0.3, 1.0)
     try:
-        with launch() as browser:
-            page = open_page(browser, relay.url + "/")
-            sign_in(page, token)
-            assert relay.stop() == 128 + signal.SIGTERM
-            status = page.locator("#connection")
-            expect(status).to_contain_text("Disconnected from the relay. Reconnecting in")
-            relay = start_relay(config, udp_port=port, port=int(relay.url.rsplit(":", 1)[1]))
-            expect(status).to_contain_text("Connected as Monitor", timeout=20_000)
-            assert _send(port, tone, 27, "Lobby").wait(timeout=30) == 0
-            expect(page.locator("#recent-pages li").first).to_contain_text("Kitchen · Lobby")
-            # a revoked token: the relay closes the connection, the page signs out
-            revoke_token(config, "Monitor")
-            expect(page.get_by_role("alert")).to_have_text(
-                "Your session has ended: sign in again.", timeout=10_000
-            )
-            expect(page.get_by_label("Token")).to_be_visible()
-            no_page_errors(page)
+        page = open_page(browser, relay.url + "/")
+        sign_in(page, token)
+        assert relay.stop() == 128 + signal.SIGTERM
+        status = page.locator("#connection")
+        expect(status).to_contain_text("Disconnected from the relay. Reconnecting in")
+        relay = start_relay(config, udp_port=port, port=int(relay.url.rsplit(":", 1)[1]))
+        expect(status).to_contain_text("Connected as Monitor", timeout=20_000)
+        assert _send(port, tone, 27, "Lobby").wait(timeout=30) == 0
+        expect(page.locator("#recent-pages li").first).to_contain_text("Kitchen · Lobby")
+        # a revoked token: the relay closes the connection, the page signs out
+        revoke_token(config, "Monitor")
+        expect(page.get_by_role("alert")).to_have_text(
+            "Your session has ended: sign in again.", timeout=10_000
+        )
+        expect(page.get_by_label("Token")).to_be_visible()
+        no_page_errors(page)
     finally:
         relay.stop()
 
 
-def test_a_tab_kept_open_to_talk_outlives_the_idle_timeout_quietly(tmp_path: Path) -> None:
+def test_a_tab_kept_open_to_talk_outlives_the_idle_timeout_quietly(
+    tmp_path: Path, playwright: Playwright
+) -> None:
     """The relay closes a connection that neither listens nor talks for idle_s (here
     0.5 s); a page left open to talk comes back at once, shows no drop, and talks."""
     port = free_port()
@@ -390,7 +389,7 @@ def test_a_tab_kept_open_to_talk_outlives_the_idle_timeout_quietly(tmp_path: Pat
     token = add_token(config, "Desk", "talk", channels=[26])
     relay = start_relay(config, udp_port=port)
     try:
-        with launch(SPEECH) as browser, UdpCapture(port) as capture:
+        with launch(playwright, SPEECH) as browser, UdpCapture(port) as capture:
             page = open_page(browser, relay.url + "/")
             sockets: list[object] = []
             page.on("websocket", lambda socket: sockets.append(socket))
@@ -423,16 +422,16 @@ def test_a_tab_kept_open_to_talk_outlives_the_idle_timeout_quietly(tmp_path: Pat
     assert sum(isinstance(p, EndPacket) for p in packets) == 12
 
 
-def test_insecure_origin_and_missing_or_refused_microphone_are_explained(tmp_path: Path) -> None:
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Reception", "listen,talk")
-    relay = start_relay(config, udp_port=port)
+def test_insecure_origin_and_missing_or_refused_microphone_are_explained(
+    shared_relay: SharedRelay, playwright: Playwright
+) -> None:
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Reception", "listen,talk")
     http_port = relay.url.rsplit(":", 1)[1]
     try:
         with UdpCapture(port) as capture:
             with launch(
-                grant=False, args=["--host-resolver-rules=MAP relay.test 127.0.0.1"]
+                playwright, grant=False, args=["--host-resolver-rules=MAP relay.test 127.0.0.1"]
             ) as bare:
                 # plain HTTP away from localhost: no microphone and no worklets; say so,
                 # and still list the pages
@@ -452,7 +451,7 @@ def test_insecure_origin_and_missing_or_refused_microphone_are_explained(tmp_pat
                 )
                 expect(page.locator("#talk-state")).to_have_text("Idle")
                 no_page_errors(page)
-            with launch(SPEECH, grant=False) as browser:
+            with launch(playwright, SPEECH, grant=False) as browser:
                 # a microphone, but the user says no to it
                 page = browser.new_context(viewport=DESKTOP).new_page()
                 page.goto(relay.url + "/")
@@ -463,17 +462,15 @@ def test_insecure_origin_and_missing_or_refused_microphone_are_explained(tmp_pat
             time.sleep(0.3)
             assert capture.packets == []  # no alert without a microphone
     finally:
-        relay.stop()
+        shared_relay.check()
 
 
-def test_upload_pages_the_file(tmp_path: Path) -> None:
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Reception", "talk")
-    relay = start_relay(config, udp_port=port)
+def test_upload_pages_the_file(tmp_path: Path, shared_relay: SharedRelay, browser: Browser) -> None:
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Reception", "talk")
     tone = _tone(tmp_path / "tone.wav", 600, 0.3, 1.0)
     try:
-        with launch() as browser, UdpCapture(port) as capture:
+        with UdpCapture(port) as capture:
             page = open_page(browser, relay.url + "/")
             sign_in(page, token)
             page.get_by_text("Page with an audio file").click()
@@ -484,7 +481,7 @@ def test_upload_pages_the_file(tmp_path: Path) -> None:
             datagrams = capture.wait_quiet()
             no_page_errors(page)
     finally:
-        relay.stop()
+        shared_relay.check()
     packets = _packets(datagrams)
     assert {p.channel for p in packets} == {26}  # type: ignore[attr-defined]
     assert sum(isinstance(p, EndPacket) for p in packets) == 12
@@ -503,32 +500,31 @@ def _longest_run(flags: np.ndarray) -> tuple[int, int]:
     return best
 
 
-def test_volume_and_channel_mute_change_what_is_played(tmp_path: Path) -> None:
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Monitor", "listen")
-    relay = start_relay(config, udp_port=port)
+def test_volume_and_channel_mute_change_what_is_played(
+    tmp_path: Path, shared_relay: SharedRelay, browser: Browser
+) -> None:
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Monitor", "listen")
     tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 4.0)
     try:
-        with launch() as browser:
-            page = open_page(browser, relay.url + "/")
-            sign_in(page, token)
-            probe(page, "p.startTap()")
-            sender = _send(port, tone, 27, "Lobby")
-            live = page.locator("#live-pages li")
-            expect(live).to_have_count(1, timeout=5000)
-            time.sleep(0.93 + 1.2)  # listed from its alerts; the tone follows them
-            page.get_by_label("Volume").fill("0.5")
-            time.sleep(1.2)
-            mute = live.get_by_role("button", name="Mute Kitchen")
-            mute.click()
-            expect(mute).to_have_attribute("aria-pressed", "true")
-            assert sender.wait(timeout=30) == 0
-            expect(live).to_have_count(0, timeout=5000)
-            played, rate = tapped_audio(page)
-            no_page_errors(page)
+        page = open_page(browser, relay.url + "/")
+        sign_in(page, token)
+        probe(page, "p.startTap()")
+        sender = _send(port, tone, 27, "Lobby")
+        live = page.locator("#live-pages li")
+        expect(live).to_have_count(1, timeout=5000)
+        time.sleep(0.93 + 1.2)  # listed from its alerts; the tone follows them
+        page.get_by_label("Volume").fill("0.5")
+        time.sleep(1.2)
+        mute = live.get_by_role("button", name="Mute Kitchen")
+        mute.click()
+        expect(mute).to_have_attribute("aria-pressed", "true")
+        assert sender.wait(timeout=30) == 0
+        expect(live).to_have_count(0, timeout=5000)
+        played, rate = tapped_audio(page)
+        no_page_errors(page)
     finally:
-        relay.stop()
+        shared_relay.check()
     window = rate // 50
     levels_db = np.array(
         [
@@ -546,14 +542,14 @@ def test_volume_and_channel_mute_change_what_is_played(tmp_path: Path) -> None:
     assert np.all(after < -60)
 
 
-def test_what_is_heard_is_muted_while_talking(tmp_path: Path) -> None:
-    port = free_port()
-    config = _config(tmp_path)
-    token = add_token(config, "Reception", "listen,talk")
-    relay = start_relay(config, udp_port=port)
+def test_what_is_heard_is_muted_while_talking(
+    tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
+) -> None:
+    port, relay = shared_relay.port, shared_relay.process
+    token = shared_relay.token("Reception", "listen,talk")
     tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 5.0)
     try:
-        with launch(SPEECH) as browser:
+        with launch(playwright, SPEECH) as browser:
             page = open_page(browser, relay.url + "/")
             sign_in(page, token)
             probe(page, "p.startTap()")
@@ -570,7 +566,7 @@ def test_what_is_heard_is_muted_while_talking(tmp_path: Path) -> None:
             played, rate = tapped_audio(page)
             no_page_errors(page)
     finally:
-        relay.stop()
+        shared_relay.check()
     window = rate // 50
     loud = np.array(
         [

@@ -127,3 +127,14 @@ def test_a_frame_is_required_exactly_when_due() -> None:
 def test_a_caller_id_is_cut_once_like_the_packets_do() -> None:
     schedule = Schedule(PageParams(1, 1, "é" * 10, protocol.CodecId.G711U, 20))
     assert schedule.alert == bytes(protocol.AlertPacket(1, 1, "é" * 10))
+
+
+def test_the_params_first_count_is_the_pages_unless_one_is_given() -> None:
+    params = PageParams(26, 1, "bell", protocol.CodecId.G722, 30, start_count=0xFFFFFF00)
+    assert Schedule(params).start_count == 0xFFFFFF00
+    assert Schedule(params, start_count=7).start_count == 7
+    sent = take_all(Schedule(params), [b"\x01" * 240, b"\x02" * 240])
+    transmits = [d for _o, d in sent if d[0] == protocol.OpCode.TRANSMIT]
+    assert [int.from_bytes(d[22:26], "big") for d in transmits] == [0xFFFFFF00, 0xFFFFFFF0]
+    starts = {Schedule(PARAMS).start_count for _ in range(4)}  # None: drawn per page
+    assert len(starts) > 1

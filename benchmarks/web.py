@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import soundfile
+from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -126,7 +127,7 @@ def run(talks: int) -> dict[str, Any]:
     at_once: list[float] = []  # ... talker spoke at once: after the alerts
     backlog: list[float] = []  # ... talker spoke at once: during the alerts
     try:
-        with launch(microphone) as browser:
+        with sync_playwright() as playwright, launch(playwright, microphone) as browser:
             page = open_page(browser, relay.url + "/")
             sign_in(page, token)
             page.get_by_label("Echo cancellation, noise suppression and automatic gain").uncheck()

@@ -12,10 +12,10 @@ import pytest
 import soundfile
 from tests.audio_devices import SpeakerMonitor, align, one_clean_run, sounddevice_or_skip
 from tests.listen.harness import expected_audio, make_page_capture, replay, start_listen
+from tests.support.players import FakePage, FakeStream, play, player_with_fake_streams
 
 from polyptt.audio.playback import JitterQueue, Player
 from polyptt.protocol import Priority
-from polyptt.receive.session import PageKey
 
 # ------------------------------------------------------------------- jitter queue
 
@@ -118,30 +118,6 @@ def test_clear_keeps_what_is_asked_from_the_head():
     assert queue.held == 0
 
 
-class FakeStream:
-    """Stands in for the PortAudio stream in arbitration tests (no device needed)."""
-
-    def __init__(self, rate: int, callback) -> None:
-        self.rate, self.callback, self.closed = rate, callback, False
-        self.latency = 0.0
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakePage:
-    def __init__(self, channel: int, rate: int = 16000) -> None:
-        self.key = PageKey(("10.0.0.1", 5001), channel, channel)
-        self.channel = channel
-        self.codec = type("Info", (), {"sample_rate": rate})()
-
-    @property
-    def priority(self) -> Priority:
-        from polyptt.protocol import channel_priority
-
-        return channel_priority(self.channel)
-
-
 def test_player_plays_the_first_normal_page_and_lets_urgent_ones_preempt():
     streams: list[FakeStream] = []
     player = Player(lambda rate, cb: streams.append(FakeStream(rate, cb)) or streams[-1])
@@ -167,23 +143,10 @@ def test_player_plays_the_first_normal_page_and_lets_urgent_ones_preempt():
     assert streams[1].closed
 
 
-def _player() -> tuple[Player, list[FakeStream]]:
-    streams: list[FakeStream] = []
-    return Player(lambda rate, cb: streams.append(FakeStream(rate, cb)) or streams[-1]), streams
-
-
-def _play(player: Player, samples: int) -> np.ndarray:
-    assert player.queue is not None
-    player.queue.drain()
-    out = np.zeros(samples, dtype=np.int16)
-    player.queue.fill(out)
-    return out
-
-
 def test_an_ended_page_plays_to_its_end_and_the_next_page_after_it():
     """The ended page's queued audio is not cut; a normal page that starts meanwhile is
     not passed over either: it is heard after it."""
-    player, _ = _player()
+    player, _ = player_with_fake_streams()
     fast, later, passed_over = FakePage(26), FakePage(27), FakePage(28)
     player.page_started(fast)
     player.page_audio(fast, np.full(16000, 1, dtype=np.int16), 0.0)  # a second ahead
@@ -194,7 +157,7 @@ def test_an_ended_page_plays_to_its_end_and_the_next_page_after_it():
     player.page_started(passed_over)  # the later page is live: first come, first served
     player.page_audio(later, np.full(320, 2, dtype=np.int16), 0.0)
     player.page_audio(passed_over, np.full(320, 3, dtype=np.int16), 0.0)
-    played = _play(player, 16320)
+    played = play(player, 16320)
     np.testing.assert_array_equal(played, [1] * 16000 + [2] * 320)
     player.page_ended(later)
     player.page_started(FakePage(29))
@@ -202,7 +165,7 @@ def test_an_ended_page_plays_to_its_end_and_the_next_page_after_it():
 
 
 def test_a_more_urgent_page_cuts_an_ended_pages_remaining_audio():
-    player, _ = _player()
+    player, _ = player_with_fake_streams()
     normal, urgent = FakePage(26), FakePage(49)
     player.page_started(normal)
     player.page_audio(normal, np.ones(16000, dtype=np.int16), 0.0)
@@ -211,13 +174,13 @@ def test_a_more_urgent_page_cuts_an_ended_pages_remaining_audio():
     assert player.queue is not None
     assert (player.queue.held, player.arbiter.sounding) == (0, None)
     player.page_audio(urgent, np.full(320, 3, dtype=np.int16), 0.0)
-    np.testing.assert_array_equal(_play(player, 320), 3)
+    np.testing.assert_array_equal(play(player, 320), 3)
 
 
 def test_preempting_a_page_that_follows_an_ended_one_keeps_the_ended_ones_audio():
     """An emergency page's last words outrank a priority page: only the normal page
     queued after them is cut."""
-    player, _ = _player()
+    player, _ = player_with_fake_streams()
     emergency, normal, priority = FakePage(50), FakePage(26), FakePage(49)
     player.page_started(emergency)
     player.page_audio(emergency, np.full(1000, 5, dtype=np.int16), 0.0)
@@ -226,7 +189,7 @@ def test_preempting_a_page_that_follows_an_ended_one_keeps_the_ended_ones_audio(
     player.page_audio(normal, np.full(500, 1, dtype=np.int16), 0.0)
     player.page_started(priority)
     player.page_audio(priority, np.full(200, 4, dtype=np.int16), 0.0)
-    np.testing.assert_array_equal(_play(player, 1300), [5] * 1000 + [4] * 200 + [0] * 100)
+    np.testing.assert_array_equal(play(player, 1300), [5] * 1000 + [4] * 200 + [0] * 100)
     assert player.arbiter.playing == priority.key
 
 

@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the shared test signals and the spandsp loader live in tests/
 
-from tests import signals, spandsp_ref  # noqa: E402
+from tests.support import signals, spandsp_ref  # noqa: E402
 
 import polyptt  # noqa: E402
 from polyptt import codecs  # noqa: E402

@@ -53,14 +53,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.*; polyptt itself: installed or PYTHONPATH=src
 
-from tests.listen.harness import GROUP, make_page_capture, replay, start_listen  # noqa: E402
-from tests.processes import (  # noqa: E402
+from tests.support.listen import GROUP, make_page_capture, replay, start_listen  # noqa: E402
+from tests.support.processes import (  # noqa: E402
     LOOPBACK_ENV,
     only_loopback,
     polyptt_command,
     polyptt_env,
 )
-from tests.udp_capture import free_port  # noqa: E402
+from tests.support.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
 from polyptt.audio.playback import PlaybackUnavailable, Player  # noqa: E402

@@ -24,7 +24,7 @@ after it). Gaps count the transmits that left more than 1.5 frames after the one
 (the page ran dry: phones hear it). `--keep-ms` tries another cushion for a caught-up
 page, fixed, in place of the default (`polyptt.audio.catchup.for_capture`).
 
-Idle CPU: a real ``polyptt loop`` process in a pseudo-terminal (tests/loop/terminal.py),
+Idle CPU: a real ``polyptt loop`` process in a pseudo-terminal (tests/support/terminal.py),
 listening with nothing on the wire, for `--idle` seconds: its CPU time (all threads,
 from the scheduler's nanosecond accounting) as a share of one core; then again after a
 page from ``polyptt send`` was heard and played (the loop closes the output stream a
@@ -57,15 +57,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.*; polyptt itself: installed or PYTHONPATH=src
 
 from benchmarks.listen import cpu_seconds  # noqa: E402
-from tests.listen.harness import CHIME  # noqa: E402
-from tests.loop.terminal import LoopTerminal  # noqa: E402
-from tests.processes import (  # noqa: E402
+from tests.support.listen import CHIME  # noqa: E402
+from tests.support.processes import (  # noqa: E402
     LOOPBACK_ENV,
     only_loopback,
     polyptt_command,
     polyptt_env,
 )
-from tests.udp_capture import free_port  # noqa: E402
+from tests.support.terminal import LoopTerminal  # noqa: E402
+from tests.support.udp_capture import free_port  # noqa: E402
 
 import polyptt  # noqa: E402
 from polyptt import codecs, protocol  # noqa: E402

@@ -30,15 +30,15 @@ import soundfile
 import soxr
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.udp_capture; polyptt itself: installed or PYTHONPATH=src
+sys.path.insert(0, str(ROOT))  # tests.support; polyptt itself: installed or PYTHONPATH=src
 
-from tests.processes import (  # noqa: E402
+from tests.support.processes import (  # noqa: E402
     LOOPBACK_ENV,
     only_loopback,
     polyptt_command,
     polyptt_env,
 )
-from tests.udp_capture import UdpCapture, free_port  # noqa: E402
+from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt  # noqa: E402
 from polyptt.protocol import DEFAULT_GROUP  # noqa: E402

@@ -5,7 +5,7 @@ Usage (sends packets: inside the private network namespace)::
     PYTHONPATH=src tools/isolated python benchmarks/relay.py [--listeners 200] [--json]
 
 A real ``polyptt relay`` process on 127.0.0.1; clients (aiohttp) and the wire capture
-(kernel receive timestamps, `tests.udp_capture.UdpCapture`) in this process. Four runs:
+(kernel receive timestamps, `tests.support.udp_capture.UdpCapture`) in this process. Four runs:
 
 listeners
     `--listeners` WebSocket listeners on one 10 s page sent by ``polyptt send``: the
@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from tests.processes import polyptt_command, polyptt_env  # noqa: E402
-from tests.relay.harness import add_token, start_relay, write_config  # noqa: E402
-from tests.udp_capture import UdpCapture, free_port  # noqa: E402
+from tests.support.processes import polyptt_command, polyptt_env  # noqa: E402
+from tests.support.relay import add_token, start_relay, write_config  # noqa: E402
+from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 from polyptt.protocol import (  # noqa: E402
     DEFAULT_GROUP,

@@ -5,8 +5,8 @@ Usage (sends packets: inside the private network namespace)::
     PYTHONPATH=src tools/isolated python benchmarks/web.py [--talks 8] [--json]
 
 A real ``polyptt relay`` on 127.0.0.1, Debian's chromium-headless-shell driven by
-Playwright (as tests/web), the wire captured with kernel receive timestamps
-(`tests.udp_capture.UdpCapture`). The fake microphone plays short 1 kHz bursts four
+Playwright (as tests/relay/web), the wire captured with kernel receive timestamps
+(`tests.support.udp_capture.UdpCapture`). The fake microphone plays short 1 kHz bursts four
 times a second with digital silence between them, so each burst's first frame can be
 found both in the browser (the page's ``probe.sent``: the time each 20 ms frame left
 for the relay, with its peak) and on the wire (the transmit packet whose decoded audio
@@ -46,9 +46,9 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.relay.harness import add_token, start_relay, write_config  # noqa: E402
-from tests.udp_capture import UdpCapture, free_port  # noqa: E402
-from tests.web.browser import CHROMIUM, launch, open_page, probe, sign_in  # noqa: E402
+from tests.support.browser import CHROMIUM, launch, open_page, probe, sign_in  # noqa: E402
+from tests.support.relay import add_token, start_relay, write_config  # noqa: E402
+from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 from polyptt import codecs  # noqa: E402
 from polyptt.protocol import AlertPacket, TransmitPacket, parse_packet  # noqa: E402

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the ITU test vectors are (readers are in tests/vectors.py).
+"""Shared fixtures: where the ITU test vectors are (readers are in tests/support/vectors.py).
 
 Also what keeps a run outside the private network namespace quiet on the network, and
 the end-of-run account of what was skipped and why.
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.processes import LOOPBACK_ENV, only_loopback
 from tests.support import workers
+from tests.support.processes import LOOPBACK_ENV, only_loopback
 
 #: The ITU-T G.191 conformance data, kept in the repository with its licence and README.
 TESTVECTORS = Path(__file__).resolve().parent / "data" / "testvectors"

@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from tests.udp_capture import UdpCapture, WireSniffer, free_port
+from tests.support.udp_capture import UdpCapture, WireSniffer, free_port
 
 from polyptt.transport import (
     Destination,

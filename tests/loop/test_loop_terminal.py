@@ -19,17 +19,17 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from tests.audio_devices import (
+from tests.support.audio_devices import (
     SpeakerMonitor,
     align,
     assert_speech_whole,
     one_clean_run,
     sounddevice_or_skip,
 )
-from tests.listen.harness import CHIME, expected_audio, make_page_capture, start_listen
-from tests.loop.terminal import LOOP_SERIAL, LoopTerminal
-from tests.processes import polyptt_command, polyptt_env
-from tests.udp_capture import UdpCapture, free_port
+from tests.support.listen import CHIME, expected_audio, make_page_capture, start_listen
+from tests.support.processes import polyptt_command, polyptt_env
+from tests.support.terminal import LOOP_SERIAL, LoopTerminal
+from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.protocol import DEFAULT_GROUP, AlertPacket, EndPacket, TransmitPacket, parse_packet
 

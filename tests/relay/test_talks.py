@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from tests.pages import split_page
-from tests.relay.harness import RELAY_SERIAL, add_token, app_client, settings, write_config
 from tests.support.clocks import VirtualClock
-from tests.udp_capture import UdpCapture, free_port
+from tests.support.pages import split_page
+from tests.support.relay import RELAY_SERIAL, add_token, app_client, settings, write_config
+from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt import protocol
 from polyptt.audio.framer import Framer

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tests.listen.harness import polyptt, start_listen
-from tests.processes import polyptt_command, polyptt_env
-from tests.udp_capture import WireSniffer, free_port
+from tests.support.listen import polyptt, start_listen
+from tests.support.processes import polyptt_command, polyptt_env
+from tests.support.udp_capture import WireSniffer, free_port
 
 from polyptt import codecs, protocol
 from polyptt.audio import load_page

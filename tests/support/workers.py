@@ -3,7 +3,7 @@ and the tests that need the machine to themselves get it.
 
 The suite runs in parallel (``pytest -n``), all workers inside the one private network
 namespace of ``tools/isolated``. Tests there listen on multicast groups, sniff every
-datagram on loopback (`tests.udp_capture.WireSniffer`: the proof that a command sent
+datagram on loopback (`tests.support.udp_capture.WireSniffer`: the proof that a command sent
 nothing), and play to and record from the virtual speaker of ``tools/virtual-audio``.
 Two workers sharing one loopback or one speaker would hear each other's pages and
 sounds. So each worker, before it collects a test:
@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tests.processes import only_loopback
+from tests.support.processes import only_loopback
 
 #: The environment variable naming the run's lock folder (set by the controller).
 LOCKS = "POLYPTT_TEST_LOCKS"

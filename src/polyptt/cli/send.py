@@ -57,7 +57,11 @@ G726QI_FRAME_MS = 30
     show_envvar=True,
     metavar="RATE",
     help="FILE (usually - for standard input) is raw signed 16-bit little-endian mono PCM "
-    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file.",
+    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file. "
+    "The page starts when the first audio arrives, however long that takes; a stream that "
+    "ends before any, or that starts like an audio file (WAV, MP3...), sends nothing "
+    "(exit 2). If the audio pauses mid-page, nothing is sent until it resumes: receivers "
+    "time a page out after 1 s of silence, and hear what follows as a page without alerts.",
 )
 @click.option(
     "--input-device",
@@ -428,7 +432,7 @@ def _open_live(
     keep_pauses: bool,
 ) -> _Live:
     """The microphone or the raw pipe, opened and checked (not yet capturing)."""
-    from polyptt.audio import live
+    from polyptt.audio import AudioError, live
 
     if raw_rate is None:
         try:
@@ -452,7 +456,14 @@ def _open_live(
         except OSError as exc:
             raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
         closers = [stream.close]
-    reader = live.RawReader(stream, raw_rate, codec, frame_ms, gain_db=gain)
+    name = "standard input" if file == "-" else file
+    reader = live.RawReader(stream, raw_rate, codec, frame_ms, gain_db=gain, name=name)
+    try:
+        reader.wait_for_audio()  # the alerts wait for the first audio
+    except AudioError as exc:
+        for closer in closers:
+            closer()
+        raise click.BadParameter(str(exc), param_hint="FILE") from None
     return _Live(reader, reader.frames, closers)
 
 

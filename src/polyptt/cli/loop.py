@@ -47,7 +47,7 @@ EXIT_USAGE = 2
 )
 @click.option(
     "--codec",
-    type=click.Choice(WIRE_CODECS),
+    type=options.choice(*WIRE_CODECS),
     default="g722",
     show_default=True,
     show_envvar=True,
@@ -97,6 +97,7 @@ EXIT_USAGE = 2
     "vox_db",
     type=click.FloatRange(-90, 0),
     default=None,
+    envvar="POLYPTT_LOOP_VOX",  # and, after it, POLYPTT_LOOP_VOX_DB (see options)
     show_envvar=True,
     metavar="DBFS",
     help="Hands-free: talk while the microphone is above this level (e.g. -30), until "

@@ -5,7 +5,10 @@ under which caller id and serial) is the same for ``send``, ``listen``, ``loop``
 ``relay``, so those options read fixed environment variables (``POLYPTT_TO``,
 ``POLYPTT_IFACE``, ``POLYPTT_CALLER_ID``, ``POLYPTT_SERIAL``, ``POLYPTT_TTL``): set once in
 a service file, they apply to every command. Other options get Click's automatic
-``POLYPTT_<COMMAND>_<OPTION>`` names.
+``POLYPTT_<COMMAND>_<OPTION>`` names; an option whose parameter is named otherwise than
+its flag (``--raw`` stores ``raw_rate``) names its variable explicitly, and Click's
+automatic name from the parameter (``POLYPTT_SEND_RAW_RATE``, the name once documented)
+is still read after it.
 
 Exit codes follow one convention: 2 for input that can never work (Click's usage
 errors), 1 for a network that failed (:class:`NetworkFailure`), 128 + signal number
@@ -28,6 +31,7 @@ __all__ = [
     "OneLineCommand",
     "SerialType",
     "caller_id_option",
+    "choice",
     "frame_ms_option",
     "host_serial",
     "iface_option",
@@ -78,6 +82,12 @@ def sender_identity(caller_id: str | None, serial: int | None, console: Any) -> 
                 f"caller id {caller_id!r} is longer than 13 bytes; phones will show {fitted!r}"
             )
     return fitted, host_serial() if serial is None else serial
+
+
+def choice(*values: str) -> click.Choice:
+    """The choices of an option, in any case (``--codec G722``, ``POLYPTT_SEND_CODEC=G722``):
+    the command receives them as listed here."""
+    return click.Choice(values, case_sensitive=False)
 
 
 def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) -> int:

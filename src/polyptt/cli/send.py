@@ -54,6 +54,7 @@ G726QI_FRAME_MS = 30
     "raw_rate",
     type=click.IntRange(4000, 192000),
     default=None,
+    envvar="POLYPTT_SEND_RAW",  # and, after it, POLYPTT_SEND_RAW_RATE (see options)
     show_envvar=True,
     metavar="RATE",
     help="FILE (usually - for standard input) is raw signed 16-bit little-endian mono PCM "
@@ -92,7 +93,7 @@ G726QI_FRAME_MS = 30
 )
 @click.option(
     "--codec",
-    type=click.Choice(WIRE_CODECS),
+    type=options.choice(*WIRE_CODECS),
     default="g722",
     show_default=True,
     show_envvar=True,

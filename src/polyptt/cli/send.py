@@ -358,6 +358,7 @@ def _send(
             start_count=start_count,
             realtime=realtime,
             max_frames=max_frames,
+            capture=pcap,
         )
     finally:
         closer()
@@ -376,10 +377,16 @@ def _send(
         console.error(error)
     elif status != EXIT_OK and live is None:
         console.warn(f"interrupted; the page was ended after {summary['page_s']} s")
+    elif pcap is not None:
+        channel_name = protocol.format_channel(channel)
+        console.done(
+            f"{pcap}: channel {channel_name} ({channel}), {codec} {frame_ms} ms, "
+            f"{report.describe(frame_ms)}"
+        )
     else:
         console.info(
             f"sent {report.transmits} frames ({audio_s:.1f} s of {codec}) on channel "
-            f"{channel} to {'capture ' + str(pcap) if pcap else destination}"
+            f"{channel} to {destination}"
         )
     if as_json:
         import json
@@ -512,9 +519,14 @@ def _run_page(
     codec_name: str,
     total_frames: int | None,
     live: _Live | None,
+    capture: Path | None,
     **page: Any,
 ) -> tuple[PageReport, int, str | None]:
-    """Send the page; returns its report, the exit status and an error message."""
+    """Send the page; returns its report, the exit status and an error message.
+
+    The status line is drawn at a terminal while a page goes out in real time; a file
+    written to `capture` takes no time, and is drawn only while live audio arrives.
+    """
     from polyptt import protocol
     from polyptt.send import PageReport, page_length, send_page
     from polyptt.transport import NetworkError
@@ -526,15 +538,18 @@ def _run_page(
     else:
         total, hint = "", "  (Ctrl-C to end)"
 
+    doing = "paging" if capture is None else f"writing {capture}"
+
     def progress(report: PageReport) -> None:
-        console.status(f"paging {report.offset:5.1f}{total} s  {label}{hint}")
+        console.status(f"{doing} {report.offset:5.1f}{total} s  {label}{hint}")
 
     report = PageReport()
     if live is not None:  # capture from the first alert: nothing said is lost
         live.input.start()
     try:
         # the status line is drawn only at a terminal: no formatting per packet from cron
-        shown = progress if console.interactive else None
+        waits = capture is None or live is not None
+        shown = progress if console.interactive and waits else None
         send_page(
             source,
             progress=shown,

@@ -387,11 +387,6 @@ def _replay(
 
 def _summary(receiver: Receiver, console: Console) -> None:
     stats = receiver.stats
-    rejected = sum(stats.rejected.values())
-    console.info(
-        f"{stats.datagrams} datagrams: {stats.packets} in {stats.pages} pages, "
-        f"{rejected} invalid, {stats.filtered} on other channels, {stats.stray} stray, "
-        f"{stats.refused} refused, {stats.discarded} discarded by their page"
-    )
+    console.info(stats.describe())
     for reason, number in stats.rejected.most_common():
         console.info(f"  invalid: {number} {reason}")

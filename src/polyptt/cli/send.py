@@ -4,7 +4,8 @@ Everything that can fail on bad input (options, the file, resampling, encoding, 
 audio device, name resolution, the interface, the socket) is done before the first
 packet, so a page either does not start or runs to its end packets. A live source
 (``--mic``, ``--raw``) starts capturing with the first alert, so nothing said while the
-alerts go out is lost. Heavy modules are imported inside the
+alerts go out is lost; a raw stream's first bytes are awaited and checked before it
+(`polyptt.audio.sniff`). Heavy modules are imported inside the
 command: ``polyptt --help`` stays instant and a page from cron reaches its first alert
 quickly.
 """

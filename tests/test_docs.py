@@ -332,6 +332,36 @@ exec env -i "$@"
 """
 
 
+def _run_as_cron(
+    prefix: list[str], env: dict[str, str], command: str, scripts: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` with exactly `env`, by /bin/sh -c, in the namespaces of `prefix`."""
+    return subprocess.run(
+        [
+            *prefix,
+            "/bin/sh",
+            "-c",
+            _AS_CRON,
+            "as-cron",
+            "--",
+            *(f"{key}={value}" for key, value in env.items()),
+            "/bin/sh",
+            "-c",
+            command,
+        ],
+        env={
+            "PATH": os.environ.get("PATH", CRON_PATH),
+            "IFACE": env.get("POLYPTT_IFACE", ""),
+            "SCRIPTS": str(scripts),
+            "PIP_SYSTEM_SCRIPTS": PIP_SYSTEM_SCRIPTS,
+        },
+        cwd=env["HOME"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_crontab_example_runs_under_cron(tmp_path: Path) -> None:
     """Each job of examples/cron/polyptt-bell.cron, as cron would run it, into a capture.
 
@@ -355,34 +385,10 @@ def test_crontab_example_runs_under_cron(tmp_path: Path) -> None:
     assert jobs
     for number, (cron_env, command) in enumerate(jobs):
         pcap = tmp_path / f"job{number}.pcap"
-        command = command.replace("/srv/paging/", f"{audio}/")
+        command = command.replace("/srv/paging/", f"{audio}/")  # the chime, as bell and alarm
         env = {**cron_env, "HOME": str(tmp_path), "LOGNAME": "polyptt"}
         env["POLYPTT_SEND_PCAP"] = str(pcap)  # a capture, not the network
-        iface = env.get("POLYPTT_IFACE", "")
-        result = subprocess.run(
-            [
-                *prefix,
-                "/bin/sh",
-                "-c",
-                _AS_CRON,
-                "as-cron",
-                "--",
-                *(f"{key}={value}" for key, value in env.items()),
-                "/bin/sh",
-                "-c",
-                command,
-            ],
-            env={
-                "PATH": os.environ.get("PATH", CRON_PATH),
-                "IFACE": iface,
-                "SCRIPTS": str(scripts),
-                "PIP_SYSTEM_SCRIPTS": PIP_SYSTEM_SCRIPTS,
-            },
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _run_as_cron(prefix, env, command, scripts)
         assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), command
         page = split_page([(d.time, d.payload) for d in read_datagrams(pcap)])
         assert (len(page.alerts), len(page.ends)) == (31, 12)

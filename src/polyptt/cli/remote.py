@@ -50,9 +50,10 @@ def need_token(token: str | None) -> str:
 
 
 def _fail(exc: Any) -> int:
-    """Exit status of a `RelayClientError`: 2 if the relay refused the request, else 1."""
-    if 400 <= exc.status < 500:
-        raise click.UsageError(str(exc))
+    """Exit status of a `RelayClientError`: 2 if the relay refused the request or the fix
+    is in what the user gave (the URL, the relay's certificate), else 1."""
+    if exc.usage or 400 <= exc.status < 500:
+        raise options.UsageFailure(str(exc))
     raise options.NetworkFailure(str(exc))
 
 
@@ -306,12 +307,15 @@ def listen_via_relay(
     """Report, record and play the relay's pages until --count, --timeout or a signal.
 
     Playing follows ``listen``'s rules (`polyptt.audio.playback.Player`: one page at a
-    time by the phones' priorities), on the relay's 16 kHz audio.
+    time by the phones' priorities), on the relay's 16 kHz audio; the lines are
+    ``listen``'s (`polyptt.receive.report.Reporter`), from the relay's records.
     """
     from polyptt.cli.listen import open_player
+    from polyptt.receive.report import Reporter
     from polyptt.relay.client import RelayClientError, listen
 
     token = need_token(token)
+    reporter = Reporter(sys.stdout, as_json=as_json)
     recordings = None
     if record is not None:
         try:
@@ -348,15 +352,10 @@ def listen_via_relay(
                     player.page_started(page)
                 elif event["id"] in playing:
                     player.page_ended(playing.pop(event["id"]))
-            if as_json:
-                line = json.dumps({"event": event["type"], **_without(event, "type")})
+            if event["type"] == "page_start":
+                reporter.started(_without(event, "type"))
             else:
-                line = (
-                    f"{event['type'].replace('_', ' ')}: channel {event['channel']} "
-                    f"({event.get('channel_name')}) from {event.get('caller_id')!r}"
-                )
-            click.echo(line)
-            sys.stdout.flush()
+                reporter.ended(_without(event, "type"))
             if event["type"] == "page_end":
                 if recordings is not None:
                     recordings.ended(event)

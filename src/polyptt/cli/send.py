@@ -440,7 +440,7 @@ def _open_live(
                 catch_up=not keep_pauses,
             )
         except live.DeviceError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+            raise options.device_error(exc, "--input-device", input_device) from None
         return _Live(microphone, microphone.frames, [microphone.close])
     assert file is not None
     if file == "-":

@@ -99,8 +99,7 @@ def test_loop_says_there_is_no_microphone(env: dict[str, str]) -> None:
         ),
         (
             ["-v"],
-            f"cannot play: there is no audio output device (speaker) here; {HINT}; "
-            "not playing\n",
+            f"cannot play: there is no audio output device (speaker) here; {HINT}; not playing\n",
         ),
     ],
 )

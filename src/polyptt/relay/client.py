@@ -5,11 +5,11 @@ page's end; `listen` follows the WebSocket's events and audio until told to stop
 `talk` streams live audio.
 
 Each of them first asks the relay who the token is (``GET /api/v1/session``, answered
-within `CONNECT_TIMEOUT_S`): a URL without a scheme, a relay that is down or does not
-exist, TLS spoken to a plain HTTP port (or the reverse), a certificate this host does
-not trust and a token the relay does not know all fail there, before anything is
-uploaded or streamed, as a `RelayClientError` whose message says it in the user's terms
-(`polyptt.relay.failures`), the same for every command.
+within `~polyptt.relay.failures.CONNECT_TIMEOUT_S`): a URL without a scheme, a relay
+that is down or does not exist, TLS spoken to a plain HTTP port (or the reverse), a
+certificate this host does not trust and a token the relay does not know all fail
+there, before anything is uploaded or streamed, as a `RelayClientError` whose message
+says it in the user's terms (`polyptt.relay.failures`), the same for every command.
 """
 
 from __future__ import annotations
@@ -24,17 +24,11 @@ from typing import Any
 
 import aiohttp
 
-from polyptt.relay.failures import (
-    CONNECT_TIMEOUT_S,
-    RelayClientError,
-    refusal,
-    relay_url,
-    unreachable,
-)
+from polyptt.relay import failures
+from polyptt.relay.failures import RelayClientError, refusal, relay_url, unreachable
 from polyptt.relay.hub import AUDIO_HEADER
 
 __all__ = [
-    "CONNECT_TIMEOUT_S",
     "RelayClientError",
     "listen",
     "post_page",
@@ -72,7 +66,7 @@ async def _connect(
         base = relay_url(url)
     except ValueError as exc:
         raise RelayClientError(str(exc), usage=True) from None
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=failures.CONNECT_TIMEOUT_S)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             relay = _Relay(
@@ -95,7 +89,7 @@ async def _check(relay: _Relay) -> dict[str, Any]:
         relay.base + SESSION_PATH,
         headers=relay.headers,
         ssl=relay.ssl,
-        timeout=aiohttp.ClientTimeout(total=CONNECT_TIMEOUT_S),
+        timeout=aiohttp.ClientTimeout(total=failures.CONNECT_TIMEOUT_S),
     ) as answer:
         status, data = answer.status, await _json(answer)
     if status == 404:

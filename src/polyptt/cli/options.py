@@ -356,8 +356,9 @@ def relay_option(f: F) -> F:
         envvar="POLYPTT_RELAY",
         default=None,
         metavar="URL",
-        help="Page or listen through the polyptt relay at URL (https://host[:port]) instead "
-        "of multicast: from outside the phones' network. Needs --token.",
+        help="Page or listen through the polyptt relay at URL (https://host[:port], or "
+        "http:// for a relay without TLS) instead of multicast: from outside the phones' "
+        "network. Needs --token.",
     )(f)
 
 

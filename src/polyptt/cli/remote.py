@@ -4,8 +4,10 @@ The relay pages and listens on its LAN; these functions upload a file, stream li
 audio (`polyptt.cli.remote_sources`) no faster than real time, or follow the relay's
 WebSocket and report, record and play what it says, with the local commands' exit
 statuses: 0 done, 1 the relay could not be reached or failed, 2 refused (bad token,
-scope, channel, target, audio, or an option that only means something on the LAN),
-130/143 interrupted.
+scope, channel, target, audio, or an option that only means something on the LAN) or a
+URL to fix (no scheme, https:// to a relay without TLS or the reverse, a certificate
+this host does not accept), 130/143 interrupted. What each failure says is
+`polyptt.relay.failures`'.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ G726QI_FRAME_MS = 30
     show_envvar=True,
     metavar="DEV",
     help="Microphone for --mic: a PortAudio device index or (part of) its name "
-    "(see 'python -m sounddevice'); the default input by default.",
+    "(see 'polyptt loop --list-devices'); the default input by default.",
 )
 @options.keep_pauses_option
 @click.option(

@@ -12,6 +12,8 @@ Live sources a pacer asks for frames (microphone, raw PCM from a pipe, anything 
 feeds chunks)
     :class:`~polyptt.audio.live.LiveFrames`, :class:`~polyptt.audio.live.Microphone`,
     :class:`~polyptt.audio.live.RawReader`
+The microphones and speakers there are, and what to say when one is missing
+    :func:`~polyptt.audio.devices.find`, :func:`~polyptt.audio.devices.listing`
 
 sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
 works where PortAudio is absent.

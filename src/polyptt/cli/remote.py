@@ -6,7 +6,7 @@ WebSocket and report, record and play what it says, with the local commands' exi
 statuses: 0 done, 1 the relay could not be reached or failed, 2 refused (bad token,
 scope, channel, target, audio, or an option that only means something on the LAN) or a
 URL to fix (no scheme, https:// to a relay without TLS or the reverse, a certificate
-this host does not accept), 130/143 interrupted. What each failure says is
+this host does not accept), 130/143 interrupted; the words of each failure are
 `polyptt.relay.failures`'.
 """
 

@@ -14,6 +14,8 @@ feeds chunks)
     :class:`~polyptt.audio.live.RawReader`
 A raw stream's first bytes: audio, or an audio file given as raw by mistake
     :func:`~polyptt.audio.sniff.read_head`, :func:`~polyptt.audio.sniff.describe_container`
+The microphones and speakers there are, and what to say when one is missing
+    :func:`~polyptt.audio.devices.find`, :func:`~polyptt.audio.devices.listing`
 
 sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
 works where PortAudio is absent.

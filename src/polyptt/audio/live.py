@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from polyptt.audio import sniff
 from polyptt.audio.catchup import CatchUp, for_capture
+from polyptt.audio.devices import DeviceError, find, load_sounddevice
 from polyptt.audio.framer import Framer
 
 __all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device"]
@@ -47,13 +48,6 @@ _CLOSE = object()  # queued by close(): everything before it is audio
 #: longer spells make an adaptive page keep more and refill (`CatchUp.ran_dry`): counting
 #: every millisecond of a WebSocket's timing would put a page 30 ms behind for nothing.
 DRY_TOLERANCE = 0.25
-
-
-class DeviceError(Exception):
-    """An audio device cannot be used: no PortAudio, no such device, refused settings.
-
-    The message is one line naming the device.
-    """
 
 
 class LiveFrames:
@@ -257,14 +251,6 @@ def parse_device(text: str | None) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # "PortAudio library not found"
-        raise DeviceError(f"no audio devices: {exc} (install libportaudio2)") from None
-    return sounddevice
-
-
 class Microphone:
     """Capture from an input device into a :class:`LiveFrames`.
 
@@ -321,12 +307,8 @@ class Microphone:
     ) -> None:
         from polyptt import codecs
 
-        sounddevice = _sounddevice()
-        try:
-            info = sounddevice.query_devices(device, kind="input")
-        except (ValueError, sounddevice.PortAudioError) as exc:
-            shown = "the default input" if device is None else f"input device {device!r}"
-            raise DeviceError(f"{shown}: {exc}") from None
+        sounddevice = load_sounddevice()
+        info = find(device, "input")
         self.name = str(info["name"])
         rate = codecs.info(codec).sample_rate
         try:

@@ -285,6 +285,9 @@ def _listen(
 def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Any:
     """The `Player` for ``--play/--no-play`` (None: if an output device exists), or None.
 
+    Without an output device, ``--play`` warns; the default (play where one exists) says
+    why it does not play only with ``-v``: a machine without a speaker is no fault of a
+    listener that was not asked to play, and a cron job should not mail about it.
     `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
     """
     if play is False:
@@ -294,7 +297,10 @@ def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) ->
     try:
         return Player.open(prefill_s=prefill_s)
     except PlaybackUnavailable as exc:
-        console.warn(f"{exc}; not playing, still reporting and recording")
+        if play:
+            console.warn(f"{exc}; not playing, still reporting and recording")
+        else:
+            console.info(f"{exc}; not playing")
         return None
 
 

@@ -29,9 +29,12 @@ __all__ = [
     "InterfaceType",
     "NetworkFailure",
     "OneLineCommand",
+    "RelayUrlType",
     "SerialType",
+    "UsageFailure",
     "caller_id_option",
     "choice",
+    "device_error",
     "frame_ms_option",
     "host_serial",
     "iface_option",
@@ -147,6 +150,13 @@ class NetworkFailure(click.ClickException):
     exit_code = EXIT_NETWORK
 
 
+class UsageFailure(click.ClickException):
+    """Bad input found once the command runs (a token the relay refuses, a missing
+    microphone): one line, exit status 2, without a usage error's ``--help`` hint."""
+
+    exit_code = EXIT_USAGE
+
+
 class _OneLineUsageError(click.ClickException):
     exit_code = EXIT_USAGE
 
@@ -181,6 +191,32 @@ class OneLineCommand(click.Command):
 
 def _one_line(command_path: str, exc: click.UsageError) -> click.ClickException:
     return _OneLineUsageError(f"{exc.format_message()} (see '{command_path} --help')")
+
+
+def device_error(exc: Exception, option: str, given: str | None) -> click.ClickException:
+    """An audio device that cannot be used, as one line and exit status 2.
+
+    It names `option` only if the user gave it: a missing default microphone is no
+    option's fault, and "Invalid value for '--input-device'" would send a user who never
+    typed it looking for the wrong thing (nor is ``--help`` where the answer is).
+    """
+    if given is None:
+        return UsageFailure(str(exc))
+    return click.BadParameter(str(exc), param_hint=f"'{option}'")
+
+
+class RelayUrlType(click.ParamType):
+    """A relay's URL: http:// or https://, a host, perhaps a port and a path."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from polyptt.relay.failures import relay_url
+
+        try:
+            return relay_url(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class ChannelType(click.ParamType):
@@ -326,11 +362,13 @@ def relay_option(f: F) -> F:
     """``--relay URL`` ($POLYPTT_RELAY): go through a remote ``polyptt relay``."""
     return _shared(
         "--relay",
+        type=RelayUrlType(),
         envvar="POLYPTT_RELAY",
         default=None,
         metavar="URL",
-        help="Page or listen through the polyptt relay at URL (https://host[:port]) instead "
-        "of multicast: from outside the phones' network. Needs --token.",
+        help="Page or listen through the polyptt relay at URL (https://host[:port], or "
+        "http:// for a relay without TLS) instead of multicast: from outside the phones' "
+        "network. Needs --token.",
     )(f)
 
 

@@ -45,16 +45,16 @@ class Microphone:
     rate = CLIENT_RATE
 
     def __init__(self, input_device: str | None) -> None:
-        from polyptt.audio.live import DeviceError, parse_device
+        from polyptt.audio.devices import DeviceError, find, load_sounddevice
+        from polyptt.audio.live import parse_device
 
-        try:
-            import sounddevice
-        except OSError as exc:
-            raise DeviceError(f"no PortAudio: {exc}") from None
+        sounddevice = load_sounddevice()
+        device = parse_device(input_device)
+        find(device, "input")
         self._deliver: Callable[[bytes], object] = lambda _chunk: None
         try:
             self._stream = sounddevice.InputStream(
-                device=parse_device(input_device),
+                device=device,
                 channels=1,
                 dtype="int16",
                 samplerate=CLIENT_RATE,
@@ -141,9 +141,10 @@ def open_raw(file: str, rate: int) -> RawPipe:
 
 def open_microphone(input_device: str | None) -> Microphone:
     """``send --mic`` as a live source for the relay."""
-    from polyptt.audio.live import DeviceError
+    from polyptt.audio.devices import DeviceError
+    from polyptt.cli.options import device_error
 
     try:
         return Microphone(input_device)
     except DeviceError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+        raise device_error(exc, "--input-device", input_device) from None

@@ -71,7 +71,7 @@ G726QI_FRAME_MS = 30
     show_envvar=True,
     metavar="DEV",
     help="Microphone for --mic: a PortAudio device index or (part of) its name "
-    "(see 'python -m sounddevice'); the default input by default.",
+    "(see 'polyptt loop --list-devices'); the default input by default.",
 )
 @options.keep_pauses_option
 @click.option(
@@ -453,7 +453,7 @@ def _open_live(
                 catch_up=not keep_pauses,
             )
         except live.DeviceError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+            raise options.device_error(exc, "--input-device", input_device) from None
         return _Live(microphone, microphone.frames, [microphone.close])
     assert file is not None
     if file == "-":

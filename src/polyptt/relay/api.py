@@ -5,7 +5,8 @@
 file as its body (anything ``polyptt send`` reads), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
 page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
-when one of the relay's talkers has the channel.
+when the channel is busy (one of the relay's talkers, or a page heard on the LAN, has
+it; `polyptt.receive.busy`): ``{"error", "channel", "caller_id"}`` says who.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     try:
         relay.talks.check_free(channel)
     except Busy as exc:
-        return json_error(409, str(exc))
+        return _busy(exc)
     body = await request.read()  # the application's client_max_size bounds it (413)
     if not body:
         return json_error(400, "the request body must be an audio file")
@@ -171,7 +172,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
             target=target,
         )
     except Busy as exc:
-        return json_error(409, str(exc))
+        return _busy(exc)
     except NetworkError as exc:
         return json_error(502, str(exc))
     answer: dict[str, Any] = {
@@ -188,6 +189,12 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         transmits=report.transmits, alerts=report.alerts, ends=report.ends, outcome=talk.outcome
     )
     return web.json_response(answer)
+
+
+def _busy(exc: Busy) -> web.Response:
+    """409: the channel is busy, and who has it."""
+    answer = {"error": str(exc), "channel": exc.channel, "caller_id": exc.caller_id}
+    return web.json_response(answer, status=409)
 
 
 async def list_pages(request: web.Request) -> web.StreamResponse:

@@ -5,6 +5,11 @@ and show a caller id; polyptt derives both for this host the same way, so that t
 machine pages under the same identity every time (contention between senders is won by
 the lowest serial, so a stable one matters). This is the only module that looks at the
 machine's interfaces or name: the protocol itself (`polyptt.protocol`) stays pure.
+
+Every polyptt on a host shares that serial, as the pages of one phone do: a process that
+sends and listens (``loop``, the relay) drops only the page it has in flight, so it
+still hears the others (`polyptt.receive.receiver`). ``--serial`` gives a sender an
+identity of its own: to rank it in contention, or to tell it apart in a capture.
 """
 
 from __future__ import annotations

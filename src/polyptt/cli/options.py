@@ -353,8 +353,9 @@ def serial_option(f: F) -> F:
         type=SerialType(),
         default=None,
         metavar="N",
-        help="Host serial, 32-bit, decimal or 0x-hex; the lowest serial wins when senders "
-        "collide. Default: the last 4 bytes of this host's MAC address.",
+        help="Host serial, 32-bit, decimal or 0x-hex: the sender's identity on the wire. "
+        "When two senders start on a channel at once, the lowest serial keeps it. Default: "
+        "the last 4 bytes of this host's MAC address, shared by every polyptt on this host.",
     )(f)
 
 

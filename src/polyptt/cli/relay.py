@@ -172,8 +172,8 @@ def _serve(
     from polyptt.relay import RelaySettings, load_config
     from polyptt.relay.config import ConfigError
 
-    try:
-        policy = load_config(config or _default_config())
+    try:  # a file named with --config must exist; the default one need not
+        policy = load_config(config or _default_config(), must_exist=config is not None)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="'--config'") from None
     if serial is None:
@@ -212,6 +212,7 @@ async def _run(
 
     from polyptt.relay import create_app
     from polyptt.relay.security import AccessLogger
+    from polyptt.relay.startup import startup_line
     from polyptt.transport import NetworkError
 
     app = create_app(settings)
@@ -233,8 +234,8 @@ async def _run(
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         await _start_site(runner, host, port, context)
-        scheme = "https" if context is not None else "http"
-        console.info(f"relay on {scheme}://{host}:{port} for {settings.destination}")
+        if console.verbosity >= 0:  # not a warning: no "Warning:", but -q keeps it quiet
+            click.echo(startup_line(settings, host, port), err=True)
         await stopped.wait()
     finally:
         await runner.cleanup()
@@ -259,11 +260,13 @@ def _reason(exc: BaseException) -> str:
 # ---------------------------------------------------------------- tokens
 
 
-def _policy(config: Path | None) -> Any:
+def _policy(config: Path | None, *, missing_ok: bool = False) -> Any:
+    """The configuration; a file named by --config must exist, unless `missing_ok`."""
     from polyptt.relay.config import ConfigError, load_config
 
     try:
-        return load_config(config or _default_config())
+        named = config is not None and not missing_ok
+        return load_config(config or _default_config(), must_exist=named)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="'--config'") from None
 
@@ -352,8 +355,9 @@ def add(
     kept. Named targets are paged only by tokens granted them with --targets.
     """
     from polyptt.relay.auth import TokenError, TokenStore
+    from polyptt.relay.config import ConfigError, create_config
 
-    policy = _policy(config)
+    policy = _policy(config, missing_ok=True)  # made below, once the token is valid
     if targets != frozenset() and "talk" not in scopes:
         raise click.UsageError("--targets needs the talk scope (--can talk)")
     unknown = sorted((targets or frozenset()) - set(policy.targets))
@@ -363,6 +367,10 @@ def add(
             f"no target named {', '.join(unknown)} in {policy.path} (known: {known})",
             param_hint="'--targets'",
         )
+    try:
+        create_config(policy.path)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--config'") from None
     store = TokenStore(policy.tokens_path)
     try:
         secret = store.add(name, scopes, channels, targets)

@@ -51,9 +51,15 @@ Our own pages
 -------------
 A process that sends and listens (``polyptt loop``, the relay) hears its own pages back
 (multicast loopback). `Receiver.ignore` names a sender by host serial and, where known,
-source address and port; its packets are counted (`ReceiverStats.own`) and never open
-a page. Only packets that would open a page are checked, so the filter costs nothing
-per packet of the pages that are heard.
+source address, port and channel; its packets are counted (`ReceiverStats.own`) and
+never open a page. Only packets that would open a page are checked, so the filter costs
+nothing per packet of the pages that are heard.
+
+Every polyptt on a host pages under the same serial (this host's, `polyptt.host`) from
+the same address and port, so a filter on those alone would also hide a neighbour
+process (a cron bell beside the relay). Senders therefore ignore only the page they have
+in flight: `ignore` with its channel when it starts, `unignore` once its end packets
+are out.
 """
 
 from __future__ import annotations
@@ -219,7 +225,7 @@ class Receiver:
         self.listeners: tuple[PageListener, ...] = ()
         self._audio_sinks: tuple[Callable[[Page, Pcm, float], None], ...] = ()
         self._listen(tuple(listeners))
-        self._ignored: set[tuple[int, str | None, int | None]] = set()
+        self._ignored: set[tuple[int, str | None, int | None, int | None]] = set()
         self.channels = channels
         self.page_timeout = page_timeout
         self.max_pages = max_pages
@@ -341,21 +347,35 @@ class Receiver:
         self._listen(remaining)
         return True
 
-    def ignore(self, serial: int, address: str | None = None, port: int | None = None) -> None:
+    def ignore(
+        self,
+        serial: int,
+        address: str | None = None,
+        port: int | None = None,
+        channel: int | None = None,
+    ) -> None:
         """Drop the pages of a sender: our own, heard back.
 
         A packet matches if it carries host serial `serial` and, unless None, comes from
-        `address` and from `port`. Pass what the sender knows: its serial and the
-        address it sends from (the interface's, for multicast), and its port only if it
-        is fixed (an ephemeral port changes with each socket). Another host that uses
-        the same serial is still heard if `address` is given; with the serial alone, it
-        is not. Pages already open are not affected.
+        `address` and from `port` and is on `channel`. Pass what the sender knows: its
+        serial and the address it sends from (the interface's, for multicast), its port
+        only if it is fixed (an ephemeral port changes with each socket), and the channel
+        of the page it is sending (other processes on this host share the serial, the
+        address and the port: see the module docstring). Another host that uses the same
+        serial is still heard if `address` is given; with the serial alone, it is not.
+        Pages already open are not affected.
         """
-        self._ignored.add((serial, address, port))
+        self._ignored.add((serial, address, port, channel))
 
-    def unignore(self, serial: int, address: str | None = None, port: int | None = None) -> None:
+    def unignore(
+        self,
+        serial: int,
+        address: str | None = None,
+        port: int | None = None,
+        channel: int | None = None,
+    ) -> None:
         """Hear again the sender `ignore` was given with the same arguments, if any."""
-        self._ignored.discard((serial, address, port))
+        self._ignored.discard((serial, address, port, channel))
 
     # ------------------------------------------------------------------ internals
 
@@ -367,13 +387,13 @@ class Receiver:
         )
 
     def _is_own(self, key: PageKey) -> bool:
-        (address, port), serial = key.source, key.serial
-        ignored = self._ignored
-        return (
-            (serial, address, port) in ignored
-            or (serial, address, None) in ignored
-            or (serial, None, port) in ignored
-            or (serial, None, None) in ignored
+        (address, port), serial, channel = key.source, key.serial, key.channel
+        return any(
+            serial == s
+            and (a is None or a == address)
+            and (p is None or p == port)
+            and (c is None or c == channel)
+            for s, a, p, c in self._ignored
         )
 
     def _open(self, now: float, key: PageKey, packet: Any) -> Page | None:

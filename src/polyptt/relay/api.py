@@ -6,7 +6,8 @@ file (anything ``polyptt send`` reads) as its body or as the one file of a multi
 form (`polyptt.relay.upload`), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
 page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
-when one of the relay's talkers has the channel.
+when the channel is busy (one of the relay's talkers, or a page heard on the LAN, has
+it; `polyptt.receive.busy`): ``{"error", "channel", "caller_id"}`` says who.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     try:
         relay.talks.check_free(channel)
     except Busy as exc:
-        return json_error(409, str(exc))
+        return _busy(exc)
     try:
         body = await read_audio(request)
     except UploadError as exc:
@@ -178,7 +179,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
             target=target,
         )
     except Busy as exc:
-        return json_error(409, str(exc))
+        return _busy(exc)
     except NetworkError as exc:
         return json_error(502, str(exc))
     answer: dict[str, Any] = {
@@ -195,6 +196,12 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         transmits=report.transmits, alerts=report.alerts, ends=report.ends, outcome=talk.outcome
     )
     return web.json_response(answer)
+
+
+def _busy(exc: Busy) -> web.Response:
+    """409: the channel is busy, and who has it."""
+    answer = {"error": str(exc), "channel": exc.channel, "caller_id": exc.caller_id}
+    return web.json_response(answer, status=409)
 
 
 async def list_pages(request: web.Request) -> web.StreamResponse:

@@ -116,7 +116,7 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
     endpoint = Endpoint(destination.address, destination.port)
     sockets = open_sockets([endpoint], settings.interface)
     receiver = Receiver([relay.hub])  # the hub also drives the recorder
-    receiver.ignore(settings.serial)  # our own pages are listed as sent, not heard
+    relay.talks.receiver = receiver  # our own pages are listed as sent, not heard
     stop = asyncio.Event()
     serving = asyncio.create_task(serve_async(sockets, receiver, stop=stop))
     try:
@@ -125,6 +125,7 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
         stop.set()
         with contextlib.suppress(Exception):
             await serving
+        relay.talks.receiver = None
         receiver.close(time.time())
         for sock in sockets:
             sock.close()

@@ -151,6 +151,10 @@ class Hub:
 
     # ------------------------------------------------------------ pages heard (listener)
 
+    def heard_pages(self) -> list[Page]:
+        """The pages heard on the LAN that are open now, in the order they started."""
+        return list(self._heard)
+
     def page_started(self, page: Page) -> None:
         if self.recorder is not None:
             self.recorder.page_started(page)

@@ -6,6 +6,12 @@ its token revoked, the relay shutting down), the pacer
 (`polyptt.send.pacer_thread.PacerThread`) sends the 12 end packets; the audit log and
 the hub are told once it is over. The hub also gets its audio as it goes out
 (`polyptt.relay.echo`), for the listeners of its channel.
+
+A channel is busy while one of the relay's pages or a page heard on the LAN is on it
+(`polyptt.receive.busy`, the rule ``polyptt loop`` applies too): a new page there is
+refused with `Busy`, which names who has the channel. While a page goes out to the
+group, the receiver ignores this serial on its channel, and only there: another polyptt
+on this host pages under the same serial, and its pages are heard.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any
 
 from polyptt.audio.live import LiveFrames
 from polyptt.protocol import CodecId
+from polyptt.receive.busy import blocking_page
+from polyptt.receive.receiver import Receiver
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
 from polyptt.relay.clients import Client
@@ -30,7 +38,21 @@ __all__ = ["Busy", "Talk", "Talks"]
 
 
 class Busy(Exception):
-    """The channel already carries one of the relay's pages."""
+    """The channel carries a page already: one of the relay's, or one heard on the LAN.
+
+    Attributes
+    ----------
+    channel : int or None
+        The channel asked for (None: the relay is shutting down).
+    caller_id : str or None
+        Who has it: the talker's token name, or the caller id of the page heard (its
+        serial if it has none).
+    """
+
+    def __init__(self, message: str, channel: int | None = None, caller_id: str | None = None):
+        super().__init__(message)
+        self.channel = channel
+        self.caller_id = caller_id
 
 
 @dataclass
@@ -96,7 +118,13 @@ class Talks:
     serial : int
         The relay's host serial, in every page it sends.
     hub, audit : Hub, AuditLog
-        Told when each page starts and ends.
+        Told when each page starts and ends; the hub also knows the pages heard.
+
+    Attributes
+    ----------
+    receiver : Receiver or None
+        The relay's receiver, once it listens: told to ignore each page to the group
+        while it goes out.
     """
 
     def __init__(
@@ -108,17 +136,23 @@ class Talks:
         self.audit = audit
         self.by_channel: dict[int, Talk] = {}
         self.closing = False
+        self.receiver: Receiver | None = None
         #: Paces every page from one real-time thread: the loop's timers are only as
         #: punctual as the loop is idle, and it serves every client too.
         self.pacer = PacerThread()
 
     def check_free(self, channel: int) -> None:
-        """Raise `Busy` if `channel` has a talker (or the relay is shutting down)."""
+        """Raise `Busy` if `channel` has a talker or a page heard on the LAN that a new
+        page may not talk over (or the relay is shutting down)."""
         if self.closing:
             raise Busy("the relay is shutting down")
         if channel in self.by_channel:
             talker = self.by_channel[channel].grant.name
-            raise Busy(f"channel {channel} is busy ({talker} is talking)")
+            raise Busy(f"channel {channel} is busy ({talker} is talking)", channel, talker)
+        heard = blocking_page(channel, self.hub.heard_pages())
+        if heard is not None:
+            caller = heard.caller_id or f"serial 0x{heard.serial:08X}"
+            raise Busy(f"channel {channel} is busy ({caller} is talking)", channel, caller)
 
     def start(
         self,
@@ -168,8 +202,18 @@ class Talks:
             remote=remote,
             page=page_id,
         )
+        if target is None:
+            self._own_page(talk, sink, ignore=True)
         talk.task = asyncio.create_task(self._run(talk, frames, sink))
         return talk
+
+    def _own_page(self, talk: Talk, sink: Sink, *, ignore: bool) -> None:
+        """Have the receiver ignore `talk`'s page (heard back), or hear its channel again."""
+        if self.receiver is None:
+            return
+        address, port = getattr(sink, "source", (None, None))
+        change = self.receiver.ignore if ignore else self.receiver.unignore
+        change(self.serial, address, port, talk.channel)
 
     async def shutdown(self) -> None:
         """End every page (reason ``shutdown``) and wait for their end packets."""
@@ -210,6 +254,8 @@ class Talks:
             talk.reason = talk.reason or "error"
         finally:
             self.by_channel.pop(talk.channel, None)
+            if talk.target is None:
+                self._own_page(talk, sink, ignore=False)  # its end packets are out
             report = talk.report
             duration = round(report.transmits * talk.frame_ms / 1000, 3)
             self.hub.sent_ended(

@@ -13,7 +13,8 @@ Sequence (JSON text messages; audio as binary messages):
    32-bit big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
 3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` (optional ``"target"``: a
    named phone, paged by unicast, if the token was granted it) starts a page: the relay
-   answers ``talking`` (with the page id) or ``busy``; binary messages are then the
+   answers ``talking`` (with the page id) or ``busy`` (with ``caller_id``, who has the
+   channel: a talker of the relay or a page heard on the LAN); binary messages are then the
    talker's audio (PCM16LE mono, 16 kHz unless the talk message says ``"rate"``, no
    header, 20 ms each is best), no faster than real time; an optional ``"gain"`` (dB)
    is applied before encoding. ``{"type": "stop"}`` ends it after what was sent, and
@@ -281,7 +282,8 @@ class _Session:
                 talker=self.client,
             )
         except Busy as exc:
-            self.client.offer({"type": "busy", "channel": channel, "message": str(exc)})
+            busy = {"type": "busy", "channel": channel, "caller_id": exc.caller_id}
+            self.client.offer({**busy, "message": str(exc)})
             return
         except NetworkError as exc:
             self.error("network", str(exc))

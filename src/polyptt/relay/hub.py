@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from polyptt.audio.upsample import Upsampler
 from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc
 from polyptt.receive.session import Page
@@ -71,6 +72,33 @@ class _Stream:
     pending: list[np.ndarray] = field(default_factory=list)
     frame: int = 0
     skip: Client | None = None  # the connection talking the page: never sent its audio
+
+
+class _Soxr:
+    """soxr's streaming resampler with `Upsampler`'s methods, for a rate that is no
+    whole fraction of the clients' (no codec decodes to one: 8 and 16 kHz only)."""
+
+    def __init__(self, rate: int) -> None:
+        import soxr
+
+        self._stream = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+
+    def push(self, pcm: np.ndarray) -> np.ndarray:
+        return self._stream.resample_chunk(pcm)
+
+    def flush(self) -> np.ndarray:
+        return self._stream.resample_chunk(np.zeros(0, "int16"), last=True)
+
+
+def _resampler(rate: int) -> Upsampler | _Soxr:
+    """Audio at `rate` to the clients' rate, each packet's samples at once.
+
+    soxr's streaming resampler lets audio out in blocks of about 100 ms (8 -> 16 kHz):
+    narrowband pages reached listeners in lumps. `Upsampler` is 3 ms late, no more.
+    """
+    if CLIENT_RATE % rate == 0:
+        return Upsampler(CLIENT_RATE // rate)
+    return _Soxr(rate)
 
 
 class Hub:
@@ -231,19 +259,17 @@ class Hub:
     def _stream_audio(self, stream: _Stream, pcm: np.ndarray, rate: int) -> None:
         """Resample `pcm` (at `rate`) to the clients' rate and send it to the listeners."""
         if stream.resampler is None and rate != CLIENT_RATE:
-            import soxr
-
-            stream.resampler = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+            stream.resampler = _resampler(rate)
         if not self._listeners(stream):
             return
         if stream.resampler is not None:
-            pcm = stream.resampler.resample_chunk(pcm)
+            pcm = stream.resampler.push(pcm)
         self._send_audio(stream, pcm, last=False)
 
     def _end_audio(self, stream: _Stream) -> None:
         tail = np.zeros(0, "int16")
         if stream.resampler is not None:
-            tail = stream.resampler.resample_chunk(tail, last=True)
+            tail = stream.resampler.flush()
         self._send_audio(stream, tail, last=True)
 
     def _listeners(self, stream: _Stream) -> list[Client]:

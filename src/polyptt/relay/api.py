@@ -4,8 +4,9 @@
 &duration=S&wait=1]`` (the options mean what ``polyptt send``'s do) takes an audio
 file as its body (anything ``polyptt send`` reads), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
-page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
-when one of the relay's talkers has the channel.
+page's id and ``duration_s`` at once, or 200 with its report after the end packets with
+``wait=1`` (``duration_s`` then says how much went out, ``outcome`` whether all of it:
+``completed``, or why not). 409 when one of the relay's talkers has the channel.
 """
 
 from __future__ import annotations
@@ -179,13 +180,18 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         "channel": channel,
         "codec": options["codec"],
         "frames": len(frames),
+        "duration_s": round(duration_s, 3),
         "clipped_samples": audio.clipped,
     }
     if not options["wait"]:
         return web.json_response(answer, status=202)
     report = await talk.wait()
     answer.update(
-        transmits=report.transmits, alerts=report.alerts, ends=report.ends, outcome=talk.outcome
+        transmits=report.transmits,
+        alerts=report.alerts,
+        ends=report.ends,
+        outcome=talk.outcome,
+        duration_s=round(report.transmits * frame_ms / 1000, 3),  # what went out
     )
     return web.json_response(answer)
 

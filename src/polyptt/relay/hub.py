@@ -7,8 +7,11 @@ an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` a
 messages: an 8-byte header (page id and frame number, unsigned 32-bit big-endian each)
 then PCM16LE mono 16 kHz, 20 ms (320 samples) per message. The audio of a page the relay
 sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is never sent
-back to the connection that is talking it. With ``--record``, the pages the relay sends
-are recorded too, from the same audio: what the phones heard, and who said it.
+back to the connection that is talking it (which gets its events with ``"own": true``).
+Audio reaches the listeners as each packet arrives: narrowband audio is upsampled with
+3 ms of delay (`polyptt.audio.upsample`), never held back for a resampler's block.
+With ``--record``, the pages the relay sends are recorded too, from the same audio: what
+the phones heard, and who said it.
 """
 
 from __future__ import annotations
@@ -148,7 +151,7 @@ class Hub:
         self._sent[page_id] = _Stream(record, record["channel"], skip=talker)
         if self.recorder is not None:
             self.recorder.open(page_id, time.time(), record["channel"], record["caller_id"])
-        self._tell(record["channel"], {"type": "page_start", **record})
+        self._tell(record["channel"], {"type": "page_start", **record}, own=talker)
         return page_id
 
     def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
@@ -172,7 +175,11 @@ class Hub:
         if self.recorder is not None:
             saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
             self._serve_recording(record, saved)
-        self._tell(record["channel"], {"type": "page_end", **record})
+        self._tell(
+            record["channel"],
+            {"type": "page_end", **record},
+            own=stream.skip if stream is not None else None,
+        )
 
     # ------------------------------------------------------------ pages heard (listener)
 
@@ -251,9 +258,13 @@ class Hub:
             self.recordings.pop(old, None)
         return record
 
-    def _tell(self, channel: int, event: dict[str, Any]) -> None:
+    def _tell(self, channel: int, event: dict[str, Any], own: Client | None = None) -> None:
+        """`event` to the listeners of `channel`; to `own` (the page's talker) with
+        ``"own": true``, so that its web page offers no Mute for its own voice."""
         for client in list(self.clients):
-            if client.hears(channel) and not client.offer(event):
+            if not client.hears(channel):
+                continue
+            if not client.offer({**event, "own": True} if client is own else event):
                 self._dropped(client)
 
     def _stream_audio(self, stream: _Stream, pcm: np.ndarray, rate: int) -> None:

@@ -5,9 +5,11 @@
 file (anything ``polyptt send`` reads) as its body or as the one file of a multipart
 form (`polyptt.relay.upload`), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
-page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
-when the channel is busy (one of the relay's talkers, or a page heard on the LAN, has
-it; `polyptt.receive.busy`): ``{"error", "channel", "caller_id"}`` says who.
+page's id and ``duration_s`` at once, or 200 with its report after the end packets with
+``wait=1`` (``duration_s`` then says how much went out, ``outcome`` whether all of it:
+``completed``, or why not). 409 when the channel is busy (one of the relay's talkers, or
+a page heard on the LAN, has it; `polyptt.receive.busy`): ``{"error", "channel",
+"caller_id"}`` says who.
 """
 
 from __future__ import annotations
@@ -187,13 +189,18 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         "channel": channel,
         "codec": options["codec"],
         "frames": len(frames),
+        "duration_s": round(duration_s, 3),
         "clipped_samples": audio.clipped,
     }
     if not options["wait"]:
         return web.json_response(answer, status=202)
     report = await talk.wait()
     answer.update(
-        transmits=report.transmits, alerts=report.alerts, ends=report.ends, outcome=talk.outcome
+        transmits=report.transmits,
+        alerts=report.alerts,
+        ends=report.ends,
+        outcome=talk.outcome,
+        duration_s=round(report.transmits * frame_ms / 1000, 3),  # what went out
     )
     return web.json_response(answer)
 

@@ -106,6 +106,7 @@ async def _audit_log(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _multicast(app: web.Application) -> AsyncIterator[None]:
+    from polyptt.receive.driver import COALESCE_PLAYING_S
     from polyptt.receive.inbound import Endpoint, open_sockets, serve_async
     from polyptt.receive.receiver import Receiver
 
@@ -118,7 +119,11 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
     receiver = Receiver([relay.hub])  # the hub also drives the recorder
     relay.talks.receiver = receiver  # our own pages are listed as sent, not heard
     stop = asyncio.Event()
-    serving = asyncio.create_task(serve_async(sockets, receiver, stop=stop))
+    # the short pause after each read, as for a page played: listeners hear the audio
+    # as it arrives (with the 40 ms one, it reached them up to 40 ms late)
+    serving = asyncio.create_task(
+        serve_async(sockets, receiver, stop=stop, coalesce_s=COALESCE_PLAYING_S)
+    )
     try:
         yield
     finally:

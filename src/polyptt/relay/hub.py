@@ -7,8 +7,11 @@ an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` a
 messages: an 8-byte header (page id and frame number, unsigned 32-bit big-endian each)
 then PCM16LE mono 16 kHz, 20 ms (320 samples) per message. The audio of a page the relay
 sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is never sent
-back to the connection that is talking it. With ``--record``, the pages the relay sends
-are recorded too, from the same audio: what the phones heard, and who said it.
+back to the connection that is talking it (which gets its events with ``"own": true``).
+Audio reaches the listeners as each packet arrives: narrowband audio is upsampled with
+3 ms of delay (`polyptt.audio.upsample`), never held back for a resampler's block.
+With ``--record``, the pages the relay sends are recorded too, from the same audio: what
+the phones heard, and who said it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from polyptt.audio.upsample import Upsampler
 from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc
 from polyptt.receive.session import Page
@@ -76,6 +80,33 @@ class _Stream:
     skip: Client | None = None  # the connection talking the page: never sent its audio
 
 
+class _Soxr:
+    """soxr's streaming resampler with `Upsampler`'s methods, for a rate that is no
+    whole fraction of the clients' (no codec decodes to one: 8 and 16 kHz only)."""
+
+    def __init__(self, rate: int) -> None:
+        import soxr
+
+        self._stream = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+
+    def push(self, pcm: np.ndarray) -> np.ndarray:
+        return self._stream.resample_chunk(pcm)
+
+    def flush(self) -> np.ndarray:
+        return self._stream.resample_chunk(np.zeros(0, "int16"), last=True)
+
+
+def _resampler(rate: int) -> Upsampler | _Soxr:
+    """Audio at `rate` to the clients' rate, each packet's samples at once.
+
+    soxr's streaming resampler lets audio out in blocks of about 100 ms (8 -> 16 kHz):
+    narrowband pages reached listeners in lumps. `Upsampler` is 3 ms late, no more.
+    """
+    if CLIENT_RATE % rate == 0:
+        return Upsampler(CLIENT_RATE // rate)
+    return _Soxr(rate)
+
+
 class Hub:
     """Numbers pages, keeps the recent ones, and tells the listening clients.
 
@@ -123,7 +154,7 @@ class Hub:
         self._sent[page_id] = _Stream(record, record["channel"], skip=talker)
         if self.recorder is not None:
             self.recorder.open(page_id, time.time(), record["channel"], record["caller_id"])
-        self._tell(record["channel"], {"type": "page_start", **record})
+        self._tell(record["channel"], {"type": "page_start", **record}, own=talker)
         return page_id
 
     def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
@@ -147,7 +178,11 @@ class Hub:
         if self.recorder is not None:
             saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
             self._serve_recording(record, saved)
-        self._tell(record["channel"], {"type": "page_end", **record})
+        self._tell(
+            record["channel"],
+            {"type": "page_end", **record},
+            own=stream.skip if stream is not None else None,
+        )
 
     # ------------------------------------------------------------ pages heard (listener)
 
@@ -230,27 +265,29 @@ class Hub:
             self.recordings.pop(old, None)
         return record
 
-    def _tell(self, channel: int, event: dict[str, Any]) -> None:
+    def _tell(self, channel: int, event: dict[str, Any], own: Client | None = None) -> None:
+        """`event` to the listeners of `channel`; to `own` (the page's talker) with
+        ``"own": true``, so that its web page offers no Mute for its own voice."""
         for client in list(self.clients):
-            if client.hears(channel) and not client.offer(event):
+            if not client.hears(channel):
+                continue
+            if not client.offer({**event, "own": True} if client is own else event):
                 self._dropped(client)
 
     def _stream_audio(self, stream: _Stream, pcm: np.ndarray, rate: int) -> None:
         """Resample `pcm` (at `rate`) to the clients' rate and send it to the listeners."""
         if stream.resampler is None and rate != CLIENT_RATE:
-            import soxr
-
-            stream.resampler = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+            stream.resampler = _resampler(rate)
         if not self._listeners(stream):
             return
         if stream.resampler is not None:
-            pcm = stream.resampler.resample_chunk(pcm)
+            pcm = stream.resampler.push(pcm)
         self._send_audio(stream, pcm, last=False)
 
     def _end_audio(self, stream: _Stream) -> None:
         tail = np.zeros(0, "int16")
         if stream.resampler is not None:
-            tail = stream.resampler.resample_chunk(tail, last=True)
+            tail = stream.resampler.flush()
         self._send_audio(stream, tail, last=True)
 
     def _listeners(self, stream: _Stream) -> list[Client]:

@@ -9,8 +9,9 @@ Sequence (JSON text messages; audio as binary messages):
 2. ``{"type": "listen", "channels": [26, 27]}`` (channels optional: all) subscribes:
    ``page_start`` / ``page_end`` events (id, channel, caller_id, codec, source...) and
    each page's audio, heard on the LAN or sent through the relay (never a talker's own
-   page to its own connection): an 8-byte header (page id, frame number; unsigned
-   32-bit big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
+   page to its own connection, whose events say ``"own": true``): an 8-byte header
+   (page id, frame number; unsigned 32-bit big-endian), then PCM16LE mono 16 kHz, 320
+   samples per message, each sent as soon as a packet completes it.
 3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` (optional ``"target"``: a
    named phone, paged by unicast, if the token was granted it) starts a page: the relay
    answers ``talking`` (with the page id) or ``busy`` (with ``caller_id``, who has the

@@ -15,7 +15,7 @@ from polyptt import codecs
 from polyptt.cli.relay import _ranges
 from polyptt.protocol import CodecId, TransmitPacket
 from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
-from polyptt.relay.clients import Client
+from polyptt.relay.connections import Connection
 from polyptt.relay.config import ConfigError, load_config
 from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub, Metrics
@@ -151,14 +151,14 @@ class _ReadingSocket(_StalledSocket):
 
 
 def test_a_stalled_listener_is_dropped_and_the_others_get_everything() -> None:
-    async def main() -> tuple[Any, Any, Metrics, list[Client]]:
+    async def main() -> tuple[Any, Any, Metrics, list[Connection]]:
         metrics = Metrics()
         hub = Hub({}, metrics)
-        dropped: list[Client] = []
+        dropped: list[Connection] = []
         hub.on_drop = dropped.append
         grant = Grant("x", frozenset({"listen"}))
         stalled, reading = _StalledSocket(), _ReadingSocket()
-        clients = [Client(ws, grant, "d", "127.0.0.1", 4) for ws in (stalled, reading)]  # type: ignore[arg-type]
+        clients = [Connection(ws, grant, "d", "127.0.0.1", 4) for ws in (stalled, reading)]  # type: ignore[arg-type]
         for client in clients:
             client.listening = True
             hub.clients.add(client)

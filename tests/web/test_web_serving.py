@@ -19,7 +19,7 @@ from tests.relay.audio import CHIME
 from tests.relay.harness import add_token, app_client, settings, write_config
 from tests.udp_capture import free_port
 
-from polyptt.relay.page import CONTENT_SECURITY_POLICY
+from polyptt.relay.webpage import CONTENT_SECURITY_POLICY
 from polyptt.relay.state import RELAY
 
 WEB = resources.files("polyptt.relay").joinpath("web")

@@ -1,7 +1,7 @@
 """``send --relay`` and ``listen --relay``: the commands as clients of a remote relay.
 
 The relay pages and listens on its LAN; these functions upload a file, stream live
-audio (`polyptt.cli.remote_sources`) no faster than real time, or follow the relay's
+audio (`polyptt.remote.sources`) no faster than real time, or follow the relay's
 WebSocket and report, record and play what it says, with the local commands' exit
 statuses: 0 done, 1 the relay could not be reached or failed, 2 refused (bad token,
 scope, channel, target, audio, or an option that only means something on the LAN),
@@ -30,7 +30,7 @@ from polyptt.protocol import Priority, channel_priority
 from polyptt.relay.hub import CLIENT_RATE
 
 if TYPE_CHECKING:
-    from polyptt.cli.remote_sources import LiveSource
+    from polyptt.remote.sources import LiveSource
 
 __all__ = [
     "LISTEN_LOCAL_ONLY",
@@ -75,7 +75,7 @@ def send_via_relay(
     The relay decodes and encodes it, with `repeat`, `gap`, `gain` and `duration` as
     ``send`` applies them.
     """
-    from polyptt.relay.client import RelayClientError, post_page
+    from polyptt.remote.client import RelayClientError, post_page
 
     token = need_token(token)
     try:
@@ -172,7 +172,7 @@ def talk_via_relay(
     given to ``--raw`` is read as fast as it is paced). The first Ctrl-C or SIGTERM
     stops taking audio and sends what was taken.
     """
-    from polyptt.relay.client import RelayClientError, talk
+    from polyptt.remote.client import RelayClientError, talk
 
     token = need_token(token)
     received: list[int] = []
@@ -309,7 +309,7 @@ def listen_via_relay(
     time by the phones' priorities), on the relay's 16 kHz audio.
     """
     from polyptt.cli.listen import open_player
-    from polyptt.relay.client import RelayClientError, listen
+    from polyptt.remote.client import RelayClientError, listen
 
     token = need_token(token)
     recordings = None

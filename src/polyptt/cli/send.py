@@ -208,7 +208,7 @@ def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
     url, token = kwargs["relay"], kwargs["token"]
     if kwargs["mic"] or kwargs["raw_rate"] is not None:
         remote.need_token(token)
-        from polyptt.cli import remote_sources
+        from polyptt.remote import sources as remote_sources
 
         if kwargs["mic"]:
             source: Any = remote_sources.open_microphone(kwargs["input_device"])

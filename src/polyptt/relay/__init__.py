@@ -4,8 +4,8 @@ Modules, one job each: `config` (the TOML policy), `auth` (hashed tokens and wha
 grant), `security` (the door: tokens, Origin, access log), `audit` (who did what),
 `hub` (pages numbered and told to listeners), `talks` (the relay's own pages),
 `echo` (their audio, as sent, for the listeners),
-`clients` (one WebSocket's bounded outgoing queue), `api` (HTTP), `ws` (the
-WebSocket), `page` (the web page at ``/``, from the package's ``web/`` folder), `app`
+`connections` (one WebSocket's bounded outgoing queue), `api` (HTTP), `ws` (the
+WebSocket), `webpage` (the web page at ``/``, from the package's ``web/`` folder), `app`
 (`create_app` and the life cycle).
 """
 

@@ -19,12 +19,12 @@ from polyptt.relay.auth import Grant
 if TYPE_CHECKING:
     from polyptt.relay.talks import Talk
 
-__all__ = ["Client"]
+__all__ = ["Connection"]
 
 _CLOSE = object()
 
 
-class Client:
+class Connection:
     """A connected WebSocket.
 
     Parameters

@@ -26,7 +26,7 @@ import numpy as np
 from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc
 from polyptt.receive.session import Page
-from polyptt.relay.clients import Client
+from polyptt.relay.connections import Connection
 
 __all__ = ["AUDIO_HEADER", "CLIENT_RATE", "FRAME_SAMPLES", "Hub", "Metrics"]
 
@@ -70,7 +70,7 @@ class _Stream:
     resampler: Any = None
     pending: list[np.ndarray] = field(default_factory=list)
     frame: int = 0
-    skip: Client | None = None  # the connection talking the page: never sent its audio
+    skip: Connection | None = None  # the connection talking the page: never sent its audio
 
 
 class Hub:
@@ -99,18 +99,18 @@ class Hub:
         self.channel_names = channel_names
         self.metrics = metrics
         self.recorder = recorder
-        self.clients: set[Client] = set()
+        self.clients: set[Connection] = set()
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self.recordings: dict[int, Path] = {}
         self._keep = keep
         self._next_id = 1
         self._heard: dict[Page, _Stream] = {}
         self._sent: dict[int, _Stream] = {}
-        self.on_drop: Callable[[Client], None] | None = None
+        self.on_drop: Callable[[Connection], None] | None = None
 
     # ------------------------------------------------------------ pages the relay sends
 
-    def sent_started(self, talker: Client | None = None, **fields: Any) -> int:
+    def sent_started(self, talker: Connection | None = None, **fields: Any) -> int:
         """A page the relay started (live from `talker`, if a WebSocket); returns its id.
 
         `fields` go into its record.
@@ -246,7 +246,7 @@ class Hub:
             tail = stream.resampler.resample_chunk(tail, last=True)
         self._send_audio(stream, tail, last=True)
 
-    def _listeners(self, stream: _Stream) -> list[Client]:
+    def _listeners(self, stream: _Stream) -> list[Connection]:
         return [c for c in self.clients if c.hears(stream.channel) and c is not stream.skip]
 
     def _send_audio(self, stream: _Stream, pcm: np.ndarray, *, last: bool) -> None:
@@ -268,7 +268,7 @@ class Hub:
                 if not client.offer(message):
                     self._dropped(client)
 
-    def _dropped(self, client: Client) -> None:
+    def _dropped(self, client: Connection) -> None:
         if client in self.clients:
             self.clients.discard(client)
             self.metrics.listeners_dropped += 1

@@ -20,7 +20,7 @@ from polyptt.audio.live import LiveFrames
 from polyptt.protocol import CodecId
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
-from polyptt.relay.clients import Client
+from polyptt.relay.connections import Connection
 from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub
 from polyptt.send import PacerThread, PageReport
@@ -133,7 +133,7 @@ class Talks:
         remote: str,
         target: str | None = None,
         max_frames: int | None = None,
-        talker: Client | None = None,
+        talker: Connection | None = None,
     ) -> Talk:
         """Start a page now; raises `Busy`, or NetworkError if the target's sink fails.
 

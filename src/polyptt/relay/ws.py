@@ -46,7 +46,7 @@ from polyptt.audio.catchup import CatchUp
 from polyptt.audio.framer import Framer
 from polyptt.audio.live import LiveFrames
 from polyptt.relay.api import CODECS, MAX_GAIN_DB, MIN_GAIN_DB
-from polyptt.relay.clients import Client
+from polyptt.relay.connections import Connection
 from polyptt.relay.hub import CLIENT_RATE
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
 from polyptt.relay.state import RELAY, Relay
@@ -82,7 +82,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         receive_timeout=limits.idle_s,
     )
     await ws.prepare(request)
-    client = Client(ws, grant, digest, remote, limits.send_queue)
+    client = Connection(ws, grant, digest, remote, limits.send_queue)
     relay.clients.add(client)
     relay.connections[grant.name] += 1
     relay.audit.log("connect", who=grant.name, remote=remote)
@@ -140,7 +140,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 class _Session:
     """One connection's conversation: its listening and its talk, if any."""
 
-    def __init__(self, relay: Relay, client: Client) -> None:
+    def __init__(self, relay: Relay, client: Connection) -> None:
         self.relay = relay
         self.client = client
         self.talk: Talk | None = None

@@ -11,8 +11,7 @@ import pytest
 from tests.pages import split_page
 
 from polyptt import protocol
-from polyptt.send import realtime_priority
-from polyptt.send import PageReport, send_page, transmit_offset
+from polyptt.send import PageReport, realtime_priority, send_page, transmit_offset
 from polyptt.send import pacing as sender
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"

@@ -15,8 +15,8 @@ from polyptt import codecs
 from polyptt.cli.relay import _ranges
 from polyptt.protocol import CodecId, TransmitPacket
 from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
-from polyptt.relay.connections import Connection
 from polyptt.relay.config import ConfigError, load_config
+from polyptt.relay.connections import Connection
 from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub, Metrics
 

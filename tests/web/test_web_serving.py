@@ -19,8 +19,8 @@ from tests.relay.audio import CHIME
 from tests.relay.harness import add_token, app_client, settings, write_config
 from tests.udp_capture import free_port
 
-from polyptt.relay.webpage import CONTENT_SECURITY_POLICY
 from polyptt.relay.state import RELAY
+from polyptt.relay.webpage import CONTENT_SECURITY_POLICY
 
 WEB = resources.files("polyptt.relay").joinpath("web")
 MODULES = ["app.js", "audio.js", "connection.js", "pages.js", "talk.js", "resample.js"]

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
-from polyptt.relay.connections import Connection
 from polyptt.relay.config import RelayConfig
+from polyptt.relay.connections import Connection
 from polyptt.relay.hub import Hub, Metrics
 from polyptt.relay.talks import Talks
 from polyptt.send.pacing import Sink

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyptt import protocol
-from polyptt.send.realtime_priority import realtime as realtime_priority
 from polyptt.send.pacing import POLL_S, PageReport, PageRun, Sink
+from polyptt.send.realtime_priority import realtime as realtime_priority
 from polyptt.send.schedule import PageParams
 from polyptt.send.source import FrameSource
 

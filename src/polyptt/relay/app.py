@@ -23,9 +23,10 @@ from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.connections import Connection
 from polyptt.relay.hub import Hub, Metrics
-from polyptt.relay.security import WS_PATH, auth_middleware
+from polyptt.relay.security import auth_middleware
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.talks import Talks
+from polyptt.relay.wire import WS_PATH
 from polyptt.relay.ws import websocket
 from polyptt.send.pacing import Sink
 

@@ -4,8 +4,8 @@ The :class:`Hub` is a page listener of the relay's `~polyptt.receive.receiver.Re
 (pages heard on the LAN) and is told of the pages the relay sends itself. Each page gets
 an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` and
 ``page_end`` events for every WebSocket listener of its channel, and its audio as binary
-messages: an 8-byte header (page id and frame number, unsigned 32-bit big-endian each)
-then PCM16LE mono 16 kHz, 20 ms (320 samples) per message. The audio of a page the relay
+messages (`polyptt.relay.wire`: a header with the page id and frame number, then one
+frame of PCM at the clients' rate). The audio of a page the relay
 sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is never sent
 back to the connection that is talking it. With ``--record``, the pages the relay sends
 are recorded too, from the same audio: what the phones heard, and who said it.
@@ -14,7 +14,6 @@ are recorded too, from the same audio: what the phones heard, and who said it.
 from __future__ import annotations
 
 import collections
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,14 +26,9 @@ from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc
 from polyptt.receive.session import Page
 from polyptt.relay.connections import Connection
+from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
 
-__all__ = ["AUDIO_HEADER", "CLIENT_RATE", "FRAME_SAMPLES", "Hub", "Metrics"]
-
-#: Audio to and from clients: PCM16LE mono at this rate, in frames of this many samples.
-CLIENT_RATE = 16000
-FRAME_SAMPLES = 320
-#: Header of a binary message to a listener: page id, frame number.
-AUDIO_HEADER = struct.Struct(">II")
+__all__ = ["Hub", "Metrics"]
 #: What a heard page's record takes from its summary when it ends.
 _SUMMARY_KEYS = (
     "codec",
@@ -120,7 +114,7 @@ class Hub:
         self._sent[page_id] = _Stream(record, record["channel"], skip=talker)
         if self.recorder is not None:
             self.recorder.open(page_id, time.time(), record["channel"], record["caller_id"])
-        self._tell(record["channel"], {"type": "page_start", **record})
+        self._tell(record["channel"], {"type": MessageType.PAGE_START, **record})
         return page_id
 
     def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
@@ -144,7 +138,7 @@ class Hub:
         if self.recorder is not None:
             saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
             self._serve_recording(record, saved)
-        self._tell(record["channel"], {"type": "page_end", **record})
+        self._tell(record["channel"], {"type": MessageType.PAGE_END, **record})
 
     # ------------------------------------------------------------ pages heard (listener)
 
@@ -162,7 +156,7 @@ class Hub:
             },
         )
         self._heard[page] = _Stream(record, page.channel)
-        self._tell(page.channel, {"type": "page_start", **record})
+        self._tell(page.channel, {"type": MessageType.PAGE_START, **record})
 
     def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
         if self.recorder is not None:
@@ -191,7 +185,7 @@ class Hub:
         self.metrics.frames_concealed += summary["frames_concealed"]
         if self.recorder is not None:
             self._serve_recording(record, self.recorder.page_ended(page))
-        self._tell(heard.channel, {"type": "page_end", **record})
+        self._tell(heard.channel, {"type": MessageType.PAGE_END, **record})
 
     # ------------------------------------------------------------ internals
 
@@ -203,7 +197,7 @@ class Hub:
         wav = saved.with_suffix(".wav")
         if wav.exists():
             self.recordings[record["id"]] = wav
-            record["wav"] = f"/api/v1/pages/{record['id']}.wav"
+            record["wav"] = f"{PAGES_PATH}/{record['id']}.wav"
 
     def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:
         page_id = self._next_id
@@ -230,10 +224,10 @@ class Hub:
 
     def _stream_audio(self, stream: _Stream, pcm: np.ndarray, rate: int) -> None:
         """Resample `pcm` (at `rate`) to the clients' rate and send it to the listeners."""
-        if stream.resampler is None and rate != CLIENT_RATE:
+        if stream.resampler is None and rate != RATE:
             import soxr
 
-            stream.resampler = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+            stream.resampler = soxr.ResampleStream(rate, RATE, 1, dtype="int16")
         if not self._listeners(stream):
             return
         if stream.resampler is not None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyptt.audio.live import LiveFrames
-from polyptt.protocol import CodecId
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
 from polyptt.relay.connections import Connection
@@ -181,7 +180,7 @@ class Talks:
         await asyncio.to_thread(self.pacer.close)
 
     async def _run(self, talk: Talk, frames: Any, sink: Sink) -> PageReport:
-        from polyptt.codecs import info
+        from polyptt.codecs import info, wire_id
 
         error: str | None = None
         loop = asyncio.get_running_loop()
@@ -199,7 +198,7 @@ class Talks:
                 channel=talk.channel,
                 serial=self.serial,
                 caller_id=talk.grant.name,
-                codec=CodecId[talk.codec.upper()],
+                codec=wire_id(talk.codec),
                 frame_ms=talk.frame_ms,
                 stop=talk.stop_event,
                 report=talk.report,

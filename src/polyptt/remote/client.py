@@ -1,7 +1,9 @@
 """The relay's API from the client side: what ``send --relay`` and ``listen --relay`` use.
 
 Plain functions over aiohttp's client: `post_page` uploads a file and waits for the
-page's end; `listen` follows the WebSocket's events and audio until told to stop.
+page's end; `listen` follows the WebSocket's events and audio until told to stop;
+`talk` streams live audio as a page. The wire's facts (paths, message types, the audio
+header and rate) come from `polyptt.relay.wire`, which loads nothing of the server.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from polyptt.relay.hub import AUDIO_HEADER
+from polyptt.relay.wire import AUDIO_HEADER, PAGES_PATH, RATE, WS_PATH, ErrorCode, MessageType
 
 __all__ = ["RelayClientError", "listen", "post_page", "talk"]
 
@@ -67,7 +69,7 @@ async def post_page(
         async with (
             aiohttp.ClientSession() as session,
             session.post(
-                _base(url) + "/api/v1/pages",
+                _base(url) + PAGES_PATH,
                 params=query,
                 data=body,
                 headers=headers,
@@ -100,14 +102,14 @@ async def listen(
     """Follow the relay's pages until `stop` is set or the relay closes.
 
     `on_event` gets every JSON event (``page_start``, ``page_end``, ...); `on_audio` the
-    page id and PCM16LE 16 kHz bytes of every audio message.
+    page id and PCM16LE bytes (at `polyptt.relay.wire.RATE`) of every audio message.
 
     Raises
     ------
     RelayClientError
         The relay refused the connection or closed it with a reason.
     """
-    ws_url = _base(url).replace("http", "ws", 1) + "/api/v1/ws"
+    ws_url = _base(url).replace("http", "ws", 1) + WS_PATH
     headers = {"Authorization": f"Bearer {token}"}
     try:
         async with (
@@ -116,7 +118,7 @@ async def listen(
                 ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
             ) as ws,
         ):
-            await ws.send_json({"type": "listen", "channels": channels})
+            await ws.send_json({"type": MessageType.LISTEN, "channels": channels})
             stopping = asyncio.ensure_future(stop.wait())
             try:
                 while True:
@@ -131,7 +133,7 @@ async def listen(
                         on_audio(page, message.data[AUDIO_HEADER.size :])
                     elif message.type == aiohttp.WSMsgType.TEXT:
                         event = json.loads(message.data)
-                        if event.get("type") == "error":
+                        if event.get("type") == MessageType.ERROR:
                             raise RelayClientError(f"the relay says: {event.get('message')}")
                         on_event(event)
                     else:
@@ -153,7 +155,7 @@ async def talk(
     *,
     channel: int,
     codec: str,
-    rate: int = 16000,
+    rate: int = RATE,
     gain: float = 0.0,
     keep_pauses: bool = False,
     ssl_context: ssl.SSLContext | None = None,
@@ -171,9 +173,9 @@ async def talk(
     RelayClientError
         Refused (403 scope, 409 busy, 400 bad request) or the connection failed.
     """
-    ws_url = _base(url).replace("http", "ws", 1) + "/api/v1/ws"
+    ws_url = _base(url).replace("http", "ws", 1) + WS_PATH
     headers = {"Authorization": f"Bearer {token}"}
-    statuses = {"forbidden": 403, "bad_request": 400}
+    statuses = {ErrorCode.FORBIDDEN: 403, ErrorCode.BAD_REQUEST: 400}
     try:
         async with (
             aiohttp.ClientSession() as session,
@@ -183,7 +185,7 @@ async def talk(
         ):
             await ws.send_json(
                 {
-                    "type": "talk",
+                    "type": MessageType.TALK,
                     "channel": channel,
                     "codec": codec,
                     "rate": rate,
@@ -193,24 +195,24 @@ async def talk(
             )
             while True:
                 event = await _event(ws)
-                if event["type"] == "talking":
+                if event["type"] == MessageType.TALKING:
                     break
-                if event["type"] == "busy":
+                if event["type"] == MessageType.BUSY:
                     raise RelayClientError(f"the relay says: {event.get('message')}", 409)
-                if event["type"] == "error":
+                if event["type"] == MessageType.ERROR:
                     status = statuses.get(event.get("code", ""), 400)
                     raise RelayClientError(f"the relay says: {event.get('message')}", status)
 
             async def pump() -> None:
                 async for chunk in audio():
                     await ws.send_bytes(chunk)
-                await ws.send_json({"type": "stop"})
+                await ws.send_json({"type": MessageType.STOP})
 
             pumping = asyncio.ensure_future(pump())
             try:
                 while True:
                     event = await _event(ws)
-                    if event["type"] == "stopped":
+                    if event["type"] == MessageType.STOPPED:
                         return event
             finally:
                 pumping.cancel()

@@ -1,7 +1,7 @@
 """Live audio for talking through a relay: the microphone, or raw PCM from a pipe.
 
 ``send --relay --mic`` and ``send --relay --raw RATE`` stream PCM16LE mono to the
-relay's WebSocket (`polyptt.cli.remote.talk_via_relay` paces it); the sources here only
+relay's WebSocket (`polyptt.remote.send.send_live` paces it); the sources here only
 capture or read it, in a thread of their own, into an asyncio queue. The relay frames,
 resamples and encodes it, so nothing here touches a codec.
 """
@@ -17,11 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-import click
+from polyptt.relay.wire import FRAME_SAMPLES, RATE
 
-from polyptt.relay.hub import CLIENT_RATE
-
-__all__ = ["LiveSource", "Microphone", "RawPipe", "open_microphone", "open_raw"]
+__all__ = ["LiveSource", "Microphone", "RawPipe", "open_raw"]
 
 
 class LiveSource(Protocol):
@@ -39,10 +37,16 @@ class LiveSource(Protocol):
 
 
 class Microphone:
-    """The microphone at the relay's 16 kHz (PortAudio or the sound server resamples,
-    and the relay has nothing to)."""
+    """The microphone at the relay's rate (PortAudio or the sound server resamples, and
+    the relay has nothing to), in blocks of one wire frame.
 
-    rate = CLIENT_RATE
+    Raises
+    ------
+    polyptt.audio.live.DeviceError
+        No PortAudio, no such device, or it cannot capture at the relay's rate.
+    """
+
+    rate = RATE
 
     def __init__(self, input_device: str | None) -> None:
         from polyptt.audio.live import DeviceError, parse_device
@@ -57,12 +61,12 @@ class Microphone:
                 device=parse_device(input_device),
                 channels=1,
                 dtype="int16",
-                samplerate=CLIENT_RATE,
-                blocksize=CLIENT_RATE // 50,
+                samplerate=RATE,
+                blocksize=FRAME_SAMPLES,
                 callback=lambda indata, *_: self._deliver(bytes(indata)),
             )
         except (ValueError, sounddevice.PortAudioError) as exc:
-            raise DeviceError(f"cannot capture at {CLIENT_RATE} Hz: {exc}") from None
+            raise DeviceError(f"cannot capture at {RATE} Hz: {exc}") from None
 
     def start(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes | None]) -> None:
         def offer(chunk: bytes) -> None:
@@ -118,22 +122,15 @@ class RawPipe:
             closer()
 
 
-def open_raw(file: str, rate: int) -> RawPipe:
-    """``send --raw RATE FILE`` as a live source for the relay."""
+def open_raw(file: str, rate: int, stdin: BinaryIO) -> RawPipe:
+    """``send --raw RATE FILE`` as a live source: FILE, or `stdin` for ``-``.
+
+    Raises
+    ------
+    OSError
+        FILE cannot be opened.
+    """
     if file == "-":
-        return RawPipe(click.get_binary_stream("stdin"), rate, [])
-    try:
-        stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
-    except OSError as exc:
-        raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
+        return RawPipe(stdin, rate, [])
+    stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
     return RawPipe(stream, rate, [stream.close])
-
-
-def open_microphone(input_device: str | None) -> Microphone:
-    """``send --mic`` as a live source for the relay."""
-    from polyptt.audio.live import DeviceError
-
-    try:
-        return Microphone(input_device)
-    except DeviceError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--input-device'") from None

@@ -19,9 +19,11 @@ import struct
 
 __all__ = [
     "AUDIO_HEADER",
+    "AUDIO_HEADER_FIELDS",
     "FRAME_BYTES",
     "FRAME_MS",
     "FRAME_SAMPLES",
+    "IDLE_CLOSE_CODE",
     "IDLE_REASON",
     "PAGES_PATH",
     "RATE",
@@ -40,13 +42,15 @@ FRAME_BYTES = FRAME_SAMPLES * 2
 #: Header of a binary message to a listener: page id, frame number (unsigned 32-bit
 #: big-endian each); the PCM follows.
 AUDIO_HEADER = struct.Struct(">II")
+AUDIO_HEADER_FIELDS = ("page", "frame")
 
 #: The API's paths.
 WS_PATH = "/api/v1/ws"
 PAGES_PATH = "/api/v1/pages"
 SESSION_PATH = "/api/v1/session"
 
-#: The reason of the close (code 1001) of a connection that was idle too long.
+#: The close code (1001, going away) and reason of a connection that was idle too long.
+IDLE_CLOSE_CODE = 1001
 IDLE_REASON = "idle"
 
 

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from polyptt.relay import requests
 from polyptt.relay.connections import Connection
@@ -50,7 +50,7 @@ from polyptt.relay.requests import LIVE_FRAME_MS, MAX_KEEP_S
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.talks import Talk
-from polyptt.relay.wire import IDLE_REASON, RATE, ErrorCode, MessageType
+from polyptt.relay.wire import IDLE_CLOSE_CODE, IDLE_REASON, RATE, ErrorCode, MessageType
 
 __all__ = ["LIVE_FRAME_MS", "MAX_KEEP_S", "websocket"]
 
@@ -98,7 +98,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 # stop (what waited, then the ends): the heartbeat checks them
                 if client.listening or session.talk is not None:
                     continue
-                client.drop(IDLE_REASON, WSCloseCode.GOING_AWAY)
+                client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
                 reason = IDLE_REASON
                 break
             if message.type == WSMsgType.TEXT:

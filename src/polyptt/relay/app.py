@@ -22,7 +22,7 @@ from polyptt.relay import api, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.connections import Connection
-from polyptt.relay.hub import Hub, Metrics
+from polyptt.relay.hub import HeardPages, Hub, Metrics
 from polyptt.relay.security import auth_middleware
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.talks import Talks
@@ -116,7 +116,7 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
     destination = settings.destination
     endpoint = Endpoint(destination.address, destination.port)
     sockets = open_sockets([endpoint], settings.interface)
-    receiver = Receiver([relay.hub])  # the hub also drives the recorder
+    receiver = Receiver([HeardPages(relay.hub)])  # the hub also drives the recorder
     receiver.ignore(settings.serial)  # our own pages are listed as sent, not heard
     stop = asyncio.Event()
     serving = asyncio.create_task(serve_async(sockets, receiver, stop=stop))

@@ -1,7 +1,10 @@
 """Pages as the relay's clients see them: numbered, remembered, and told to listeners.
 
-The :class:`Hub` is a page listener of the relay's `~polyptt.receive.receiver.Receiver`
-(pages heard on the LAN) and is told of the pages the relay sends itself. Each page gets
+The :class:`Hub` sees every page one way, heard on the LAN or sent by the relay: it is
+told that a page `Hub.started`, has `Hub.audio` and `Hub.ended`, keyed by whatever the
+teller follows it by. `HeardPages` tells it of the pages the relay's
+`~polyptt.receive.receiver.Receiver` hears (keyed by their `Page`);
+`polyptt.relay.talks` of the pages the relay sends (keyed by their `Talk`). Each page gets
 an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` and
 ``page_end`` events for every WebSocket listener of its channel, and its audio as binary
 messages (`polyptt.relay.wire`: a header with the page id and frame number, then one
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +26,12 @@ from typing import Any
 import numpy as np
 
 from polyptt.protocol import format_channel
-from polyptt.receive.recorder import Recorder, iso_utc
+from polyptt.receive.recorder import Recorder, iso_utc, page_record
 from polyptt.receive.session import Page
 from polyptt.relay.connections import Connection
 from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
 
-__all__ = ["Hub", "Metrics"]
+__all__ = ["HeardPages", "Hub", "Metrics"]
 #: What a heard page's record takes from its summary when it ends.
 _SUMMARY_KEYS = (
     "codec",
@@ -98,94 +101,77 @@ class Hub:
         self.recordings: dict[int, Path] = {}
         self._keep = keep
         self._next_id = 1
-        self._heard: dict[Page, _Stream] = {}
-        self._sent: dict[int, _Stream] = {}
+        self._streams: dict[Hashable, _Stream] = {}
         self.on_drop: Callable[[Connection], None] | None = None
 
-    # ------------------------------------------------------------ pages the relay sends
+    def started(
+        self,
+        key: Hashable,
+        direction: str,
+        fields: dict[str, Any],
+        *,
+        start: float | None = None,
+        talker: Connection | None = None,
+    ) -> int:
+        """Page `key` began (at `start`, seconds since the epoch; now by default); its id.
 
-    def sent_started(self, talker: Connection | None = None, **fields: Any) -> int:
-        """A page the relay started (live from `talker`, if a WebSocket); returns its id.
-
-        `fields` go into its record.
+        `direction` is ``heard`` or ``sent``; `fields` (``channel`` and ``caller_id`` at
+        least) go into its record. `talker` is the connection whose live audio it is: it
+        is never sent that audio back.
         """
-        record = self._new_record("sent", fields)
-        page_id = int(record["id"])
-        self._sent[page_id] = _Stream(record, record["channel"], skip=talker)
+        record = self._new_record(direction, fields)
+        channel = record["channel"]
+        self._streams[key] = _Stream(record, channel, skip=talker)
         if self.recorder is not None:
-            self.recorder.open(page_id, time.time(), record["channel"], record["caller_id"])
-        self._tell(record["channel"], {"type": MessageType.PAGE_START, **record})
-        return page_id
+            at = time.time() if start is None else start
+            self.recorder.open(key, at, channel, record["caller_id"])
+        self._tell(channel, {"type": MessageType.PAGE_START, **record})
+        return int(record["id"])
 
-    def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
-        """Audio of a page the relay is sending (`rate` Hz), as it goes on the wire: for
-        the recorder, and for every listener but its talker."""
+    def audio(self, key: Hashable, pcm: np.ndarray, rate: int, **learnt: Any) -> None:
+        """More audio (int16 mono at `rate`) of page `key`, as the phones hear it: for the
+        recorder and for every listener of its channel but its talker.
+
+        `learnt` fills fields of its record still unknown (a heard page's codec)."""
         if self.recorder is not None:
-            self.recorder.write(page_id, pcm, rate)
-        stream = self._sent.get(page_id)
-        if stream is not None:
-            self._stream_audio(stream, pcm, rate)
-
-    def sent_ended(self, page_id: int, **fields: Any) -> None:
-        stream = self._sent.pop(page_id, None)
-        if stream is not None:
-            self._end_audio(stream)
-        record = self.recent.get(page_id)
-        if record is None:
+            self.recorder.write(key, pcm, rate)
+        stream = self._streams.get(key)
+        if stream is None:
             return
-        record.update(fields, end=iso_utc(time.time()))
-        self.metrics.pages_sent += 1
-        if self.recorder is not None:
-            saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
-            self._serve_recording(record, saved)
-        self._tell(record["channel"], {"type": MessageType.PAGE_END, **record})
+        for name, value in learnt.items():
+            if stream.record.get(name) is None:
+                stream.record[name] = value
+        self._stream_audio(stream, pcm, rate)
 
-    # ------------------------------------------------------------ pages heard (listener)
+    def ended(
+        self,
+        key: Hashable,
+        fields: dict[str, Any],
+        *,
+        end: float | None = None,
+        recording: dict[str, Any] | None = None,
+    ) -> None:
+        """Page `key` is over (at `end`; now by default): `fields` complete its record.
 
-    def page_started(self, page: Page) -> None:
-        if self.recorder is not None:
-            self.recorder.page_started(page)
-        record = self._new_record(
-            "heard",
-            {
-                "channel": page.channel,
-                "caller_id": page.caller_id,
-                "serial": page.serial,
-                "source": page.source,
-                "codec": None,
-            },
-        )
-        self._heard[page] = _Stream(record, page.channel)
-        self._tell(page.channel, {"type": MessageType.PAGE_START, **record})
-
-    def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
-        if self.recorder is not None:
-            self.recorder.page_audio(page, pcm, now)
-        heard = self._heard.get(page)
-        if heard is None:
+        `recording` is the JSON of its recording (by default its record, without id).
+        """
+        stream = self._streams.pop(key, None)
+        if stream is None:
             return
-        if heard.record["codec"] is None:
-            heard.record["codec"] = page.codec.name
-        self._stream_audio(heard, pcm, page.codec.sample_rate)
-
-    def page_ended(self, page: Page) -> None:
-        heard = self._heard.pop(page, None)
-        if heard is None:
-            return
-        self._end_audio(heard)
-        summary = page.summary()
-        record = heard.record
-        record.update(
-            {k: summary[k] for k in _SUMMARY_KEYS},
-            caller_id=page.caller_id,
-            end=iso_utc(page.end if page.end is not None else page.last),
-        )
-        self.metrics.pages_heard += 1
-        self.metrics.frames_repaired += summary["frames_repaired"]
-        self.metrics.frames_concealed += summary["frames_concealed"]
+        self._end_audio(stream)
+        record = stream.record
+        record.update(fields, end=iso_utc(time.time() if end is None else end))
+        if record["direction"] == "heard":
+            self.metrics.pages_heard += 1
+        else:
+            self.metrics.pages_sent += 1
+        self.metrics.frames_repaired += fields.get("frames_repaired", 0)
+        self.metrics.frames_concealed += fields.get("frames_concealed", 0)
         if self.recorder is not None:
-            self._serve_recording(record, self.recorder.page_ended(page))
-        self._tell(heard.channel, {"type": MessageType.PAGE_END, **record})
+            if recording is None:
+                recording = {k: v for k, v in record.items() if k != "id"}
+            self._serve_recording(record, self.recorder.close(key, recording))
+        self._tell(stream.channel, {"type": MessageType.PAGE_END, **record})
 
     # ------------------------------------------------------------ internals
 
@@ -268,3 +254,34 @@ class Hub:
             self.metrics.listeners_dropped += 1
             if self.on_drop is not None:
                 self.on_drop(client)
+
+
+class HeardPages:
+    """The hub as a page listener of the relay's receiver: pages heard on the LAN.
+
+    Their records take their codec from their first audio and their summary from their
+    end; their recordings are what ``polyptt listen --record`` writes.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def page_started(self, page: Page) -> None:
+        fields = {
+            "channel": page.channel,
+            "caller_id": page.caller_id,
+            "serial": page.serial,
+            "source": page.source,
+            "codec": None,
+        }
+        self.hub.started(page, "heard", fields, start=page.start)
+
+    def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
+        self.hub.audio(page, pcm, page.codec.sample_rate, codec=page.codec.name)
+
+    def page_ended(self, page: Page) -> None:
+        summary = page.summary()
+        fields = {key: summary[key] for key in _SUMMARY_KEYS}
+        fields["caller_id"] = page.caller_id
+        end = page.end if page.end is not None else page.last
+        self.hub.ended(page, fields, end=end, recording=page_record(page))

@@ -90,29 +90,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     reason = "closed by the client"
     try:
-        while not ws.closed:
-            try:
-                message = await ws.receive()
-            except asyncio.TimeoutError:
-                # listeners only receive, and a talk may still be going out after its
-                # stop (what waited, then the ends): the heartbeat checks them
-                if client.listening or session.talk is not None:
-                    continue
-                client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
-                reason = IDLE_REASON
-                break
-            if message.type == WSMsgType.TEXT:
-                session.on_text(message.data)
-            elif message.type == WSMsgType.BINARY:
-                session.on_binary(message.data)
-            elif message.type == WSMsgType.ERROR:
-                error = ws.exception()
-                # aiohttp's heartbeat: a ping went unanswered for half a period
-                unanswered = isinstance(error, asyncio.TimeoutError)
-                reason = "no answer to pings" if unanswered else f"error: {error}"
-                break
-            elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                break
+        reason = await _converse(ws, session)
     finally:
         session.close()
         relay.hub.clients.discard(client)
@@ -127,6 +105,33 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             close_code=ws.close_code,
         )
     return ws
+
+
+async def _converse(ws: web.WebSocketResponse, session: _Session) -> str:
+    """Hand the client's messages to `session` until the connection ends; why it did."""
+    client = session.client
+    while not ws.closed:
+        try:
+            message = await ws.receive()
+        except asyncio.TimeoutError:
+            # listeners only receive, and a talk may still be going out after its
+            # stop (what waited, then the ends): the heartbeat checks them
+            if client.listening or session.talk is not None:
+                continue
+            client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
+            return IDLE_REASON
+        if message.type == WSMsgType.TEXT:
+            session.on_text(message.data)
+        elif message.type == WSMsgType.BINARY:
+            session.on_binary(message.data)
+        elif message.type == WSMsgType.ERROR:
+            error = ws.exception()
+            # aiohttp's heartbeat: a ping went unanswered for half a period
+            unanswered = isinstance(error, asyncio.TimeoutError)
+            return "no answer to pings" if unanswered else f"error: {error}"
+        elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            break
+    return "closed by the client"
 
 
 class _Session:

@@ -175,7 +175,6 @@ async def talk(
     """
     ws_url = _base(url).replace("http", "ws", 1) + WS_PATH
     headers = {"Authorization": f"Bearer {token}"}
-    statuses = {ErrorCode.FORBIDDEN: 403, ErrorCode.BAD_REQUEST: 400}
     try:
         async with (
             aiohttp.ClientSession() as session,
@@ -193,36 +192,51 @@ async def talk(
                     "keep_pauses": keep_pauses,
                 }
             )
-            while True:
-                event = await _event(ws)
-                if event["type"] == MessageType.TALKING:
-                    break
-                if event["type"] == MessageType.BUSY:
-                    raise RelayClientError(f"the relay says: {event.get('message')}", 409)
-                if event["type"] == MessageType.ERROR:
-                    status = statuses.get(event.get("code", ""), 400)
-                    raise RelayClientError(f"the relay says: {event.get('message')}", status)
-
-            async def pump() -> None:
-                async for chunk in audio():
-                    await ws.send_bytes(chunk)
-                await ws.send_json({"type": MessageType.STOP})
-
-            pumping = asyncio.ensure_future(pump())
-            try:
-                while True:
-                    event = await _event(ws)
-                    if event["type"] == MessageType.STOPPED:
-                        return event
-            finally:
-                pumping.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await pumping
+            await _talking(ws)
+            return await _stream(ws, audio)
     except aiohttp.WSServerHandshakeError as exc:
         refusal = f"the relay refused ({exc.status}): {exc.message}"
         raise RelayClientError(refusal, exc.status) from None
     except aiohttp.ClientError as exc:
         raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+
+
+#: HTTP status of the relay's error codes, for `RelayClientError.status` (else 400).
+_STATUSES: dict[str, int] = {ErrorCode.FORBIDDEN: 403, ErrorCode.BAD_REQUEST: 400}
+
+
+async def _talking(ws: Any) -> None:
+    """Wait for the relay's ``talking``; `RelayClientError` for its refusal."""
+    while True:
+        event = await _event(ws)
+        if event["type"] == MessageType.TALKING:
+            return
+        if event["type"] == MessageType.BUSY:
+            raise RelayClientError(f"the relay says: {event.get('message')}", 409)
+        if event["type"] == MessageType.ERROR:
+            status = _STATUSES.get(event.get("code", ""), 400)
+            raise RelayClientError(f"the relay says: {event.get('message')}", status)
+
+
+async def _stream(ws: Any, audio: Callable[[], AsyncIterator[bytes]]) -> dict[str, Any]:
+    """Send `audio`, then ``stop``; the relay's ``stopped`` event (which may come first:
+    a limit, a revoked token)."""
+
+    async def pump() -> None:
+        async for chunk in audio():
+            await ws.send_bytes(chunk)
+        await ws.send_json({"type": MessageType.STOP})
+
+    pumping = asyncio.ensure_future(pump())
+    try:
+        while True:
+            event = await _event(ws)
+            if event["type"] == MessageType.STOPPED:
+                return event
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await pumping
 
 
 async def _event(ws: Any) -> dict[str, Any]:

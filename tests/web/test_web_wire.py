@@ -27,6 +27,7 @@ from polyptt.relay.webpage import CONTENT_SECURITY_POLICY, GENERATED, wire_const
 WEB = resources.files("polyptt.relay").joinpath("web")
 ORIGIN = "http://polyptt.test"
 
+
 def _served(tmp_path: Path) -> tuple[int, str, str, str]:
     """GET /wire.js from the relay: status, content type, policy, body."""
     config = write_config(tmp_path / "relay")
@@ -126,8 +127,6 @@ def test_no_module_of_the_page_copies_the_wire_facts() -> None:
         if re.search(pattern, _code(WEB.joinpath(name).read_text()))
     }
     assert found == set()
-    users = {
-        name for name in modules if f"from './{GENERATED}'" in WEB.joinpath(name).read_text()
-    }
+    users = {name for name in modules if f"from './{GENERATED}'" in WEB.joinpath(name).read_text()}
     assert users >= {"app.js", "connection.js", "talk.js", "capture-worklet.js"}
     assert "playback-worklet.js" in users

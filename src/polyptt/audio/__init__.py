@@ -12,6 +12,10 @@ Live sources a pacer asks for frames (microphone, raw PCM from a pipe, anything 
 feeds chunks)
     :class:`~polyptt.audio.live.LiveFrames`, :class:`~polyptt.audio.live.Microphone`,
     :class:`~polyptt.audio.live.RawReader`
+A raw stream's first bytes: audio, or an audio file given as raw by mistake
+    :func:`~polyptt.audio.sniff.read_head`, :func:`~polyptt.audio.sniff.describe_container`
+The microphones and speakers there are, and what to say when one is missing
+    :func:`~polyptt.audio.devices.find`, :func:`~polyptt.audio.devices.listing`
 
 sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
 works where PortAudio is absent.

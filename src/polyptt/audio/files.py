@@ -33,7 +33,16 @@ import numpy.typing as npt
 
 from polyptt.audio.pcm import to_int16
 
-__all__ = ["STDIN", "Audio", "AudioError", "PageAudio", "arrange", "load", "load_page"]
+__all__ = [
+    "STDIN",
+    "Audio",
+    "AudioError",
+    "NotAudioError",
+    "PageAudio",
+    "arrange",
+    "load",
+    "load_page",
+]
 
 #: The file name that means "read standard input".
 STDIN = "-"
@@ -44,6 +53,10 @@ _INT16_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "ULAW", "ALAW"})
 
 class AudioError(ValueError):
     """The input audio cannot be paged; the message is one line naming the input."""
+
+
+class NotAudioError(AudioError):
+    """The input is not audio in any format libsndfile reads (a text, a form, a video)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ def _read(
         if isinstance(opened, io.BytesIO) and not opened.getvalue():
             raise AudioError(f"{_name(source)}: no data") from None
         detail = str(exc.error_string).rstrip(".")
-        raise AudioError(
+        raise NotAudioError(
             f"{_name(source)}: not an audio file libsndfile can read ({detail})"
         ) from None
     except (RuntimeError, TypeError, ValueError) as exc:  # damaged headers and the like

@@ -25,7 +25,6 @@ real time for minutes) loses the chunks that come past the limit, counted in
 from __future__ import annotations
 
 import collections
-import os
 import queue
 import threading
 import time
@@ -35,7 +34,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from polyptt.audio import sniff
 from polyptt.audio.catchup import CatchUp, for_capture
+from polyptt.audio.devices import DeviceError, find, load_sounddevice
 from polyptt.audio.framer import Framer
 
 __all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device"]
@@ -47,13 +48,6 @@ _CLOSE = object()  # queued by close(): everything before it is audio
 #: longer spells make an adaptive page keep more and refill (`CatchUp.ran_dry`): counting
 #: every millisecond of a WebSocket's timing would put a page 30 ms behind for nothing.
 DRY_TOLERANCE = 0.25
-
-
-class DeviceError(Exception):
-    """An audio device cannot be used: no PortAudio, no such device, refused settings.
-
-    The message is one line naming the device.
-    """
 
 
 class LiveFrames:
@@ -257,14 +251,6 @@ def parse_device(text: str | None) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # "PortAudio library not found"
-        raise DeviceError(f"no audio devices: {exc} (install libportaudio2)") from None
-    return sounddevice
-
-
 class Microphone:
     """Capture from an input device into a :class:`LiveFrames`.
 
@@ -321,12 +307,8 @@ class Microphone:
     ) -> None:
         from polyptt import codecs
 
-        sounddevice = _sounddevice()
-        try:
-            info = sounddevice.query_devices(device, kind="input")
-        except (ValueError, sounddevice.PortAudioError) as exc:
-            shown = "the default input" if device is None else f"input device {device!r}"
-            raise DeviceError(f"{shown}: {exc}") from None
+        sounddevice = load_sounddevice()
+        info = find(device, "input")
         self.name = str(info["name"])
         rate = codecs.info(codec).sample_rate
         try:
@@ -386,7 +368,9 @@ class RawReader:
 
     A thread reads whatever the pipe holds (``os.read``, not waiting for a full
     buffer), so a text-to-speech engine or ``arecord`` streaming into polyptt is paged
-    with no more delay than the alerts; end of file closes the audio.
+    with no more delay than the alerts; end of file closes the audio. Before the page,
+    :meth:`wait_for_audio` waits for the stream's first bytes and checks that they can
+    be raw audio (`polyptt.audio.sniff`).
 
     Parameters
     ----------
@@ -396,6 +380,8 @@ class RawReader:
         The samples' rate.
     codec, frame_ms, gain_db, max_buffer_s
         As for :class:`Microphone`.
+    name : str
+        The stream as the user knows it, for messages.
 
     Attributes
     ----------
@@ -416,12 +402,26 @@ class RawReader:
         *,
         gain_db: float = 0.0,
         max_buffer_s: float = 300.0,
+        name: str = "standard input",
     ) -> None:
         framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
         self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s)
         self.error: OSError | None = None
-        self._stream = stream
+        self.name = name
+        self._read = sniff.reader_of(stream)
+        self._odd = b""  # a sample split between two reads
         self._thread = threading.Thread(target=self._run, name="polyptt-raw-reader", daemon=True)
+
+    def wait_for_audio(self) -> None:
+        """Block until the stream's first bytes are here, and queue them (call before
+        the page: its alerts then wait for the first audio).
+
+        Raises
+        ------
+        sniff.RawInputError
+            The stream looks like an audio file, or ended before its first sample.
+        """
+        self._feed(sniff.read_head(self._read, self.name))
 
     def start(self) -> None:
         """Start reading (at the first alert)."""
@@ -431,22 +431,20 @@ class RawReader:
         """Stop taking audio: what was read is still sent, then the page ends."""
         self.frames.close()
 
+    def _feed(self, data: bytes) -> None:
+        data = self._odd + data
+        cut = len(data) - len(data) % 2
+        self._odd = data[cut:]
+        if cut:
+            self.frames.feed(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
+
     def _run(self) -> None:
-        odd = b""  # a sample split between two reads
-        try:
-            fd = self._stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            fd = None
         try:
             while not self.frames.closed:
-                data = os.read(fd, self._READ) if fd is not None else self._stream.read(self._READ)
+                data = self._read(self._READ)
                 if not data:
                     break
-                data = odd + data
-                cut = len(data) - len(data) % 2
-                odd = data[cut:]
-                if cut:
-                    self.frames.feed(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
+                self._feed(data)
         except OSError as exc:
             self.error = exc
         finally:

@@ -47,7 +47,7 @@ EXIT_USAGE = 2
 )
 @click.option(
     "--codec",
-    type=click.Choice(codecs.WIRE_NAMES),
+    type=options.choice(*codecs.WIRE_NAMES),
     default="g722",
     show_default=True,
     show_envvar=True,
@@ -97,6 +97,7 @@ EXIT_USAGE = 2
     "vox_db",
     type=click.FloatRange(-90, 0),
     default=None,
+    envvar="POLYPTT_LOOP_VOX",  # and, after it, POLYPTT_LOOP_VOX_DB (see options)
     show_envvar=True,
     metavar="DBFS",
     help="Hands-free: talk while the microphone is above this level (e.g. -30), until "
@@ -153,11 +154,12 @@ def loop(**kwargs: Any) -> None:
 
 
 def _list_devices() -> None:
+    from polyptt.audio.devices import DeviceError, listing
+
     try:
-        import sounddevice
-    except OSError as exc:
-        raise click.ClickException(f"no audio devices: {exc} (install libportaudio2)") from None
-    click.echo(str(sounddevice.query_devices()))
+        click.echo(listing())
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _loop(
@@ -217,7 +219,7 @@ def _loop(
         if vox_db is not None:
             vox_input = VoxInput(open_vox_stream, codec, frame_ms, gain, catch_up=not keep_pauses)
     except live.DeviceError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+        raise options.device_error(exc, "--input-device", input_device) from None
     player = _player(output_device, console)
     recorder = None
     if record is not None:

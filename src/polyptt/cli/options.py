@@ -5,7 +5,10 @@ under which caller id and serial) is the same for ``send``, ``listen``, ``loop``
 ``relay``, so those options read fixed environment variables (``POLYPTT_TO``,
 ``POLYPTT_IFACE``, ``POLYPTT_CALLER_ID``, ``POLYPTT_SERIAL``, ``POLYPTT_TTL``): set once in
 a service file, they apply to every command. Other options get Click's automatic
-``POLYPTT_<COMMAND>_<OPTION>`` names.
+``POLYPTT_<COMMAND>_<OPTION>`` names; an option whose parameter is named otherwise than
+its flag (``--raw`` stores ``raw_rate``) names its variable explicitly, and Click's
+automatic name from the parameter (``POLYPTT_SEND_RAW_RATE``, the name once documented)
+is still read after it.
 
 Exit codes follow one convention: 2 for input that can never work (Click's usage
 errors), 1 for a network that failed (:class:`NetworkFailure`), 128 + signal number
@@ -17,21 +20,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from polyptt.cli.console import Console
 
 __all__ = [
     "ChannelType",
     "InterfaceType",
     "NetworkFailure",
     "OneLineCommand",
+    "RelayUrlType",
     "SerialType",
+    "UsageFailure",
     "caller_id_option",
+    "choice",
+    "device_error",
     "frame_ms_option",
     "host_serial",
     "iface_option",
     "keep_pauses_option",
+    "open_player",
     "record_option",
     "relay_option",
     "sender_identity",
@@ -78,6 +89,12 @@ def sender_identity(caller_id: str | None, serial: int | None, console: Any) -> 
                 f"caller id {caller_id!r} is longer than 13 bytes; phones will show {fitted!r}"
             )
     return fitted, host_serial() if serial is None else serial
+
+
+def choice(*values: str) -> click.Choice:
+    """The choices of an option, in any case (``--codec G722``, ``POLYPTT_SEND_CODEC=G722``):
+    the command receives them as listed here."""
+    return click.Choice(values, case_sensitive=False)
 
 
 def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
@@ -137,6 +154,13 @@ class NetworkFailure(click.ClickException):
     exit_code = EXIT_NETWORK
 
 
+class UsageFailure(click.ClickException):
+    """Bad input found once the command runs (a token the relay refuses, a missing
+    microphone): one line, exit status 2, without a usage error's ``--help`` hint."""
+
+    exit_code = EXIT_USAGE
+
+
 class _OneLineUsageError(click.ClickException):
     exit_code = EXIT_USAGE
 
@@ -171,6 +195,55 @@ class OneLineCommand(click.Command):
 
 def _one_line(command_path: str, exc: click.UsageError) -> click.ClickException:
     return _OneLineUsageError(f"{exc.format_message()} (see '{command_path} --help')")
+
+
+def device_error(exc: Exception, option: str, given: str | None) -> click.ClickException:
+    """An audio device that cannot be used, as one line and exit status 2.
+
+    It names `option` only if the user gave it: a missing default microphone is no
+    option's fault, and "Invalid value for '--input-device'" would send a user who never
+    typed it looking for the wrong thing (nor is ``--help`` where the answer is).
+    """
+    if given is None:
+        return UsageFailure(str(exc))
+    return click.BadParameter(str(exc), param_hint=f"'{option}'")
+
+
+def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Any:
+    """The `Player` for ``listen``'s ``--play/--no-play`` (None: if an output device
+    exists), or None; ``listen --relay``'s too, with a longer `prefill_s`.
+
+    Without an output device, ``--play`` warns; the default (play where one exists) says
+    why it does not play only with ``-v``: a machine without a speaker is no fault of a
+    listener that was not asked to play, and a cron job should not mail about it.
+    `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
+    """
+    if play is False:
+        return None
+    from polyptt.audio.playback import PlaybackUnavailable, Player
+
+    try:
+        return Player.open(prefill_s=prefill_s)
+    except PlaybackUnavailable as exc:
+        if play:
+            console.warn(f"{exc}; not playing, still reporting and recording")
+        else:
+            console.info(f"{exc}; not playing")
+        return None
+
+
+class RelayUrlType(click.ParamType):
+    """A relay's URL: http:// or https://, a host, perhaps a port and a path."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from polyptt.remote.failures import relay_url
+
+        try:
+            return relay_url(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class ChannelType(click.ParamType):
@@ -316,11 +389,13 @@ def relay_option(f: F) -> F:
     """``--relay URL`` ($POLYPTT_RELAY): go through a remote ``polyptt relay``."""
     return _shared(
         "--relay",
+        type=RelayUrlType(),
         envvar="POLYPTT_RELAY",
         default=None,
         metavar="URL",
-        help="Page or listen through the polyptt relay at URL (https://host[:port]) instead "
-        "of multicast: from outside the phones' network. Needs --token.",
+        help="Page or listen through the polyptt relay at URL (https://host[:port], or "
+        "http:// for a relay without TLS) instead of multicast: from outside the phones' "
+        "network. Needs --token.",
     )(f)
 
 

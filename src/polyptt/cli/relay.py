@@ -105,8 +105,9 @@ def relay(ctx: click.Context, **kwargs: Any) -> None:
     'polyptt relay token add'. Multicast stays on this host's LAN; only the API is
     exposed. Each page shows its token's name as the caller id.
 
-    Exit status: 1 network failure, 2 bad usage or configuration, 130/143 stopped by
-    SIGINT/SIGTERM (pages in progress were ended properly).
+    Exit status: 0 done (the token commands; the service runs until a signal), 1 network
+    failure, 2 bad usage or configuration, 130/143 stopped by SIGINT/SIGTERM (pages in
+    progress were ended properly).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -288,7 +289,7 @@ def _targets(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 def _scopes(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[str]:
     from polyptt.relay.auth import SCOPES
 
-    scopes = frozenset(s.strip() for s in value.split(",") if s.strip())
+    scopes = frozenset(s.strip().lower() for s in value.split(",") if s.strip())
     unknown = scopes - set(SCOPES)
     if unknown or not scopes:
         raise click.BadParameter(f"{value!r}: expected some of {','.join(SCOPES)}")
@@ -316,6 +317,7 @@ def token() -> None:
 @click.option(
     "--can",
     "scopes",
+    envvar="POLYPTT_RELAY_TOKEN_ADD_CAN",
     required=True,
     callback=_scopes,
     metavar="SCOPES",
@@ -378,12 +380,13 @@ def add(
     "--json",
     "as_json",
     is_flag=True,
+    envvar="POLYPTT_RELAY_TOKEN_LIST_JSON",
     help="One JSON object: {NAME: {scopes, channels, targets}} (targets null: all).",
 )
 def list_tokens(config: Path | None, as_json: bool) -> None:
     """List the tokens, one a line: name, scopes, channels, targets (tab-separated).
 
-    Targets are ``-`` for none, ``all``, or the names.
+    Targets are "-" for none, "all", or the names.
     """
     from polyptt.relay.auth import TokenError
 

@@ -5,7 +5,9 @@ audio, follow the relay's pages); this module checks the options, opens what the
 command line names (the file, the source, the recordings, the player), prints, and
 gives the local commands' exit statuses: 0 done, 1 the relay could not be reached or
 failed, 2 refused (bad token, scope, channel, target, audio, or an option that only
-means something on the LAN), 130/143 interrupted.
+means something on the LAN) or a URL to fix (no scheme, https:// to a relay without
+TLS or the reverse, a certificate this host does not accept), 130/143 interrupted; the
+words of each failure are `polyptt.remote.failures`'.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ def need_token(token: str | None) -> str:
 
 
 def _fail(exc: RelayClientError) -> int:
-    """Exit status of a `RelayClientError`: 2 if the relay refused the request, else 1."""
-    if 400 <= exc.status < 500:
-        raise click.UsageError(str(exc))
+    """Exit status of a `RelayClientError`: 2 if the relay refused the request or the fix
+    is in what the user gave (the URL, the relay's certificate), else 1."""
+    if exc.usage or 400 <= exc.status < 500:
+        raise options.UsageFailure(str(exc))
     raise options.NetworkFailure(str(exc))
 
 
@@ -135,24 +138,29 @@ def send_via_relay(
 
 
 def open_raw(file: str, rate: int) -> RawPipe:
-    """``send --raw RATE FILE`` as a live source for the relay."""
+    """``send --raw RATE FILE`` as a live source for the relay, once its first audio is
+    there (one line and exit 2 for a file that cannot be opened, a stream that ends
+    before any audio or starts like an audio file: nothing is sent)."""
+    from polyptt.audio.sniff import RawInputError
     from polyptt.remote.sources import open_raw as open_raw_source
 
     try:
         return open_raw_source(file, rate, click.get_binary_stream("stdin"))
     except OSError as exc:
         raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
+    except RawInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE") from None
 
 
 def open_microphone(input_device: str | None) -> Microphone:
     """``send --mic`` as a live source for the relay."""
-    from polyptt.audio.live import DeviceError
+    from polyptt.audio.devices import DeviceError
     from polyptt.remote.sources import Microphone
 
     try:
         return Microphone(input_device)
     except DeviceError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+        raise options.device_error(exc, "--input-device", input_device) from None
 
 
 def talk_via_relay(
@@ -210,11 +218,19 @@ def listen_via_relay(
     console: Console,
 ) -> int:
     """Report, record and play the relay's pages until --count, --timeout or a signal
-    (`remote.listen.follow`)."""
+    (`remote.listen.follow`).
+
+    Playing follows ``listen``'s rules (`polyptt.audio.playback.Player`: one page at a
+    time by the phones' priorities), on the relay's audio; the lines are ``listen``'s
+    (`polyptt.receive.report.Reporter`), from the relay's records.
+    """
+    from polyptt.receive.report import Reporter
+    from polyptt.relay.wire import MessageType
     from polyptt.remote.client import RelayClientError
-    from polyptt.remote.listen import RELAY_PREFILL_S, Recordings, event_line, follow
+    from polyptt.remote.listen import RELAY_PREFILL_S, Recordings, follow
 
     token = need_token(token)
+    reporter = Reporter(sys.stdout, as_json=as_json)
     recordings = None
     if record is not None:
         try:
@@ -223,11 +239,14 @@ def listen_via_relay(
             raise click.BadParameter(
                 f"cannot write to {record}: {exc.strerror or exc}", param_hint="'--record'"
             ) from None
-    player = _open_player(play, console, RELAY_PREFILL_S)
+    player = options.open_player(play, console, prefill_s=RELAY_PREFILL_S)
 
     def page_line(event: dict[str, Any]) -> None:
-        click.echo(event_line(event, as_json))
-        sys.stdout.flush()
+        fields = {k: v for k, v in event.items() if k != "type"}
+        if event["type"] == MessageType.PAGE_START:
+            reporter.started(fields)
+        else:
+            reporter.ended(fields)
 
     status = 1
     try:
@@ -254,17 +273,3 @@ def listen_via_relay(
             status = status if signum is None else 128 + signum
     console.info(f"{followed.ended} pages ended")
     return status
-
-
-def _open_player(play: bool | None, console: Console, prefill_s: float) -> Any:
-    """The `Player` for ``--play/--no-play`` (None: if an output device exists), or None
-    (as ``listen``'s, with the relay's jitter buffer)."""
-    if play is False:
-        return None
-    from polyptt.audio.playback import PlaybackUnavailable, Player
-
-    try:
-        return Player.open(prefill_s=prefill_s)
-    except PlaybackUnavailable as exc:
-        console.warn(f"{exc}; not playing, still reporting and recording")
-        return None

@@ -4,7 +4,8 @@ Everything that can fail on bad input (options, the file, resampling, encoding, 
 audio device, name resolution, the interface, the socket) is done before the first
 packet, so a page either does not start or runs to its end packets. A live source
 (``--mic``, ``--raw``) starts capturing with the first alert, so nothing said while the
-alerts go out is lost. Heavy modules are imported inside the
+alerts go out is lost; a raw stream's first bytes are awaited and checked before it
+(`polyptt.audio.sniff`). Heavy modules are imported inside the
 command: ``polyptt --help`` stays instant and a page from cron reaches its first alert
 quickly.
 """
@@ -49,10 +50,15 @@ EXIT_OK = 0
     "raw_rate",
     type=click.IntRange(4000, 192000),
     default=None,
+    envvar="POLYPTT_SEND_RAW",  # and, after it, POLYPTT_SEND_RAW_RATE (see options)
     show_envvar=True,
     metavar="RATE",
     help="FILE (usually - for standard input) is raw signed 16-bit little-endian mono PCM "
-    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file.",
+    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file. "
+    "The page starts when the first audio arrives, however long that takes; a stream that "
+    "ends before any, or that starts like an audio file (WAV, MP3...), sends nothing "
+    "(exit 2). If the audio pauses mid-page, nothing is sent until it resumes: receivers "
+    "time a page out after 1 s of silence, and hear what follows as a page without alerts.",
 )
 @click.option(
     "--input-device",
@@ -60,7 +66,7 @@ EXIT_OK = 0
     show_envvar=True,
     metavar="DEV",
     help="Microphone for --mic: a PortAudio device index or (part of) its name "
-    "(see 'python -m sounddevice'); the default input by default.",
+    "(see 'polyptt loop --list-devices'); the default input by default.",
 )
 @options.keep_pauses_option
 @click.option(
@@ -83,7 +89,7 @@ EXIT_OK = 0
 )
 @click.option(
     "--codec",
-    type=click.Choice(codecs.WIRE_NAMES),
+    type=options.choice(*codecs.WIRE_NAMES),
     default="g722",
     show_default=True,
     show_envvar=True,
@@ -343,6 +349,7 @@ def _send(
             start_count=start_count,
             realtime=realtime,
             max_frames=max_frames,
+            capture=pcap,
         )
     finally:
         closer()
@@ -361,10 +368,16 @@ def _send(
         console.error(error)
     elif status != EXIT_OK and live is None:
         console.warn(f"interrupted; the page was ended after {summary['page_s']} s")
+    elif pcap is not None:
+        channel_name = protocol.format_channel(channel)
+        console.done(
+            f"{pcap}: channel {channel_name} ({channel}), {codec} {frame_ms} ms, "
+            f"{report.describe(frame_ms)}"
+        )
     else:
         console.info(
             f"sent {report.transmits} frames ({audio_s:.1f} s of {codec}) on channel "
-            f"{channel} to {'capture ' + str(pcap) if pcap else destination}"
+            f"{channel} to {destination}"
         )
     if as_json:
         import json
@@ -418,7 +431,7 @@ def _open_live(
     keep_pauses: bool,
 ) -> _Live:
     """The microphone or the raw pipe, opened and checked (not yet capturing)."""
-    from polyptt.audio import live
+    from polyptt.audio import AudioError, live
 
     if raw_rate is None:
         try:
@@ -430,7 +443,7 @@ def _open_live(
                 catch_up=not keep_pauses,
             )
         except live.DeviceError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+            raise options.device_error(exc, "--input-device", input_device) from None
         return _Live(microphone, microphone.frames, [microphone.close])
     assert file is not None
     if file == "-":
@@ -442,7 +455,14 @@ def _open_live(
         except OSError as exc:
             raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
         closers = [stream.close]
-    reader = live.RawReader(stream, raw_rate, codec, frame_ms, gain_db=gain)
+    name = "standard input" if file == "-" else file
+    reader = live.RawReader(stream, raw_rate, codec, frame_ms, gain_db=gain, name=name)
+    try:
+        reader.wait_for_audio()  # the alerts wait for the first audio
+    except AudioError as exc:
+        for closer in closers:
+            closer()
+        raise click.BadParameter(str(exc), param_hint="FILE") from None
     return _Live(reader, reader.frames, closers)
 
 
@@ -490,9 +510,14 @@ def _run_page(
     codec_name: str,
     total_frames: int | None,
     live: _Live | None,
+    capture: Path | None,
     **page: Any,
 ) -> tuple[PageReport, int, str | None]:
-    """Send the page; returns its report, the exit status and an error message."""
+    """Send the page; returns its report, the exit status and an error message.
+
+    The status line is drawn at a terminal while a page goes out in real time; a file
+    written to `capture` takes no time, and is drawn only while live audio arrives.
+    """
     from polyptt import protocol
     from polyptt.send import PageReport, page_length, send_page
     from polyptt.transport import NetworkError
@@ -504,15 +529,18 @@ def _run_page(
     else:
         total, hint = "", "  (Ctrl-C to end)"
 
+    doing = "paging" if capture is None else f"writing {capture}"
+
     def progress(report: PageReport) -> None:
-        console.status(f"paging {report.offset:5.1f}{total} s  {label}{hint}")
+        console.status(f"{doing} {report.offset:5.1f}{total} s  {label}{hint}")
 
     report = PageReport()
     if live is not None:  # capture from the first alert: nothing said is lost
         live.input.start()
     try:
         # the status line is drawn only at a terminal: no formatting per packet from cron
-        shown = progress if console.interactive else None
+        waits = capture is None or live is not None
+        shown = progress if console.interactive and waits else None
         send_page(
             source,
             progress=shown,

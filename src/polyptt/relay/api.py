@@ -2,7 +2,8 @@
 
 ``POST /api/v1/pages?channel=26[&codec=g722&target=NAME&repeat=N&gap=S&gain=DB
 &duration=S&wait=1]`` (the options mean what ``polyptt send``'s do) takes an audio
-file as its body (anything ``polyptt send`` reads), decodes and encodes it all in a
+file (anything ``polyptt send`` reads) as its body or as the one file of a multipart
+form (`polyptt.relay.requests.upload_body`), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
 page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
 when one of the relay's talkers has the channel.
@@ -32,7 +33,7 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     try:
         page = requests.upload_request(request.query)
         requests.admit(relay, grant, page, remote)
-        body = await request.read()  # the application's client_max_size bounds it (413)
+        body = await requests.upload_body(request)
         audio = await requests.upload_frames(relay, page, body)
         talk = requests.start(
             relay,

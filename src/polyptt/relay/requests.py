@@ -8,6 +8,14 @@ refusal is counted and audited), the target and the channel; the audio becomes f
 (`upload_frames` encodes a file, `live_frames` frames a talker's stream as it comes);
 `start` hands the page to `polyptt.relay.talks`. Whatever refuses it raises `Refused`,
 which carries both the HTTP status and the WebSocket error code that tell it.
+
+An upload's file is the request's body (``curl --data-binary @tone.wav``, the web page)
+or the one file of a ``multipart/form-data`` body (``curl -F file=@tone.wav``, an HTML
+form): `upload_body` takes either, within the application's ``client_max_size``
+(``max_upload_bytes``: 413 beyond), and says how to send audio when the body is neither
+(`HOW_TO_SEND`). A form holds the file and nothing else: the page's options go in the
+query string, and a ``channel`` field that was silently ignored would page the wrong
+phones.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from aiohttp import BodyPartReader, web
 
 from polyptt import codecs
 from polyptt.relay.talks import Busy, Talk
@@ -34,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUSY",
     "GAP_S",
+    "HOW_TO_SEND",
     "LIVE_FRAME_MS",
     "MAX_GAIN_DB",
     "MAX_GAP_S",
@@ -48,6 +59,7 @@ __all__ = [
     "live_frames",
     "start",
     "talk_request",
+    "upload_body",
     "upload_frames",
     "upload_request",
 ]
@@ -67,6 +79,12 @@ MAX_KEEP_S = 0.3
 MIN_RATE, MAX_RATE = 4000, 192000
 #: `Refused.code` of a channel taken by another talker (the WebSocket answers ``busy``).
 BUSY = "busy"
+#: How to send a page's audio, said whenever an upload's body is not some.
+HOW_TO_SEND = (
+    "send the audio file itself as the body (curl --data-binary @FILE) or a "
+    "multipart form with one file (curl -F file=@FILE)"
+)
+_CHUNK = 1 << 16
 
 
 class Refused(Exception):
@@ -237,11 +255,62 @@ def admit(relay: Relay, grant: Grant, page: PageRequest, remote: str) -> None:
         raise Refused(409, BUSY, str(exc)) from None
 
 
-async def upload_frames(relay: Relay, page: PageRequest, body: bytes) -> PageAudio:
-    """An uploaded file as the page's frames (encoded in a worker thread: the slow part),
-    cut to its ``duration``; `Refused` (400) for bad audio or audio over the limit."""
+async def upload_body(request: web.Request) -> bytes:
+    """The audio file of an upload (HTTP only): its body, or its form's one file.
+
+    `Refused`: no body, a form without exactly one file (or with other fields) (400), or
+    more than the relay takes (413).
+    """
+    if request.content_type == "multipart/form-data":
+        return await _form_file(request)
+    body = await request.read()  # the application's client_max_size bounds it (413)
     if not body:
-        raise _bad("the request body must be an audio file")
+        raise _bad(f"the request has no body: {HOW_TO_SEND}")
+    return body
+
+
+async def _form_file(request: web.Request) -> bytes:
+    """The one file part of a multipart form, read within the upload limit."""
+    try:
+        reader = await request.multipart()
+        audio: bytes | None = None
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise _bad("a form inside the form: send one file")
+            if part.filename is None:
+                raise _bad(
+                    f"the form's field {part.name!r} is not a file: the form holds the audio "
+                    "file only, and options go in the query (?channel=26&codec=g722)"
+                )
+            if audio is not None:
+                raise _bad("the form holds more than one file: send one")
+            audio = await _read_part(part, request.client_max_size)
+    except ValueError as exc:  # a boundary or header aiohttp cannot parse
+        raise _bad(f"a multipart form that cannot be read ({exc})") from None
+    if audio is None:
+        raise _bad(f"the form holds no file: {HOW_TO_SEND}")
+    if not audio:
+        raise _bad("the form's file is empty")
+    return audio
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(_CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise Refused(
+                413,
+                ErrorCode.BAD_REQUEST,
+                f"the file is larger than the relay takes ({limit} bytes)",
+            )
+    return bytes(data)
+
+
+async def upload_frames(relay: Relay, page: PageRequest, body: bytes) -> PageAudio:
+    """An uploaded file (`upload_body`) as the page's frames (encoded in a worker thread:
+    the slow part), cut to its ``duration``; `Refused` (400) for bad audio or audio over
+    the limit."""
     frame_ms = relay.settings.frame_ms
     loop = asyncio.get_running_loop()
     audio = await loop.run_in_executor(None, _encode, body, page, frame_ms)
@@ -257,6 +326,7 @@ async def upload_frames(relay: Relay, page: PageRequest, body: bytes) -> PageAud
 
 def _encode(body: bytes, page: PageRequest, frame_ms: int) -> PageAudio:
     from polyptt.audio import load_page
+    from polyptt.audio.files import NotAudioError
 
     with tempfile.NamedTemporaryFile(prefix="polyptt-upload-") as file:
         file.write(body)
@@ -272,6 +342,8 @@ def _encode(body: bytes, page: PageRequest, frame_ms: int) -> PageAudio:
             )
         except Exception as exc:
             message = str(exc).replace(file.name, "the uploaded audio")
+            if isinstance(exc, NotAudioError):  # a form sent as the body, a text...
+                message = f"{message}; {HOW_TO_SEND}"
             raise _bad(f"bad audio: {message}") from None
 
 

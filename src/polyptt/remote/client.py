@@ -4,6 +4,13 @@ Plain functions over aiohttp's client: `post_page` uploads a file and waits for 
 page's end; `listen` follows the WebSocket's events and audio until told to stop;
 `talk` streams live audio as a page. The wire's facts (paths, message types, the audio
 header and rate) come from `polyptt.relay.wire`, which loads nothing of the server.
+
+Each of them first asks the relay who the token is (``GET /api/v1/session``, answered
+within `~polyptt.remote.failures.CONNECT_TIMEOUT_S`): a URL without a scheme, a relay
+that is down or does not exist, TLS spoken to a plain HTTP port (or the reverse), a
+certificate this host does not trust and a token the relay does not know all fail
+there, before anything is uploaded or streamed, as a `RelayClientError` whose message
+says it in the user's terms (`polyptt.remote.failures`), the same for every command.
 """
 
 from __future__ import annotations
@@ -13,28 +20,101 @@ import contextlib
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from polyptt.relay.wire import AUDIO_HEADER, PAGES_PATH, RATE, WS_PATH, ErrorCode, MessageType
+from polyptt.relay.wire import (
+    AUDIO_HEADER,
+    PAGES_PATH,
+    RATE,
+    SESSION_PATH,
+    WS_PATH,
+    ErrorCode,
+    MessageType,
+)
+from polyptt.remote import failures
+from polyptt.remote.failures import RelayClientError, refusal, relay_url, unreachable
 
-__all__ = ["RelayClientError", "listen", "post_page", "talk"]
+__all__ = [
+    "RelayClientError",
+    "listen",
+    "post_page",
+    "relay_url",
+    "talk",
+]
 
 
-class RelayClientError(Exception):
-    """The relay refused (`status` is its HTTP status) or could not be reached (0)."""
+@dataclass
+class _Relay:
+    """A session with the relay whose token it accepted."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
+    session: aiohttp.ClientSession
+    base: str
+    headers: dict[str, str]
+    ssl: ssl.SSLContext | bool
+
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http", "ws", 1) + WS_PATH
 
 
-def _base(url: str) -> str:
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise RelayClientError(f"{url!r}: the relay's URL starts with https:// (or http://)")
-    return url
+@contextlib.asynccontextmanager
+async def _connect(
+    url: str, token: str, ssl_context: ssl.SSLContext | None
+) -> AsyncIterator[_Relay]:
+    """A session with the relay at `url`, once it has accepted `token`.
+
+    Every failure to reach it, in here or in the body, becomes a `RelayClientError`.
+    """
+    try:
+        base = relay_url(url)
+    except ValueError as exc:
+        raise RelayClientError(str(exc), usage=True) from None
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=failures.CONNECT_TIMEOUT_S)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            relay = _Relay(
+                session,
+                base,
+                {"Authorization": f"Bearer {token}"},
+                ssl_context if ssl_context is not None else True,
+            )
+            await _check(relay)
+            yield relay
+    except aiohttp.WSServerHandshakeError as exc:
+        raise refusal(exc.status) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise await unreachable(base, exc) from None
+
+
+async def _check(relay: _Relay) -> dict[str, Any]:
+    """Who the relay says the token is; `RelayClientError` if it refuses it."""
+    async with relay.session.get(
+        relay.base + SESSION_PATH,
+        headers=relay.headers,
+        ssl=relay.ssl,
+        timeout=aiohttp.ClientTimeout(total=failures.CONNECT_TIMEOUT_S),
+    ) as answer:
+        status, data = answer.status, await _json(answer)
+    if status == 404:
+        raise RelayClientError(
+            f"there is no polyptt relay at {relay.base} (404 for {SESSION_PATH})", 404
+        )
+    if status >= 400:
+        raise refusal(status, data.get("error"))
+    return data
+
+
+async def _json(answer: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The answer's JSON object; a non-JSON answer as ``{"error": its first 200 characters}``."""
+    text = await answer.text()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"error": text.strip()[:200] or None}
+    return data if isinstance(data, dict) else {"error": None}
 
 
 async def post_page(
@@ -64,29 +144,20 @@ async def post_page(
     query = {"channel": str(channel), "codec": codec, "repeat": str(repeat), "wait": "1"}
     extra = {"gap": gap, "gain": gain or None, "duration": duration, "target": target}
     query.update((k, str(v)) for k, v in extra.items() if v is not None)
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                _base(url) + PAGES_PATH,
-                params=query,
-                data=body,
-                headers=headers,
-                ssl=ssl_context if ssl_context is not None else True,
-            ) as answer,
-        ):
-            text = await answer.text()
-            status = answer.status
-    except aiohttp.ClientError as exc:
-        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = {"error": text.strip()[:200] or f"HTTP {status}"}
+    async with (
+        _connect(url, token, ssl_context) as relay,
+        relay.session.post(
+            relay.base + PAGES_PATH,
+            params=query,
+            data=body,
+            headers=relay.headers,
+            ssl=relay.ssl,
+        ) as answer,
+    ):
+        status, data = answer.status, await _json(answer)
     if status >= 400:
-        raise RelayClientError(f"the relay refused ({status}): {data.get('error')}", status)
-    return dict(data)
+        raise refusal(status, data.get("error"))
+    return data
 
 
 async def listen(
@@ -109,43 +180,32 @@ async def listen(
     RelayClientError
         The relay refused the connection or closed it with a reason.
     """
-    ws_url = _base(url).replace("http", "ws", 1) + WS_PATH
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(
-                ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
-            ) as ws,
-        ):
-            await ws.send_json({"type": MessageType.LISTEN, "channels": channels})
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                while True:
-                    receiving = asyncio.ensure_future(ws.receive())
-                    await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    if not receiving.done():
-                        receiving.cancel()
-                        return
-                    message = receiving.result()
-                    if message.type == aiohttp.WSMsgType.BINARY:
-                        page, _frame = AUDIO_HEADER.unpack_from(message.data)
-                        on_audio(page, message.data[AUDIO_HEADER.size :])
-                    elif message.type == aiohttp.WSMsgType.TEXT:
-                        event = json.loads(message.data)
-                        if event.get("type") == MessageType.ERROR:
-                            raise RelayClientError(f"the relay says: {event.get('message')}")
-                        on_event(event)
-                    else:
-                        reason = ws.close_code
-                        raise RelayClientError(f"the relay closed the connection ({reason})")
-            finally:
-                stopping.cancel()
-    except aiohttp.WSServerHandshakeError as exc:
-        refusal = f"the relay refused ({exc.status}): {exc.message}"
-        raise RelayClientError(refusal, exc.status) from None
-    except aiohttp.ClientError as exc:
-        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+    async with (
+        _connect(url, token, ssl_context) as relay,
+        relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,
+    ):
+        await ws.send_json({"type": MessageType.LISTEN, "channels": channels})
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                receiving = asyncio.ensure_future(ws.receive())
+                await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():
+                    receiving.cancel()
+                    return
+                message = receiving.result()
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    page, _frame = AUDIO_HEADER.unpack_from(message.data)
+                    on_audio(page, message.data[AUDIO_HEADER.size :])
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    event = json.loads(message.data)
+                    if event.get("type") == MessageType.ERROR:
+                        raise RelayClientError(f"the relay says: {event.get('message')}")
+                    on_event(event)
+                else:
+                    raise RelayClientError(f"the relay closed the connection ({ws.close_code})")
+        finally:
+            stopping.cancel()
 
 
 async def talk(
@@ -173,32 +233,14 @@ async def talk(
     RelayClientError
         Refused (403 scope, 409 busy, 400 bad request) or the connection failed.
     """
-    ws_url = _base(url).replace("http", "ws", 1) + WS_PATH
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(
-                ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
-            ) as ws,
-        ):
-            await ws.send_json(
-                {
-                    "type": MessageType.TALK,
-                    "channel": channel,
-                    "codec": codec,
-                    "rate": rate,
-                    "gain": gain,
-                    "keep_pauses": keep_pauses,
-                }
-            )
-            await _talking(ws)
-            return await _stream(ws, audio)
-    except aiohttp.WSServerHandshakeError as exc:
-        refusal = f"the relay refused ({exc.status}): {exc.message}"
-        raise RelayClientError(refusal, exc.status) from None
-    except aiohttp.ClientError as exc:
-        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+    request = {"channel": channel, "codec": codec, "rate": rate, "gain": gain}
+    async with (
+        _connect(url, token, ssl_context) as relay,
+        relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,
+    ):
+        await ws.send_json({"type": MessageType.TALK, **request, "keep_pauses": keep_pauses})
+        await _talking(ws)
+        return await _stream(ws, audio)
 
 
 #: HTTP status of the relay's error codes, for `RelayClientError.status` (else 400).

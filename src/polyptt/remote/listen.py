@@ -1,8 +1,9 @@
 """``listen --relay``: follow a relay's pages, report them, record them, play them.
 
 `follow` connects to the relay's WebSocket (`polyptt.remote.client.listen`) and, for
-each page, says a line when it starts and ends (`event_line`), writes its audio and its
-``page_end`` event (`Recordings`), and plays it (a `polyptt.audio.playback.Player`,
+each page, hands its ``page_start`` and ``page_end`` events to the caller (who prints
+``listen``'s lines from them), writes its audio and its ``page_end`` event
+(`Recordings`), and plays it (a `polyptt.audio.playback.Player`,
 with ``listen``'s rules: one page at a time by the phones' priorities), until a count of
 pages, a timeout or a signal.
 """
@@ -25,7 +26,7 @@ from polyptt.protocol import Priority, channel_priority
 from polyptt.relay.wire import RATE, MessageType
 from polyptt.remote.client import listen
 
-__all__ = ["RELAY_PREFILL_S", "Followed", "Recordings", "RelayPage", "event_line", "follow"]
+__all__ = ["RELAY_PREFILL_S", "Followed", "Recordings", "RelayPage", "follow"]
 
 #: Jitter buffer of pages played from the relay: its audio crosses the internet and an
 #: event loop or two, not one LAN, so it arrives less evenly than multicast does (with
@@ -87,18 +88,6 @@ class RelayPage:
     @property
     def priority(self) -> Priority:
         return channel_priority(self.channel)
-
-
-def event_line(event: dict[str, Any], as_json: bool) -> str:
-    """The line ``listen --relay`` prints for a ``page_start`` or ``page_end`` event."""
-    if as_json:
-        return json.dumps(
-            {"event": event["type"], **{k: v for k, v in event.items() if k != "type"}}
-        )
-    return (
-        f"{event['type'].replace('_', ' ')}: channel {event['channel']} "
-        f"({event.get('channel_name')}) from {event.get('caller_id')!r}"
-    )
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from polyptt.audio import sniff
 from polyptt.relay.wire import FRAME_SAMPLES, RATE
 
 __all__ = ["LiveSource", "Microphone", "RawPipe", "open_raw"]
@@ -42,23 +42,23 @@ class Microphone:
 
     Raises
     ------
-    polyptt.audio.live.DeviceError
+    polyptt.audio.devices.DeviceError
         No PortAudio, no such device, or it cannot capture at the relay's rate.
     """
 
     rate = RATE
 
     def __init__(self, input_device: str | None) -> None:
-        from polyptt.audio.live import DeviceError, parse_device
+        from polyptt.audio.devices import DeviceError, find, load_sounddevice
+        from polyptt.audio.live import parse_device
 
-        try:
-            import sounddevice
-        except OSError as exc:
-            raise DeviceError(f"no PortAudio: {exc}") from None
+        sounddevice = load_sounddevice()
+        device = parse_device(input_device)
+        find(device, "input")
         self._deliver: Callable[[bytes], object] = lambda _chunk: None
         try:
             self._stream = sounddevice.InputStream(
-                device=parse_device(input_device),
+                device=device,
                 channels=1,
                 dtype="int16",
                 samplerate=RATE,
@@ -90,24 +90,25 @@ class RawPipe:
     held back by the pacing instead of piling up in memory.
     """
 
-    def __init__(self, stream: BinaryIO, rate: int, closers: list[Callable[[], None]]) -> None:
+    def __init__(
+        self, stream: BinaryIO, rate: int, closers: list[Callable[[], None]], head: bytes = b""
+    ) -> None:
         self.rate = rate
-        self._stream = stream
+        self._read = sniff.reader_of(stream)
+        self._head = head  # read before the page (`sniff.read_head`): its first audio
         self._closers = closers
         self._stopped = threading.Event()
 
     def start(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes | None]) -> None:
         def read() -> None:
+            data = self._head
             try:
-                fd: int | None = self._stream.fileno()
-            except (AttributeError, OSError, ValueError):
-                fd = None
-            data: bytes | None = b""
-            try:
-                while data is not None and not self._stopped.is_set():
-                    data = os.read(fd, 1 << 14) if fd is not None else self._stream.read(1 << 14)
-                    data = data or None  # end of file
-                    asyncio.run_coroutine_threadsafe(chunks.put(data), loop).result()
+                while not self._stopped.is_set():
+                    chunk = (data or self._read(1 << 14)) or None  # None: end of file
+                    asyncio.run_coroutine_threadsafe(chunks.put(chunk), loop).result()
+                    if chunk is None:
+                        return
+                    data = b""
             except (OSError, RuntimeError, concurrent.futures.CancelledError):
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(chunks.put_nowait, None)
@@ -123,14 +124,27 @@ class RawPipe:
 
 
 def open_raw(file: str, rate: int, stdin: BinaryIO) -> RawPipe:
-    """``send --raw RATE FILE`` as a live source: FILE, or `stdin` for ``-``.
+    """``send --raw RATE FILE`` as a live source (FILE, or `stdin` for ``-``), once its
+    first audio is there: the page waits for it, as a local one does.
 
     Raises
     ------
     OSError
         FILE cannot be opened.
+    polyptt.audio.sniff.RawInputError
+        The stream ended before its first sample, or starts like an audio file.
     """
+    closers: list[Callable[[], None]] = []
     if file == "-":
-        return RawPipe(stdin, rate, [])
-    stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
-    return RawPipe(stream, rate, [stream.close])
+        stream, name = stdin, "standard input"
+    else:
+        stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
+        name = file
+        closers.append(stream.close)
+    try:
+        head = sniff.read_head(sniff.reader_of(stream), name)
+    except BaseException:  # not audio, or a read that failed: the page is not begun
+        for closer in closers:
+            closer()
+        raise
+    return RawPipe(stream, rate, closers, head)

@@ -23,7 +23,7 @@ from tests.processes import polyptt_command, polyptt_env
 from tests.udp_capture import UdpCapture
 
 from polyptt.protocol import DEFAULT_GROUP, TransmitPacket, parse_packet
-from polyptt.relay.hub import AUDIO_HEADER, CLIENT_RATE, FRAME_SAMPLES
+from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, RATE
 
 __all__ = ["FollowedPage", "follow_page", "message_lags"]
 
@@ -110,7 +110,7 @@ def message_lags(page: FollowedPage) -> list[float]:
     ``k`` brings it up to ``(k + 1) * frame_ms * 16``. The last message (the tail, sent
     when the page ends) is left out.
     """
-    per_packet = page.frame_ms * CLIENT_RATE // 1000
+    per_packet = page.frame_ms * RATE // 1000
     lags = []
     for arrived, frame, size in page.messages:
         if size != FRAME_SAMPLES * 2:

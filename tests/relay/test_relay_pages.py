@@ -37,7 +37,7 @@ from tests.relay.harness import (
 from tests.udp_capture import UdpCapture, free_port
 
 from polyptt.protocol import DEFAULT_GROUP, EndPacket, parse_packet
-from polyptt.relay.hub import AUDIO_HEADER
+from polyptt.relay.wire import AUDIO_HEADER
 
 pytestmark = pytest.mark.network
 

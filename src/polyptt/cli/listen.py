@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from polyptt.receive.receiver import Receiver
     from polyptt.receive.session import Page
 
-__all__ = ["listen", "open_player", "parse_channels"]
+__all__ = ["listen", "parse_channels"]
 
 
 def parse_channels(text: str) -> frozenset[int] | None:
@@ -247,7 +247,7 @@ def _listen(
             raise click.BadParameter(
                 f"cannot write to {record}: {exc.strerror or exc}", param_hint="'--record'"
             ) from None
-    player = open_player(play, console) if pcap is None else None
+    player = options.open_player(play, console) if pcap is None else None
     if player is not None:
         listeners.append(player)
     receiver = Receiver(listeners, channels=channels, page_timeout=page_timeout)
@@ -280,28 +280,6 @@ def _listen(
     if status == 0 and recorder is not None and recorder.failures:
         return 1  # the recordings were the point: one that failed fails the run
     return status
-
-
-def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Any:
-    """The `Player` for ``--play/--no-play`` (None: if an output device exists), or None.
-
-    Without an output device, ``--play`` warns; the default (play where one exists) says
-    why it does not play only with ``-v``: a machine without a speaker is no fault of a
-    listener that was not asked to play, and a cron job should not mail about it.
-    `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
-    """
-    if play is False:
-        return None
-    from polyptt.audio.playback import PlaybackUnavailable, Player
-
-    try:
-        return Player.open(prefill_s=prefill_s)
-    except PlaybackUnavailable as exc:
-        if play:
-            console.warn(f"{exc}; not playing, still reporting and recording")
-        else:
-            console.info(f"{exc}; not playing")
-        return None
 
 
 def _live(

@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
+from polyptt import codecs
 from polyptt.cli import options
 from polyptt.cli.console import Console
 from polyptt.cli.listen import _ChannelsType
-from polyptt.cli.send import G726QI_FRAME_MS, WIRE_CODECS
 
 __all__ = ["loop"]
 
@@ -47,7 +47,7 @@ EXIT_USAGE = 2
 )
 @click.option(
     "--codec",
-    type=options.choice(*WIRE_CODECS),
+    type=options.choice(*codecs.WIRE_NAMES),
     default="g722",
     show_default=True,
     show_envvar=True,
@@ -141,8 +141,9 @@ def loop(**kwargs: Any) -> None:
     if kwargs.pop("list_devices"):
         _list_devices()
         return
-    if kwargs["codec"] == "g726qi" and kwargs["frame_ms"] != G726QI_FRAME_MS:
-        raise click.UsageError(f"--codec g726qi is sent in {G726QI_FRAME_MS} ms frames only")
+    refusal = codecs.info(kwargs["codec"]).frame_ms_refusal(kwargs["frame_ms"])
+    if refusal is not None:
+        raise click.UsageError(f"--codec {refusal}")
     if not sys.stdin.isatty():
         raise click.UsageError(
             "loop reads its keys from a terminal and stdin is not one; from a script, "

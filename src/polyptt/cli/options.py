@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from polyptt.cli.console import Console
 
 __all__ = [
     "ChannelType",
@@ -39,6 +42,7 @@ __all__ = [
     "host_serial",
     "iface_option",
     "keep_pauses_option",
+    "open_player",
     "record_option",
     "relay_option",
     "sender_identity",
@@ -205,13 +209,36 @@ def device_error(exc: Exception, option: str, given: str | None) -> click.ClickE
     return click.BadParameter(str(exc), param_hint=f"'{option}'")
 
 
+def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Any:
+    """The `Player` for ``listen``'s ``--play/--no-play`` (None: if an output device
+    exists), or None; ``listen --relay``'s too, with a longer `prefill_s`.
+
+    Without an output device, ``--play`` warns; the default (play where one exists) says
+    why it does not play only with ``-v``: a machine without a speaker is no fault of a
+    listener that was not asked to play, and a cron job should not mail about it.
+    `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
+    """
+    if play is False:
+        return None
+    from polyptt.audio.playback import PlaybackUnavailable, Player
+
+    try:
+        return Player.open(prefill_s=prefill_s)
+    except PlaybackUnavailable as exc:
+        if play:
+            console.warn(f"{exc}; not playing, still reporting and recording")
+        else:
+            console.info(f"{exc}; not playing")
+        return None
+
+
 class RelayUrlType(click.ParamType):
     """A relay's URL: http:// or https://, a host, perhaps a port and a path."""
 
     name = "url"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from polyptt.relay.failures import relay_url
+        from polyptt.remote.failures import relay_url
 
         try:
             return relay_url(str(value))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
+from polyptt import codecs
 from polyptt.cli import options
 from polyptt.cli.console import Console
 from polyptt.protocol import CodecId
@@ -32,13 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["send"]
 
-#: Codecs phones page with, in the order ``--help`` lists them (the default first).
-WIRE_CODECS = tuple(c.codec_name for c in sorted(CodecId, key=lambda c: c is not CodecId.G722))
-
 EXIT_OK = 0
-
-#: The only frame length G.726QI is sent in (see `_check_source`).
-G726QI_FRAME_MS = 30
 
 
 @click.command(cls=options.OneLineCommand)
@@ -94,7 +89,7 @@ G726QI_FRAME_MS = 30
 )
 @click.option(
     "--codec",
-    type=options.choice(*WIRE_CODECS),
+    type=options.choice(*codecs.WIRE_NAMES),
     default="g722",
     show_default=True,
     show_envvar=True,
@@ -214,13 +209,11 @@ def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
     url, token = kwargs["relay"], kwargs["token"]
     if kwargs["mic"] or kwargs["raw_rate"] is not None:
         remote.need_token(token)
-        from polyptt.cli import remote_sources
-
         if kwargs["mic"]:
-            source: Any = remote_sources.open_microphone(kwargs["input_device"])
+            source: Any = remote.open_microphone(kwargs["input_device"])
         else:
             assert file is not None
-            source = remote_sources.open_raw(file, kwargs["raw_rate"])
+            source = remote.open_raw(file, kwargs["raw_rate"])
         ctx.exit(
             remote.talk_via_relay(
                 url,
@@ -255,12 +248,9 @@ def _send_via_relay(file: str | None, kwargs: dict[str, Any]) -> None:
 
 def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:
     """Exactly one source, and only the options that fit it; G.726QI as phones send it."""
-    if kwargs["codec"] == "g726qi" and kwargs["frame_ms"] != G726QI_FRAME_MS:
-        raise click.UsageError(
-            f"--codec g726qi is sent in {G726QI_FRAME_MS} ms frames only (90 bytes, as "
-            "SoundPoint IP 450/550 send them; their receivers expect exactly that), "
-            f"not {kwargs['frame_ms']} ms"
-        )
+    refusal = codecs.info(kwargs["codec"]).frame_ms_refusal(kwargs["frame_ms"])
+    if refusal is not None:
+        raise click.UsageError(f"--codec {refusal}")
     mic, raw = kwargs["mic"], kwargs["raw_rate"] is not None
     if mic and (file is not None or raw):
         raise click.UsageError("--mic takes no FILE and no --raw")

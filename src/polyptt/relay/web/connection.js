@@ -1,4 +1,4 @@
-// The WebSocket to the relay (`/api/v1/ws`, see polyptt/relay/ws.py for the protocol),
+// The WebSocket to the relay (WS_PATH, see polyptt/relay/ws.py for the protocol),
 // reconnecting by itself when it drops.
 //
 // Events: 'open', 'message' (detail: the JSON object), 'audio' (detail: {page, frame,
@@ -15,8 +15,16 @@
 // only cuts a wait short when it saw the relay down and then up.
 //
 // The relay closes a connection that neither listens nor talks for its idle_s (code
-// 1001, reason "idle"). For a page kept open to talk that is no failure: it comes back
-// at once, and says so with `idle`, so that the page need not show a drop.
+// IDLE_CLOSE_CODE, reason IDLE_REASON). For a page kept open to talk that is no failure:
+// it comes back at once, and says so with `idle`, so that the page need not show a drop.
+
+import {
+  AUDIO_HEADER_BYTES,
+  AUDIO_HEADER_FIELDS,
+  IDLE_CLOSE_CODE,
+  IDLE_REASON,
+  WS_PATH,
+} from './wire.js';
 
 const FIRST_RETRY_MS = 500;
 const LONGEST_RETRY_MS = 15000;
@@ -29,7 +37,7 @@ export class Connection extends EventTarget {
   constructor() {
     super();
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    this.url = `${scheme}://${location.host}/api/v1/ws`;
+    this.url = `${scheme}://${location.host}${WS_PATH}`;
     this.socket = null;
     this.failures = 0;
     this.timer = null;
@@ -62,7 +70,7 @@ export class Connection extends EventTarget {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      const idle = event.code === 1001 && event.reason === 'idle';
+      const idle = event.code === IDLE_CLOSE_CODE && event.reason === IDLE_REASON;
       const retryIn = this.wanted ? this.scheduleRetry(idle) : null;
       const detail = { code: event.code, reason: event.reason, retryIn, idle };
       this.dispatchEvent(new CustomEvent('close', { detail }));
@@ -97,13 +105,12 @@ export class Connection extends EventTarget {
       this.dispatchEvent(new CustomEvent('message', { detail: JSON.parse(data) }));
       return;
     }
-    // 8-byte header: page id, frame number (unsigned 32-bit big-endian)
-    const header = new DataView(data, 0, 8);
-    const detail = {
-      page: header.getUint32(0),
-      frame: header.getUint32(4),
-      pcm: data.slice(8), // PCM16LE, as every platform browsers run on
-    };
+    // the header's fields (page, frame: unsigned 32-bit big-endian), then the PCM
+    const header = new DataView(data, 0, AUDIO_HEADER_BYTES);
+    const detail = { pcm: data.slice(AUDIO_HEADER_BYTES) }; // PCM16LE, as browsers' platforms
+    AUDIO_HEADER_FIELDS.forEach((field, i) => {
+      detail[field] = header.getUint32(4 * i);
+    });
     this.dispatchEvent(new CustomEvent('audio', { detail }));
   }
 

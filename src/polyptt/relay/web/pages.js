@@ -80,7 +80,7 @@ export class PageLists {
   }
 
   /**
-   * The relay's list (`GET /api/v1/pages`), fetched after the page's events started
+   * The relay's list (`GET` PAGES_PATH, wire.js), fetched after the page's events started
    * coming: it replaces what was listed (a restarted relay numbers pages from 1 again),
    * but pages whose end was told since `since` (a `recentMark()`) stay.
    */

@@ -1,7 +1,7 @@
 """Live audio for talking through a relay: the microphone, or raw PCM from a pipe.
 
 ``send --relay --mic`` and ``send --relay --raw RATE`` stream PCM16LE mono to the
-relay's WebSocket (`polyptt.cli.remote.talk_via_relay` paces it); the sources here only
+relay's WebSocket (`polyptt.remote.send.send_live` paces it); the sources here only
 capture or read it, in a thread of their own, into an asyncio queue. The relay frames,
 resamples and encodes it, so nothing here touches a codec.
 """
@@ -16,12 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-import click
-
 from polyptt.audio import sniff
-from polyptt.relay.hub import CLIENT_RATE
+from polyptt.relay.wire import FRAME_SAMPLES, RATE
 
-__all__ = ["LiveSource", "Microphone", "RawPipe", "open_microphone", "open_raw"]
+__all__ = ["LiveSource", "Microphone", "RawPipe", "open_raw"]
 
 
 class LiveSource(Protocol):
@@ -39,10 +37,16 @@ class LiveSource(Protocol):
 
 
 class Microphone:
-    """The microphone at the relay's 16 kHz (PortAudio or the sound server resamples,
-    and the relay has nothing to)."""
+    """The microphone at the relay's rate (PortAudio or the sound server resamples, and
+    the relay has nothing to), in blocks of one wire frame.
 
-    rate = CLIENT_RATE
+    Raises
+    ------
+    polyptt.audio.devices.DeviceError
+        No PortAudio, no such device, or it cannot capture at the relay's rate.
+    """
+
+    rate = RATE
 
     def __init__(self, input_device: str | None) -> None:
         from polyptt.audio.devices import DeviceError, find, load_sounddevice
@@ -57,12 +61,12 @@ class Microphone:
                 device=device,
                 channels=1,
                 dtype="int16",
-                samplerate=CLIENT_RATE,
-                blocksize=CLIENT_RATE // 50,
+                samplerate=RATE,
+                blocksize=FRAME_SAMPLES,
                 callback=lambda indata, *_: self._deliver(bytes(indata)),
             )
         except (ValueError, sounddevice.PortAudioError) as exc:
-            raise DeviceError(f"cannot capture at {CLIENT_RATE} Hz: {exc}") from None
+            raise DeviceError(f"cannot capture at {RATE} Hz: {exc}") from None
 
     def start(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes | None]) -> None:
         def offer(chunk: bytes) -> None:
@@ -119,32 +123,28 @@ class RawPipe:
             closer()
 
 
-def open_raw(file: str, rate: int) -> RawPipe:
-    """``send --raw RATE FILE`` as a live source for the relay, once its first audio is
-    there (the page waits for it, as a local one does)."""
+def open_raw(file: str, rate: int, stdin: BinaryIO) -> RawPipe:
+    """``send --raw RATE FILE`` as a live source (FILE, or `stdin` for ``-``), once its
+    first audio is there: the page waits for it, as a local one does.
+
+    Raises
+    ------
+    OSError
+        FILE cannot be opened.
+    polyptt.audio.sniff.RawInputError
+        The stream ended before its first sample, or starts like an audio file.
+    """
+    closers: list[Callable[[], None]] = []
     if file == "-":
-        stream: BinaryIO = click.get_binary_stream("stdin")
+        stream, name = stdin, "standard input"
     else:
-        try:
-            stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
-        except OSError as exc:
-            raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
-    name, closers = ("standard input", []) if file == "-" else (file, [stream.close])
+        stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
+        name = file
+        closers.append(stream.close)
     try:
         head = sniff.read_head(sniff.reader_of(stream), name)
-    except sniff.RawInputError as exc:
+    except BaseException:  # not audio, or a read that failed: the page is not begun
         for closer in closers:
             closer()
-        raise click.BadParameter(str(exc), param_hint="FILE") from None
+        raise
     return RawPipe(stream, rate, closers, head)
-
-
-def open_microphone(input_device: str | None) -> Microphone:
-    """``send --mic`` as a live source for the relay."""
-    from polyptt.audio.devices import DeviceError
-    from polyptt.cli.options import device_error
-
-    try:
-        return Microphone(input_device)
-    except DeviceError as exc:
-        raise device_error(exc, "--input-device", input_device) from None

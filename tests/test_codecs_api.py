@@ -222,7 +222,7 @@ def test_the_extension_is_an_optimised_release_build() -> None:
 def test_one_codec_table_for_the_wire() -> None:
     """Every wire codec has its description under its name, and nothing else is on the
     wire: the protocol's ids, the codec table and the command's choices agree."""
-    from polyptt.cli.send import WIRE_CODECS
+    from polyptt.cli.options import WIRE_CODECS
     from polyptt.protocol import CodecId
 
     on_the_wire = {name for name in codecs.NAMES if codecs.info(name).wire_id is not None}

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from polyptt import codecs
-from polyptt.cli.relay import _ranges
-from polyptt.protocol import CodecId, TransmitPacket
+from polyptt.protocol import CodecId, TransmitPacket, format_channels
 from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
 from polyptt.relay.clients import Client
 from polyptt.relay.config import ConfigError, load_config
@@ -119,7 +118,7 @@ def test_grants(scopes: set[str], channel: int, allowed: bool) -> None:
 
 
 def test_channel_ranges_are_listed_compactly() -> None:
-    assert _ranges([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
+    assert format_channels([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
 
 
 class _StalledSocket:

@@ -21,4 +21,6 @@ Listeners that ship with polyptt
     :class:`~polyptt.receive.recorder.Recorder` (WAV + JSON per page),
     :class:`~polyptt.receive.report.Reporter` (text or JSON lines), the speaker's
     :class:`~polyptt.receive.arbiter.Arbiter` (the phones' priority rules)
+What ``polyptt listen`` does, callable without the command
+    :class:`~polyptt.receive.job.ListenJob`, :func:`~polyptt.receive.job.run`
 """

@@ -112,7 +112,7 @@ def listen(**kwargs: Any) -> None:
 
     try:
         with options.job_errors():
-            status = job.run(options.job_fields(job.ListenJob, kwargs), console)
+            status = job.run(job.ListenJob(**kwargs), console)
     except KeyboardInterrupt:  # before anything was listened to: nothing to finalize
         status = 130
     ctx.exit(status)

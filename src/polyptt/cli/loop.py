@@ -101,7 +101,7 @@ def loop(**kwargs: Any) -> None:
             "page with 'polyptt send --mic' and listen with 'polyptt listen'"
         )
     with options.job_errors():
-        status = job.run(options.job_fields(job.LoopJob, kwargs), console)
+        status = job.run(job.LoopJob(**kwargs), console)
     click.get_current_context().exit(status)
 
 

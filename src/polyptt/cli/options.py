@@ -16,7 +16,6 @@ usage block, which a cron mail does not need.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,32 +27,7 @@ from polyptt.console import Console
 from polyptt.protocol import CodecId
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL
 
-__all__ = [
-    "CHANNEL",
-    "CHANNELS",
-    "ENDPOINT",
-    "WIRE_CODECS",
-    "NetworkFailure",
-    "OneLineCommand",
-    "channel_option",
-    "codec_option",
-    "console_options",
-    "frame_ms_option",
-    "gain_option",
-    "input_device_option",
-    "job_errors",
-    "job_fields",
-    "keep_pauses_option",
-    "record_option",
-    "relay_option",
-    "sender_options",
-    "serial_option",
-    "to_option",
-    "token_option",
-]
-
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 EXIT_NETWORK = 1
 EXIT_USAGE = 2
@@ -66,12 +40,6 @@ def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
     """A command's option, its environment variable and its default (if any) in ``--help``."""
     show_default = attrs.get("default") is not None and not attrs.get("is_flag")
     return click.option(*decls, show_envvar=True, show_default=show_default, **attrs)
-
-
-def job_fields(job: type[T], values: dict[str, Any]) -> T:
-    """The job dataclass `job` made from the command's `values` (the others ignored)."""
-    names = {field.name for field in dataclasses.fields(job)}  # type: ignore[arg-type]
-    return job(**{name: value for name, value in values.items() if name in names})
 
 
 @contextlib.contextmanager

@@ -16,18 +16,18 @@ from polyptt.cli import options
 
 __all__ = ["relay"]
 
-DEFAULT_BIND = "127.0.0.1:8080"  # polyptt.relay.job.DEFAULT_BIND, without importing it
+#: `polyptt.relay.job.DEFAULT_BIND` (importing it would load the web server for --help).
+DEFAULT_BIND = "127.0.0.1:8080"
 
 
-def _config_option(f: Any) -> Any:
-    return options.option(
-        "--config",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar="POLYPTT_RELAY_CONFIG",
-        metavar="FILE",
-        help="The relay's TOML configuration; the hashed tokens live beside it "
-        "(NAME.tokens.json). Default: ~/.config/polyptt/relay.toml.",
-    )(f)
+_config_option = options.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="POLYPTT_RELAY_CONFIG",
+    metavar="FILE",
+    help="The relay's TOML configuration; the hashed tokens live beside it "
+    "(NAME.tokens.json). Default: ~/.config/polyptt/relay.toml.",
+)
 
 
 class _OneLineGroup(options.OneLineCommand, click.Group):
@@ -102,17 +102,6 @@ def _parsed(parse: str) -> Any:
     return callback
 
 
-def _channels(_ctx: click.Context, _param: click.Parameter, value: str) -> frozenset[int]:
-    from polyptt.protocol import parse_channels
-    from polyptt.relay.auth import ALL_CHANNELS
-
-    try:
-        channels = parse_channels(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return ALL_CHANNELS if channels is None else channels
-
-
 @relay.group(cls=_OneLineGroup)
 def token() -> None:
     """Manage the tokens clients use: add, list, revoke."""
@@ -132,7 +121,7 @@ def token() -> None:
     "--channels",
     default="1-50",
     show_default=True,
-    callback=_channels,
+    callback=_parsed("parse_channels"),
     help="Channels it may talk on, e.g. 26-48,1 (listening hears all).",
 )
 @click.option(

@@ -128,9 +128,10 @@ def send(file: str | None, **kwargs: Any) -> None:
 
     console = options.console(kwargs)
     as_json = kwargs.pop("as_json")
+    del kwargs["relay"], kwargs["token"]
     try:
         with options.job_errors():
-            result = job.run(options.job_fields(job.SendJob, {"file": file, **kwargs}), console)
+            result = job.run(job.SendJob(file, **kwargs), console)
     except KeyboardInterrupt:  # before the page started: nothing was sent
         console.clear_status()
         ctx.exit(130)

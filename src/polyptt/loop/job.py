@@ -24,7 +24,7 @@ from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, par
 if TYPE_CHECKING:
     import socket
 
-    from polyptt.audio.live import Microphone
+    from polyptt.audio.live import Capture, Microphone
     from polyptt.audio.playback import Player
     from polyptt.loop.app import TalkSettings
     from polyptt.loop.vox import VoxInput
@@ -82,12 +82,12 @@ class _Microphones:
             monitor=monitor,
         )
 
-    def vox_stream(self, monitor: Any) -> Microphone:
-        from polyptt.audio.live import Microphone
+    def vox_stream(self, on_block: Any) -> Capture:
+        from polyptt import codecs
+        from polyptt.audio.live import Capture, Microphone
 
-        # VoxInput takes every block from the monitor: the stream's own frames keep none
-        codec, frame_ms = self.job.codec, self.job.frame_ms
-        return Microphone(codec, frame_ms, device=self.device, monitor=monitor, max_buffer_s=0)
+        rate = codecs.info(self.job.codec).sample_rate
+        return Capture(rate, on_block, device=self.device, block_s=Microphone.BLOCK_S)
 
     def check(self) -> VoxInput | None:
         """Open the microphone once now, so that a wrong device is a one-line error before

@@ -41,6 +41,7 @@ __all__ = [
     "grant_fields",
     "grant_line",
     "grants",
+    "parse_channels",
     "parse_scopes",
     "parse_targets",
     "revoke_token",
@@ -250,6 +251,16 @@ def parse_scopes(text: str) -> frozenset[str]:
     if scopes - set(SCOPES) or not scopes:
         raise ValueError(f"{text!r}: expected some of {','.join(SCOPES)}")
     return scopes
+
+
+def parse_channels(text: str) -> frozenset[int]:
+    """Channels a token may talk on, as `polyptt.protocol.parse_channels` reads them
+    (``all``: every channel)."""
+    from polyptt import protocol
+    from polyptt.relay.auth import ALL_CHANNELS
+
+    channels = protocol.parse_channels(text)
+    return ALL_CHANNELS if channels is None else channels
 
 
 def parse_targets(text: str | None) -> frozenset[str] | None:

@@ -1,0 +1,77 @@
+"""The command line stays thin (issue 17): argument parsing and wiring, nothing more.
+
+What a command does lives in its package (`polyptt.send.job`, `polyptt.receive.job`,
+`polyptt.loop.job`, `polyptt.relay.job`, `polyptt.remote`); `polyptt.cli` reads options
+and turns outcomes into exit statuses. These limits fail a change that grows it back.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CLI = Path(__file__).resolve().parents[1] / "src" / "polyptt" / "cli"
+
+#: Until the relay client leaves the CLI for `polyptt.remote` (``cli/remote_sources.py``
+#: moves first), ``cli/remote.py`` still holds it: over both limits, and known to be.
+_REMOTE_NOT_MOVED = pytest.mark.xfail(
+    (CLI / "remote_sources.py").exists(),
+    reason="the relay client is still in cli/remote*.py (moving to polyptt/remote)",
+    strict=True,
+)
+
+#: ``wc -l src/polyptt/cli/*.py`` at most.
+MAX_LINES = 1200
+#: Lines of any one function (decorators excluded, docstring included).
+MAX_FUNCTION_LINES = 60
+
+
+def _modules() -> list[Path]:
+    return sorted(CLI.glob("*.py"))
+
+
+def function_lengths(source: str) -> dict[str, int]:
+    """Every function and method of `source` (nested ones too), by qualified name."""
+    lengths: dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = prefix
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}."
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert child.end_lineno is not None
+                lengths[name[:-1]] = child.end_lineno - child.lineno + 1
+            visit(child, name)
+
+    visit(ast.parse(source), "")
+    return lengths
+
+
+@_REMOTE_NOT_MOVED
+def test_the_cli_is_at_most_1200_lines() -> None:
+    counts = {path.name: len(path.read_bytes().splitlines()) for path in _modules()}
+    assert sum(counts.values()) <= MAX_LINES, counts
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(
+            path, id=path.name, marks=_REMOTE_NOT_MOVED if path.name == "remote.py" else ()
+        )
+        for path in _modules()
+    ],
+)
+def test_no_cli_function_is_over_60_lines(module: Path) -> None:
+    lengths = function_lengths(module.read_text())
+    assert {name: n for name, n in lengths.items() if n > MAX_FUNCTION_LINES} == {}
+
+
+def test_function_lengths_count_nested_functions_and_methods() -> None:
+    """The measure itself: a method and a function nested in one are seen, by their
+    lines from ``def`` to the last line of the body."""
+    source = "class A:\n    def f(self):\n        def g():\n            pass\n        return g\n"
+    assert function_lengths(source) == {"A.f": 4, "A.f.g": 2}

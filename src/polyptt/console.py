@@ -64,6 +64,12 @@ class Console:
         if self.verbosity >= 1:
             self._line(text)
 
+    def done(self, text: str) -> None:
+        """What a command produced that is not on the network (a capture file): shown at
+        a terminal, where the person who ran it looks for it, and with ``-v``."""
+        if self.interactive or self.verbosity >= 1:
+            self._line(text)
+
     def status(self, text: str) -> None:
         """Redraw the one-line status, at most every ``STATUS_PERIOD_S`` (terminals only)."""
         if not self.interactive:

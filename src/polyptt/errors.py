@@ -1,4 +1,4 @@
-"""The one error the jobs raise for input that can never work.
+"""The errors the jobs raise for input that can never work.
 
 The jobs behind the commands (`polyptt.send.job`, `polyptt.receive.job`,
 `polyptt.loop.job`) check everything before they start: an unreadable file, a missing
@@ -10,7 +10,7 @@ network are `polyptt.transport.NetworkError` (exit status 1).
 
 from __future__ import annotations
 
-__all__ = ["BadInput"]
+__all__ = ["BadInput", "Missing", "device_refusal"]
 
 
 class BadInput(ValueError):
@@ -28,3 +28,14 @@ class BadInput(ValueError):
     def __init__(self, message: str, option: str | None = None) -> None:
         super().__init__(message)
         self.option = option
+
+
+class Missing(BadInput):
+    """Something this machine lacks (a microphone, a speaker): exit status 2 as well, but
+    no option is at fault and ``--help`` holds no answer, so the command says only this."""
+
+
+def device_refusal(message: str, option: str, given: str | None) -> BadInput:
+    """An audio device that cannot be used: the fault of `option` if the user gave it
+    (`given`), else `Missing` (a machine without a microphone is no option's fault)."""
+    return Missing(message) if given is None else BadInput(message, option)

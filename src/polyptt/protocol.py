@@ -1,7 +1,7 @@
 """The Polycom / Poly / Spectralink PTT and group-paging packets, bytes in and bytes out.
 
 Sources: Polycom Engineering Advisory 70568 and Spectralink bulletin CS-12-30 (the same
-format), plus what existing senders do; the project's PROTOCOL.md notes have the details.
+format), plus what existing senders do; docs/protocol.md has the details.
 This module is pure standard library: no sockets, no clocks, no codecs, so the sender, the
 receiver, the relay and the tests all agree on one definition of the wire format.
 

@@ -15,6 +15,10 @@ feeds chunks)
 The one capture and the one raw reader, PCM out, for every live source (a page's, the
 VOX gate's, the relay client's)
     :class:`~polyptt.audio.live.Capture`, :class:`~polyptt.audio.live.PcmReader`
+A raw stream's first bytes: audio, or an audio file given as raw by mistake
+    :func:`~polyptt.audio.sniff.read_head`, :func:`~polyptt.audio.sniff.describe_container`
+The microphones and speakers there are, and what to say when one is missing
+    :func:`~polyptt.audio.devices.find`, :func:`~polyptt.audio.devices.listing`
 
 sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
 works where PortAudio is absent.

@@ -31,7 +31,17 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["STDIN", "Audio", "AudioError", "PageAudio", "arrange", "load", "load_page", "to_int16"]
+__all__ = [
+    "STDIN",
+    "Audio",
+    "AudioError",
+    "NotAudioError",
+    "PageAudio",
+    "arrange",
+    "load",
+    "load_page",
+    "to_int16",
+]
 
 #: The file name that means "read standard input".
 STDIN = "-"
@@ -45,6 +55,10 @@ _INT16_MIN = -32768
 
 class AudioError(ValueError):
     """The input audio cannot be paged; the message is one line naming the input."""
+
+
+class NotAudioError(AudioError):
+    """The input is not audio in any format libsndfile reads (a text, a form, a video)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +133,7 @@ def _read(
         if isinstance(opened, io.BytesIO) and not opened.getvalue():
             raise AudioError(f"{_name(source)}: no data") from None
         detail = str(exc.error_string).rstrip(".")
-        raise AudioError(
+        raise NotAudioError(
             f"{_name(source)}: not an audio file libsndfile can read ({detail})"
         ) from None
     except (RuntimeError, TypeError, ValueError) as exc:  # damaged headers and the like

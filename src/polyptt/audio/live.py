@@ -25,7 +25,6 @@ real time for minutes) loses the chunks that come past the limit, counted in
 from __future__ import annotations
 
 import collections
-import os
 import queue
 import threading
 import time
@@ -35,7 +34,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from polyptt.audio import sniff
 from polyptt.audio.catchup import CatchUp, for_capture
+from polyptt.audio.devices import DeviceError, find, load_sounddevice
 from polyptt.audio.framer import Framer
 
 __all__ = [
@@ -55,13 +56,6 @@ _CLOSE = object()  # queued by close(): everything before it is audio
 #: longer spells make an adaptive page keep more and refill (`CatchUp.ran_dry`): counting
 #: every millisecond of a WebSocket's timing would put a page 30 ms behind for nothing.
 DRY_TOLERANCE = 0.25
-
-
-class DeviceError(Exception):
-    """An audio device cannot be used: no PortAudio, no such device, refused settings.
-
-    The message is one line naming the device.
-    """
 
 
 class LiveFrames:
@@ -265,14 +259,6 @@ def parse_device(text: str | None) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # "PortAudio library not found"
-        raise DeviceError(f"no audio devices: {exc} (install libportaudio2)") from None
-    return sounddevice
-
-
 class Capture:
     """An input device captured in blocks of int16 mono, each handed to `on_block`.
 
@@ -317,12 +303,8 @@ class Capture:
         device: int | str | None = None,
         block_s: float = 0.01,
     ) -> None:
-        sounddevice = _sounddevice()
-        try:
-            info = sounddevice.query_devices(device, kind="input")
-        except (ValueError, sounddevice.PortAudioError) as exc:
-            shown = "the default input" if device is None else f"input device {device!r}"
-            raise DeviceError(f"{shown}: {exc}") from None
+        sounddevice = load_sounddevice()
+        info = find(device, "input")
         self.name = str(info["name"])
         try:
             sounddevice.check_input_settings(device, channels=1, dtype="int16", samplerate=rate)
@@ -462,14 +444,17 @@ class PcmReader:
     reads whatever the pipe holds (``os.read``, not waiting for a full buffer), so a
     text-to-speech engine or ``arecord`` streaming into polyptt goes on with no more
     delay than its own; a sample split between two reads waits for its second byte.
+    Before the thread starts, :meth:`wait_for_audio` can wait for the stream's first
+    bytes and check that they can be raw audio (`polyptt.audio.sniff`).
 
     Parameters
     ----------
     stream : binary file
         Standard input, typically.
     on_pcm : callable
-        Called in the thread with each chunk, a 1-D int16 array of whole samples. It may
-        block: reading waits for it (a consumer paced in real time holds a file back).
+        Called with each chunk, a 1-D int16 array of whole samples (in the thread, or in
+        :meth:`wait_for_audio`'s caller for the first bytes). It may block: reading
+        waits for it (a consumer paced in real time holds a file back).
     on_end : callable
         Called once in the thread when reading is over: end of file, a read error, or
         :meth:`stop`.
@@ -491,11 +476,24 @@ class PcmReader:
         name: str = "polyptt-raw-reader",
     ) -> None:
         self.error: OSError | None = None
-        self._stream = stream
+        self._read = sniff.reader_of(stream)
+        self._odd = b""  # a sample split between two reads
         self._on_pcm = on_pcm
         self._on_end = on_end
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def wait_for_audio(self, name: str) -> None:
+        """Block until the stream's first bytes are here, and hand them on (call before
+        :meth:`start`: a page's alerts then wait for its first audio). `name` is the
+        stream as the user knows it ("standard input", a path), for messages.
+
+        Raises
+        ------
+        sniff.RawInputError
+            The stream looks like an audio file, or ended before its first sample.
+        """
+        self._feed(sniff.read_head(self._read, name))
 
     def start(self) -> None:
         """Start reading."""
@@ -505,22 +503,20 @@ class PcmReader:
         """Stop reading after the read under way (what it returns is still handed on)."""
         self._stopped.set()
 
+    def _feed(self, data: bytes) -> None:
+        data = self._odd + data
+        cut = len(data) - len(data) % 2
+        self._odd = data[cut:]
+        if cut:
+            self._on_pcm(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
+
     def _run(self) -> None:
-        odd = b""  # a sample split between two reads
-        try:
-            fd = self._stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            fd = None
         try:
             while not self._stopped.is_set():
-                data = os.read(fd, self._READ) if fd is not None else self._stream.read(self._READ)
+                data = self._read(self._READ)
                 if not data:
                     break
-                data = odd + data
-                cut = len(data) - len(data) % 2
-                odd = data[cut:]
-                if cut:
-                    self._on_pcm(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
+                self._feed(data)
         except OSError as exc:
             self.error = exc
         finally:
@@ -530,7 +526,9 @@ class PcmReader:
 class RawReader:
     """Raw PCM16LE mono from a pipe into a :class:`LiveFrames`, fed as it arrives.
 
-    A :class:`PcmReader` feeds the page's frames; end of file closes the audio.
+    A :class:`PcmReader` feeds the page's frames; end of file closes the audio. Before
+    the page, :meth:`wait_for_audio` waits for the stream's first bytes and checks that
+    they can be raw audio (`polyptt.audio.sniff`).
 
     Parameters
     ----------
@@ -540,6 +538,8 @@ class RawReader:
         The samples' rate.
     codec, frame_ms, gain_db, max_buffer_s
         As for :class:`Microphone`.
+    name : str
+        The stream as the user knows it, for messages.
 
     Attributes
     ----------
@@ -556,15 +556,28 @@ class RawReader:
         *,
         gain_db: float = 0.0,
         max_buffer_s: float = 300.0,
+        name: str = "standard input",
     ) -> None:
         framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
         self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s)
+        self.name = name
         self._reader = PcmReader(stream, self.frames.feed, self.frames.close)
 
     @property
     def error(self) -> OSError | None:
         """Why reading stopped early, if it did."""
         return self._reader.error
+
+    def wait_for_audio(self) -> None:
+        """Block until the stream's first bytes are here, and queue them (call before
+        the page: its alerts then wait for the first audio).
+
+        Raises
+        ------
+        sniff.RawInputError
+            The stream looks like an audio file, or ended before its first sample.
+        """
+        self._reader.wait_for_audio(self.name)
 
     def start(self) -> None:
         """Start reading (at the first alert)."""

@@ -70,7 +70,8 @@ def cli() -> None:
     Every option can also be set by an environment variable; the help of each option names
     it. The options every command shares read fixed names, so a service file sets them once:
     POLYPTT_TO, POLYPTT_IFACE, POLYPTT_CALLER_ID, POLYPTT_SERIAL, POLYPTT_TTL. The others are
-    named POLYPTT_<COMMAND>_<OPTION>, e.g. POLYPTT_SEND_CHANNEL=page:2.
+    named POLYPTT_COMMAND_OPTION after the command and the option, e.g.
+    POLYPTT_SEND_CHANNEL=page:2 for send --channel.
     """
 
 

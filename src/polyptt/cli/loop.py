@@ -58,6 +58,7 @@ __all__ = ["loop"]
     "--vox",
     "vox_db",
     type=click.FloatRange(-90, 0),
+    envvar="POLYPTT_LOOP_VOX",  # and, after it, POLYPTT_LOOP_VOX_DB (see options)
     metavar="DBFS",
     help="Hands-free: talk while the microphone is above this level (e.g. -30), until "
     "it has been below it for 1 s; the 0.3 s before it rose are sent too.",
@@ -106,8 +107,9 @@ def loop(**kwargs: Any) -> None:
 
 
 def _list_devices() -> None:
+    from polyptt.audio.devices import DeviceError, listing
+
     try:
-        import sounddevice
-    except OSError as exc:
-        raise click.ClickException(f"no audio devices: {exc} (install libportaudio2)") from None
-    click.echo(str(sounddevice.query_devices()))
+        click.echo(listing())
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -5,7 +5,10 @@ under which caller id and serial) is the same for ``send``, ``listen``, ``loop``
 ``relay``, so those options read fixed environment variables (``POLYPTT_TO``,
 ``POLYPTT_IFACE``, ``POLYPTT_CALLER_ID``, ``POLYPTT_SERIAL``, ``POLYPTT_TTL``): set once in
 a service file, they apply to every command. Other options get Click's automatic
-``POLYPTT_<COMMAND>_<OPTION>`` names.
+``POLYPTT_<COMMAND>_<OPTION>`` names; an option whose parameter is named otherwise than
+its flag (``--raw`` stores ``raw_rate``) names its variable explicitly, and Click's
+automatic name from the parameter (``POLYPTT_SEND_RAW_RATE``, the name once documented)
+is still read after it.
 
 Exit codes follow one convention: 2 for input that can never work (Click's usage
 errors), 1 for a network that failed (:class:`NetworkFailure`), 128 + signal number
@@ -44,13 +47,15 @@ def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
 
 @contextlib.contextmanager
 def job_errors() -> Iterator[None]:
-    """A job's refusals as the command's: `BadInput` exits 2 naming its option, a
-    `NetworkError` 1, each in one line."""
-    from polyptt.errors import BadInput
+    """A job's refusals as the command's, each in one line: `BadInput` exits 2 naming
+    its option (`Missing`: saying only what is missing), a `NetworkError` 1."""
+    from polyptt.errors import BadInput, Missing
     from polyptt.transport import NetworkError
 
     try:
         yield
+    except Missing as exc:
+        raise UsageFailure(str(exc)) from None
     except BadInput as exc:
         if exc.option is None:
             raise click.UsageError(str(exc)) from None
@@ -76,6 +81,12 @@ def console(values: dict[str, Any]) -> Console:
     """The console ``-q``/``-v`` ask for (``-q`` wins), taking them out of `values`."""
     quiet, verbose = values.pop("quiet"), values.pop("verbose")
     return Console(-1 if quiet else verbose)
+
+
+def choice(*values: str) -> click.Choice:
+    """The choices of an option, in any case (``--codec G722``, ``POLYPTT_SEND_CODEC=G722``):
+    the command receives them as listed here."""
+    return click.Choice(values, case_sensitive=False)
 
 
 def _check_frame_ms(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
@@ -121,8 +132,7 @@ def channel_option(help: str) -> Callable[[F], F]:
 
 def codec_option(help: str) -> Callable[[F], F]:
     """``--codec``: one of `WIRE_CODECS`, G.722 by default."""
-    choice = click.Choice(WIRE_CODECS)
-    return option("--codec", type=choice, default="g722", help=help)
+    return option("--codec", type=choice(*WIRE_CODECS), default="g722", help=help)
 
 
 def input_device_option(help: str) -> Callable[[F], F]:
@@ -140,6 +150,13 @@ class NetworkFailure(click.ClickException):
     """The network refused (no route, resolver down, send failed): exit status 1."""
 
     exit_code = EXIT_NETWORK
+
+
+class UsageFailure(click.ClickException):
+    """Bad input found once the command runs (a token the relay refuses, a missing
+    microphone): one line, exit status 2, without a usage error's ``--help`` hint."""
+
+    exit_code = EXIT_USAGE
 
 
 class _OneLineUsageError(click.ClickException):
@@ -178,6 +195,18 @@ def _one_line(command_path: str, exc: click.UsageError) -> click.ClickException:
     return _OneLineUsageError(f"{exc.format_message()} (see '{command_path} --help')")
 
 
+def device_error(exc: Exception, option: str, given: str | None) -> click.ClickException:
+    """An audio device that cannot be used, as one line and exit status 2.
+
+    It names `option` only if the user gave it: a missing default microphone is no
+    option's fault, and "Invalid value for '--input-device'" would send a user who never
+    typed it looking for the wrong thing (nor is ``--help`` where the answer is).
+    """
+    if given is None:
+        return UsageFailure(str(exc))
+    return click.BadParameter(str(exc), param_hint=f"'{option}'")
+
+
 class Parsed(click.ParamType):
     """Text read by a parser of a lower layer (``"module:function"``, imported when used).
 
@@ -211,6 +240,7 @@ ENDPOINT = Parsed("group:port", "polyptt.receive.inbound:parse_endpoint")
 _SERIAL = Parsed("serial", "polyptt.protocol:parse_serial")
 _DESTINATION = Parsed("host[:port]", "polyptt.transport:parse_destination")
 _INTERFACE = Parsed("iface", "polyptt.transport:interface_address")
+_RELAY_URL = Parsed("url", "polyptt.relay.failures:relay_url")
 
 
 #: ``--to HOST[:PORT]`` ($POLYPTT_TO): a multicast group, or one phone's address.
@@ -263,10 +293,12 @@ serial_option = option(
 #: ``--relay URL`` ($POLYPTT_RELAY): go through a remote ``polyptt relay``.
 relay_option = option(
     "--relay",
+    type=_RELAY_URL,
     envvar="POLYPTT_RELAY",
     metavar="URL",
-    help="Page or listen through the polyptt relay at URL (https://host[:port]) instead "
-    "of multicast: from outside the phones' network. Needs --token.",
+    help="Page or listen through the polyptt relay at URL (https://host[:port], or "
+    "http:// for a relay without TLS) instead of multicast: from outside the phones' "
+    "network. Needs --token.",
 )
 #: ``--token`` ($POLYPTT_TOKEN): the relay token.
 token_option = option(

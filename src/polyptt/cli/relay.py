@@ -76,8 +76,9 @@ def relay(ctx: click.Context, **kwargs: Any) -> None:
     'polyptt relay token add'. Multicast stays on this host's LAN; only the API is
     exposed. Each page shows its token's name as the caller id.
 
-    Exit status: 1 network failure, 2 bad usage or configuration, 130/143 stopped by
-    SIGINT/SIGTERM (pages in progress were ended properly).
+    Exit status: 0 done (the token commands; the service runs until a signal), 1 network
+    failure, 2 bad usage or configuration, 130/143 stopped by SIGINT/SIGTERM (pages in
+    progress were ended properly).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -112,6 +113,7 @@ def token() -> None:
 @click.option(
     "--can",
     "scopes",
+    envvar="POLYPTT_RELAY_TOKEN_ADD_CAN",
     required=True,
     callback=_parsed("parse_scopes"),
     metavar="SCOPES",
@@ -155,12 +157,13 @@ def add(name: str, config: Path | None, **grant: Any) -> None:
     "--json",
     "as_json",
     is_flag=True,
+    envvar="POLYPTT_RELAY_TOKEN_LIST_JSON",
     help="One JSON object: {NAME: {scopes, channels, targets}} (targets null: all).",
 )
 def list_tokens(config: Path | None, as_json: bool) -> None:
     """List the tokens, one a line: name, scopes, channels, targets (tab-separated).
 
-    Targets are ``-`` for none, ``all``, or the names.
+    Targets are "-" for none, "all", or the names.
     """
     from polyptt.relay import job
 

@@ -4,8 +4,10 @@ The relay pages and listens on its LAN; these functions upload a file, stream li
 audio (`polyptt.cli.remote_sources`) no faster than real time, or follow the relay's
 WebSocket and report, record and play what it says, with the local commands' exit
 statuses: 0 done, 1 the relay could not be reached or failed, 2 refused (bad token,
-scope, channel, target, audio, or an option that only means something on the LAN),
-130/143 interrupted.
+scope, channel, target, audio, or an option that only means something on the LAN) or a
+URL to fix (no scheme, https:// to a relay without TLS or the reverse, a certificate
+this host does not accept), 130/143 interrupted; the words of each failure are
+`polyptt.relay.failures`'.
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def need_token(token: str | None) -> str:
 
 
 def _fail(exc: Any) -> int:
-    """Exit status of a `RelayClientError`: 2 if the relay refused the request, else 1."""
-    if 400 <= exc.status < 500:
-        raise click.UsageError(str(exc))
+    """Exit status of a `RelayClientError`: 2 if the relay refused the request or the fix
+    is in what the user gave (the URL, the relay's certificate), else 1."""
+    if exc.usage or 400 <= exc.status < 500:
+        raise options.UsageFailure(str(exc))
     raise options.NetworkFailure(str(exc))
 
 
@@ -306,12 +309,15 @@ def listen_via_relay(
     """Report, record and play the relay's pages until --count, --timeout or a signal.
 
     Playing follows ``listen``'s rules (`polyptt.audio.playback.Player`: one page at a
-    time by the phones' priorities), on the relay's 16 kHz audio.
+    time by the phones' priorities), on the relay's 16 kHz audio; the lines are
+    ``listen``'s (`polyptt.receive.report.Reporter`), from the relay's records.
     """
     from polyptt.cli.listen import open_player
+    from polyptt.receive.report import Reporter
     from polyptt.relay.client import RelayClientError, listen
 
     token = need_token(token)
+    reporter = Reporter(sys.stdout, as_json=as_json)
     recordings = None
     if record is not None:
         try:
@@ -348,15 +354,10 @@ def listen_via_relay(
                     player.page_started(page)
                 elif event["id"] in playing:
                     player.page_ended(playing.pop(event["id"]))
-            if as_json:
-                line = json.dumps({"event": event["type"], **_without(event, "type")})
+            if event["type"] == "page_start":
+                reporter.started(_without(event, "type"))
             else:
-                line = (
-                    f"{event['type'].replace('_', ' ')}: channel {event['channel']} "
-                    f"({event.get('channel_name')}) from {event.get('caller_id')!r}"
-                )
-            click.echo(line)
-            sys.stdout.flush()
+                reporter.ended(_without(event, "type"))
             if event["type"] == "page_end":
                 if recordings is not None:
                     recordings.ended(event)

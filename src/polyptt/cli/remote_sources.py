@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import BinaryIO, Protocol
 
 import click
 
+from polyptt.audio import sniff
 from polyptt.relay.hub import CLIENT_RATE
 
 __all__ = ["LiveSource", "Microphone", "RawPipe", "open_microphone", "open_raw"]
@@ -45,16 +45,16 @@ class Microphone:
     rate = CLIENT_RATE
 
     def __init__(self, input_device: str | None) -> None:
-        from polyptt.audio.live import DeviceError, parse_device
+        from polyptt.audio.devices import DeviceError, find, load_sounddevice
+        from polyptt.audio.live import parse_device
 
-        try:
-            import sounddevice
-        except OSError as exc:
-            raise DeviceError(f"no PortAudio: {exc}") from None
+        sounddevice = load_sounddevice()
+        device = parse_device(input_device)
+        find(device, "input")
         self._deliver: Callable[[bytes], object] = lambda _chunk: None
         try:
             self._stream = sounddevice.InputStream(
-                device=parse_device(input_device),
+                device=device,
                 channels=1,
                 dtype="int16",
                 samplerate=CLIENT_RATE,
@@ -86,24 +86,25 @@ class RawPipe:
     held back by the pacing instead of piling up in memory.
     """
 
-    def __init__(self, stream: BinaryIO, rate: int, closers: list[Callable[[], None]]) -> None:
+    def __init__(
+        self, stream: BinaryIO, rate: int, closers: list[Callable[[], None]], head: bytes = b""
+    ) -> None:
         self.rate = rate
-        self._stream = stream
+        self._read = sniff.reader_of(stream)
+        self._head = head  # read before the page (`sniff.read_head`): its first audio
         self._closers = closers
         self._stopped = threading.Event()
 
     def start(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes | None]) -> None:
         def read() -> None:
+            data = self._head
             try:
-                fd: int | None = self._stream.fileno()
-            except (AttributeError, OSError, ValueError):
-                fd = None
-            data: bytes | None = b""
-            try:
-                while data is not None and not self._stopped.is_set():
-                    data = os.read(fd, 1 << 14) if fd is not None else self._stream.read(1 << 14)
-                    data = data or None  # end of file
-                    asyncio.run_coroutine_threadsafe(chunks.put(data), loop).result()
+                while not self._stopped.is_set():
+                    chunk = (data or self._read(1 << 14)) or None  # None: end of file
+                    asyncio.run_coroutine_threadsafe(chunks.put(chunk), loop).result()
+                    if chunk is None:
+                        return
+                    data = b""
             except (OSError, RuntimeError, concurrent.futures.CancelledError):
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(chunks.put_nowait, None)
@@ -119,21 +120,31 @@ class RawPipe:
 
 
 def open_raw(file: str, rate: int) -> RawPipe:
-    """``send --raw RATE FILE`` as a live source for the relay."""
+    """``send --raw RATE FILE`` as a live source for the relay, once its first audio is
+    there (the page waits for it, as a local one does)."""
     if file == "-":
-        return RawPipe(click.get_binary_stream("stdin"), rate, [])
+        stream: BinaryIO = click.get_binary_stream("stdin")
+    else:
+        try:
+            stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
+        except OSError as exc:
+            raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
+    name, closers = ("standard input", []) if file == "-" else (file, [stream.close])
     try:
-        stream = Path(file).open("rb")  # noqa: SIM115 - closed with the page
-    except OSError as exc:
-        raise click.BadParameter(f"{file}: {exc.strerror or exc}", param_hint="FILE") from None
-    return RawPipe(stream, rate, [stream.close])
+        head = sniff.read_head(sniff.reader_of(stream), name)
+    except sniff.RawInputError as exc:
+        for closer in closers:
+            closer()
+        raise click.BadParameter(str(exc), param_hint="FILE") from None
+    return RawPipe(stream, rate, closers, head)
 
 
 def open_microphone(input_device: str | None) -> Microphone:
     """``send --mic`` as a live source for the relay."""
-    from polyptt.audio.live import DeviceError
+    from polyptt.audio.devices import DeviceError
+    from polyptt.cli.options import device_error
 
     try:
         return Microphone(input_device)
     except DeviceError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--input-device'") from None
+        raise device_error(exc, "--input-device", input_device) from None

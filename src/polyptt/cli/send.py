@@ -30,13 +30,18 @@ __all__ = ["send"]
     "--raw",
     "raw_rate",
     type=click.IntRange(4000, 192000),
+    envvar="POLYPTT_SEND_RAW",  # and, after it, POLYPTT_SEND_RAW_RATE (see options)
     metavar="RATE",
     help="FILE (usually - for standard input) is raw signed 16-bit little-endian mono PCM "
-    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file.",
+    "at RATE Hz, paged as it arrives (a text-to-speech engine, arecord) until end of file. "
+    "The page starts when the first audio arrives, however long that takes; a stream that "
+    "ends before any, or that starts like an audio file (WAV, MP3...), sends nothing "
+    "(exit 2). If the audio pauses mid-page, nothing is sent until it resumes: receivers "
+    "time a page out after 1 s of silence, and hear what follows as a page without alerts.",
 )
 @options.input_device_option(
     "Microphone for --mic: a PortAudio device index or (part of) its name "
-    "(see 'python -m sounddevice'); the default input by default."
+    "(see 'polyptt loop --list-devices'); the default input by default."
 )
 @options.keep_pauses_option
 @options.option(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyptt.console import Console
-from polyptt.errors import BadInput
+from polyptt.errors import BadInput, device_refusal
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, parse_destination
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class _Microphones:
             catch_up = not job.keep_pauses
             return VoxInput(self.vox_stream, job.codec, job.frame_ms, job.gain, catch_up=catch_up)
         except DeviceError as exc:
-            raise BadInput(str(exc), "--input-device") from None
+            raise device_refusal(str(exc), "--input-device", job.input_device) from None
 
 
 def _player(device: str | None, console: Console) -> Player | None:

@@ -88,6 +88,9 @@ def open_recorder(directory: Path, console: Console) -> Recorder:
 def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) -> Player | None:
     """The `Player` for `play` (None: if an output device exists), or None.
 
+    Without an output device, ``play=True`` warns; the default (play where one exists)
+    says why it does not play only with ``-v``: a machine without a speaker is no fault
+    of a listener that was not asked to play, and a cron job should not mail about it.
     `prefill_s` is its jitter buffer's (see `polyptt.audio.playback`).
     """
     if play is False:
@@ -97,7 +100,10 @@ def open_player(play: bool | None, console: Console, prefill_s: float = 0.04) ->
     try:
         return Player.open(prefill_s=prefill_s)
     except PlaybackUnavailable as exc:
-        console.warn(f"{exc}; not playing, still reporting and recording")
+        if play:
+            console.warn(f"{exc}; not playing, still reporting and recording")
+        else:
+            console.info(f"{exc}; not playing")
         return None
 
 
@@ -253,11 +259,6 @@ def _replay(
 
 def _summary(receiver: Receiver, console: Console) -> None:
     stats = receiver.stats
-    rejected = sum(stats.rejected.values())
-    console.info(
-        f"{stats.datagrams} datagrams: {stats.packets} in {stats.pages} pages, "
-        f"{rejected} invalid, {stats.filtered} on other channels, {stats.stray} stray, "
-        f"{stats.refused} refused, {stats.discarded} discarded by their page"
-    )
+    console.info(stats.describe())
     for reason, number in stats.rejected.most_common():
         console.info(f"  invalid: {number} {reason}")

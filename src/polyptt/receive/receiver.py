@@ -123,7 +123,8 @@ class ReceiverStats:
     datagrams : int
         Everything fed.
     packets : int
-        Valid packets that reached a page.
+        Valid packets of pages: those that reached a page, and the end packets a page
+        repeats after the first (which ended it).
     rejected : Counter
         Invalid datagrams by `ProtocolError` reason text.
     filtered : int
@@ -133,8 +134,8 @@ class ReceiverStats:
     refused : int
         Packets that would have opened a page beyond `max_pages`.
     stray : int
-        Packets of a page that had already ended (its remaining end packets and late
-        transmit packets).
+        Packets of no page: transmit packets of a page that had already ended (late), end
+        packets of a page never heard.
     discarded : int
         Packets of ended pages that their page dropped (wrong codec, a size that does
         not fit the frames, a count too far ahead); see `Page.dropped`.
@@ -155,6 +156,22 @@ class ReceiverStats:
     discarded: int = 0
     pages: int = 0
     predicted: int = 0
+
+    def describe(self) -> str:
+        """All of it in one line, for people (``listen -v``); invalid datagrams are
+        counted here and listed by reason in `rejected`."""
+        return (
+            f"{_counted(self.datagrams, 'datagram')}: {self.packets} in "
+            f"{_counted(self.pages, 'page')}, "
+            f"{sum(self.rejected.values())} invalid, {self.filtered} on other channels, "
+            f"{self.stray} stray, {self.refused} refused, {self.discarded} discarded by "
+            "their page"
+        )
+
+
+def _counted(number: int, noun: str) -> str:
+    """``1 page``, ``2 pages``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 class Receiver:
@@ -366,7 +383,10 @@ class Receiver:
         ended = self._ended.get(key)
         if ended is not None:
             if now - ended < LINGER_S and not isinstance(packet, AlertPacket):
-                self.stats.stray += 1
+                if isinstance(packet, EndPacket):  # the page's end, repeated as it should be
+                    self.stats.packets += 1
+                else:
+                    self.stats.stray += 1
                 return None
             del self._ended[key]
         if isinstance(packet, EndPacket):  # an end with no page: nothing to report

@@ -2,7 +2,8 @@
 
 ``POST /api/v1/pages?channel=26[&codec=g722&target=NAME&repeat=N&gap=S&gain=DB
 &duration=S&wait=1]`` (the options mean what ``polyptt send``'s do) takes an audio
-file as its body (anything ``polyptt send`` reads), decodes and encodes it all in a
+file (anything ``polyptt send`` reads) as its body or as the one file of a multipart
+form (`polyptt.relay.upload`), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
 page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
 when one of the relay's talkers has the channel.
@@ -22,6 +23,7 @@ from polyptt.relay.hub import Metrics
 from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.talks import Busy
+from polyptt.relay.upload import HOW_TO_SEND, UploadError, read_audio
 
 __all__ = ["routes"]
 
@@ -95,6 +97,7 @@ def _number(
 def _encode(body: bytes, codec: str, frame_ms: int, repeat: int, gap: float, gain: float) -> Any:
     """The body as a page's frames (in a worker thread: this is the slow part)."""
     from polyptt.audio import load_page
+    from polyptt.audio.files import NotAudioError
 
     with tempfile.NamedTemporaryFile(prefix="polyptt-upload-") as file:
         file.write(body)
@@ -102,7 +105,10 @@ def _encode(body: bytes, codec: str, frame_ms: int, repeat: int, gap: float, gai
         try:
             return load_page(file.name, codec, frame_ms, repeat=repeat, gap_s=gap, gain_db=gain)
         except Exception as exc:
-            raise _BadRequest(str(exc).replace(file.name, "the uploaded audio")) from None
+            message = str(exc).replace(file.name, "the uploaded audio")
+            if isinstance(exc, NotAudioError):
+                message = f"{message}; {HOW_TO_SEND}"
+            raise _BadRequest(message) from None
 
 
 async def post_page(request: web.Request) -> web.StreamResponse:
@@ -131,9 +137,10 @@ async def post_page(request: web.Request) -> web.StreamResponse:
         relay.talks.check_free(channel)
     except Busy as exc:
         return json_error(409, str(exc))
-    body = await request.read()  # the application's client_max_size bounds it (413)
-    if not body:
-        return json_error(400, "the request body must be an audio file")
+    try:
+        body = await read_audio(request)
+    except UploadError as exc:
+        return json_error(exc.status, str(exc))
     frame_ms = relay.settings.frame_ms
     loop = asyncio.get_running_loop()
     try:

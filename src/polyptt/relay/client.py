@@ -1,7 +1,15 @@
 """The relay's API from the client side: what ``send --relay`` and ``listen --relay`` use.
 
 Plain functions over aiohttp's client: `post_page` uploads a file and waits for the
-page's end; `listen` follows the WebSocket's events and audio until told to stop.
+page's end; `listen` follows the WebSocket's events and audio until told to stop;
+`talk` streams live audio.
+
+Each of them first asks the relay who the token is (``GET /api/v1/session``, answered
+within `~polyptt.relay.failures.CONNECT_TIMEOUT_S`): a URL without a scheme, a relay
+that is down or does not exist, TLS spoken to a plain HTTP port (or the reverse), a
+certificate this host does not trust and a token the relay does not know all fail
+there, before anything is uploaded or streamed, as a `RelayClientError` whose message
+says it in the user's terms (`polyptt.relay.failures`), the same for every command.
 """
 
 from __future__ import annotations
@@ -11,28 +19,96 @@ import contextlib
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from polyptt.relay import failures
+from polyptt.relay.failures import RelayClientError, refusal, relay_url, unreachable
 from polyptt.relay.hub import AUDIO_HEADER
 
-__all__ = ["RelayClientError", "listen", "post_page", "talk"]
+__all__ = [
+    "RelayClientError",
+    "listen",
+    "post_page",
+    "relay_url",
+    "talk",
+]
+
+#: Who the token is: the first request of every command.
+SESSION_PATH = "/api/v1/session"
 
 
-class RelayClientError(Exception):
-    """The relay refused (`status` is its HTTP status) or could not be reached (0)."""
+@dataclass
+class _Relay:
+    """A session with the relay whose token it accepted."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
+    session: aiohttp.ClientSession
+    base: str
+    headers: dict[str, str]
+    ssl: ssl.SSLContext | bool
+
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http", "ws", 1) + "/api/v1/ws"
 
 
-def _base(url: str) -> str:
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise RelayClientError(f"{url!r}: the relay's URL starts with https:// (or http://)")
-    return url
+@contextlib.asynccontextmanager
+async def _connect(
+    url: str, token: str, ssl_context: ssl.SSLContext | None
+) -> AsyncIterator[_Relay]:
+    """A session with the relay at `url`, once it has accepted `token`.
+
+    Every failure to reach it, in here or in the body, becomes a `RelayClientError`.
+    """
+    try:
+        base = relay_url(url)
+    except ValueError as exc:
+        raise RelayClientError(str(exc), usage=True) from None
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=failures.CONNECT_TIMEOUT_S)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            relay = _Relay(
+                session,
+                base,
+                {"Authorization": f"Bearer {token}"},
+                ssl_context if ssl_context is not None else True,
+            )
+            await _check(relay)
+            yield relay
+    except aiohttp.WSServerHandshakeError as exc:
+        raise refusal(exc.status) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise await unreachable(base, exc) from None
+
+
+async def _check(relay: _Relay) -> dict[str, Any]:
+    """Who the relay says the token is; `RelayClientError` if it refuses it."""
+    async with relay.session.get(
+        relay.base + SESSION_PATH,
+        headers=relay.headers,
+        ssl=relay.ssl,
+        timeout=aiohttp.ClientTimeout(total=failures.CONNECT_TIMEOUT_S),
+    ) as answer:
+        status, data = answer.status, await _json(answer)
+    if status == 404:
+        raise RelayClientError(
+            f"there is no polyptt relay at {relay.base} (404 for {SESSION_PATH})", 404
+        )
+    if status >= 400:
+        raise refusal(status, data.get("error"))
+    return data
+
+
+async def _json(answer: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The answer's JSON object; a non-JSON answer as ``{"error": its first 200 characters}``."""
+    text = await answer.text()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"error": text.strip()[:200] or None}
+    return data if isinstance(data, dict) else {"error": None}
 
 
 async def post_page(
@@ -62,29 +138,20 @@ async def post_page(
     query = {"channel": str(channel), "codec": codec, "repeat": str(repeat), "wait": "1"}
     extra = {"gap": gap, "gain": gain or None, "duration": duration, "target": target}
     query.update((k, str(v)) for k, v in extra.items() if v is not None)
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                _base(url) + "/api/v1/pages",
-                params=query,
-                data=body,
-                headers=headers,
-                ssl=ssl_context if ssl_context is not None else True,
-            ) as answer,
-        ):
-            text = await answer.text()
-            status = answer.status
-    except aiohttp.ClientError as exc:
-        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = {"error": text.strip()[:200] or f"HTTP {status}"}
+    async with (
+        _connect(url, token, ssl_context) as relay,
+        relay.session.post(
+            relay.base + "/api/v1/pages",
+            params=query,
+            data=body,
+            headers=relay.headers,
+            ssl=relay.ssl,
+        ) as answer,
+    ):
+        status, data = answer.status, await _json(answer)
     if status >= 400:
-        raise RelayClientError(f"the relay refused ({status}): {data.get('error')}", status)
-    return dict(data)
+        raise refusal(status, data.get("error"))
+    return data
 
 
 async def listen(
@@ -107,43 +174,32 @@ async def listen(
     RelayClientError
         The relay refused the connection or closed it with a reason.
     """
-    ws_url = _base(url).replace("http", "ws", 1) + "/api/v1/ws"
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(
-                ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
-            ) as ws,
-        ):
-            await ws.send_json({"type": "listen", "channels": channels})
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                while True:
-                    receiving = asyncio.ensure_future(ws.receive())
-                    await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    if not receiving.done():
-                        receiving.cancel()
-                        return
-                    message = receiving.result()
-                    if message.type == aiohttp.WSMsgType.BINARY:
-                        page, _frame = AUDIO_HEADER.unpack_from(message.data)
-                        on_audio(page, message.data[AUDIO_HEADER.size :])
-                    elif message.type == aiohttp.WSMsgType.TEXT:
-                        event = json.loads(message.data)
-                        if event.get("type") == "error":
-                            raise RelayClientError(f"the relay says: {event.get('message')}")
-                        on_event(event)
-                    else:
-                        reason = ws.close_code
-                        raise RelayClientError(f"the relay closed the connection ({reason})")
-            finally:
-                stopping.cancel()
-    except aiohttp.WSServerHandshakeError as exc:
-        refusal = f"the relay refused ({exc.status}): {exc.message}"
-        raise RelayClientError(refusal, exc.status) from None
-    except aiohttp.ClientError as exc:
-        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+    async with (
+        _connect(url, token, ssl_context) as relay,
+        relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,
+    ):
+        await ws.send_json({"type": "listen", "channels": channels})
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while True:
+                receiving = asyncio.ensure_future(ws.receive())
+                await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():
+                    receiving.cancel()
+                    return
+                message = receiving.result()
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    page, _frame = AUDIO_HEADER.unpack_from(message.data)
+                    on_audio(page, message.data[AUDIO_HEADER.size :])
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    event = json.loads(message.data)
+                    if event.get("type") == "error":
+                        raise RelayClientError(f"the relay says: {event.get('message')}")
+                    on_event(event)
+                else:
+                    raise RelayClientError(f"the relay closed the connection ({ws.close_code})")
+        finally:
+            stopping.cancel()
 
 
 async def talk(
@@ -171,56 +227,43 @@ async def talk(
     RelayClientError
         Refused (403 scope, 409 busy, 400 bad request) or the connection failed.
     """
-    ws_url = _base(url).replace("http", "ws", 1) + "/api/v1/ws"
-    headers = {"Authorization": f"Bearer {token}"}
-    statuses = {"forbidden": 403, "bad_request": 400}
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(
-                ws_url, headers=headers, ssl=ssl_context if ssl_context is not None else True
-            ) as ws,
-        ):
-            await ws.send_json(
-                {
-                    "type": "talk",
-                    "channel": channel,
-                    "codec": codec,
-                    "rate": rate,
-                    "gain": gain,
-                    "keep_pauses": keep_pauses,
-                }
-            )
+    request = {"channel": channel, "codec": codec, "rate": rate, "gain": gain}
+    async with (
+        _connect(url, token, ssl_context) as relay,
+        relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,
+    ):
+        await ws.send_json({"type": "talk", **request, "keep_pauses": keep_pauses})
+        await _until_talking(ws)
+
+        async def pump() -> None:
+            async for chunk in audio():
+                await ws.send_bytes(chunk)
+            await ws.send_json({"type": "stop"})
+
+        pumping = asyncio.ensure_future(pump())
+        try:
             while True:
                 event = await _event(ws)
-                if event["type"] == "talking":
-                    break
-                if event["type"] == "busy":
-                    raise RelayClientError(f"the relay says: {event.get('message')}", 409)
-                if event["type"] == "error":
-                    status = statuses.get(event.get("code", ""), 400)
-                    raise RelayClientError(f"the relay says: {event.get('message')}", status)
+                if event["type"] == "stopped":
+                    return event
+        finally:
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await pumping
 
-            async def pump() -> None:
-                async for chunk in audio():
-                    await ws.send_bytes(chunk)
-                await ws.send_json({"type": "stop"})
 
-            pumping = asyncio.ensure_future(pump())
-            try:
-                while True:
-                    event = await _event(ws)
-                    if event["type"] == "stopped":
-                        return event
-            finally:
-                pumping.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await pumping
-    except aiohttp.WSServerHandshakeError as exc:
-        refusal = f"the relay refused ({exc.status}): {exc.message}"
-        raise RelayClientError(refusal, exc.status) from None
-    except aiohttp.ClientError as exc:
-        raise RelayClientError(f"cannot reach the relay at {url}: {exc}") from None
+async def _until_talking(ws: Any) -> None:
+    """Wait for the relay's ``talking``; its ``busy`` or ``error`` as a RelayClientError."""
+    statuses = {"forbidden": 403, "bad_request": 400}
+    while True:
+        event = await _event(ws)
+        if event["type"] == "talking":
+            return
+        if event["type"] == "busy":
+            raise RelayClientError(f"the relay says: {event.get('message')}", 409)
+        if event["type"] == "error":
+            status = statuses.get(event.get("code", ""), 400)
+            raise RelayClientError(f"the relay says: {event.get('message')}", status)
 
 
 async def _event(ws: Any) -> dict[str, Any]:

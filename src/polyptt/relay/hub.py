@@ -43,6 +43,9 @@ _SUMMARY_KEYS = (
     "frames",
     "frames_repaired",
     "frames_concealed",
+    "packets",
+    "duplicates",
+    "late",
     "end_reason",
 )
 

@@ -244,10 +244,11 @@ def _reason(exc: BaseException) -> str:
 
 
 def parse_scopes(text: str) -> frozenset[str]:
-    """``listen,talk`` as a set of `polyptt.relay.auth.SCOPES` (ValueError otherwise)."""
+    """``listen,talk`` (in any case) as a set of `polyptt.relay.auth.SCOPES` (ValueError
+    otherwise)."""
     from polyptt.relay.auth import SCOPES
 
-    scopes = frozenset(s.strip() for s in text.split(",") if s.strip())
+    scopes = frozenset(s.strip().lower() for s in text.split(",") if s.strip())
     if scopes - set(SCOPES) or not scopes:
         raise ValueError(f"{text!r}: expected some of {','.join(SCOPES)}")
     return scopes

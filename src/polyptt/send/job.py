@@ -14,7 +14,8 @@ Everything that can fail on bad input (the file, resampling, encoding, the audio
 the interface, the socket, the capture file) is done before the first packet, so a page
 either does not start (:class:`~polyptt.errors.BadInput`,
 :class:`~polyptt.transport.NetworkError`) or runs to its end packets. A live source
-starts capturing with the first alert, so nothing said while the alerts go out is lost;
+starts capturing with the first alert, so nothing said while the alerts go out is lost
+(a raw stream's first bytes are awaited and checked before it, `polyptt.audio.sniff`);
 the first SIGINT/SIGTERM stops it and what was said is still sent. Heavy modules are
 imported when a job runs: a page from cron reaches its first alert quickly.
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from polyptt.console import Console
-from polyptt.errors import BadInput
+from polyptt.errors import BadInput, device_refusal
 from polyptt.protocol import CodecId
 from polyptt.send.schedule import PageParams
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, parse_destination
@@ -255,11 +256,15 @@ def _finish(
         console.error(error)
     elif status != EXIT_OK and audio.live is None:
         console.warn(f"interrupted; the page was ended after {summary['page_s']} s")
+    elif job.pcap is not None:
+        console.done(
+            f"{job.pcap}: channel {summary['channel_name']} ({job.channel}), {job.codec} "
+            f"{job.frame_ms} ms, {report.describe(job.frame_ms)}"
+        )
     else:
-        where = f"capture {job.pcap}" if job.pcap else summary["destination"]
         console.info(
             f"sent {report.transmits} frames ({audio_s:.1f} s of {job.codec}) on channel "
-            f"{job.channel} to {where}"
+            f"{job.channel} to {summary['destination']}"
         )
 
 
@@ -307,8 +312,9 @@ def _load_file(job: SendJob) -> PageAudio:
 
 
 def _open_live(job: SendJob) -> _Live:
-    """The microphone or the raw pipe, opened and checked (not yet capturing)."""
-    from polyptt.audio import live
+    """The microphone or the raw pipe, opened and checked (not yet capturing; a raw
+    stream's first bytes are awaited and checked, `polyptt.audio.sniff`)."""
+    from polyptt.audio import AudioError, live
 
     if job.raw_rate is None:
         try:
@@ -320,10 +326,19 @@ def _open_live(job: SendJob) -> _Live:
                 catch_up=not job.keep_pauses,
             )
         except live.DeviceError as exc:
-            raise BadInput(str(exc), "--input-device") from None
+            raise device_refusal(str(exc), "--input-device", job.input_device) from None
         return _Live(microphone, [microphone.close])
     stream, closers = open_input(job.file)
-    reader = live.RawReader(stream, job.raw_rate, job.codec, job.frame_ms, gain_db=job.gain)
+    name = "standard input" if job.file == "-" else str(job.file)
+    reader = live.RawReader(
+        stream, job.raw_rate, job.codec, job.frame_ms, gain_db=job.gain, name=name
+    )
+    try:
+        reader.wait_for_audio()  # the alerts wait for the first audio
+    except AudioError as exc:
+        for closer in closers:
+            closer()
+        raise BadInput(str(exc), "FILE") from None
     return _Live(reader, closers)
 
 
@@ -394,8 +409,7 @@ def _run_page(
             start_count=job.start_count,
             realtime=job.realtime,
             max_frames=_max_frames(job),
-            # the status line is drawn only at a terminal: no formatting per packet from cron
-            progress=_progress(job, audio, console) if console.interactive else None,
+            progress=_progress(job, audio, console),
             report=report,
             on_first_signal=live.input.stop if live is not None else None,
         )
@@ -405,19 +419,27 @@ def _run_page(
     return report, status, None
 
 
-def _progress(job: SendJob, audio: _Audio, console: Console) -> Callable[[PageReport], None]:
-    """The status line's update: how far the page is (of how long, for a file)."""
+def _progress(job: SendJob, audio: _Audio, console: Console) -> Callable[[PageReport], None] | None:
+    """The status line's update: how far the page is (of how long, for a file).
+
+    It is drawn only at a terminal (no formatting per packet from cron), and only while
+    the page takes time: on the wire, or into a capture while live audio arrives (a
+    file written to a capture takes none).
+    """
     from polyptt.send import page_length
 
+    if not console.interactive or (job.pcap is not None and audio.live is None):
+        return None
     label = f"channel {_channel_name(job.channel)} ({job.channel}), {job.codec}"
     if audio.total_frames is not None:
         total = f" / {page_length(audio.total_frames, job.frame_ms):.1f}"
         hint = ""
     else:
         total, hint = "", "  (Ctrl-C to end)"
+    doing = "paging" if job.pcap is None else f"writing {job.pcap}"
 
     def progress(report: PageReport) -> None:
-        console.status(f"paging {report.offset:5.1f}{total} s  {label}{hint}")
+        console.status(f"{doing} {report.offset:5.1f}{total} s  {label}{hint}")
 
     return progress
 

@@ -119,6 +119,13 @@ class PageReport:
         """All packets sent."""
         return self.alerts + self.transmits + self.ends
 
+    def describe(self, frame_ms: int) -> str:
+        """The page in a few words, for a line a person reads: its audio, its length on
+        the wire (alerts and ends included) and its packets, e.g. ``"1.7 s of audio (3.0
+        s on the wire), 100 packets"``."""
+        audio_s = self.transmits * frame_ms / 1000
+        return f"{audio_s:.1f} s of audio ({self.offset:.1f} s on the wire), {self.packets} packets"
+
 
 class PageRun:
     """One page in progress, whatever waits for its due times: the pacers' common core.

@@ -79,8 +79,7 @@ def console_options(verbose_help: str) -> Callable[[F], F]:
 
 def console(values: dict[str, Any]) -> Console:
     """The console ``-q``/``-v`` ask for (``-q`` wins), taking them out of `values`."""
-    quiet, verbose = values.pop("quiet"), values.pop("verbose")
-    return Console(-1 if quiet else verbose)
+    return Console.from_flags(values.pop("quiet"), values.pop("verbose"))
 
 
 def choice(*values: str) -> click.Choice:

@@ -15,14 +15,6 @@ import pytest
 
 CLI = Path(__file__).resolve().parents[1] / "src" / "polyptt" / "cli"
 
-#: Until the relay client leaves the CLI for `polyptt.remote` (``cli/remote_sources.py``
-#: moves first), ``cli/remote.py`` still holds it: over both limits, and known to be.
-_REMOTE_NOT_MOVED = pytest.mark.xfail(
-    (CLI / "remote_sources.py").exists(),
-    reason="the relay client is still in cli/remote*.py (moving to polyptt/remote)",
-    strict=True,
-)
-
 #: ``wc -l src/polyptt/cli/*.py`` at most.
 MAX_LINES = 1200
 #: Lines of any one function (decorators excluded, docstring included).
@@ -34,9 +26,8 @@ def _modules() -> list[Path]:
 
 
 def _per_module() -> list[Any]:
-    """Each module of the CLI as a case (cli/remote.py's known to fail until it moves)."""
-    marks = {"remote.py": _REMOTE_NOT_MOVED}
-    return [pytest.param(path, id=path.name, marks=marks.get(path.name, ())) for path in _modules()]
+    """Each module of the CLI as a case."""
+    return [pytest.param(path, id=path.name) for path in _modules()]
 
 
 def function_lengths(source: str) -> dict[str, int]:
@@ -57,7 +48,6 @@ def function_lengths(source: str) -> dict[str, int]:
     return lengths
 
 
-@_REMOTE_NOT_MOVED
 def test_the_cli_is_at_most_1200_lines() -> None:
     counts = {path.name: len(path.read_bytes().splitlines()) for path in _modules()}
     assert sum(counts.values()) <= MAX_LINES, counts

@@ -96,6 +96,9 @@ __all__ = [
     "HEADER_SIZE",
     "PAGING_GROUP_MAX",
     "SAMPLE_CLOCK_HZ",
+    "TRANSMIT_AUDIO",
+    "TRANSMIT_COUNT",
+    "TRANSMIT_PREFIX_SIZE",
     "AlertPacket",
     "CodecId",
     "EndPacket",
@@ -154,6 +157,15 @@ _HEADER = struct.Struct(">BBIB13s")
 _AUDIO_HEADER = struct.Struct(">BBI")
 assert _HEADER.size == HEADER_SIZE
 assert _AUDIO_HEADER.size == AUDIO_HEADER_SIZE
+
+#: A transmit packet's layout for a reader that slices the datagram itself (the
+#: receiver's header prediction, `polyptt.receive.receiver`): the first
+#: `TRANSMIT_PREFIX_SIZE` bytes (header, codec, flags) stay the same all page long, then
+#: `TRANSMIT_COUNT` is the big-endian sample count and `TRANSMIT_AUDIO` the audio.
+TRANSMIT_PREFIX_SIZE = HEADER_SIZE + 2
+TRANSMIT_COUNT = slice(TRANSMIT_PREFIX_SIZE, HEADER_SIZE + AUDIO_HEADER_SIZE)
+TRANSMIT_AUDIO = slice(HEADER_SIZE + AUDIO_HEADER_SIZE, None)
+assert _AUDIO_HEADER.format.endswith("I")  # the count: 4 bytes, last in the audio header
 
 
 class OpCode(enum.IntEnum):

@@ -191,7 +191,7 @@ def test_a_relay_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch, s
     """A server that accepts the connection (the kernel does, from its backlog) and then
     says nothing: no TLS handshake, no HTTP answer. The commands run in this process,
     with the wait cut from 10 s to 0.5 s."""
-    monkeypatch.setattr("polyptt.relay.failures.CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("polyptt.remote.failures.CONNECT_TIMEOUT_S", 0.5)
     with socket.socket() as mute:
         mute.bind(("127.0.0.1", 0))
         mute.listen(8)

@@ -31,6 +31,8 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from polyptt.audio.pcm import to_int16
+
 __all__ = [
     "STDIN",
     "Audio",
@@ -40,7 +42,6 @@ __all__ = [
     "arrange",
     "load",
     "load_page",
-    "to_int16",
 ]
 
 #: The file name that means "read standard input".
@@ -48,9 +49,6 @@ STDIN = "-"
 
 # Encodings libsndfile decodes to int16 without loss: such files can skip the float path.
 _INT16_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "ULAW", "ALAW"})
-
-_INT16_MAX = 32767
-_INT16_MIN = -32768
 
 
 class AudioError(ValueError):
@@ -138,14 +136,6 @@ def _read(
         ) from None
     except (RuntimeError, TypeError, ValueError) as exc:  # damaged headers and the like
         raise AudioError(f"{_name(source)}: unreadable audio ({exc})") from None
-
-
-def to_int16(signal: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.int16], int]:
-    """Full-scale float to int16, rounding; returns the samples and how many clipped."""
-    scaled = np.nan_to_num(signal.astype(np.float64) * 32768.0)
-    clipped = int(np.count_nonzero((scaled > 32768.0) | (scaled < -32768.0)))
-    pcm = np.clip(np.rint(scaled), _INT16_MIN, _INT16_MAX).astype(np.int16)
-    return pcm, clipped
 
 
 def load(

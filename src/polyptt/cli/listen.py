@@ -1,8 +1,8 @@
 """``polyptt listen``: monitor pages, play them, record them and report them.
 
 What listening does is `polyptt.receive.job` (or, with ``--relay``,
-`polyptt.cli.remote`'s); this module reads the options and turns the job's outcome into
-the exit status. The job is imported inside the command: ``polyptt --help`` stays
+`polyptt.remote.listen`); this module reads the options and turns the job's outcome
+into the exit status. The job is imported inside the command: ``polyptt --help`` stays
 instant.
 """
 
@@ -15,14 +15,7 @@ import click
 
 from polyptt.cli import options
 
-__all__ = ["listen", "open_player"]
-
-
-def open_player(play: bool | None, console: Any, prefill_s: float = 0.04) -> Any:
-    """`polyptt.receive.job.open_player`, for `polyptt.cli.remote` until it moves."""
-    from polyptt.receive.job import open_player
-
-    return open_player(play, console, prefill_s)
+__all__ = ["listen"]
 
 
 @click.command(cls=options.OneLineCommand)

@@ -26,17 +26,14 @@ from typing import Any, TypeVar
 
 import click
 
+from polyptt import codecs
 from polyptt.console import Console
-from polyptt.protocol import CodecId
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_NETWORK = 1
 EXIT_USAGE = 2
-
-#: Codecs phones page with, in the order ``--help`` lists them (the default first).
-WIRE_CODECS = tuple(c.codec_name for c in sorted(CodecId, key=lambda c: c is not CodecId.G722))
 
 
 def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
@@ -130,8 +127,9 @@ def channel_option(help: str) -> Callable[[F], F]:
 
 
 def codec_option(help: str) -> Callable[[F], F]:
-    """``--codec``: one of `WIRE_CODECS`, G.722 by default."""
-    return option("--codec", type=choice(*WIRE_CODECS), default="g722", help=help)
+    """``--codec``: a codec phones page with (`polyptt.codecs.WIRE_NAMES`), G.722 by
+    default."""
+    return option("--codec", type=choice(*codecs.WIRE_NAMES), default=codecs.DEFAULT, help=help)
 
 
 def input_device_option(help: str) -> Callable[[F], F]:
@@ -194,18 +192,6 @@ def _one_line(command_path: str, exc: click.UsageError) -> click.ClickException:
     return _OneLineUsageError(f"{exc.format_message()} (see '{command_path} --help')")
 
 
-def device_error(exc: Exception, option: str, given: str | None) -> click.ClickException:
-    """An audio device that cannot be used, as one line and exit status 2.
-
-    It names `option` only if the user gave it: a missing default microphone is no
-    option's fault, and "Invalid value for '--input-device'" would send a user who never
-    typed it looking for the wrong thing (nor is ``--help`` where the answer is).
-    """
-    if given is None:
-        return UsageFailure(str(exc))
-    return click.BadParameter(str(exc), param_hint=f"'{option}'")
-
-
 class Parsed(click.ParamType):
     """Text read by a parser of a lower layer (``"module:function"``, imported when used).
 
@@ -239,7 +225,7 @@ ENDPOINT = Parsed("group:port", "polyptt.receive.inbound:parse_endpoint")
 _SERIAL = Parsed("serial", "polyptt.protocol:parse_serial")
 _DESTINATION = Parsed("host[:port]", "polyptt.transport:parse_destination")
 _INTERFACE = Parsed("iface", "polyptt.transport:interface_address")
-_RELAY_URL = Parsed("url", "polyptt.relay.failures:relay_url")
+_RELAY_URL = Parsed("url", "polyptt.remote.failures:relay_url")
 
 
 #: ``--to HOST[:PORT]`` ($POLYPTT_TO): a multicast group, or one phone's address.

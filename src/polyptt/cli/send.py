@@ -1,6 +1,6 @@
 """``polyptt send``: page the phones with an audio file, the microphone or a pipe.
 
-The page itself is `polyptt.send.job` (or, with ``--relay``, `polyptt.cli.remote`'s);
+The page itself is `polyptt.send.job` (or, with ``--relay``, `polyptt.remote.send`);
 this module reads the options, refuses combinations that cannot work before anything
 is opened, and turns the job's outcome into the exit status. The job is imported inside
 the command: ``polyptt --help`` stays instant.
@@ -157,27 +157,7 @@ def _send_via_relay(ctx: click.Context, file: str | None, kwargs: dict[str, Any]
 
     remote.refuse_local_options(ctx, remote.SEND_LOCAL_ONLY)
     _check_source(ctx, file, kwargs)
-    console = options.console(kwargs)
-    url, token = kwargs["relay"], kwargs["token"]
-    shared = {k: kwargs[k] for k in ("channel", "codec", "duration", "gain", "as_json")}
-    if kwargs["mic"] or kwargs["raw_rate"] is not None:
-        remote.need_token(token)
-        from polyptt.cli import remote_sources
-
-        if kwargs["mic"]:
-            source: Any = remote_sources.open_microphone(kwargs["input_device"])
-        else:
-            assert file is not None
-            source = remote_sources.open_raw(file, kwargs["raw_rate"])
-        keep_pauses = kwargs["keep_pauses"] or not kwargs["mic"]  # raw: every sample
-        ctx.exit(
-            remote.talk_via_relay(
-                url, token, source, keep_pauses=keep_pauses, console=console, **shared
-            )
-        )
-    assert file is not None
-    repeats = {"repeat": kwargs["repeat"], "gap": kwargs["gap"]}
-    ctx.exit(remote.send_via_relay(url, token, file, console=console, **repeats, **shared))
+    ctx.exit(remote.send_via_relay(file, kwargs, options.console(kwargs)))
 
 
 def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from polyptt import protocol
+from polyptt import codecs, protocol
 from polyptt.audio.levels import level_db
 from polyptt.audio.live import DeviceError, LiveFrames, Microphone
 from polyptt.loop.keys import RawTerminal, decode_keys
@@ -332,7 +332,7 @@ class LoopApp:
                 channel=self.state.talk_channel,
                 serial=talk.serial,
                 caller_id=talk.caller_id,
-                codec=protocol.CodecId[talk.codec.upper()],
+                codec=codecs.wire_id(talk.codec),
                 frame_ms=talk.frame_ms,
                 stop=stop,
                 report=report,

@@ -18,8 +18,9 @@ memory of recently ended pages is a bounded LRU.
 Header prediction
 -----------------
 Almost every datagram a busy listener gets is the next transmit packet of a page it is
-already following, and its first 22 bytes (header, codec, flags) are those of that page's
-previous packet. As TCP stacks do with header prediction, the receiver looks such a
+already following, and its first bytes (header, codec, flags: the layout is
+`polyptt.protocol`'s, ``TRANSMIT_PREFIX_SIZE``) are those of that page's previous
+packet. As TCP stacks do with header prediction, the receiver looks such a
 datagram up by its source and those bytes, and if the page's frame buffer confirms that it
 carries exactly the frame due next, releases that frame without parsing the datagram into
 a packet object. Anything else (the first packets, alerts and ends, a loss, a reordered or
@@ -65,7 +66,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from polyptt.protocol import (
-    HEADER_SIZE,
+    TRANSMIT_AUDIO,
+    TRANSMIT_COUNT,
+    TRANSMIT_PREFIX_SIZE,
     AlertPacket,
     EndPacket,
     ProtocolError,
@@ -77,12 +80,6 @@ from polyptt.receive.session import Page, PageKey, Pcm
 __all__ = ["AudioListener", "PageListener", "Receiver", "ReceiverStats"]
 
 _log = logging.getLogger(__name__)
-
-#: Bytes at the start of a transmit packet that stay the same for a whole page: header,
-#: codec and flags. The 4-byte sample count follows, then the audio.
-_PAGE_PREFIX = HEADER_SIZE + 2
-_COUNT = slice(_PAGE_PREFIX, _PAGE_PREFIX + 4)
-_AUDIO = slice(_PAGE_PREFIX + 4, None)
 
 #: Seconds after a page's end packets during which its stragglers (the remaining end
 #: packets, late transmit packets) are ignored instead of opening a new page.
@@ -242,9 +239,9 @@ class Receiver:
         self.stats.datagrams += 1
         if type(data) is not bytes:  # a bytearray or memoryview would not hash
             data = bytes(data)
-        page = self._predicted.get((source, data[:_PAGE_PREFIX]))
+        page = self._predicted.get((source, data[:TRANSMIT_PREFIX_SIZE]))
         if page is not None and page.take_next(
-            now, int.from_bytes(data[_COUNT], "big"), data[_AUDIO]
+            now, int.from_bytes(data[TRANSMIT_COUNT], "big"), data[TRANSMIT_AUDIO]
         ):
             self.stats.packets += 1
             self.stats.predicted += 1
@@ -272,7 +269,7 @@ class Receiver:
         if isinstance(packet, EndPacket):
             self._close(page, now, "end_packets")
         elif self._predicting and isinstance(packet, TransmitPacket):
-            self._predict(page, (source, data[:_PAGE_PREFIX]), packet)
+            self._predict(page, (source, data[:TRANSMIT_PREFIX_SIZE]), packet)
 
     def flush(self) -> None:
         """Hand the listeners the audio of the packets taken by header prediction.

@@ -18,14 +18,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from polyptt.relay import api, page
+from polyptt.relay import api, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
-from polyptt.relay.clients import Client
-from polyptt.relay.hub import Hub, Metrics
-from polyptt.relay.security import WS_PATH, auth_middleware
+from polyptt.relay.connections import Connection
+from polyptt.relay.hub import HeardPages, Hub, Metrics
+from polyptt.relay.security import auth_middleware
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.talks import Talks
+from polyptt.relay.wire import WS_PATH
 from polyptt.relay.ws import websocket
 from polyptt.send.pacing import Sink
 
@@ -65,14 +66,14 @@ def create_app(settings: RelaySettings) -> web.Application:
         metrics=metrics,
     )
 
-    def dropped(client: Client) -> None:
+    def dropped(client: Connection) -> None:
         audit.log("listener_dropped", who=client.grant.name, reason="send queue full")
 
     hub.on_drop = dropped
     app[SETTINGS] = settings
     app[RELAY] = relay
     app.add_routes([*api.routes(), web.get(WS_PATH, websocket)])
-    page.setup(app)  # the web page at /
+    webpage.setup(app)  # the web page at /
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(_revocations)
@@ -115,7 +116,7 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
     destination = settings.destination
     endpoint = Endpoint(destination.address, destination.port)
     sockets = open_sockets([endpoint], settings.interface)
-    receiver = Receiver([relay.hub])  # the hub also drives the recorder
+    receiver = Receiver([HeardPages(relay.hub)])  # the hub also drives the recorder
     receiver.ignore(settings.serial)  # our own pages are listed as sent, not heard
     stop = asyncio.Event()
     serving = asyncio.create_task(serve_async(sockets, receiver, stop=stop))

@@ -21,6 +21,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from polyptt.relay.auth import Grant, hash_token
 from polyptt.relay.state import RELAY
+from polyptt.relay.wire import SESSION_PATH, WS_PATH
 
 __all__ = [
     "COOKIE",
@@ -39,8 +40,6 @@ _request_key: Any = getattr(web, "RequestKey", lambda name, _kind: name)
 _GRANT = _request_key("polyptt.grant", Grant)
 _DIGEST = _request_key("polyptt.digest", str)
 _PROTECTED = ("/api/", "/metrics")
-WS_PATH = "/api/v1/ws"
-SESSION_PATH = "/api/v1/session"
 
 
 def json_error(status: int, message: str, **headers: str) -> web.Response:

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
-from polyptt.relay.clients import Client
 from polyptt.relay.config import RelayConfig
+from polyptt.relay.connections import Connection
 from polyptt.relay.hub import Hub, Metrics
 from polyptt.relay.talks import Talks
 from polyptt.send.pacing import Sink
@@ -75,7 +75,7 @@ class Relay:
     sinks: dict[str | None, Sink] = field(default_factory=dict)
     failures: dict[str, collections.deque[float]] = field(default_factory=dict)
     connections: collections.Counter[str] = field(default_factory=collections.Counter)
-    clients: set[Client] = field(default_factory=set)
+    clients: set[Connection] = field(default_factory=set)
 
     def banned(self, remote: str) -> bool:
         """True if `remote` failed to log in too often lately."""

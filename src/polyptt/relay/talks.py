@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyptt.audio.live import LiveFrames
-from polyptt.protocol import CodecId
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
-from polyptt.relay.clients import Client
+from polyptt.relay.connections import Connection
 from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub
 from polyptt.send import PacerThread, PageReport
@@ -33,7 +32,7 @@ class Busy(Exception):
     """The channel already carries one of the relay's pages."""
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the hub follows the page by its Talk
 class Talk:
     """A page the relay is sending.
 
@@ -133,7 +132,7 @@ class Talks:
         remote: str,
         target: str | None = None,
         max_frames: int | None = None,
-        talker: Client | None = None,
+        talker: Connection | None = None,
     ) -> Talk:
         """Start a page now; raises `Busy`, or NetworkError if the target's sink fails.
 
@@ -143,20 +142,20 @@ class Talks:
         self.check_free(channel)
         sink = self.sink_for(target)
         live = frames if isinstance(frames, LiveFrames) else None
-        page_id = self.hub.sent_started(
-            talker,
-            channel=channel,
-            caller_id=grant.name,
-            codec=codec,
-            frame_ms=frame_ms,
-            serial=self.serial,
-            source="relay",
-            target=target,
-            via=via,
-        )
-        talk = Talk(page_id, grant, channel, codec, frame_ms, via, remote, target, live)
+        talk = Talk(0, grant, channel, codec, frame_ms, via, remote, target, live)
         talk.max_frames = max_frames
         talk.digest = digest
+        fields = {
+            "channel": channel,
+            "caller_id": grant.name,
+            "codec": codec,
+            "frame_ms": frame_ms,
+            "serial": self.serial,
+            "source": "relay",
+            "target": target,
+            "via": via,
+        }
+        talk.page_id = page_id = self.hub.started(talk, "sent", fields, talker=talker)
         self.by_channel[channel] = talk
         self.audit.log(
             "page_start",
@@ -181,7 +180,7 @@ class Talks:
         await asyncio.to_thread(self.pacer.close)
 
     async def _run(self, talk: Talk, frames: Any, sink: Sink) -> PageReport:
-        from polyptt.codecs import info
+        from polyptt.codecs import info, wire_id
 
         error: str | None = None
         loop = asyncio.get_running_loop()
@@ -189,7 +188,7 @@ class Talks:
         def deliver(pcm: Any) -> None:
             # the pacing thread sends: the hub (the loop's) gets the audio on the loop,
             # in order, and before the page's end (queued after it)
-            loop.call_soon_threadsafe(self.hub.sent_audio, talk.page_id, pcm, echo.rate)
+            loop.call_soon_threadsafe(self.hub.audio, talk, pcm, echo.rate)
 
         echo = EchoSink(sink, talk.codec, info(talk.codec).frame_bytes(talk.frame_ms), deliver)
         try:
@@ -199,7 +198,7 @@ class Talks:
                 channel=talk.channel,
                 serial=self.serial,
                 caller_id=talk.grant.name,
-                codec=CodecId[talk.codec.upper()],
+                codec=wire_id(talk.codec),
                 frame_ms=talk.frame_ms,
                 stop=talk.stop_event,
                 report=talk.report,
@@ -212,12 +211,14 @@ class Talks:
             self.by_channel.pop(talk.channel, None)
             report = talk.report
             duration = round(report.transmits * talk.frame_ms / 1000, 3)
-            self.hub.sent_ended(
-                talk.page_id,
-                duration_s=duration,
-                frames=report.transmits,
-                ends=report.ends,
-                end_reason=talk.outcome,
+            self.hub.ended(
+                talk,
+                {
+                    "duration_s": duration,
+                    "frames": report.transmits,
+                    "ends": report.ends,
+                    "end_reason": talk.outcome,
+                },
             )
             self.audit.log(
                 "page_end",

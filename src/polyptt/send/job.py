@@ -41,37 +41,31 @@ if TYPE_CHECKING:
     from polyptt.audio.live import LiveFrames
     from polyptt.send import FrameSource, PageReport, Sink
 
-__all__ = ["G726QI_FRAME_MS", "SendJob", "SendResult", "run", "wire_codec"]
-
-#: The only frame length G.726QI is sent in (see `wire_codec`).
-G726QI_FRAME_MS = 30
+__all__ = ["SendJob", "SendResult", "run", "wire_codec"]
 
 EXIT_OK = 0
 EXIT_NETWORK = 1
 
 
 def wire_codec(codec: str, frame_ms: int) -> CodecId:
-    """The wire id of `codec`, checked for a page of `frame_ms` frames.
+    """The wire id of `codec`, checked for a page of `frame_ms` frames (the codec
+    table's rules, `polyptt.codecs.CodecInfo.frame_ms_refusal`: G.726QI in 30 ms only).
 
     Raises
     ------
     BadInput
-        For a codec phones do not page with, and for G.726QI in anything but 30 ms
-        frames (90 bytes, as SoundPoint IP 450/550 send them; their receivers expect
-        exactly that).
+        For a codec phones do not page with, or a frame length it is not sent in.
     """
     from polyptt import codecs
 
-    wire_id = codecs.info(codec).wire_id
-    if wire_id is None:
-        raise BadInput(f"{codec} is not a codec phones page with", "--codec")
-    if codec == "g726qi" and frame_ms != G726QI_FRAME_MS:
-        raise BadInput(
-            f"--codec g726qi is sent in {G726QI_FRAME_MS} ms frames only (90 bytes, as "
-            "SoundPoint IP 450/550 send them; their receivers expect exactly that), "
-            f"not {frame_ms} ms"
-        )
-    return CodecId(wire_id)
+    try:
+        wire_id = codecs.wire_id(codec)
+    except ValueError as exc:
+        raise BadInput(str(exc), "--codec") from None
+    refusal = codecs.info(codec).frame_ms_refusal(frame_ms)
+    if refusal is not None:
+        raise BadInput(f"--codec {refusal}")
+    return wire_id
 
 
 @dataclass(frozen=True)

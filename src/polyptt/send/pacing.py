@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyptt import protocol
-from polyptt.scheduling import realtime as realtime_priority
+from polyptt.send.realtime_priority import realtime as realtime_priority
 from polyptt.send.schedule import PageParams, Schedule
 from polyptt.send.source import END_OF_AUDIO, FrameSource, as_source
 from polyptt.signals import SignalFlag
@@ -96,7 +96,7 @@ class PageReport:
     max_late : float
         The most a packet went out after its due time, in seconds (paced sinks).
     realtime : bool
-        Whether the page was sent with real-time scheduling (see `polyptt.scheduling`).
+        Whether the page was sent with real-time scheduling (see `polyptt.send.realtime_priority`).
     end_errors : list of str
         Why end packets could not be sent (each is tried even if one fails).
     """

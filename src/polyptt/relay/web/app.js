@@ -4,12 +4,14 @@
 // (AudioContext, microphone, worklets), talk.js (the talk state machine), pages.js
 // (the lists of pages heard), resample.js (used by both worklets). This one wires
 // them to the document. Nothing here is inline in the HTML: the Content-Security-Policy
-// allows scripts from the relay's own files only.
+// allows scripts from the relay's own files only. wire.js is made by the relay: its
+// paths, message types and audio format.
 
 import { PageAudio, microphoneAvailable } from './audio.js';
 import { Connection } from './connection.js';
 import { PageLists } from './pages.js';
 import { Talker } from './talk.js';
+import { ERROR, MESSAGE, PAGES_PATH, SESSION_PATH } from './wire.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,7 +45,7 @@ function now() {
 // ------------------------------------------------------------------ sign in / out
 
 async function fetchSession() {
-  const answer = await fetch('/api/v1/session', { credentials: 'same-origin' });
+  const answer = await fetch(SESSION_PATH, { credentials: 'same-origin' });
   if (answer.status === 401) return null;
   if (!answer.ok) throw new Error(`the relay answered ${answer.status}`);
   return answer.json();
@@ -56,7 +58,7 @@ async function signIn(event) {
   error.textContent = '';
   let answer;
   try {
-    answer = await fetch('/api/v1/session', {
+    answer = await fetch(SESSION_PATH, {
       method: 'POST',
       headers: { Authorization: `Bearer ${field.value.trim()}` },
       credentials: 'same-origin',
@@ -152,7 +154,7 @@ function fillPickers() {
 }
 
 async function loadRecent() {
-  const answer = await fetch('/api/v1/pages', { credentials: 'same-origin' });
+  const answer = await fetch(PAGES_PATH, { credentials: 'same-origin' });
   if (answer.ok) lists.setRecent((await answer.json()).pages);
 }
 
@@ -180,7 +182,7 @@ connection.addEventListener('open', () => {
     status.dataset.state = 'up';
     status.textContent = 'Connected.';
   }
-  if (me?.scopes.includes('listen')) connection.send({ type: 'listen' });
+  if (me?.scopes.includes('listen')) connection.send({ type: MESSAGE.LISTEN });
 });
 
 connection.addEventListener('close', async (event) => {
@@ -204,18 +206,18 @@ connection.addEventListener('message', (event) => {
   const message = event.detail;
   if (talker.message(message)) return;
   switch (message.type) {
-    case 'hello':
+    case MESSAGE.HELLO:
       $('connection').textContent = `Connected as ${message.name}.`;
       break;
-    case 'page_start':
+    case MESSAGE.PAGE_START:
       lists?.started(message);
       break;
-    case 'page_end':
+    case MESSAGE.PAGE_END:
       lists?.ended(message);
       break;
-    case 'error':
+    case MESSAGE.ERROR:
       $('talk-error').textContent =
-        message.code === 'forbidden' ? `Not allowed: ${message.message}` : message.message;
+        message.code === ERROR.FORBIDDEN ? `Not allowed: ${message.message}` : message.message;
       break;
   }
 });
@@ -350,7 +352,7 @@ async function upload(event) {
   const query = new URLSearchParams({ channel: String(channel) });
   if ($('target').value) query.set('target', $('target').value);
   state.textContent = `Sending ${file.name}…`;
-  const answer = await fetch(`/api/v1/pages?${query}`, {
+  const answer = await fetch(`${PAGES_PATH}?${query}`, {
     method: 'POST',
     body: file,
     credentials: 'same-origin',

@@ -1,12 +1,20 @@
-// The WebSocket to the relay (`/api/v1/ws`, see polyptt/relay/ws.py for the protocol),
-// reconnecting by itself with exponential backoff and jitter when it drops.
+// The WebSocket to the relay (see polyptt/relay/ws.py for the protocol), reconnecting by
+// itself with exponential backoff and jitter when it drops.
 //
 // Events: 'open', 'message' (detail: the JSON object), 'audio' (detail: {page, frame,
 // pcm: ArrayBuffer}), 'close' (detail: {code, reason, retryIn: ms or null, idle}).
 //
 // The relay closes a connection that neither listens nor talks for its idle_s (code
-// 1001, reason "idle"). For a page kept open to talk that is no failure: it comes back
-// at once, and says so with `idle`, so that the page need not show a drop.
+// IDLE_CLOSE_CODE, reason IDLE_REASON). For a page kept open to talk that is no failure:
+// it comes back at once, and says so with `idle`, so that the page need not show a drop.
+
+import {
+  AUDIO_HEADER_BYTES,
+  AUDIO_HEADER_FIELDS,
+  IDLE_CLOSE_CODE,
+  IDLE_REASON,
+  WS_PATH,
+} from './wire.js';
 
 const FIRST_RETRY_MS = 500;
 const LONGEST_RETRY_MS = 15000;
@@ -15,7 +23,7 @@ export class Connection extends EventTarget {
   constructor() {
     super();
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    this.url = `${scheme}://${location.host}/api/v1/ws`;
+    this.url = `${scheme}://${location.host}${WS_PATH}`;
     this.socket = null;
     this.failures = 0;
     this.timer = null;
@@ -42,20 +50,19 @@ export class Connection extends EventTarget {
         this.dispatchEvent(new CustomEvent('message', { detail: JSON.parse(event.data) }));
         return;
       }
-      // 8-byte header: page id, frame number (unsigned 32-bit big-endian)
-      const header = new DataView(event.data, 0, 8);
-      const detail = {
-        page: header.getUint32(0),
-        frame: header.getUint32(4),
-        pcm: event.data.slice(8), // PCM16LE, as every platform browsers run on
-      };
+      // the header's fields (page, frame: unsigned 32-bit big-endian), then the PCM
+      const header = new DataView(event.data, 0, AUDIO_HEADER_BYTES);
+      const detail = { pcm: event.data.slice(AUDIO_HEADER_BYTES) }; // PCM16LE, as browsers' platforms
+      AUDIO_HEADER_FIELDS.forEach((field, i) => {
+        detail[field] = header.getUint32(4 * i);
+      });
       this.dispatchEvent(new CustomEvent('audio', { detail }));
     };
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
       let retryIn = null;
-      const idle = event.code === 1001 && event.reason === 'idle';
+      const idle = event.code === IDLE_CLOSE_CODE && event.reason === IDLE_REASON;
       if (this.wanted) {
         if (idle) {
           retryIn = 0;

@@ -2,14 +2,15 @@
 
 Plain functions over aiohttp's client: `post_page` uploads a file and waits for the
 page's end; `listen` follows the WebSocket's events and audio until told to stop;
-`talk` streams live audio.
+`talk` streams live audio as a page. The wire's facts (paths, message types, the audio
+header and rate) come from `polyptt.relay.wire`, which loads nothing of the server.
 
 Each of them first asks the relay who the token is (``GET /api/v1/session``, answered
-within `~polyptt.relay.failures.CONNECT_TIMEOUT_S`): a URL without a scheme, a relay
+within `~polyptt.remote.failures.CONNECT_TIMEOUT_S`): a URL without a scheme, a relay
 that is down or does not exist, TLS spoken to a plain HTTP port (or the reverse), a
 certificate this host does not trust and a token the relay does not know all fail
 there, before anything is uploaded or streamed, as a `RelayClientError` whose message
-says it in the user's terms (`polyptt.relay.failures`), the same for every command.
+says it in the user's terms (`polyptt.remote.failures`), the same for every command.
 """
 
 from __future__ import annotations
@@ -24,9 +25,17 @@ from typing import Any
 
 import aiohttp
 
-from polyptt.relay import failures
-from polyptt.relay.failures import RelayClientError, refusal, relay_url, unreachable
-from polyptt.relay.hub import AUDIO_HEADER
+from polyptt.relay.wire import (
+    AUDIO_HEADER,
+    PAGES_PATH,
+    RATE,
+    SESSION_PATH,
+    WS_PATH,
+    ErrorCode,
+    MessageType,
+)
+from polyptt.remote import failures
+from polyptt.remote.failures import RelayClientError, refusal, relay_url, unreachable
 
 __all__ = [
     "RelayClientError",
@@ -35,9 +44,6 @@ __all__ = [
     "relay_url",
     "talk",
 ]
-
-#: Who the token is: the first request of every command.
-SESSION_PATH = "/api/v1/session"
 
 
 @dataclass
@@ -51,7 +57,7 @@ class _Relay:
 
     @property
     def ws_url(self) -> str:
-        return self.base.replace("http", "ws", 1) + "/api/v1/ws"
+        return self.base.replace("http", "ws", 1) + WS_PATH
 
 
 @contextlib.asynccontextmanager
@@ -141,7 +147,7 @@ async def post_page(
     async with (
         _connect(url, token, ssl_context) as relay,
         relay.session.post(
-            relay.base + "/api/v1/pages",
+            relay.base + PAGES_PATH,
             params=query,
             data=body,
             headers=relay.headers,
@@ -167,7 +173,7 @@ async def listen(
     """Follow the relay's pages until `stop` is set or the relay closes.
 
     `on_event` gets every JSON event (``page_start``, ``page_end``, ...); `on_audio` the
-    page id and PCM16LE 16 kHz bytes of every audio message.
+    page id and PCM16LE bytes (at `polyptt.relay.wire.RATE`) of every audio message.
 
     Raises
     ------
@@ -178,7 +184,7 @@ async def listen(
         _connect(url, token, ssl_context) as relay,
         relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,
     ):
-        await ws.send_json({"type": "listen", "channels": channels})
+        await ws.send_json({"type": MessageType.LISTEN, "channels": channels})
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while True:
@@ -193,7 +199,7 @@ async def listen(
                     on_audio(page, message.data[AUDIO_HEADER.size :])
                 elif message.type == aiohttp.WSMsgType.TEXT:
                     event = json.loads(message.data)
-                    if event.get("type") == "error":
+                    if event.get("type") == MessageType.ERROR:
                         raise RelayClientError(f"the relay says: {event.get('message')}")
                     on_event(event)
                 else:
@@ -209,7 +215,7 @@ async def talk(
     *,
     channel: int,
     codec: str,
-    rate: int = 16000,
+    rate: int = RATE,
     gain: float = 0.0,
     keep_pauses: bool = False,
     ssl_context: ssl.SSLContext | None = None,
@@ -232,38 +238,47 @@ async def talk(
         _connect(url, token, ssl_context) as relay,
         relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,
     ):
-        await ws.send_json({"type": "talk", **request, "keep_pauses": keep_pauses})
-        await _until_talking(ws)
-
-        async def pump() -> None:
-            async for chunk in audio():
-                await ws.send_bytes(chunk)
-            await ws.send_json({"type": "stop"})
-
-        pumping = asyncio.ensure_future(pump())
-        try:
-            while True:
-                event = await _event(ws)
-                if event["type"] == "stopped":
-                    return event
-        finally:
-            pumping.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await pumping
+        await ws.send_json({"type": MessageType.TALK, **request, "keep_pauses": keep_pauses})
+        await _talking(ws)
+        return await _stream(ws, audio)
 
 
-async def _until_talking(ws: Any) -> None:
-    """Wait for the relay's ``talking``; its ``busy`` or ``error`` as a RelayClientError."""
-    statuses = {"forbidden": 403, "bad_request": 400}
+#: HTTP status of the relay's error codes, for `RelayClientError.status` (else 400).
+_STATUSES: dict[str, int] = {ErrorCode.FORBIDDEN: 403, ErrorCode.BAD_REQUEST: 400}
+
+
+async def _talking(ws: Any) -> None:
+    """Wait for the relay's ``talking``; `RelayClientError` for its refusal."""
     while True:
         event = await _event(ws)
-        if event["type"] == "talking":
+        if event["type"] == MessageType.TALKING:
             return
-        if event["type"] == "busy":
+        if event["type"] == MessageType.BUSY:
             raise RelayClientError(f"the relay says: {event.get('message')}", 409)
-        if event["type"] == "error":
-            status = statuses.get(event.get("code", ""), 400)
+        if event["type"] == MessageType.ERROR:
+            status = _STATUSES.get(event.get("code", ""), 400)
             raise RelayClientError(f"the relay says: {event.get('message')}", status)
+
+
+async def _stream(ws: Any, audio: Callable[[], AsyncIterator[bytes]]) -> dict[str, Any]:
+    """Send `audio`, then ``stop``; the relay's ``stopped`` event (which may come first:
+    a limit, a revoked token)."""
+
+    async def pump() -> None:
+        async for chunk in audio():
+            await ws.send_bytes(chunk)
+        await ws.send_json({"type": MessageType.STOP})
+
+    pumping = asyncio.ensure_future(pump())
+    try:
+        while True:
+            event = await _event(ws)
+            if event["type"] == MessageType.STOPPED:
+                return event
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await pumping
 
 
 async def _event(ws: Any) -> dict[str, Any]:

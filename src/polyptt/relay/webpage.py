@@ -6,19 +6,35 @@ answer of the page carries a Content-Security-Policy that allows nothing but the
 itself (no inline script or style, no other origin, no framing), so a script injected
 into the page could neither run nor send what it found anywhere. ``POST /signout``
 drops the session cookie (it needs no token: a stale cookie must always be removable).
+
+One module is not a file: ``/wire.js`` is made from `polyptt.relay.wire` and the codec
+table (`wire_module`), so the page's scripts and worklets take the relay's rate, frame,
+audio header, message types and codecs from the relay itself, never from a copy.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
+from polyptt import codecs, protocol
+from polyptt.relay import wire
 from polyptt.relay.security import COOKIE
 
-__all__ = ["CONTENT_SECURITY_POLICY", "PAGE_HEADERS", "files", "setup"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "GENERATED",
+    "PAGE_HEADERS",
+    "files",
+    "setup",
+    "wire_constants",
+    "wire_module",
+]
 
 #: Only the relay itself: scripts (worklets included), styles, the WebSocket, recordings.
 CONTENT_SECURITY_POLICY = (
@@ -46,6 +62,10 @@ _TYPES = {
 }
 
 
+#: The page's module made by the relay rather than read from ``web/``.
+GENERATED = "wire.js"
+
+
 @dataclass(frozen=True)
 class _File:
     body: bytes
@@ -53,16 +73,69 @@ class _File:
     etag: str
 
 
+def _file(name: str, body: bytes) -> _File:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    return _File(body, _TYPES["." + name.rpartition(".")[2]], etag)
+
+
 def files() -> dict[str, _File]:
-    """Every file of the page by name (flat: the page has no folders), from the package."""
+    """Every file of the page by name (flat: the page has no folders), from the package,
+    and the generated `GENERATED`."""
     files = {}
     for entry in resources.files("polyptt.relay").joinpath("web").iterdir():
         suffix = "." + entry.name.rpartition(".")[2]
         if entry.is_file() and suffix in _TYPES:
-            body = entry.read_bytes()
-            etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-            files[entry.name] = _File(body, _TYPES[suffix], etag)
+            files[entry.name] = _file(entry.name, entry.read_bytes())
+    files[GENERATED] = _file(GENERATED, wire_module().encode())
     return files
+
+
+def wire_constants() -> dict[str, Any]:
+    """What ``/wire.js`` exports, by name: JSON values from the wire and the codec table."""
+    assert wire.AUDIO_HEADER.format == ">" + "I" * len(wire.AUDIO_HEADER_FIELDS)
+    return {
+        "RATE": wire.RATE,
+        "FRAME_SAMPLES": wire.FRAME_SAMPLES,
+        "FRAME_MS": wire.FRAME_MS,
+        # unsigned 32-bit big-endian fields, in this order, then the PCM (PCM16LE)
+        "AUDIO_HEADER_BYTES": wire.AUDIO_HEADER.size,
+        "AUDIO_HEADER_FIELDS": list(wire.AUDIO_HEADER_FIELDS),
+        "WS_PATH": wire.WS_PATH,
+        "PAGES_PATH": wire.PAGES_PATH,
+        "SESSION_PATH": wire.SESSION_PATH,
+        "IDLE_CLOSE_CODE": wire.IDLE_CLOSE_CODE,
+        "IDLE_REASON": wire.IDLE_REASON,
+        "MESSAGE": {kind.name: kind.value for kind in wire.MessageType},
+        "ERROR": {code.name: code.value for code in wire.ErrorCode},
+        "CODECS": [_codec(codecs.info(name)) for name in codecs.WIRE_NAMES],
+        "LIVE_CODEC": codecs.LIVE_NAMES[0],
+        "ALERTS_MS": round(protocol.ALERT_COUNT * protocol.ALERT_INTERVAL_S * 1000),
+    }
+
+
+def _codec(info: codecs.CodecInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "description": info.description,
+        "sample_rate": info.sample_rate,
+        "frame_ms": list(info.frame_ms),
+        "live": info.live,
+    }
+
+
+def wire_module() -> str:
+    """``/wire.js``: `wire_constants` as a frozen ES module's exports."""
+    lines = [
+        "// Made by the relay from polyptt/relay/wire.py and polyptt/codecs.py: the relay's",
+        "// own wire facts (never copy them into another module).",
+        "",
+    ]
+    for name, value in wire_constants().items():
+        text = json.dumps(value)
+        if isinstance(value, (dict, list)):
+            text = f"Object.freeze({text})"
+        lines.append(f"export const {name} = {text};")
+    return "\n".join(lines) + "\n"
 
 
 def setup(app: web.Application) -> None:

@@ -13,8 +13,7 @@ import pytest
 from tests.listen.synthetic import build_page
 
 from polyptt import codecs
-from polyptt.cli.relay import _ranges
-from polyptt.protocol import CodecId, TransmitPacket
+from polyptt.protocol import CodecId, TransmitPacket, format_channels
 from polyptt.receive.receiver import Receiver
 from polyptt.receive.recorder import RECORD_KEYS, Recorder
 from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
@@ -123,7 +122,7 @@ def test_grants(scopes: set[str], channel: int, allowed: bool) -> None:
 
 
 def test_channel_ranges_are_listed_compactly() -> None:
-    assert _ranges([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
+    assert format_channels([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
 
 
 class _StalledSocket:

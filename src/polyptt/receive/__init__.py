@@ -23,4 +23,6 @@ Listeners that ship with polyptt
     :class:`~polyptt.receive.arbiter.Arbiter` (the phones' priority rules)
 Whether a new page may start on a channel others are paging (``loop`` and the relay)
     :func:`~polyptt.receive.busy.blocking_page`
+What ``polyptt listen`` does, callable without the command
+    :class:`~polyptt.receive.job.ListenJob`, :func:`~polyptt.receive.job.run`
 """

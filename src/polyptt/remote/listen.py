@@ -1,32 +1,52 @@
 """``listen --relay``: follow a relay's pages, report them, record them, play them.
 
-`follow` connects to the relay's WebSocket (`polyptt.remote.client.listen`) and, for
-each page, hands its ``page_start`` and ``page_end`` events to the caller (who prints
-``listen``'s lines from them), writes its audio and its ``page_end`` event
-(`Recordings`), and plays it (a `polyptt.audio.playback.Player`,
-with ``listen``'s rules: one page at a time by the phones' priorities), until a count of
-pages, a timeout or a signal.
+A :class:`RelayListenJob` says which relay, which channels and what to do with each
+page; :func:`run` follows the relay's WebSocket (`polyptt.remote.client.listen`) until
+`count` pages ended, `timeout` or SIGINT/SIGTERM, and returns the exit status. It does
+with the relay's pages what ``listen`` does with the phones': the lines are ``listen``'s
+(`polyptt.receive.report.Reporter`, from the relay's records), the recordings its
+(`polyptt.receive.recorder.Recorder`: ``<UTC start>_ch<NN>_<caller>.wav`` at the relay's
+rate, the relay's record of the page as the JSON), and playing follows its rules (a
+`polyptt.audio.playback.Player`: one page at a time by the phones' priorities)::
+
+    from polyptt.remote.listen import RelayListenJob, run
+
+    status = run(RelayListenJob("https://relay.example", token, count=1, play=False))
+
+Only pages whose start it saw are reported, recorded and played: one under way when it
+connects has no ``page_start`` to name its channel and caller.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
+import sys
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from polyptt.console import Console
 from polyptt.protocol import Priority, channel_priority
 from polyptt.relay.wire import RATE, MessageType
 from polyptt.remote.client import listen
 
-__all__ = ["RELAY_PREFILL_S", "Followed", "Recordings", "RelayPage", "follow"]
+if TYPE_CHECKING:
+    from polyptt.receive.recorder import Recorder
+
+__all__ = [
+    "RELAY_PREFILL_S",
+    "Followed",
+    "RelayListenJob",
+    "RelayPage",
+    "follow",
+    "run",
+]
 
 #: Jitter buffer of pages played from the relay: its audio crosses the internet and an
 #: event loop or two, not one LAN, so it arrives less evenly than multicast does (with
@@ -34,42 +54,75 @@ __all__ = ["RELAY_PREFILL_S", "Followed", "Recordings", "RelayPage", "follow"]
 RELAY_PREFILL_S = 0.2
 
 
-class Recordings:
-    """Each page's audio from the relay as DIR/relay-ID.wav + its ``page_end`` event as
-    DIR/relay-ID.json.
+@dataclass(frozen=True)
+class RelayListenJob:
+    """What to follow on the relay at `url` with `token`, and what to do with the
+    pages (``listen --relay``'s options): `channels` None hears every channel the token
+    may; `play` None plays if an output device exists."""
+
+    url: str
+    token: str
+    channels: frozenset[int] | None = None
+    play: bool | None = None
+    record: Path | None = None
+    as_json: bool = False
+    count: int | None = None
+    timeout: float | None = None
+
+
+def run(job: RelayListenJob, console: Console | None = None, out: TextIO | None = None) -> int:
+    """Follow the relay as `job` says; the exit status.
+
+    Pages are reported on `out` (standard output by default). The status is 0 when done
+    (`count`, `timeout`), 1 if a recording could not be written, 128 + the signal that
+    stopped the run; recordings are finalized and the last page played first.
 
     Raises
     ------
-    OSError
-        If `directory` cannot be created.
+    polyptt.errors.BadInput
+        For a directory that cannot be recorded into.
+    polyptt.remote.failures.RelayClientError
+        The relay could not be reached, refused, or closed the connection.
     """
+    from polyptt.receive.job import open_player, open_recorder
+    from polyptt.receive.report import Reporter
 
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self.open: dict[int, wave.Wave_write] = {}
+    console = console if console is not None else Console()
+    reporter = Reporter(out or sys.stdout, as_json=job.as_json)
+    recorder = None if job.record is None else open_recorder(job.record, console)
+    player = open_player(job.play, console, prefill_s=RELAY_PREFILL_S)
 
-    def audio(self, page: int, pcm: bytes) -> None:
-        writer = self.open.get(page)
-        if writer is None:
-            writer = wave.open(str(self.directory / f"relay-{page}.wav"), "wb")  # noqa: SIM115
-            writer.setnchannels(1)
-            writer.setsampwidth(2)
-            writer.setframerate(RATE)
-            self.open[page] = writer
-        writer.writeframesraw(pcm)
+    def page_line(event: dict[str, Any]) -> None:
+        fields = {k: v for k, v in event.items() if k != "type"}
+        if event["type"] == MessageType.PAGE_START:
+            reporter.started(fields)
+        else:
+            reporter.ended(fields)
 
-    def ended(self, event: dict[str, Any]) -> None:
-        writer = self.open.pop(event["id"], None)
-        if writer is not None:
-            writer.close()
-        path = self.directory / f"relay-{event['id']}.json"
-        path.write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
-
-    def close(self) -> None:
-        for writer in self.open.values():
-            writer.close()
-        self.open.clear()
+    status = 1
+    channels = None if job.channels is None else sorted(job.channels)
+    try:
+        followed = follow(
+            job.url,
+            job.token,
+            channels=channels,
+            say=console.info,
+            page_line=page_line,
+            player=player,
+            recorder=recorder,
+            count=job.count,
+            timeout=job.timeout,
+        )
+        status = 0 if followed.signal is None else 128 + followed.signal
+    finally:
+        if player is not None:
+            # as listen: the last page plays to its end unless a signal stopped the run
+            signum = player.close(wait=status == 0)
+            status = status if signum is None else 128 + signum
+    console.info(f"{followed.ended} pages ended")
+    if status == 0 and recorder is not None and recorder.failures:
+        return 1  # the recordings were the point: one that failed fails the run
+    return status
 
 
 @dataclass(frozen=True)
@@ -107,22 +160,23 @@ def follow(
     say: Callable[[str], None],
     page_line: Callable[[dict[str, Any]], None],
     player: Any = None,
-    recordings: Recordings | None = None,
+    recorder: Recorder | None = None,
     count: int | None = None,
     timeout: float | None = None,
 ) -> Followed:
     """Follow the relay's pages until `count` of them ended, `timeout` or SIGINT/SIGTERM.
 
     `say` gets who the relay knows us as; `page_line` every ``page_start`` and
-    ``page_end`` event (after `player` and before `recordings` were told of it).
-    `player` (a `Player`, or None) and `recordings` are the caller's to close.
+    ``page_end`` event (after `player` and `recorder` were told of it). `player` (a
+    `Player`, or None) is the caller's to close; the pages `recorder` still records at
+    the end are closed as ``listen`` closes them, ``interrupted``.
 
     Raises
     ------
     polyptt.remote.client.RelayClientError
         The relay could not be reached, refused, or closed the connection.
     """
-    follower = _Follower(url, say, page_line, player, recordings, count)
+    follower = _Follower(url, say, page_line, player, recorder, count)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -139,7 +193,10 @@ def follow(
             stop=follower.stop,
         )
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        follower.close_recordings()
     return Followed(follower.ended, follower.signal)
 
 
@@ -152,18 +209,18 @@ class _Follower:
         say: Callable[[str], None],
         page_line: Callable[[dict[str, Any]], None],
         player: Any,
-        recordings: Recordings | None,
+        recorder: Recorder | None,
         count: int | None,
     ) -> None:
         self.url = url
         self.say = say
         self.page_line = page_line
         self.player = player
-        self.recordings = recordings
+        self.recorder = recorder
         self.count = count
         self.ended = 0
         self.signal: int | None = None
-        self.playing: dict[int, RelayPage] = {}
+        self.pages: dict[int, tuple[RelayPage, dict[str, Any]]] = {}  # started, not ended
         self.stop = asyncio.Event()
 
     def on_signal(self, signum: int) -> None:
@@ -175,25 +232,59 @@ class _Follower:
         kind = event.get("type")
         if kind == MessageType.HELLO:
             self.say(f"listening through {self.url} as {event.get('name')}")
-        if kind not in (MessageType.PAGE_START, MessageType.PAGE_END):
-            return
-        if self.player is not None:
-            if kind == MessageType.PAGE_START:
-                self.playing[event["id"]] = page = RelayPage(event["id"], event["channel"])
-                self.player.page_started(page)
-            elif event["id"] in self.playing:
-                self.player.page_ended(self.playing.pop(event["id"]))
-        self.page_line(event)
-        if kind == MessageType.PAGE_END:
-            if self.recordings is not None:
-                self.recordings.ended(event)
-            self.ended += 1
-            if self.count is not None and self.ended >= self.count:
-                self.stop.set()
+        if kind == MessageType.PAGE_START:
+            self._started(event)
+        elif kind == MessageType.PAGE_END:
+            self._ended(event)
 
-    def on_audio(self, page: int, pcm: bytes) -> None:
-        if self.recordings is not None:
-            self.recordings.audio(page, pcm)
-        if self.player is not None and page in self.playing:
-            samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
-            self.player.page_audio(self.playing[page], samples, time.time())
+    def _started(self, event: dict[str, Any]) -> None:
+        page = RelayPage(event["id"], event["channel"])
+        record = {k: v for k, v in event.items() if k != "type"}
+        self.pages[page.key] = (page, record)
+        if self.player is not None:
+            self.player.page_started(page)
+        if self.recorder is not None:
+            start = _timestamp(event.get("start"))
+            self.recorder.open(page.key, start, page.channel, str(event.get("caller_id", "")))
+        self.page_line(event)
+
+    def _ended(self, event: dict[str, Any]) -> None:
+        started = self.pages.pop(event["id"], None)
+        if started is not None and self.player is not None:
+            self.player.page_ended(started[0])
+        if self.recorder is not None:
+            self.recorder.close(event["id"], {k: v for k, v in event.items() if k != "type"})
+        self.page_line(event)
+        self.ended += 1
+        if self.count is not None and self.ended >= self.count:
+            self.stop.set()
+
+    def on_audio(self, key: int, pcm: bytes) -> None:
+        started = self.pages.get(key)
+        if started is None:
+            return
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+        if self.recorder is not None:
+            self.recorder.write(key, samples, RATE)
+        if self.player is not None:
+            self.player.page_audio(started[0], samples, time.time())
+
+    def close_recordings(self) -> None:
+        """Finish the recordings of pages still under way, ``interrupted`` as
+        ``listen``'s (their JSON says the WAV beside it is complete)."""
+        from polyptt.receive.recorder import iso_utc
+
+        if self.recorder is None:
+            return
+        end = iso_utc(time.time())
+        for key, (_page, record) in self.pages.items():
+            self.recorder.close(key, {**record, "end": end, "end_reason": "interrupted"})
+
+
+def _timestamp(iso: Any) -> float:
+    """The relay's ``start`` (UTC ISO 8601, ``...Z``) in seconds since the epoch; now if
+    it has none."""
+    try:
+        return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()

@@ -15,6 +15,9 @@ Send a page
     :func:`~polyptt.send.pacing.send_page` (blocking), :func:`~polyptt.send.pacing.send_page_async`
     (asyncio), :class:`~polyptt.send.pacer_thread.PacerThread` (asyncio, many pages from
     one real-time thread: the relay), :class:`~polyptt.send.pacing.PageReport`
+What ``polyptt send`` does, callable without the command
+    :class:`~polyptt.send.job.SendJob`, :func:`~polyptt.send.job.run` (sink choice, the
+    JSON summary)
 """
 
 from polyptt.send.pacer_thread import PacerThread

@@ -212,11 +212,18 @@ async def _run(
 
     from polyptt.relay import create_app
     from polyptt.relay.security import AccessLogger
+    from polyptt.relay.serving import REQUEST_HEADER_S, ThrottledErrors
     from polyptt.relay.startup import startup_line
     from polyptt.transport import NetworkError
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
+    asyncio.get_running_loop().set_exception_handler(ThrottledErrors())
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        handle_signals=False,
+        keepalive_timeout=REQUEST_HEADER_S,  # also bounds the wait for the first headers
+    )
     try:
         await runner.setup()
     except (NetworkError, OSError) as exc:
@@ -233,7 +240,7 @@ async def _run(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await _start_site(runner, host, port, context)
+        await _start_site(runner, host, port, context, settings.config)
         if console.verbosity >= 0:  # not a warning: no "Warning:", but -q keeps it quiet
             click.echo(startup_line(settings, host, port), err=True)
         await stopped.wait()
@@ -243,12 +250,20 @@ async def _run(
 
 
 async def _start_site(
-    runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext | None
+    runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext | None, config: Any
 ) -> None:
-    from aiohttp import web
+    from polyptt.relay.serving import GuardedSite
 
+    site = GuardedSite(
+        runner,
+        host,
+        port,
+        ssl_context=context,
+        per_address=config.limits.connections_per_address,
+        exempt=frozenset(config.trusted_proxies),
+    )
     try:
-        await web.TCPSite(runner, host, port, ssl_context=context).start()
+        await site.start()
     except OSError as exc:
         raise options.NetworkFailure(f"cannot serve on {host}:{port}: {_reason(exc)}") from None
 

@@ -1,0 +1,167 @@
+"""The relay's listening socket: bounded against connections that never ask anything.
+
+Without these, about a thousand silent TCP connections (no token needed) used every
+file descriptor a systemd service gets by default, and the relay stopped answering
+anyone while asyncio logged a traceback per failed ``accept()``. Three bounds:
+
+* a cap on connections open at once from one address (`CappedListener`), applied at
+  ``accept()``, before any TLS handshake, so it holds whether or not the relay serves
+  TLS itself; addresses in ``trusted_proxies`` (a reverse proxy carries everyone) are
+  exempt;
+* a deadline for the request headers and for an idle keep-alive connection
+  (`REQUEST_HEADER_S`, aiohttp's ``keepalive_timeout``, which starts at accept and is
+  not renewed by a byte now and then) and for the TLS handshake (`TLS_HANDSHAKE_S`);
+* the loop's "out of system resource" errors (EMFILE at ``accept()``) logged at most
+  once a minute with a count (`ThrottledErrors`), not once per accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import time
+from typing import Any
+
+from aiohttp import web
+
+__all__ = [
+    "ERROR_LOG_PERIOD_S",
+    "REQUEST_HEADER_S",
+    "TLS_HANDSHAKE_S",
+    "CappedListener",
+    "GuardedSite",
+    "ThrottledErrors",
+]
+
+#: Seconds a connection may take to send its request headers, or stay idle between
+#: requests, before it is closed.
+REQUEST_HEADER_S = 10.0
+#: Seconds a TLS handshake may take.
+TLS_HANDSHAKE_S = 10.0
+#: Resource-pressure errors of the event loop are logged at most once per this period.
+ERROR_LOG_PERIOD_S = 60.0
+
+log = logging.getLogger("polyptt.relay")
+
+
+class _CountedSocket(socket.socket):
+    """An accepted connection that gives its address's slot back when closed."""
+
+    _listener: CappedListener | None = None
+    _address = ""
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.release(self._address)
+        super().close()
+
+
+class CappedListener(socket.socket):
+    """A listening socket that closes at once connections beyond `per_address`.
+
+    asyncio calls ``accept()`` on the socket it serves; this one counts the open
+    connections of each peer address and refuses (accepts and closes) the excess, so a
+    single address cannot hold more than `per_address` descriptors.
+    """
+
+    def __init__(self, family: int, per_address: int, exempt: frozenset[str]) -> None:
+        super().__init__(family, socket.SOCK_STREAM)
+        self.per_address = per_address
+        self.exempt = exempt
+        self.open: collections.Counter[str] = collections.Counter()
+        self.refused = 0
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        while True:  # BlockingIOError ends the loop: nothing more waiting
+            fd, address = self._accept()  # type: ignore[attr-defined]
+            host = str(address[0])
+            if host in self.exempt or self.open[host] < self.per_address:
+                break
+            socket.close(fd)
+            self.refused += 1
+        conn = _CountedSocket(self.family, self.type, self.proto, fileno=fd)
+        conn._listener, conn._address = self, host
+        self.open[host] += 1
+        return conn, address
+
+    def release(self, host: str) -> None:
+        self.open[host] -= 1
+        if self.open[host] <= 0:
+            del self.open[host]
+
+
+class GuardedSite(web.TCPSite):
+    """aiohttp's TCP site on a `CappedListener`, with a TLS handshake deadline."""
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        per_address: int,
+        exempt: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(runner, host, port, **kwargs)
+        self._per_address = per_address
+        self._exempt = exempt
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        family = socket.AF_INET6 if ":" in (self._host or "") else socket.AF_INET
+        sock = CappedListener(family, self._per_address, self._exempt)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host or "0.0.0.0", self._port or 0))
+            sock.listen(self._backlog)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._server = await loop.create_server(
+            server,
+            sock=sock,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            ssl_handshake_timeout=TLS_HANDSHAKE_S if self._ssl_context else None,
+        )
+        self._bound_port = sock.getsockname()[1]
+
+
+class ThrottledErrors:
+    """An event-loop exception handler that logs resource pressure once a period.
+
+    asyncio reports every failed ``accept()`` (EMFILE, ENFILE, ENOBUFS, ENOMEM) with a
+    traceback; under a connection flood that was megabytes a minute. Those are counted
+    and summed up once per `period_s`; anything else goes to the default handler.
+    """
+
+    def __init__(self, period_s: float = ERROR_LOG_PERIOD_S) -> None:
+        self.period_s = period_s
+        self.suppressed = 0
+        self._last = -period_s
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if "out of system resource" not in str(context.get("message", "")):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self._last < self.period_s:
+            self.suppressed += 1
+            return
+        self._last = now
+        exc = context.get("exception")
+        log.error(
+            "cannot accept connections: %s (%d more such errors in the last %.0f s)",
+            getattr(exc, "strerror", None) or exc or context.get("message"),
+            self.suppressed,
+            self.period_s,
+        )
+        self.suppressed = 0

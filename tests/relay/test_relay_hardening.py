@@ -7,18 +7,28 @@ real sockets on the namespaced loopback (`tests.relay.harness.app_client`).
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import resource
 import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.relay.harness import start_relay, write_config
+from multidict import CIMultiDict
+from tests.relay.harness import (
+    add_token,
+    app_client,
+    settings,
+    start_relay,
+    write_config,
+)
 from tests.udp_capture import free_port
 
 from polyptt.relay.serving import REQUEST_HEADER_S
+from polyptt.relay.state import RELAY
 
 pytestmark = pytest.mark.network
 
@@ -88,3 +98,93 @@ def test_silent_connections_from_one_address_do_not_stop_the_relay(tmp_path: Pat
     assert slowest < 1.0
     assert log_growth < 100_000
     assert closed
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _status(client: Any, path: str, headers: Any = None) -> int:
+    async with client.get(path, headers=headers) as answer:
+        await answer.read()
+        return int(answer.status)
+
+
+def _run_in_process(tmp_path: Path, text: str, check: Any) -> None:
+    """Serve the relay (configuration `text`) in this process; `check(client, token)`
+    with a listen token."""
+    config = write_config(tmp_path / "relay", text)
+    token = add_token(config, "Listener", "listen")
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port())) as client:
+            await check(client, token)
+
+    asyncio.run(main())
+
+
+BANS = 'trusted_proxies = ["127.0.0.1"]\n[limits]\nlogin_failures = 3\n'
+
+
+def test_requests_without_credentials_do_not_ban_but_wrong_tokens_do(tmp_path: Path) -> None:
+    """Ten token-less GET /metrics (an <img> anywhere) leave the address free to use its
+    valid token; three presented-and-wrong tokens ban it (429)."""
+
+    async def check(client: Any, token: str) -> None:
+        statuses = [await _status(client, "/metrics") for _ in range(10)]
+        assert statuses == [401] * 10
+        assert await _status(client, "/api/v1/pages", _bearer(token)) == 200
+        wrong = [await _status(client, "/metrics", _bearer("wrong")) for _ in range(3)]
+        assert wrong == [401] * 3
+        assert await _status(client, "/api/v1/pages", _bearer(token)) == 429
+
+    _run_in_process(tmp_path, BANS, check)
+
+
+def test_a_ban_survives_five_thousand_other_addresses_failing(tmp_path: Path) -> None:
+    """An address banned through a trusted proxy stays banned while 5,000 other
+    addresses fail once each (the table is bounded, but never by lifting a ban). The
+    5,000 failures are counted by the relay's own `login_failed`, as the middleware
+    does, to keep the test short; the ban is made and checked over HTTP."""
+
+    async def check(client: Any, token: str) -> None:
+        banned = {"X-Forwarded-For": "198.51.100.7"}
+        for _ in range(3):
+            assert await _status(client, "/metrics", {**banned, **_bearer("wrong")}) == 401
+        relay = client.server.app[RELAY]
+        for index in range(5000):
+            relay.login_failed(f"10.{index >> 8}.{index & 255}.1")
+        assert await _status(client, "/api/v1/pages", {**banned, **_bearer(token)}) == 429
+        other = {"X-Forwarded-For": "198.51.100.8"}
+        assert await _status(client, "/api/v1/pages", {**other, **_bearer(token)}) == 200
+        assert len(relay.failures) <= 4096
+
+    _run_in_process(tmp_path, BANS, check)
+
+
+@pytest.mark.parametrize(
+    ("lines", "client_address"),
+    [
+        (["198.51.100.66", "203.0.113.9"], "203.0.113.9"),  # the proxy's own line, last
+        (["198.51.100.66, 203.0.113.9"], "203.0.113.9"),  # the proxy appended
+        (["198.51.100.66, 203.0.113.9, 10.0.0.5"], "203.0.113.9"),  # two trusted proxies
+    ],
+    ids=["second line", "appended", "chained proxies"],
+)
+def test_forwarded_for_is_the_right_most_untrusted_hop(
+    tmp_path: Path, lines: list[str], client_address: str
+) -> None:
+    """Behind proxies that add to X-Forwarded-For, the client is the right-most address
+    that is not a trusted proxy, not what the client wrote first (198.51.100.66)."""
+    text = 'trusted_proxies = ["127.0.0.1", "10.0.0.5"]\n'
+    config_events: list[dict[str, Any]] = []
+
+    async def check(client: Any, _token: str) -> None:
+        headers = CIMultiDict([("X-Forwarded-For", line) for line in lines])
+        headers.add("Authorization", "Bearer wrong")
+        assert await _status(client, "/metrics", headers) == 401
+        config_events.extend(client.server.app[RELAY].audit.events)
+
+    _run_in_process(tmp_path, text, check)
+    refused = [e for e in config_events if e["event"] == "login_refused"]
+    assert [e["remote"] for e in refused] == [client_address]

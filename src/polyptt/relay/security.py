@@ -52,23 +52,51 @@ def grant_of(request: web.Request) -> tuple[Grant, str]:
     return request[_GRANT], request[_DIGEST]
 
 
-def _forwarded(request: web.BaseRequest, header: str) -> str | None:
-    """The last value of `header`, if the peer is a trusted proxy and it has one."""
+def _trusted(request: web.BaseRequest) -> tuple[str, ...]:
+    """The configured trusted proxies; () when the peer is not one of them."""
     app = request.app if isinstance(request, web.Request) else None
     trusted = app[RELAY].settings.config.trusted_proxies if app is not None else ()
-    value = request.headers.get(header)
-    if value and request.remote in trusted:
-        return value.rsplit(",", 1)[-1].strip() or None
+    return trusted if request.remote in trusted else ()
+
+
+def _forwarded(request: web.BaseRequest, header: str) -> str | None:
+    """The last value of `header`, if the peer is a trusted proxy and it has one."""
+    values = request.headers.getall(header, [])
+    if values and _trusted(request):
+        return values[-1].rsplit(",", 1)[-1].strip() or None
     return None
 
 
+def _forwarded_for(request: web.BaseRequest) -> str | None:
+    """The client a trusted proxy names: the right-most ``X-Forwarded-For`` hop that is
+    not itself a trusted proxy, across every such header line.
+
+    A client may send its own ``X-Forwarded-For``; a proxy appends to it or adds a line
+    after it, so only what lies right of the last untrusted hop was written by a proxy
+    we trust. (If every hop is a trusted proxy, the left-most is the client.)
+    """
+    trusted = _trusted(request)
+    if not trusted:
+        return None
+    hops = [
+        hop.strip()
+        for line in request.headers.getall("X-Forwarded-For", [])
+        for hop in line.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return hops[0] if hops else None
+
+
 def client_address(request: web.BaseRequest) -> str:
-    """The client's address: the peer's, or the last hop a trusted proxy forwarded.
+    """The client's address: the peer's, or the one trusted proxies forwarded.
 
     Only a proxy listed in ``trusted_proxies`` may say who the client is: anyone else
     could write ``X-Forwarded-For`` to dodge a ban or blame another address.
     """
-    return _forwarded(request, "X-Forwarded-For") or request.remote or "unknown"
+    return _forwarded_for(request) or request.remote or "unknown"
 
 
 def client_scheme(request: web.BaseRequest) -> str:
@@ -128,7 +156,8 @@ async def auth_middleware(
         return json_error(401, "not signed in", **{"WWW-Authenticate": "Bearer"})
     grant = None if token is None else relay.store.check(token)
     if grant is None:
-        relay.login_failed(remote)
+        if token is not None:  # no credentials (an <img> on any page) is no failed login
+            relay.login_failed(remote)
         relay.audit.log(
             "login_refused",
             remote=remote,

@@ -8,6 +8,7 @@ real sockets on the namespaced loopback (`tests.relay.harness.app_client`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import resource
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 from multidict import CIMultiDict
+from tests.relay.audio import CHIME
 from tests.relay.harness import (
     add_token,
     app_client,
@@ -29,6 +31,7 @@ from tests.udp_capture import free_port
 
 from polyptt.relay.serving import REQUEST_HEADER_S
 from polyptt.relay.state import RELAY
+from polyptt.relay.wire import AUDIO_HEADER
 
 pytestmark = pytest.mark.network
 
@@ -188,3 +191,67 @@ def test_forwarded_for_is_the_right_most_untrusted_hop(
     _run_in_process(tmp_path, text, check)
     refused = [e for e in config_events if e["event"] == "login_refused"]
     assert [e["remote"] for e in refused] == [client_address]
+
+
+async def _listener(client: Any, token: str) -> Any:
+    ws = await client.ws_connect("/api/v1/ws", headers=_bearer(token))
+    assert (await ws.receive_json(timeout=10))["type"] == "hello"
+    await ws.send_json({"type": "listen"})
+    return ws
+
+
+async def _events(ws: Any, until_s: float) -> list[tuple[str, int]]:
+    """(event type or "audio", page id) of what `ws` receives for `until_s` seconds."""
+    seen: list[tuple[str, int]] = []
+    with contextlib.suppress(asyncio.TimeoutError):
+        async with asyncio.timeout(until_s):
+            while True:
+                message = await ws.receive()
+                if message.type.name == "BINARY":
+                    seen.append(("audio", AUDIO_HEADER.unpack_from(message.data)[0]))
+                else:
+                    event = message.json()
+                    seen.append((event["type"], event.get("id", 0)))
+    return seen
+
+
+def test_pages_to_a_target_are_seen_only_by_tokens_granted_it(tmp_path: Path) -> None:
+    """A page to the named phone "desk" reaches (events, audio, list, WAV) a token
+    granted "desk" and one granted all targets, not a listen-only token without it.
+    (In the namespace the relay also hears its own unicast back as a LAN page, which
+    everyone may hear; only the sent page's id is looked at.)"""
+    config = write_config(tmp_path / "relay", '[targets]\ndesk = "127.0.0.9"\n')
+    boss = add_token(config, "Boss", "talk,listen", targets=["desk"])
+    tokens = {
+        "granted": add_token(config, "Desk", "listen", targets=["desk"]),
+        "all": add_token(config, "All", "listen", targets=None),
+        "none": add_token(config, "Listener", "listen"),
+    }
+
+    async def main() -> dict[str, tuple[list[str], int, int]]:
+        relay_settings = settings(config, free_port(), record=tmp_path / "rec")
+        async with app_client(relay_settings) as client:
+            sockets = {name: await _listener(client, t) for name, t in tokens.items()}
+            async with client.post(
+                "/api/v1/pages?channel=26&target=desk",
+                data=CHIME.read_bytes(),
+                headers=_bearer(boss),
+            ) as answer:
+                assert answer.status == 202, await answer.text()
+                page_id = (await answer.json())["page"]
+            seen = await asyncio.gather(*(_events(ws, 4.0) for ws in sockets.values()))
+            found = {}
+            for (name, token), events in zip(tokens.items(), seen, strict=True):
+                async with client.get("/api/v1/pages", headers=_bearer(token)) as answer:
+                    pages = (await answer.json())["pages"]
+                listed = [p["id"] for p in pages].count(page_id)
+                wav = await _status(client, f"/api/v1/pages/{page_id}.wav", _bearer(token))
+                kinds = sorted({kind for kind, page in events if page == page_id})
+                found[name] = (kinds, listed, wav)
+            for ws in sockets.values():
+                await ws.close()
+            return found
+
+    found = asyncio.run(main())
+    heard = (["audio", "page_end", "page_start"], 1, 200)
+    assert found == {"granted": heard, "all": heard, "none": ([], 0, 404)}

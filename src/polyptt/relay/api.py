@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay import requests
-from polyptt.relay.hub import Metrics
+from polyptt.relay.hub import Metrics, visible
 from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.wire import PAGES_PATH, RATE, SESSION_PATH
@@ -85,7 +85,8 @@ async def list_pages(request: web.Request) -> web.StreamResponse:
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
     relay = request.app[RELAY]
-    return web.json_response({"pages": list(reversed(relay.hub.recent.values()))})
+    pages = [r for r in reversed(relay.hub.recent.values()) if visible(grant, r)]
+    return web.json_response({"pages": pages})
 
 
 async def page_wav(request: web.Request) -> web.StreamResponse:
@@ -93,8 +94,10 @@ async def page_wav(request: web.Request) -> web.StreamResponse:
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
     relay = request.app[RELAY]
-    path: Path | None = relay.hub.recordings.get(int(request.match_info["id"]))
-    if path is None or not path.is_file():
+    page_id = int(request.match_info["id"])
+    path: Path | None = relay.hub.recordings.get(page_id)
+    record = relay.hub.recent.get(page_id)
+    if path is None or not path.is_file() or record is None or not visible(grant, record):
         return json_error(404, "no such recording")
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 

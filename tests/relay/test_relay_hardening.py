@@ -23,6 +23,7 @@ from tests.relay.audio import CHIME
 from tests.relay.harness import (
     add_token,
     app_client,
+    revoke_token,
     settings,
     start_relay,
     write_config,
@@ -255,3 +256,114 @@ def test_pages_to_a_target_are_seen_only_by_tokens_granted_it(tmp_path: Path) ->
     found = asyncio.run(main())
     heard = (["audio", "page_end", "page_start"], 1, 200)
     assert found == {"granted": heard, "all": heard, "none": ([], 0, 404)}
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    """What the relay answers to the bytes `data` sent on a new connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        return sock.recv(200)
+
+
+def test_bad_requests_leave_one_escaped_line_each_and_no_token(tmp_path: Path) -> None:
+    """Against the relay process with -v: a 9 KB URL carrying ?token= is logged without
+    the token; a path with CR/LF cannot write a line of its own; requests the parser
+    refuses are each logged on one line (no traceback from the access logger)."""
+    config = write_config(tmp_path / "relay")
+    relay = start_relay(config, udp_port=free_port())
+    port = int(relay.url.rsplit(":", 1)[1])
+    try:
+        long_url = b"GET /api/v1/ws?token=SECRETTOKEN" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n"
+        fake = b"GET /x%0d%0a6.6.6.6%20%22GET%20/admin%22%20200 HTTP/1.1\r\nHost: x\r\n\r\n"
+        malformed = [
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+            b"GET http://[::1 HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",  # no Host
+        ]
+        answers = [_raw(port, data)[:12] for data in [long_url, fake, *malformed]]
+        assert _healthz_s(port) < 1.0
+        time.sleep(0.3)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert answers == [b"HTTP/1.0 400", b"HTTP/1.1 404"] + [b"HTTP/1.0 400"] * 3
+    log = relay.stderr.read_text()
+    assert "SECRETTOKEN" not in log
+    assert not [line for line in log.splitlines() if line.startswith("6.6.6.6")]
+    assert '"GET /x\\x0d\\x0a6.6.6.6 \\x22GET /admin\\x22 200" 404' in log
+    assert "Traceback" not in log
+    assert log.count("Error handling request") == 4
+
+
+def test_deeply_nested_json_is_answered_with_an_error(tmp_path: Path) -> None:
+    """A WebSocket message of JSON nested 2,000 deep gets a bad_json error and the
+    connection stays usable (it ended with an uncaught RecursionError)."""
+
+    async def check(client: Any, token: str) -> None:
+        ws = await client.ws_connect("/api/v1/ws", headers=_bearer(token))
+        assert (await ws.receive_json(timeout=10))["type"] == "hello"
+        await ws.send_str("[" * 2000 + "]" * 2000)
+        error = await ws.receive_json(timeout=10)
+        assert (error["type"], error["code"]) == ("error", "bad_json")
+        await ws.send_json({"type": "listen"})
+        assert (await ws.receive_json(timeout=10))["type"] == "listening"
+        await ws.close()
+
+    _run_in_process(tmp_path, "[limits]\nmax_message_bytes = 8192\n", check)
+
+
+def test_signout_needs_the_relays_origin_and_ends_the_session(tmp_path: Path) -> None:
+    """The session cookie holds a session id, not the token; POST /signout from another
+    site (or with no Origin) is 403 and the session still works; from the relay's own
+    page it ends the session, which then no longer opens anything."""
+
+    async def check(client: Any, token: str) -> None:
+        async with client.post("/api/v1/session", headers=_bearer(token)) as answer:
+            assert answer.status == 200
+            session = answer.cookies["polyptt_session"].value
+        assert len(session) >= 40
+        assert token not in session
+        own = f"http://127.0.0.1:{client.port}"
+        for origin in ({"Origin": "https://evil.example"}, {}):
+            async with client.post("/signout", headers=origin) as answer:
+                assert answer.status == 403
+        assert await _status(client, "/api/v1/pages") == 200  # the cookie alone
+        async with client.post("/signout", headers={"Origin": own}) as answer:
+            assert answer.status == 204
+        client.session.cookie_jar.update_cookies({"polyptt_session": session})
+        assert await _status(client, "/api/v1/pages") == 401
+
+    _run_in_process(tmp_path, "", check)
+
+
+def test_a_revoked_token_ends_its_sessions(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Listener", "listen")
+
+    async def main() -> tuple[int, int]:
+        async with app_client(settings(config, free_port())) as client:
+            async with client.post("/api/v1/session", headers=_bearer(token)) as answer:
+                assert answer.status == 200
+            before = await _status(client, "/api/v1/pages")
+            revoke_token(config, "Listener")
+            add_token(config, "Other", "listen")
+            return before, await _status(client, "/api/v1/pages")
+
+    assert asyncio.run(main()) == (200, 401)
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
+def test_hsts_under_tls_and_no_library_version_in_server(tmp_path: Path, tls: bool) -> None:
+    """Served over TLS, every answer carries Strict-Transport-Security (not over plain
+    HTTP, where a proxy's TLS is the proxy's to declare); `Server` names no version."""
+    config = write_config(tmp_path / "relay")
+
+    async def main() -> Any:
+        async with (
+            app_client(settings(config, free_port(), tls=tls)) as client,
+            client.get("/healthz") as answer,
+        ):
+            return answer.headers
+
+    headers = asyncio.run(main())
+    assert headers.get("Strict-Transport-Security") == ("max-age=31536000" if tls else None)
+    assert headers["Server"] == "polyptt-relay"

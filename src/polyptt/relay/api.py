@@ -21,7 +21,14 @@ from aiohttp import web
 
 from polyptt.relay import requests
 from polyptt.relay.hub import Metrics, visible
-from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
+from polyptt.relay.security import (
+    COOKIE,
+    client_address,
+    client_scheme,
+    grant_of,
+    json_error,
+    new_session,
+)
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.wire import PAGES_PATH, RATE, SESSION_PATH
 
@@ -103,8 +110,9 @@ async def page_wav(request: web.Request) -> web.StreamResponse:
 
 
 async def start_session(request: web.Request) -> web.StreamResponse:
-    """Turn a Bearer token into the browser cookie (HttpOnly, SameSite=Strict)."""
-    grant, _ = grant_of(request)
+    """Turn a Bearer token into a session: its id in the browser cookie (HttpOnly,
+    SameSite=Strict); the token itself stays with the browser's script no longer."""
+    grant, digest = grant_of(request)
     relay = request.app[RELAY]
     header = request.headers.get("Authorization", "")
     token = header.partition(" ")[2].strip()
@@ -113,7 +121,7 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     response = web.json_response({"name": grant.name, "scopes": sorted(grant.scopes)})
     response.set_cookie(
         COOKIE,
-        token,
+        new_session(request, digest),  # a session id: the token never enters a cookie
         httponly=True,
         secure=relay.settings.tls or client_scheme(request) == "https",
         samesite="Strict",

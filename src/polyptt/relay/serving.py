@@ -11,6 +11,7 @@ anyone while asyncio logged a traceback per failed ``accept()``. Three bounds:
 * a deadline for the request headers and for an idle keep-alive connection
   (`REQUEST_HEADER_S`, aiohttp's ``keepalive_timeout``, which starts at accept and is
   not renewed by a byte now and then) and for the TLS handshake (`TLS_HANDSHAKE_S`);
+* a bad request's error logged as one line without its ``?token=`` (`RequestErrorFilter`);
 * the loop's "out of system resource" errors (EMFILE at ``accept()``) logged at most
   once a minute with a count (`ThrottledErrors`), not once per accept.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import socket
 import time
 from typing import Any
@@ -32,7 +34,10 @@ __all__ = [
     "TLS_HANDSHAKE_S",
     "CappedListener",
     "GuardedSite",
+    "RequestErrorFilter",
     "ThrottledErrors",
+    "install_log_filters",
+    "redact",
 ]
 
 #: Seconds a connection may take to send its request headers, or stay idle between
@@ -165,3 +170,37 @@ class ThrottledErrors:
             self.period_s,
         )
         self.suppressed = 0
+
+
+_SECRET = re.compile(r"(token=)[^&\s'\"]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with every ``token=VALUE`` made ``token=[redacted]``."""
+    return _SECRET.sub(r"\1[redacted]", text)
+
+
+class RequestErrorFilter(logging.Filter):
+    """aiohttp's "Error handling request" records as one line, without secrets.
+
+    A request the parser refuses (a URL over 8 KiB, a bad header) was logged with a
+    traceback whose message quoted the request line, ``?token=`` included. The record
+    becomes one line, the exception's first line appended, every token redacted; such
+    errors are the client's, not the relay's, so no traceback is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            reason = " ".join(str(record.exc_info[1]).split())
+            message = f"{message}: {type(record.exc_info[1]).__name__}: {reason[:300]}"
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = redact(message), ()
+        return True
+
+
+def install_log_filters() -> None:
+    """Put `RequestErrorFilter` on the loggers aiohttp reports bad requests to."""
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+        logging.getLogger(name).addFilter(RequestErrorFilter())

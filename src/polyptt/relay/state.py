@@ -76,6 +76,8 @@ class Relay:
     failures: dict[str, collections.deque[float]] = field(default_factory=dict)
     connections: collections.Counter[str] = field(default_factory=collections.Counter)
     clients: set[Connection] = field(default_factory=set)
+    #: Browser session id -> its token's digest (`polyptt.relay.security.new_session`).
+    sessions: collections.OrderedDict[str, str] = field(default_factory=collections.OrderedDict)
 
     def banned(self, remote: str) -> bool:
         """True if `remote` failed to log in too often lately."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from multidict import CIMultiDict
+from tests.listen.harness import polyptt
 from tests.relay.audio import CHIME
 from tests.relay.harness import (
     add_token,
@@ -30,6 +31,8 @@ from tests.relay.harness import (
 )
 from tests.udp_capture import free_port
 
+from polyptt.relay import load_config
+from polyptt.relay.auth import TokenStore
 from polyptt.relay.serving import REQUEST_HEADER_S
 from polyptt.relay.state import RELAY
 from polyptt.relay.wire import AUDIO_HEADER
@@ -367,3 +370,45 @@ def test_hsts_under_tls_and_no_library_version_in_server(tmp_path: Path, tls: bo
     headers = asyncio.run(main())
     assert headers.get("Strict-Transport-Security") == ("max-age=31536000" if tls else None)
     assert headers["Server"] == "polyptt-relay"
+
+
+def test_a_token_expires(tmp_path: Path) -> None:
+    """`relay token add --expires` is listed with its moment; a token past it is refused
+    (401) like an unknown one, and its live WebSocket is cut off; bad values are one
+    line and exit 2."""
+    config = write_config(tmp_path / "relay")
+    added = polyptt(
+        "relay", "token", "add", "Temp", "--can", "listen", "--expires", "2099-01-31T18:00Z",
+        "--config", str(config),
+    )  # fmt: skip
+    token = added.stdout.splitlines()[-1]
+    listed = polyptt("relay", "token", "list", "--config", str(config))
+    assert listed.stdout == "Temp\tlisten\t1-50\t-\t2099-01-31T18:00:00Z\n"
+    for bad, reason in [
+        ("2001-01-01", "'2001-01-01' is not in the future"),
+        ("soon", "'soon' is neither a duration (90m, 12h, 30d, 2w) nor a date"),
+    ]:
+        refused = polyptt(
+            "relay", "token", "add", "X", "--can", "listen", "--expires", bad,
+            "--config", str(config), check=False,
+        )  # fmt: skip
+        assert refused.returncode == 2
+        assert reason in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    brief = TokenStore(load_config(config).tokens_path).add(
+        "Brief", frozenset({"listen"}), frozenset(range(1, 51)), expires=time.time() + 1.5
+    )
+
+    async def main() -> tuple[int, int, int, bool]:
+        async with app_client(settings(config, free_port())) as client:
+            ok = await _status(client, "/api/v1/pages", _bearer(token))
+            ws = await client.ws_connect("/api/v1/ws", headers=_bearer(brief))
+            before = await _status(client, "/api/v1/pages", _bearer(brief))
+            await asyncio.sleep(2.0)
+            after = await _status(client, "/api/v1/pages", _bearer(brief))
+            with contextlib.suppress(asyncio.TimeoutError):
+                while not ws.closed:
+                    await ws.receive(timeout=5)
+            return ok, before, after, ws.closed
+
+    assert asyncio.run(main()) == (200, 200, 401, True)

@@ -357,12 +357,21 @@ def token() -> None:
     help="Named targets of the configuration ([targets]: single phones paged by "
     "unicast) it may page.  [default: none]",
 )
+@click.option(
+    "--expires",
+    default=None,
+    callback=lambda _c, _p, v: _expiry(v),
+    metavar="DURATION|DATE",
+    help="When it stops working: 90m, 12h, 30d, 2w from now, or a date 2027-01-31 "
+    "(local midnight) or 2027-01-31T18:00.  [default: never]",
+)
 @_config_option
 def add(
     name: str,
     scopes: frozenset[str],
     channels: frozenset[int],
     targets: frozenset[str] | None,
+    expires: float | None,
     config: Path | None,
 ) -> None:
     """Make a token for NAME (the caller id phones show, at most 13 bytes).
@@ -389,7 +398,7 @@ def add(
         raise click.BadParameter(str(exc), param_hint="'--config'") from None
     store = TokenStore(policy.tokens_path)
     try:
-        secret = store.add(name, scopes, channels, targets)
+        secret = store.add(name, scopes, channels, targets, expires)
     except TokenError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
@@ -405,14 +414,17 @@ def add(
     "as_json",
     is_flag=True,
     envvar="POLYPTT_RELAY_TOKEN_LIST_JSON",
-    help="One JSON object: {NAME: {scopes, channels, targets}} (targets null: all).",
+    help="One JSON object: {NAME: {scopes, channels, targets, expires}} (targets null: "
+    "all; expires null: never).",
 )
 def list_tokens(config: Path | None, as_json: bool) -> None:
-    """List the tokens, one a line: name, scopes, channels, targets (tab-separated).
+    """List the tokens, one a line: name, scopes, channels, targets, expiry
+    (tab-separated).
 
-    Targets are "-" for none, "all", or the names.
+    Targets are "-" for none, "all", or the names; the expiry "never" or the moment in
+    UTC (an expired token stays listed, and refused, until revoked).
     """
-    from polyptt.relay.auth import TokenError
+    from polyptt.relay.auth import TokenError, format_expiry
 
     try:
         grants = _store(config).grants()
@@ -426,6 +438,7 @@ def list_tokens(config: Path | None, as_json: bool) -> None:
                 "scopes": sorted(g.scopes),
                 "channels": sorted(g.channels),
                 "targets": None if g.targets is None else sorted(g.targets),
+                "expires": None if g.expires is None else format_expiry(g.expires),
             }
             for g in grants
         }
@@ -434,7 +447,9 @@ def list_tokens(config: Path | None, as_json: bool) -> None:
     for grant in grants:
         channels = _ranges(sorted(grant.channels))
         targets = "all" if grant.targets is None else ",".join(sorted(grant.targets)) or "-"
-        click.echo(f"{grant.name}\t{','.join(sorted(grant.scopes))}\t{channels}\t{targets}")
+        expires = "never" if grant.expires is None else format_expiry(grant.expires)
+        scopes = ",".join(sorted(grant.scopes))
+        click.echo(f"{grant.name}\t{scopes}\t{channels}\t{targets}\t{expires}")
 
 
 @token.command(cls=options.OneLineCommand)
@@ -448,6 +463,18 @@ def revoke(name: str, config: Path | None) -> None:
         _store(config).revoke(name)
     except TokenError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _expiry(value: str | None) -> float | None:
+    """``--expires``: None (never) or the moment (`polyptt.relay.auth.parse_expiry`)."""
+    from polyptt.relay.auth import parse_expiry
+
+    if value is None:
+        return None
+    try:
+        return parse_expiry(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--expires'") from None
 
 
 def _ranges(channels: list[int]) -> str:

@@ -56,11 +56,11 @@ def _healthz_s(port: int) -> float:
     return time.monotonic() - started
 
 
-def _silent(port: int) -> socket.socket | None:
-    """A TCP connection from 127.0.0.2 that never sends a byte (None: not accepted)."""
+def _silent(port: int, source: str = "127.0.0.2") -> socket.socket | None:
+    """A TCP connection from `source` that never sends a byte (None: not accepted)."""
     sock = socket.socket()
     sock.settimeout(0.5)
-    sock.bind(("127.0.0.2", 0))
+    sock.bind((source, 0))
     try:
         sock.connect(("127.0.0.1", port))
     except OSError:
@@ -412,3 +412,41 @@ def test_a_token_expires(tmp_path: Path) -> None:
             return ok, before, after, ws.closed
 
     assert asyncio.run(main()) == (200, 200, 401, True)
+
+
+def test_running_out_of_files_is_logged_once_a_minute(tmp_path: Path) -> None:
+    """1,100 silent connections from 20 addresses (55 each, under the per-address cap)
+    against a relay limited to 1,024 open files: accept() fails with EMFILE, which the
+    relay logs once (not a traceback per attempt), its log growing by under 100 KB; once they close, /healthz answers again."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    config = write_config(tmp_path / "relay")
+    relay = start_relay(config, udp_port=free_port())
+    port = int(relay.url.rsplit(":", 1)[1])
+    opened: list[socket.socket] = []
+    try:
+        resource.prlimit(relay.process.pid, resource.RLIMIT_NOFILE, (1024, 1024))
+        log_before = relay.stderr.stat().st_size
+        for index in range(FLOOD):
+            sock = _silent(port, f"127.0.1.{1 + index % 20}")
+            if sock is not None:
+                opened.append(sock)
+        time.sleep(3)
+        log = relay.stderr.read_bytes()[log_before:].decode()
+    finally:
+        for sock in opened:
+            sock.close()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, AssertionError):
+                if _healthz_s(port) < 1.0:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the relay did not recover")
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert len(log) < 100_000
+    assert log.count("cannot accept connections: Too many open files") == 1
+    assert "Traceback" not in log

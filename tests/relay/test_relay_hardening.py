@@ -417,7 +417,8 @@ def test_a_token_expires(tmp_path: Path) -> None:
 def test_running_out_of_files_is_logged_once_a_minute(tmp_path: Path) -> None:
     """1,100 silent connections from 20 addresses (55 each, under the per-address cap)
     against a relay limited to 1,024 open files: accept() fails with EMFILE, which the
-    relay logs once (not a traceback per attempt), its log growing by under 100 KB; once they close, /healthz answers again."""
+    relay logs once (not a traceback per attempt), its log growing by under 100 KB; once
+    they close, /healthz answers again."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     config = write_config(tmp_path / "relay")

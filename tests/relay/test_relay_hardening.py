@@ -283,12 +283,15 @@ def test_bad_requests_leave_one_escaped_line_each_and_no_token(tmp_path: Path) -
             b"GET http://[::1 HTTP/1.1\r\n\r\n",
             b"GET / HTTP/1.1\r\n\r\n",  # no Host
         ]
-        answers = [_raw(port, data)[:12] for data in [long_url, fake, *malformed]]
+        raw = [_raw(port, data) for data in [long_url, fake, *malformed]]
+        answers = [answer[:12] for answer in raw]
+        servers = {line for a in raw for line in a.split(b"\r\n") if line.startswith(b"Server")}
         assert _healthz_s(port) < 1.0
         time.sleep(0.3)
     finally:
         assert relay.stop() == 128 + signal.SIGTERM
     assert answers == [b"HTTP/1.0 400", b"HTTP/1.1 404"] + [b"HTTP/1.0 400"] * 3
+    assert servers == {b"Server: polyptt-relay"}  # the parser's 400s too: no version
     log = relay.stderr.read_text()
     assert "SECRETTOKEN" not in log
     assert not [line for line in log.splitlines() if line.startswith("6.6.6.6")]

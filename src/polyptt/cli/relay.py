@@ -212,13 +212,19 @@ async def _run(
 
     from polyptt.relay import create_app
     from polyptt.relay.security import AccessLogger
-    from polyptt.relay.serving import REQUEST_HEADER_S, ThrottledErrors, install_log_filters
+    from polyptt.relay.serving import (
+        REQUEST_HEADER_S,
+        ThrottledErrors,
+        hide_server_version,
+        install_log_filters,
+    )
     from polyptt.relay.startup import startup_line
     from polyptt.transport import NetworkError
 
     app = create_app(settings)
     asyncio.get_running_loop().set_exception_handler(ThrottledErrors())
     install_log_filters()
+    hide_server_version()
     runner = web.AppRunner(
         app,
         access_log_class=AccessLogger,

@@ -31,11 +31,13 @@ from aiohttp import web
 __all__ = [
     "ERROR_LOG_PERIOD_S",
     "REQUEST_HEADER_S",
+    "SERVER",
     "TLS_HANDSHAKE_S",
     "CappedListener",
     "GuardedSite",
     "RequestErrorFilter",
     "ThrottledErrors",
+    "hide_server_version",
     "install_log_filters",
     "redact",
 ]
@@ -198,6 +200,24 @@ class RequestErrorFilter(logging.Filter):
             record.exc_text = None
         record.msg, record.args = redact(message), ()
         return True
+
+
+#: What the ``Server`` header says on every answer.
+SERVER = "polyptt-relay"
+
+
+def hide_server_version() -> None:
+    """Make aiohttp's default ``Server`` header `SERVER` for every answer it makes.
+
+    The application sets it on its own answers (`polyptt.relay.webpage`), but the 400s
+    aiohttp's HTTP parser sends for malformed requests never reach the application and
+    named the library and its version (a gift to a scanner). aiohttp takes the default
+    from this module attribute; it is set for the relay process only.
+    """
+    from aiohttp import web_response
+
+    if hasattr(web_response, "SERVER_SOFTWARE"):
+        web_response.SERVER_SOFTWARE = SERVER
 
 
 def install_log_filters() -> None:

@@ -79,7 +79,8 @@ class CappedListener(socket.socket):
         self.per_address = per_address
         self.exempt = exempt
         self.open: collections.Counter[str] = collections.Counter()
-        self.refused = 0
+        self.refused = 0  # since the last log line
+        self._logged = -ERROR_LOG_PERIOD_S
 
     def accept(self) -> tuple[socket.socket, Any]:
         while True:  # BlockingIOError ends the loop: nothing more waiting
@@ -88,11 +89,25 @@ class CappedListener(socket.socket):
             if host in self.exempt or self.open[host] < self.per_address:
                 break
             socket.close(fd)
-            self.refused += 1
+            self._refused(host)
         conn = _CountedSocket(self.family, self.type, self.proto, fileno=fd)
         conn._listener, conn._address = self, host
         self.open[host] += 1
         return conn, address
+
+    def _refused(self, host: str) -> None:
+        """Count a refusal; say so at most once per `ERROR_LOG_PERIOD_S`."""
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._logged >= ERROR_LOG_PERIOD_S:
+            log.warning(
+                "refusing connections from %s: %d open, the limit per address "
+                "(%d refused since the last such line)",
+                host,
+                self.per_address,
+                self.refused,
+            )
+            self._logged, self.refused = now, 0
 
     def release(self, host: str) -> None:
         self.open[host] -= 1

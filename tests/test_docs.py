@@ -257,7 +257,7 @@ def test_relay_quickstart_runs_in_order(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("token for ") == adds >= 2
     assert "token for Front (talk), stored hashed in " in result.stdout
-    assert "Front\ttalk\t1-50\treception" in result.stdout.splitlines()
+    assert "Front\ttalk\t1-50\treception\tnever" in result.stdout.splitlines()
     assert (tmp_path / ".config" / "polyptt" / "relay.tokens.json").is_file()
 
 

@@ -34,11 +34,12 @@ def test_tokens_are_added_listed_and_revoked(tmp_path: Path) -> None:
     assert len(secret) >= 40
     assert store == tmp_path / "relay.tokens.json"
     [grant] = job.grants(config)
-    assert job.grant_line(grant) == "Lobby\tlisten,talk\t1,26-28\t-"
+    assert job.grant_line(grant) == "Lobby\tlisten,talk\t1,26-28\t-\tnever"
     assert job.grant_fields(grant) == {
         "scopes": ["listen", "talk"],
         "channels": [1, 26, 27, 28],
         "targets": [],
+        "expires": None,
     }
     with pytest.raises(BadInput) as refused:
         job.add_token(config, "Desk", scopes, channels, job.parse_targets("kitchen"))

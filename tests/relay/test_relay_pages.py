@@ -306,8 +306,10 @@ def test_cli_token_commands(tmp_path: Path) -> None:
             str(config),
         )
     listed = polyptt("relay", "token", "list", "--config", str(config))
-    assert (
-        listed.stdout == "Desk\ttalk\t1-50\tdesk\nEvery\ttalk\t1-50\tall\nNight\ttalk\t26-30\t-\n"
+    assert listed.stdout == (
+        "Desk\ttalk\t1-50\tdesk\tnever\n"
+        "Every\ttalk\t1-50\tall\tnever\n"
+        "Night\ttalk\t26-30\t-\tnever\n"
     )
     for name in ("Desk", "Every"):
         polyptt("relay", "token", "revoke", name, "--config", str(config))

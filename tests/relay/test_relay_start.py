@@ -144,7 +144,7 @@ def test_token_add_creates_the_configuration_it_names(tmp_path: Path) -> None:
     assert load_config(config) == RelayConfig(path=config)  # the defaults
     assert (tmp_path / "etc" / "relay.tokens.json").is_file()
     listed = polyptt("relay", "token", "list", "--config", str(config))
-    assert listed.stdout == "Desk\ttalk\t1-50\t-\n"
+    assert listed.stdout == "Desk\ttalk\t1-50\t-\tnever\n"
     # a second add keeps the file as the admin edited it
     config.write_text('[channels]\n26 = "All staff"\n')
     polyptt("relay", "token", "add", "Gate", "--can", "listen", "--config", str(config))

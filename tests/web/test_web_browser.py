@@ -754,7 +754,9 @@ def test_recordings_show_their_length_before_they_play(tmp_path: Path) -> None:
             )
             assert abs(player.evaluate("(a) => a.duration") - 1.5) < 0.05
             # signed out and in again: the page is listed once, not once per session
-            page.get_by_role("button", name="Sign out").click()
+            with page.expect_response(lambda r: r.url.endswith("/signout")) as signed_out:
+                page.get_by_role("button", name="Sign out").click()
+            assert signed_out.value.status == 204  # the page's own Origin is accepted
             sign_in(page, token)
             recent = page.get_by_role("list", name="Recent pages").get_by_role("listitem")
             expect(recent).to_have_count(1)

@@ -133,6 +133,14 @@ def token() -> None:
     help="Named targets of the configuration ([targets]: single phones paged by "
     "unicast) it may page.  [default: none]",
 )
+@click.option(
+    "--expires",
+    default=None,
+    callback=_parsed("parse_expiry"),
+    metavar="DURATION|DATE",
+    help="When it stops working: 90m, 12h, 30d, 2w from now, or a date 2027-01-31 "
+    "(local midnight) or 2027-01-31T18:00.  [default: never]",
+)
 @_config_option
 def add(name: str, config: Path | None, **grant: Any) -> None:
     """Make a token for NAME (the caller id phones show, at most 13 bytes).
@@ -158,12 +166,15 @@ def add(name: str, config: Path | None, **grant: Any) -> None:
     "as_json",
     is_flag=True,
     envvar="POLYPTT_RELAY_TOKEN_LIST_JSON",
-    help="One JSON object: {NAME: {scopes, channels, targets}} (targets null: all).",
+    help="One JSON object: {NAME: {scopes, channels, targets, expires}} (targets null: "
+    "all; expires null: never).",
 )
 def list_tokens(config: Path | None, as_json: bool) -> None:
-    """List the tokens, one a line: name, scopes, channels, targets (tab-separated).
+    """List the tokens, one a line: name, scopes, channels, targets, expiry
+    (tab-separated).
 
-    Targets are "-" for none, "all", or the names.
+    Targets are "-" for none, "all", or the names; the expiry "never" or the moment in
+    UTC (an expired token stays listed, and refused, until revoked).
     """
     from polyptt.relay import job
 

@@ -20,8 +20,15 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay import requests
-from polyptt.relay.hub import Metrics
-from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
+from polyptt.relay.hub import Metrics, visible
+from polyptt.relay.security import (
+    COOKIE,
+    client_address,
+    client_scheme,
+    grant_of,
+    json_error,
+    new_session,
+)
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.wire import PAGES_PATH, RATE, SESSION_PATH
 
@@ -85,7 +92,8 @@ async def list_pages(request: web.Request) -> web.StreamResponse:
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
     relay = request.app[RELAY]
-    return web.json_response({"pages": list(reversed(relay.hub.recent.values()))})
+    pages = [r for r in reversed(relay.hub.recent.values()) if visible(grant, r)]
+    return web.json_response({"pages": pages})
 
 
 async def page_wav(request: web.Request) -> web.StreamResponse:
@@ -93,15 +101,18 @@ async def page_wav(request: web.Request) -> web.StreamResponse:
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
     relay = request.app[RELAY]
-    path: Path | None = relay.hub.recordings.get(int(request.match_info["id"]))
-    if path is None or not path.is_file():
+    page_id = int(request.match_info["id"])
+    path: Path | None = relay.hub.recordings.get(page_id)
+    record = relay.hub.recent.get(page_id)
+    if path is None or not path.is_file() or record is None or not visible(grant, record):
         return json_error(404, "no such recording")
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 
 async def start_session(request: web.Request) -> web.StreamResponse:
-    """Turn a Bearer token into the browser cookie (HttpOnly, SameSite=Strict)."""
-    grant, _ = grant_of(request)
+    """Turn a Bearer token into a session: its id in the browser cookie (HttpOnly,
+    SameSite=Strict); the token itself stays with the browser's script no longer."""
+    grant, digest = grant_of(request)
     relay = request.app[RELAY]
     header = request.headers.get("Authorization", "")
     token = header.partition(" ")[2].strip()
@@ -110,7 +121,7 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     response = web.json_response({"name": grant.name, "scopes": sorted(grant.scopes)})
     response.set_cookie(
         COOKIE,
-        token,
+        new_session(request, digest),  # a session id: the token never enters a cookie
         httponly=True,
         secure=relay.settings.tls or client_scheme(request) == "https",
         samesite="Strict",

@@ -168,6 +168,9 @@ def cut_off(relay: Relay) -> None:
                     client.talk.end("revoked")
                 relay.hub.clients.discard(client)
                 client.drop("token revoked")
+        for session, digest in list(relay.sessions.items()):
+            if store.check_digest(digest) is None:
+                del relay.sessions[session]  # revoked or expired: signed out
     except Exception as exc:  # a store being rewritten by hand: try again next time
         log.warning("cannot check the token store: %s", exc)
 

@@ -69,6 +69,9 @@ class Limits:
         WebSocket ping period; a client that does not answer is closed.
     idle_s : float
         A WebSocket that sends nothing for this long is closed.
+    connections_per_address : int
+        TCP connections open at once from one address (trusted proxies exempt); more
+        are closed at accept.
     """
 
     max_page_s: float = 60.0
@@ -81,6 +84,7 @@ class Limits:
     ban_s: float = 300.0
     heartbeat_s: float = 20.0
     idle_s: float = 300.0
+    connections_per_address: int = 64
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from polyptt.audio.upsample import Upsampler
 from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc, page_record
 from polyptt.receive.session import Page
+from polyptt.relay.auth import Grant
 from polyptt.relay.connections import Connection
 from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
 
@@ -75,6 +76,17 @@ class _Stream:
     pending: list[np.ndarray] = field(default_factory=list)
     frame: int = 0
     skip: Connection | None = None  # the connection talking the page: never sent its audio
+
+
+def visible(grant: Grant, record: dict[str, Any]) -> bool:
+    """Whether `grant` may see (hear, list, download) the page of `record`.
+
+    A page sent to a named target (one phone, often a person's desk) is as private as
+    paging that phone: only tokens that may page the target see it. Group pages and
+    pages heard on the LAN are everyone's who may listen.
+    """
+    target = record.get("target")
+    return target is None or grant.may_page(str(target))
 
 
 class _Soxr:
@@ -159,7 +171,7 @@ class Hub:
         if self.recorder is not None:
             at = time.time() if start is None else start
             self.recorder.open(key, at, channel, record["caller_id"])
-        self._tell(channel, {"type": MessageType.PAGE_START, **record}, own=talker)
+        self._tell(record, {"type": MessageType.PAGE_START, **record}, own=talker)
         return int(record["id"])
 
     def audio(self, key: Hashable, pcm: np.ndarray, rate: int, **learnt: Any) -> None:
@@ -205,7 +217,7 @@ class Hub:
             if recording is None:
                 recording = {k: v for k, v in record.items() if k != "id"}
             self._serve_recording(record, self.recorder.close(key, recording))
-        self._tell(stream.channel, {"type": MessageType.PAGE_END, **record}, own=stream.skip)
+        self._tell(record, {"type": MessageType.PAGE_END, **record}, own=stream.skip)
 
     def heard_pages(self) -> list[Page]:
         """The pages heard on the LAN that are open now, in the order they started
@@ -242,11 +254,14 @@ class Hub:
             self.recordings.pop(old, None)
         return record
 
-    def _tell(self, channel: int, event: dict[str, Any], own: Connection | None = None) -> None:
-        """`event` to the listeners of `channel`; to `own` (the page's talker) with
-        ``"own": true``, so that its web page offers no Mute for its own voice."""
+    def _tell(
+        self, record: dict[str, Any], event: dict[str, Any], own: Connection | None = None
+    ) -> None:
+        """`event` to the listeners of `record`'s page (its channel, and its target if
+        they may see it: `visible`); to `own` (the page's talker) with ``"own": true``,
+        so that its web page offers no Mute for its own voice."""
         for client in list(self.clients):
-            if not client.hears(channel):
+            if not client.hears(record["channel"]) or not visible(client.grant, record):
                 continue
             if not client.offer({**event, "own": True} if client is own else event):
                 self._dropped(client)
@@ -268,7 +283,11 @@ class Hub:
         self._send_audio(stream, tail, last=True)
 
     def _listeners(self, stream: _Stream) -> list[Connection]:
-        return [c for c in self.clients if c.hears(stream.channel) and c is not stream.skip]
+        return [
+            c
+            for c in self.clients
+            if c.hears(stream.channel) and c is not stream.skip and visible(c.grant, stream.record)
+        ]
 
     def _send_audio(self, stream: _Stream, pcm: np.ndarray, *, last: bool) -> None:
         if len(pcm):

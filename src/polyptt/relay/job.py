@@ -199,11 +199,25 @@ async def _serve(
 
     from polyptt.relay import create_app
     from polyptt.relay.security import AccessLogger
+    from polyptt.relay.serving import (
+        REQUEST_HEADER_S,
+        ThrottledErrors,
+        hide_server_version,
+        install_log_filters,
+    )
     from polyptt.relay.startup import startup_line
     from polyptt.transport import NetworkError
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
+    asyncio.get_running_loop().set_exception_handler(ThrottledErrors())
+    install_log_filters()
+    hide_server_version()
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        handle_signals=False,
+        keepalive_timeout=REQUEST_HEADER_S,  # also bounds the wait for the first headers
+    )
     try:
         await runner.setup()
     except OSError as exc:  # a NetworkError too
@@ -220,7 +234,7 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await _start_site(runner, host, port, context)
+        await _start_site(runner, host, port, context, settings.config)
         console.say(startup_line(settings, host, port))
         await stopped.wait()
     finally:
@@ -229,14 +243,25 @@ async def _serve(
 
 
 async def _start_site(
-    runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext | None
+    runner: web.AppRunner,
+    host: str,
+    port: int,
+    context: ssl.SSLContext | None,
+    config: RelayConfig,
 ) -> None:
-    from aiohttp import web
-
+    from polyptt.relay.serving import GuardedSite
     from polyptt.transport import NetworkError
 
+    site = GuardedSite(
+        runner,
+        host,
+        port,
+        ssl_context=context,
+        per_address=config.limits.connections_per_address,
+        exempt=frozenset(config.trusted_proxies),
+    )
     try:
-        await web.TCPSite(runner, host, port, ssl_context=context).start()
+        await site.start()
     except OSError as exc:
         raise NetworkError(f"cannot serve on {host}:{port}: {_reason(exc)}") from None
 
@@ -269,6 +294,14 @@ def parse_channels(text: str) -> frozenset[int]:
     return ALL_CHANNELS if channels is None else channels
 
 
+def parse_expiry(text: str | None) -> float | None:
+    """``--expires``: None (never), or the moment (`polyptt.relay.auth.parse_expiry`:
+    ``90m``, ``12h``, ``30d``, ``2w`` from now, or a date; ValueError otherwise)."""
+    from polyptt.relay.auth import parse_expiry as parse
+
+    return None if text is None else parse(text)
+
+
 def parse_targets(text: str | None) -> frozenset[str] | None:
     """Named targets granted: None given is none (an empty set), ``all`` is None."""
     if text is None:
@@ -287,6 +320,7 @@ def add_token(
     scopes: frozenset[str],
     channels: frozenset[int],
     targets: frozenset[str] | None,
+    expires: float | None = None,
 ) -> tuple[str, Path]:
     """Make a token for `name`; returns it (shown once, stored hashed) and the store's path.
 
@@ -315,7 +349,7 @@ def add_token(
         raise BadInput(str(exc), "--config") from None
     store = TokenStore(policy.tokens_path)
     try:
-        return store.add(name, scopes, channels, targets), store.path
+        return store.add(name, scopes, channels, targets, expires), store.path
     except TokenError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
@@ -333,21 +367,27 @@ def grants(config: Path | None) -> list[Grant]:
 
 
 def grant_fields(grant: Grant) -> dict[str, Any]:
-    """`grant` as ``token list --json`` shows it (targets None: all)."""
+    """`grant` as ``token list --json`` shows it (targets None: all; expires None: never)."""
+    from polyptt.relay.auth import format_expiry
+
     return {
         "scopes": sorted(grant.scopes),
         "channels": sorted(grant.channels),
         "targets": None if grant.targets is None else sorted(grant.targets),
+        "expires": None if grant.expires is None else format_expiry(grant.expires),
     }
 
 
 def grant_line(grant: Grant) -> str:
-    """`grant` as ``token list`` shows it: name, scopes, channels, targets, tab-separated."""
+    """`grant` as ``token list`` shows it: name, scopes, channels, targets, expiry,
+    tab-separated."""
     from polyptt.protocol import format_channels
+    from polyptt.relay.auth import format_expiry
 
     targets = "all" if grant.targets is None else ",".join(sorted(grant.targets)) or "-"
     scopes = ",".join(sorted(grant.scopes))
-    return f"{grant.name}\t{scopes}\t{format_channels(grant.channels)}\t{targets}"
+    expires = "never" if grant.expires is None else format_expiry(grant.expires)
+    return f"{grant.name}\t{scopes}\t{format_channels(grant.channels)}\t{targets}\t{expires}"
 
 
 def revoke_token(config: Path | None, name: str) -> None:

@@ -5,7 +5,10 @@ once when the application is made and served from memory at ``/`` and ``/NAME``.
 answer of the page carries a Content-Security-Policy that allows nothing but the relay
 itself (no inline script or style, no other origin, no framing), so a script injected
 into the page could neither run nor send what it found anywhere. ``POST /signout``
-drops the session cookie (it needs no token: a stale cookie must always be removable).
+drops the session cookie and ends its session (it needs no token: a stale cookie must
+always be removable; it needs the relay's own ``Origin``: another site may not sign a
+browser out). Every answer names the server ``polyptt-relay`` (no library version),
+and, when the relay serves TLS itself, carries ``Strict-Transport-Security`` (`HSTS`).
 
 One module is not a file: ``/wire.js`` is made from `polyptt.relay.wire` and the codec
 table (`wire_module`), so the page's scripts and worklets take the relay's rate, frame,
@@ -24,11 +27,17 @@ from aiohttp import web
 
 from polyptt import codecs, protocol
 from polyptt.relay import wire
-from polyptt.relay.security import COOKIE
+from polyptt.relay.security import COOKIE, end_session, from_own_page
+from polyptt.relay.state import SETTINGS
+
+#: One year, as browsers' HSTS preload lists expect; no includeSubDomains: the relay
+#: does not speak for other hosts of its domain.
+HSTS = "max-age=31536000"
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "GENERATED",
+    "HSTS",
     "PAGE_HEADERS",
     "files",
     "setup",
@@ -155,13 +164,21 @@ def setup(app: web.Application) -> None:
             body=found.body, content_type=found.content_type, charset=charset, headers=headers
         )
 
-    async def sign_out(_request: web.Request) -> web.StreamResponse:
+    async def sign_out(request: web.Request) -> web.StreamResponse:
+        if not from_own_page(request):  # another site may not sign a browser out
+            raise web.HTTPForbidden(text="POST /signout needs the relay's own Origin\n")
+        end_session(request)
         response = web.Response(status=204)
         response.del_cookie(COOKIE, path="/")
         return response
 
-    async def nosniff(_request: web.Request, response: web.StreamResponse) -> None:
+    async def headers(request: web.Request, response: web.StreamResponse) -> None:
+        """``nosniff`` everywhere; HSTS when the relay serves TLS itself; and a
+        ``Server`` header that names no library version."""
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers["Server"] = "polyptt-relay"
+        if request.app[SETTINGS].tls:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
 
     app.add_routes(
         [
@@ -170,4 +187,4 @@ def setup(app: web.Application) -> None:
             web.post("/signout", sign_out),
         ]
     )
-    app.on_response_prepare.append(nosniff)
+    app.on_response_prepare.append(headers)

@@ -155,7 +155,7 @@ class _Session:
     def on_text(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested ~1,900 deep: RecursionError
             self.error(ErrorCode.BAD_JSON, "text messages must be JSON objects")
             return
         if not isinstance(message, dict):

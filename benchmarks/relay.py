@@ -20,6 +20,11 @@ http
 ws-to-wire
     A talker that starts streaming once the alerts are over: each 20 ms frame's send
     time to the wire arrival of the packet carrying it. Goals p50 <= 25 ms, p99 <= 40 ms.
+listen
+    Per codec (g711u, g722, g726qi), a 3 s page from ``polyptt send`` (30 ms packets)
+    and one WebSocket listener: each 20 ms message's arrival minus the wire arrival of
+    the packet that completed it (`tests.relay.listen_timing`). The first message waits
+    for the second packet (the receiver learns the frame step from two). Goal p99 <= 40 ms.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from tests.support.listen_timing import follow_page, message_lags  # noqa: E402
 from tests.support.processes import polyptt_command, polyptt_env  # noqa: E402
 from tests.support.relay import add_token, start_relay, write_config  # noqa: E402
 from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
@@ -61,6 +67,7 @@ GOALS = {
     "http_first_alert_p50_ms": 30.0,
     "ws_to_wire_p50_ms": 25.0,
     "ws_to_wire_p99_ms": 40.0,
+    **{f"listen_{codec}_lag_p99_ms": 40.0 for codec in ("g711u", "g722", "g726qi")},
 }
 
 
@@ -220,12 +227,25 @@ async def run_ws_to_wire(relay: Any, token: str, port: int) -> dict:
     return {"ws_to_wire_p50_ms": ms(latency, 50), "ws_to_wire_p99_ms": ms(latency, 99)}
 
 
+async def run_listen(relay: Any, token: str, port: int, tmp: Path) -> dict:
+    wav = tmp / "listen.wav"
+    soundfile.write(wav, np.frombuffer(b"".join(speech_frames(3.0)), "<i2"), 16000)
+    results: dict[str, Any] = {}
+    for codec in ("g711u", "g722", "g726qi"):
+        page = await follow_page(relay.ws_url, token, port, codec, wav)
+        lags = message_lags(page)
+        results[f"listen_{codec}_lag_p50_ms"] = ms(lags, 50)
+        results[f"listen_{codec}_lag_p99_ms"] = ms(lags, 99)
+        results[f"listen_{codec}_lag_max_ms"] = ms(lags, 100)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--talkers", type=int, default=10, choices=range(1, 11))
     parser.add_argument("--http-runs", type=int, default=10)
-    parser.add_argument("--only", choices=["listeners", "talkers", "http", "ws-to-wire"])
+    parser.add_argument("--only", choices=["listeners", "talkers", "http", "ws-to-wire", "listen"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -242,6 +262,7 @@ def main() -> None:
                 "talkers": lambda: run_talkers(relay, tokens[: args.talkers], port),
                 "http": lambda: run_http(relay, tokens[0], port, tmp, args.http_runs),
                 "ws-to-wire": lambda: run_ws_to_wire(relay, tokens[0], port),
+                "listen": lambda: run_listen(relay, tokens[0], port, tmp),
             }
             results: dict[str, Any] = {}
             for name, run in runs.items():

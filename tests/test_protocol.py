@@ -402,6 +402,27 @@ def test_parse_inverts_serialise(packet: AlertPacket | EndPacket | TransmitPacke
     assert data[6] == CALLER_ID_SIZE
 
 
+@settings(max_examples=300, deadline=None)
+@given(packets(), channels, serials)
+def test_transmit_layout_slices_what_the_parser_reads(
+    packet: AlertPacket | EndPacket | TransmitPacket, channel: int, serial: int
+) -> None:
+    """The layout for readers that slice a transmit packet themselves (the receiver's
+    header prediction) says what parsing it says; the prefix tells pages apart."""
+    if not isinstance(packet, TransmitPacket):
+        return
+    data = bytes(packet)
+    prefix = data[: protocol.TRANSMIT_PREFIX_SIZE]
+    assert int.from_bytes(data[protocol.TRANSMIT_COUNT], "big") == packet.sample_count
+    assert data[protocol.TRANSMIT_AUDIO] == packet.audio
+    assert prefix == bytes(packet.header) + bytes([packet.codec, packet.flags])
+    later = dataclasses.replace(packet, sample_count=(packet.sample_count + 240) % (1 << 32))
+    assert bytes(later)[: protocol.TRANSMIT_PREFIX_SIZE] == prefix
+    other = dataclasses.replace(packet, channel=channel, serial=serial)
+    same_page = (channel, serial) == (packet.channel, packet.serial)
+    assert (bytes(other)[: protocol.TRANSMIT_PREFIX_SIZE] == prefix) == same_page
+
+
 # Mostly datagrams with a plausible op code and channel, so examples get past the header.
 datagrams = st.one_of(
     st.binary(max_size=64),

@@ -10,8 +10,10 @@ One-shot coding of a whole signal
 Streaming (a microphone, a live page): state is kept between calls, so coding a signal
 in 30 ms pieces gives exactly the bytes of coding it whole
     :class:`Encoder`, :class:`Decoder`
-What a codec is on the wire (sample rate, bytes per frame, wire id)
-    :func:`info`, :func:`by_wire_id`, :data:`NAMES`, :class:`CodecInfo`
+What a codec is on the wire (sample rate, bytes per frame, wire id, the frame lengths it
+is sent in, whether it suits live talk): the one codec table
+    :func:`info`, :func:`wire_id`, :func:`by_wire_id`, :data:`NAMES`, :data:`WIRE_NAMES`,
+    :data:`LIVE_NAMES`, :class:`CodecInfo`
 
 Codec names
 -----------
@@ -27,6 +29,9 @@ Codec names
     bit first.
 ``g726-16-aal2`` ... ``g726-40-aal2``
     The same rates packed as ITU-T I.366.2 (AAL2): most-significant bit first.
+
+The table imports neither numpy nor the extension, so a command's ``--help`` can list
+the codecs at once; the extension is loaded with the first encoder or decoder.
 
 PCM is always a one-dimensional ``numpy.int16`` array at the codec's sample rate; it is
 taken strictly (a float array is a ``TypeError``, never a silent cast). Coded audio is
@@ -46,16 +51,20 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
-from polyptt import _codec
 from polyptt.protocol import CodecId
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
 __all__ = [
+    "DEFAULT",
+    "LIVE_NAMES",
     "NAMES",
+    "WIRE_FRAME_MS",
+    "WIRE_NAMES",
     "CodecInfo",
     "Decoder",
     "Encoder",
@@ -63,12 +72,17 @@ __all__ = [
     "decode",
     "encode",
     "info",
+    "wire_id",
 ]
+
+
+#: Frame lengths (ms) a page may have on the wire: 10 to 80 in steps of 10.
+WIRE_FRAME_MS: tuple[int, ...] = tuple(range(10, 81, 10))
 
 
 @dataclass(frozen=True)
 class CodecInfo:
-    """What the protocol layer needs to know of a codec.
+    """What the protocol layer, the commands and the relay need to know of a codec.
 
     Attributes
     ----------
@@ -82,6 +96,12 @@ class CodecInfo:
         The codec byte of a transmit packet, or None for codecs phones do not page with.
     description : str
         One line for ``--help`` texts and reports.
+    frame_ms : tuple of int
+        The frame lengths (ms) it is sent in; empty for a codec phones do not page with.
+    frame_rule : str
+        Why it is sent in those only, if they are fewer than `WIRE_FRAME_MS`.
+    live : bool
+        Fit for live talk through the relay, whose live pages have 20 ms frames.
     """
 
     name: str
@@ -89,6 +109,9 @@ class CodecInfo:
     bits_per_sample: int
     wire_id: CodecId | None
     description: str
+    frame_ms: tuple[int, ...] = ()
+    frame_rule: str = ""
+    live: bool = False
 
     def frame_samples(self, ms: int) -> int:
         """Audio samples in a frame of `ms` milliseconds."""
@@ -102,6 +125,22 @@ class CodecInfo:
         """
         return self.frame_samples(ms) * self.bits_per_sample // 8
 
+    def frame_ms_refusal(self, ms: int) -> str | None:
+        """Why a page in this codec may not have `ms` ms frames, or None if it may.
+
+        E.g. ``"g726qi is sent in 30 ms frames only (90 bytes, ...), not 20 ms"``.
+        """
+        if ms in self.frame_ms:
+            return None
+        if not self.frame_ms:
+            return f"{self.name} is not sent to phones"
+        if len(self.frame_ms) == 1:
+            only = self.frame_ms[0]
+            why = f"{self.frame_bytes(only)} bytes, {self.frame_rule}"
+            return f"{self.name} is sent in {only} ms frames only ({why}), not {ms} ms"
+        lengths = ", ".join(map(str, self.frame_ms))
+        return f"{self.name} is sent in frames of {lengths} ms, not {ms} ms"
+
 
 def _g726_infos() -> list[CodecInfo]:
     infos = []
@@ -112,19 +151,57 @@ def _g726_infos() -> list[CodecInfo]:
     return infos
 
 
+_G726QI_RULE = "as SoundPoint IP 450/550 send them; their receivers expect exactly that"
+
 _INFOS: dict[str, CodecInfo] = {
     i.name: i
     for i in [
-        CodecInfo("g711u", 8000, 8, CodecId.G711U, "G.711 mu-law, 8 kHz, 64 kbit/s"),
+        CodecInfo(
+            name="g711u",
+            sample_rate=8000,
+            bits_per_sample=8,
+            wire_id=CodecId.G711U,
+            description="G.711 mu-law, 8 kHz, 64 kbit/s",
+            frame_ms=WIRE_FRAME_MS,
+            live=True,
+        ),
         CodecInfo("g711a", 8000, 8, None, "G.711 A-law, 8 kHz, 64 kbit/s (files only)"),
-        CodecInfo("g722", 16000, 4, CodecId.G722, "G.722, 16 kHz wideband, 64 kbit/s"),
-        CodecInfo("g726qi", 8000, 3, CodecId.G726QI, "G.726QI, 24 kbit/s (SoundPoint IP 450/550)"),
+        CodecInfo(
+            name="g722",
+            sample_rate=16000,
+            bits_per_sample=4,
+            wire_id=CodecId.G722,
+            description="G.722, 16 kHz wideband, 64 kbit/s",
+            frame_ms=WIRE_FRAME_MS,
+            live=True,
+        ),
+        CodecInfo(
+            name="g726qi",
+            sample_rate=8000,
+            bits_per_sample=3,
+            wire_id=CodecId.G726QI,
+            description="G.726QI, 24 kbit/s (SoundPoint IP 450/550)",
+            frame_ms=(30,),
+            frame_rule="as SoundPoint IP 450/550 send them; their receivers expect exactly that",
+            live=False,  # the relay's live pages have 20 ms frames
+        ),
         *_g726_infos(),
     ]
 }
 
 #: Every codec name :func:`info`, :class:`Encoder` and :class:`Decoder` accept.
 NAMES: tuple[str, ...] = tuple(_INFOS)
+
+#: The codec a page is sent in unless told otherwise (most phones' best).
+DEFAULT = "g722"
+#: The codecs phones page with, the default first (as ``--codec`` and the relay offer
+#: them).
+WIRE_NAMES: tuple[str, ...] = (
+    DEFAULT,
+    *(i.name for i in _INFOS.values() if i.wire_id is not None and i.name != DEFAULT),
+)
+#: Of those, the ones a live talk through the relay may use, the default first.
+LIVE_NAMES: tuple[str, ...] = tuple(name for name in WIRE_NAMES if _INFOS[name].live)
 
 _BY_WIRE_ID: dict[int, CodecInfo] = {
     int(i.wire_id): i for i in _INFOS.values() if i.wire_id is not None
@@ -143,6 +220,20 @@ def info(name: str) -> CodecInfo:
         return _INFOS[name]
     except KeyError:
         raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(NAMES)}") from None
+
+
+def wire_id(name: str) -> CodecId:
+    """The codec byte transmit packets in codec `name` carry.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a codec phones do not page with.
+    """
+    found = info(name).wire_id
+    if found is None:
+        raise ValueError(f"phones do not page in {name}; choose one of {', '.join(WIRE_NAMES)}")
+    return found
 
 
 def by_wire_id(wire_id: int) -> CodecInfo:
@@ -182,17 +273,17 @@ class _Law:
         pass
 
 
-_LAWS = {
-    "g711u": (_codec.ulaw_encode, _codec.ulaw_decode),
-    "g711a": (_codec.alaw_encode, _codec.alaw_decode),
-}
-
-
 def _make_coder(name: str, *, encoder: bool) -> Any:
     """The compiled encoder (or decoder) behind codec `name`."""
+    from polyptt import _codec  # here, not above: the table needs no extension
+
     info(name)
-    if name in _LAWS:
-        return _Law(*_LAWS[name])
+    laws = {
+        "g711u": (_codec.ulaw_encode, _codec.ulaw_decode),
+        "g711a": (_codec.alaw_encode, _codec.alaw_decode),
+    }
+    if name in laws:
+        return _Law(*laws[name])
     if name == "g722":
         return _codec.G722Encoder() if encoder else _codec.G722Decoder(1)
     bits, packing = _g726_layout(name)
@@ -219,6 +310,7 @@ class Encoder:
 
     Examples
     --------
+    >>> import numpy as np
     >>> enc = Encoder("g726qi")
     >>> frame = enc.encode(np.zeros(240, dtype=np.int16))   # 30 ms at 8 kHz
     >>> len(frame)

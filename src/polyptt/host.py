@@ -5,17 +5,24 @@ and show a caller id; polyptt derives both for this host the same way, so that t
 machine pages under the same identity every time (contention between senders is won by
 the lowest serial, so a stable one matters). This is the only module that looks at the
 machine's interfaces or name: the protocol itself (`polyptt.protocol`) stays pure.
+
+Every polyptt on a host shares that serial, as the pages of one phone do: a process that
+sends and listens (``loop``, the relay) drops only the page it has in flight, so it
+still hears the others (`polyptt.receive.receiver`). ``--serial`` gives a sender an
+identity of its own: to rank it in contention, or to tell it apart in a capture.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
+from polyptt.errors import BadInput
 from polyptt.protocol import fit_caller_id
 
-__all__ = ["default_caller_id", "serial_from_mac"]
+__all__ = ["default_caller_id", "sender_identity", "serial_from_mac"]
 
 
 _MAC_TEXT = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
@@ -87,3 +94,29 @@ def serial_from_mac(mac: int | None = None) -> int:
 def default_caller_id() -> str:
     """This host's short name, cut to what phones show (13 bytes of UTF-8)."""
     return fit_caller_id(socket.gethostname().split(".")[0].replace("\0", ""))[0]
+
+
+def sender_identity(
+    caller_id: str | None, serial: int | None, warn: Callable[[str], object]
+) -> tuple[str, int]:
+    """The caller id and serial a page goes out under (this host's unless given).
+
+    The caller id is the one phones will show: a long `caller_id` is cut and `warn` told
+    so, the default (this host's short name) is cut silently, so that a cron job does
+    not mail about it.
+
+    Raises
+    ------
+    BadInput
+        For a caller id that cannot be sent (``--caller-id``).
+    """
+    if caller_id is None:
+        fitted = default_caller_id()
+    else:
+        try:
+            fitted, was_cut = fit_caller_id(caller_id)
+        except ValueError as exc:
+            raise BadInput(str(exc), "--caller-id") from None
+        if was_cut:
+            warn(f"caller id {caller_id!r} is longer than 13 bytes; phones will show {fitted!r}")
+    return fitted, serial_from_mac() if serial is None else serial

@@ -1,7 +1,7 @@
 """The Polycom / Poly / Spectralink PTT and group-paging packets, bytes in and bytes out.
 
 Sources: Polycom Engineering Advisory 70568 and Spectralink bulletin CS-12-30 (the same
-format), plus what existing senders do; the project's PROTOCOL.md notes have the details.
+format), plus what existing senders do; docs/protocol.md has the details.
 This module is pure standard library: no sockets, no clocks, no codecs, so the sender, the
 receiver, the relay and the tests all agree on one definition of the wire format.
 
@@ -77,6 +77,7 @@ import enum
 import functools
 import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -95,6 +96,9 @@ __all__ = [
     "HEADER_SIZE",
     "PAGING_GROUP_MAX",
     "SAMPLE_CLOCK_HZ",
+    "TRANSMIT_AUDIO",
+    "TRANSMIT_COUNT",
+    "TRANSMIT_PREFIX_SIZE",
     "AlertPacket",
     "CodecId",
     "EndPacket",
@@ -113,9 +117,11 @@ __all__ = [
     "encode_caller_id",
     "fit_caller_id",
     "format_channel",
+    "format_channels",
     "is_paging",
     "paging_group",
     "parse_channel",
+    "parse_channels",
     "parse_packet",
     "parse_serial",
 ]
@@ -151,6 +157,15 @@ _HEADER = struct.Struct(">BBIB13s")
 _AUDIO_HEADER = struct.Struct(">BBI")
 assert _HEADER.size == HEADER_SIZE
 assert _AUDIO_HEADER.size == AUDIO_HEADER_SIZE
+
+#: A transmit packet's layout for a reader that slices the datagram itself (the
+#: receiver's header prediction, `polyptt.receive.receiver`): the first
+#: `TRANSMIT_PREFIX_SIZE` bytes (header, codec, flags) stay the same all page long, then
+#: `TRANSMIT_COUNT` is the big-endian sample count and `TRANSMIT_AUDIO` the audio.
+TRANSMIT_PREFIX_SIZE = HEADER_SIZE + 2
+TRANSMIT_COUNT = slice(TRANSMIT_PREFIX_SIZE, HEADER_SIZE + AUDIO_HEADER_SIZE)
+TRANSMIT_AUDIO = slice(HEADER_SIZE + AUDIO_HEADER_SIZE, None)
+assert _AUDIO_HEADER.format.endswith("I")  # the count: 4 bytes, last in the audio header
 
 
 class OpCode(enum.IntEnum):
@@ -385,6 +400,47 @@ def format_channel(channel: int) -> str:
     if is_paging(channel):
         return f"page:{paging_group(channel)}"
     return f"ptt:{channel}"
+
+
+def parse_channels(text: str) -> frozenset[int] | None:
+    """``26-50,1,24`` (any notation of `parse_channel`) as a set; ``all`` is None.
+
+    An empty list or item is an error, not "all": ``--channels "$UNSET"`` in a script must
+    not silently hear (or grant) every channel.
+
+    Raises
+    ------
+    ValueError
+        For an empty list or item, an unknown channel or a range that runs backwards.
+
+    See Also
+    --------
+    format_channels : the inverse, for a set.
+    """
+    if text.strip().lower() == "all":
+        return None
+    channels: set[int] = set()
+    for item in text.split(","):
+        if not item.strip():
+            raise ValueError(f"{text!r} has an empty item (expected e.g. 26-50,1,24 or all)")
+        first, dash, last = item.strip().partition("-")
+        low = parse_channel(first)
+        high = parse_channel(last) if dash else low
+        if high < low:
+            raise ValueError(f"channel range {item.strip()!r} runs backwards")
+        channels.update(range(low, high + 1))
+    return frozenset(channels)
+
+
+def format_channels(channels: Iterable[int]) -> str:
+    """Wire channels as ranges: ``{1, 2, 3, 26}`` is ``"1-3,26"``."""
+    parts: list[str] = []
+    for channel in sorted(channels):
+        if parts and channel == int(parts[-1].rpartition("-")[2]) + 1:
+            parts[-1] = f"{parts[-1].partition('-')[0]}-{channel}"
+        else:
+            parts.append(str(channel))
+    return ",".join(parts)
 
 
 # -------------------------------------------------------------------------- caller ids

@@ -13,7 +13,7 @@ import soundfile
 
 from polyptt import codecs, protocol
 from polyptt.audio.framer import Framer
-from polyptt.audio.live import LiveFrames, RawReader, parse_device
+from polyptt.audio.live import LiveFrames, PcmReader, RawReader, parse_device
 from polyptt.send import PageParams, page_length, send_page
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech16k.wav"
@@ -146,3 +146,27 @@ def test_decoded_page_matches_the_speech() -> None:
     decoded = codecs.decode("g722", b"".join(expected_frames(pcm)))
     corr = np.corrcoef(decoded[22 : len(pcm)].astype(float), pcm[:-22].astype(float))[0, 1]
     assert corr > 0.99
+
+
+def test_the_raw_reader_hands_on_whole_samples_as_they_arrive_then_ends_once() -> None:
+    """`PcmReader` (the raw reader of pages and of the relay client): a sample split
+    between two writes is handed on whole, in order, and the end is said once."""
+    pcm = np.arange(-500, 500, dtype=np.int16)
+    data = pcm.astype("<i2").tobytes()
+    chunks: list[np.ndarray] = []
+    ended = threading.Event()
+    ends: list[int] = []
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        reader = PcmReader(pipe, chunks.append, lambda: (ends.append(1), ended.set()))
+        reader.start()
+        for piece in (data[:1], data[1:777], data[777:]):  # odd cuts: samples split
+            os.write(write_fd, piece)
+            time.sleep(0.02)
+        os.close(write_fd)
+        assert ended.wait(5)
+    assert all(chunk.dtype == np.int16 for chunk in chunks)
+    assert np.array_equal(np.concatenate(chunks), pcm)
+    assert len(chunks) >= 2  # handed on as it came, not at the end
+    assert ends == [1]
+    assert reader.error is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyptt.cli.listen import parse_channels
+from polyptt.protocol import parse_channels
 from polyptt.receive.inbound import Endpoint, parse_endpoint
 from polyptt.receive.recorder import RECORD_KEYS, Recorder, iso_utc, slug
 from polyptt.receive.report import Reporter

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 import polyptt
 from polyptt import _codec
-from polyptt.cli import cli, codec_build_description
+from polyptt.cli import cli
+from polyptt.version import codec_build_description
 
 
 def _expected_version_line() -> str:

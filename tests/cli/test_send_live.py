@@ -14,6 +14,7 @@ import soundfile
 from click.testing import CliRunner
 from tests.support.audio_devices import align, one_clean_run, sounddevice_or_skip
 from tests.support.processes import polyptt_command, polyptt_env
+from tests.support.udp_capture import UdpCapture, WireSniffer, free_port
 
 from polyptt import protocol
 from polyptt.audio.framer import Framer
@@ -102,6 +103,86 @@ def test_raw_from_a_pipe_is_paged_as_it_arrives(tmp_path: Path) -> None:
     assert summary["frames"] == len(expected)
 
 
+def _files(folder: Path) -> dict[str, Path]:
+    """tone.mp3 and tone.wav, as a user would have them, and an empty file."""
+    tone = (np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000) * 16000).astype(np.int16)
+    files = {"mp3": folder / "tone.mp3", "wav": folder / "tone.wav", "empty": folder / "empty"}
+    soundfile.write(files["mp3"], tone, 16000, format="MP3")
+    soundfile.write(files["wav"], tone, 16000)
+    files["empty"].write_bytes(b"")
+    return files
+
+
+RAW_REFUSED = {
+    "mp3": "{} looks like an MP3 file (MPEG audio frames), not raw PCM: drop --raw to page "
+    "it as a file",
+    "wav": "{} looks like a WAV file (RIFF/WAVE), not raw PCM: drop --raw to page it as a file",
+    "empty": "{}: ended before any audio (expected raw 16-bit PCM)",
+}
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("via", ["file", "stdin", "relay"])
+@pytest.mark.parametrize("kind", RAW_REFUSED)
+def test_raw_refuses_audio_files_and_streams_without_audio(
+    tmp_path: Path, kind: str, via: str
+) -> None:
+    """``send --raw 16000 tone.mp3``, a WAV piped in, ``false | send --raw 16000 -``: one
+    line, exit 2, and not one packet. Through a relay too, before connecting to it (no
+    relay listens at the URL: trying would be exit 1)."""
+    path = _files(tmp_path)[kind]
+    args = ["send", "--raw", "16000", "-" if via != "file" else str(path)]
+    if via == "relay":
+        args[1:1] = ["--relay", f"http://127.0.0.1:{free_port()}", "--token", "t"]
+    with WireSniffer() as sniffer, path.open("rb") as stdin:
+        result = subprocess.run(
+            polyptt_command(*args),
+            stdin=stdin if via != "file" else subprocess.DEVNULL,
+            env=polyptt_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        time.sleep(0.3)
+    name = str(path) if via == "file" else "standard input"
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"Error: Invalid value for FILE: {RAW_REFUSED[kind].format(name)} "
+        "(see 'polyptt send --help')\n"
+    )
+    assert sniffer.datagrams == []
+
+
+@pytest.mark.network
+def test_raw_page_waits_for_its_first_audio(tmp_path: Path) -> None:
+    """No alert goes out while the producer is still silent (a text-to-speech engine
+    starting up); the page starts when its first audio does, and carries all of it."""
+    pcm = speech(0.5)
+    port = free_port()
+    with UdpCapture(port) as capture:
+        process = subprocess.Popen(
+            polyptt_command(
+                *("send", "--raw", "16000", "--frame-ms", "20", "--to", f"224.0.1.116:{port}"),
+                "-",
+            ),
+            env=polyptt_env(),
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        time.sleep(1.5)
+        assert capture.packets == []  # nothing yet: no audio yet
+        first_audio = time.time()
+        process.stdin.write(pcm.astype("<i2").tobytes())
+        _out, stderr = process.communicate(timeout=30)
+        packets = capture.wait_quiet()
+    assert process.returncode == 0, stderr
+    ops = [datagram[0] for _when, datagram in packets]
+    kinds = (protocol.OpCode.ALERT, protocol.OpCode.TRANSMIT, protocol.OpCode.END)
+    assert ops == [kinds[0]] * 31 + [kinds[1]] * 25 + [kinds[2]] * 12
+    assert packets[0][0] >= first_audio
+
+
 @pytest.mark.audio
 def test_mic_page_carries_what_the_microphone_heard(tmp_path: Path) -> None:
     """Speech played into the virtual microphone arrives in the recorded page (one clean
@@ -179,8 +260,7 @@ def test_mic_without_portaudio_is_one_line_and_no_page(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr == (
-        "Error: Invalid value for '--input-device': no audio devices: PortAudio library "
-        "not found (install libportaudio2) (see 'polyptt send --help')\n"
+        "Error: no audio devices: PortAudio library not found (install libportaudio2)\n"
     )
     assert not out.exists()
 

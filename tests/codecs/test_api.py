@@ -5,7 +5,10 @@ from __future__ import annotations
 import doctest
 import importlib.metadata
 import itertools
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -219,15 +222,52 @@ def test_the_extension_is_an_optimised_release_build() -> None:
     assert not _codec._build["asserts"], _codec._build
 
 
+def _codec_choices(command: Any) -> tuple[str, ...]:
+    (option,) = (p for p in command.params if p.name == "codec")
+    return tuple(option.type.choices)
+
+
 def test_one_codec_table_for_the_wire() -> None:
     """Every wire codec has its description under its name, and nothing else is on the
-    wire: the protocol's ids, the codec table and the command's choices agree."""
-    from polyptt.cli.send import WIRE_CODECS
+    wire: the protocol's ids, the codec table and the commands' choices agree."""
+    from polyptt.cli.loop import loop
+    from polyptt.cli.send import send
     from polyptt.protocol import CodecId
 
     on_the_wire = {name for name in codecs.NAMES if codecs.info(name).wire_id is not None}
-    assert on_the_wire == {c.codec_name for c in CodecId} == set(WIRE_CODECS)
+    assert on_the_wire == {c.codec_name for c in CodecId} == set(codecs.WIRE_NAMES)
     for wire in CodecId:
         assert codecs.info(wire.codec_name).wire_id is wire
         assert codecs.by_wire_id(int(wire)).name == wire.codec_name
-    assert WIRE_CODECS[0] == "g722"  # the default comes first in --help
+    assert codecs.WIRE_NAMES[0] == codecs.DEFAULT == "g722"  # the default first in --help
+    assert _codec_choices(send) == _codec_choices(loop) == codecs.WIRE_NAMES
+
+
+def test_frame_lengths_and_live_talk_come_from_the_table() -> None:
+    """G.726QI only in 30 ms frames (so never live through the relay's 20 ms pages); the
+    others in 10-80 ms; codecs phones do not page with in none."""
+    assert codecs.info("g726qi").frame_ms == (30,)
+    assert codecs.info("g722").frame_ms == codecs.info("g711u").frame_ms == tuple(range(10, 81, 10))
+    assert codecs.info("g711a").frame_ms == ()
+    assert codecs.LIVE_NAMES == ("g722", "g711u")
+    assert codecs.info("g722").frame_ms_refusal(20) is None
+    assert codecs.info("g726qi").frame_ms_refusal(30) is None
+    assert codecs.info("g726qi").frame_ms_refusal(20) == (
+        "g726qi is sent in 30 ms frames only (90 bytes, as SoundPoint IP 450/550 send them; "
+        "their receivers expect exactly that), not 20 ms"
+    )
+    assert codecs.info("g711a").frame_ms_refusal(30) == "g711a is not sent to phones"
+
+
+def test_the_table_loads_neither_numpy_nor_the_extension() -> None:
+    """--help lists the codecs from the table: it must stay cheap (and answer on an
+    install whose extension is broken)."""
+    child = (
+        "import sys\n"
+        "sys.modules['polyptt._codec'] = None\n"
+        "from polyptt import codecs\n"
+        "assert codecs.info('g722').frame_bytes(20) == 160\n"
+        "print(sorted(m for m in ('numpy', 'polyptt._codec') if sys.modules.get(m)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")

@@ -164,7 +164,7 @@ def _play_while_idle(sounddevice: Any, tmp_path: Path) -> None:
         with SpeakerMonitor(sounddevice) as idle_monitor:
             sender = send_process(port, *page_args, str(CHIME))
             assert succeeded(sender)
-            terminal.expect(r"ch 26  'sender' +\d+\.\d s")  # in the recent pages
+            terminal.expect(r"ch 26  'sender' +\d+\.\d\d s")  # in the recent pages
             time.sleep(0.5)
         terminal.press(" ")
         terminal.expect("state: ALERTING")
@@ -198,13 +198,44 @@ def test_talk_is_refused_while_another_sender_holds_the_channel(tmp_path: Path) 
         terminal.expect("hearing 'holder' on ch 26")
         terminal.press(" ")
         terminal.expect("BUSY: 'holder' holds ch 26")
+        terminal.expect("note: busy: 'holder' holds ch 26")
         assert succeeded(sender)
         terminal.expect("state: idle")
+        terminal.expect("keys:")  # the whole drawing
+        # the page is over: the channel is free, and the panel no longer says it is busy
+        # (well within the 8 s a notice stays)
+        idle_panel = terminal.panel()
         terminal.press("q")
         assert terminal.finish() == 0
         packets = capture.wait_quiet()
+    assert "note:" not in idle_panel, idle_panel
     assert kinds(packets, LOOP_SERIAL) == Counter()  # nothing sent
     assert kinds(packets, 0x100)["end"] == 12
+
+
+def test_a_page_from_this_host_is_shown_with_its_audio_duration(tmp_path: Path) -> None:
+    """``polyptt send`` on this host, both under this host's serial (no --serial) and from
+    the same address and port: the loop shows the page, and its recent-pages line gives
+    the page's audio duration exactly as ``listen`` beside it measures it (not the time
+    from its first alert to its end packets, 0.93 s more)."""
+    sounddevice_or_skip()
+    port = free_port()
+    listening = start_listen(tmp_path / "rec", "--count", "1", "--timeout", "30", port=port)
+    terminal = LoopTerminal(tmp_path, port, serial=None)
+    try:
+        sender = send_process(port, "--caller-id", "bell", str(CHIME))
+        terminal.expect("hearing 'bell' on ch 26")
+        assert succeeded(sender)
+        assert listening.wait() == 0
+        ((meta, _audio),) = listening.recordings().values()
+        shown = terminal.expect(r"ch 26  'bell' +\d+\.\d\d s")
+        terminal.press("q")
+        assert terminal.finish() == 0
+    finally:
+        terminal.close()
+    assert meta["caller_id"] == "bell"
+    assert shown.endswith(f"'bell' {meta['duration_s']:6.2f} s")
+    assert 1.6 < meta["duration_s"] < 1.8  # the chime's 1.7 s, in whole frames
 
 
 def test_a_lower_serial_starting_at_the_same_moment_wins(tmp_path: Path) -> None:

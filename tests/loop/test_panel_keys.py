@@ -32,8 +32,10 @@ def test_meter(level: float | None, bar: str) -> None:
     assert meter(level) == f"[{bar}]"
 
 
-def heard(name: str, channel: int, start: float, end: float | None = None) -> HeardPage:
-    return HeardPage(("h", 1, 1, channel), name, channel, 1, start, end)
+def heard(
+    name: str, channel: int, start: float, end: float | None = None, seconds: float | None = None
+) -> HeardPage:
+    return HeardPage(("h", 1, 1, channel), name, channel, 1, start, end, seconds)
 
 
 @pytest.mark.parametrize(
@@ -60,12 +62,14 @@ def test_render_states_within_80_columns(view: PanelView, state_line: str) -> No
 
 
 def test_render_cuts_long_lines_and_lists_recent_pages() -> None:
-    recent = [heard("x" * 13, 26, 1000.0, 1004.25)]
+    # the duration shown is the audio's (as listen reports it), not the time from the
+    # first alert to the last end packet
+    recent = [heard("x" * 13, 26, 1000.0, 1007.11, 6.176)]
     view = PanelView(26, "g722", "y" * 13, Phase.IDLE, notice="n" * 200, recent=recent)
     lines = render(view)
     assert all(len(line) <= 80 for line in lines)
     assert lines[3].startswith("note: nnn")
-    assert lines[5].endswith("'xxxxxxxxxxxxx'   4.2 s")
+    assert lines[5].endswith("'xxxxxxxxxxxxx'   6.18 s")
 
 
 def test_screen_redraws_in_place_only_when_changed() -> None:

@@ -78,6 +78,30 @@ def test_talk_refused_while_someone_else_holds_the_channel() -> None:
     assert state.press_talk(6.0) is TalkVerdict.START
 
 
+def test_the_busy_notice_goes_when_the_holder_ends() -> None:
+    state = LoopState(26, OURS)
+    bob, carol = page(name="bob"), page(serial=0x7001, name="carol", channel=27)
+    state.heard_started(bob, 1.0)
+    state.heard_started(carol, 1.5)
+    assert state.press_talk(2.0) is TalkVerdict.REFUSED
+    state.heard_ended(carol.key, 3.0)  # another page: the channel is still bob's
+    assert state.notice_at(3.0) == "busy: 'bob' holds ch 26"
+    state.heard_ended(bob.key, 4.0, duration_s=1.5)
+    assert state.notice_at(4.0) is None  # well within NOTICE_S: the page ended
+    assert state.press_talk(4.5) is TalkVerdict.START
+    assert (state.recent[0].caller_id, state.recent[0].duration_s) == ("bob", 1.5)
+
+
+def test_a_page_ending_leaves_other_notices_alone() -> None:
+    state = LoopState(26, OURS)
+    bob = page(name="bob")
+    state.heard_started(bob, 1.0)
+    state.press_talk(2.0)  # busy
+    state.tell("no channel 99: channels are 1-50", 2.5)
+    state.heard_ended(bob.key, 3.0)
+    assert state.notice_at(3.0) == "no channel 99: channels are 1-50"
+
+
 def test_a_page_on_another_channel_does_not_make_ours_busy() -> None:
     state = LoopState(26, OURS)
     state.heard_started(page(channel=27), 1.0)

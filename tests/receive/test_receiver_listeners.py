@@ -241,6 +241,31 @@ def test_our_own_pages_are_dropped_and_counted(ignored, heard):
     assert receiver.stats.predicted > 0  # the pages heard still took the shortcut
 
 
+def test_ignoring_the_page_in_flight_hears_a_neighbour_with_our_serial_on_other_channels():
+    """Another polyptt on this host pages under our serial from our address and port: only
+    our own channel is dropped while our page is in flight, and all of it is heard again
+    once our page is over."""
+    log = Log()
+    receiver = Receiver([log])
+    receiver.ignore(0xCAFE, *US, 27)  # our page on 27 is going out
+    ours, _ = g711_page(seed=1, serial=0xCAFE, channel=27)
+    bell, _ = g711_page(seed=2, serial=0xCAFE, channel=26)  # the cron bell beside us
+    for index in range(len(ours.datagrams)):
+        receiver.feed(index * 0.02, US, ours.datagrams[index])
+        receiver.feed(index * 0.02, US, bell.datagrams[index])
+        receiver.tick(index * 0.02)
+    assert [(kind, page.channel) for kind, page in log.events if kind != "audio"] == [
+        ("start", 26),
+        ("end", 26),
+    ]
+    assert receiver.stats.own == len(ours.datagrams)
+    receiver.unignore(0xCAFE, *US, 27)  # our ends are out: a page on 27 from here is heard
+    later, _ = g711_page(seed=3, serial=0xCAFE, channel=27)
+    feed(receiver, later.datagrams, start=10.0)
+    assert log.kinds()[2:] == ["start", "end"]
+    assert log.events[-1][1].channel == 27
+
+
 def test_unignore_hears_the_sender_again_and_open_pages_are_not_cut():
     page, expected = g711_page(serial=0xCAFE)
     log = Log()

@@ -42,7 +42,7 @@ from tests.support.relay_audio import CHIME, SPEECH, frames, speech, stream_real
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.protocol import DEFAULT_GROUP, EndPacket, parse_packet
-from polyptt.relay.hub import AUDIO_HEADER
+from polyptt.relay.wire import AUDIO_HEADER
 
 pytestmark = pytest.mark.network
 
@@ -311,8 +311,10 @@ def test_cli_token_commands(tmp_path: Path) -> None:
             str(config),
         )
     listed = polyptt("relay", "token", "list", "--config", str(config))
-    assert (
-        listed.stdout == "Desk\ttalk\t1-50\tdesk\nEvery\ttalk\t1-50\tall\nNight\ttalk\t26-30\t-\n"
+    assert listed.stdout == (
+        "Desk\ttalk\t1-50\tdesk\tnever\n"
+        "Every\ttalk\t1-50\tall\tnever\n"
+        "Night\ttalk\t26-30\t-\tnever\n"
     )
     for name in ("Desk", "Every"):
         polyptt("relay", "token", "revoke", name, "--config", str(config))
@@ -433,14 +435,20 @@ def test_send_and_listen_through_the_relay_from_the_cli(tmp_path: Path) -> None:
         "g722",
         "end_packets",
     )
-    pcm, rate = soundfile.read(remote_dir / f"relay-{heard['id']}.wav", dtype="int16")
+    # listen's recordings: <UTC start>_ch<NN>_<caller>, the relay's record as the JSON
+    stamp = heard["start"][:19].replace("-", "").replace(":", "") + "Z"
+    stem = remote_dir / f"{stamp}_ch29_lobby"
+    assert sorted(p.name for p in remote_dir.iterdir() if "_ch29_" in p.name) == [
+        f"{stem.name}.json",
+        f"{stem.name}.wav",
+    ]
+    pcm, rate = soundfile.read(stem.with_suffix(".wav"), dtype="int16")
     assert rate == 16000
     reference = soundfile.read(SPEECH, dtype="int16")[0]
     _lag, corr = align(pcm, reference[: len(pcm) - 480])
     assert corr > 0.95
-    assert (
-        json.loads((remote_dir / f"relay-{heard['id']}.json").read_text())["caller_id"] == "Lobby"
-    )
+    record = json.loads(stem.with_suffix(".json").read_text())
+    assert record == {k: v for k, v in heard.items() if k != "event"}
 
 
 def test_send_through_the_relay_with_a_wrong_token_is_one_line_exit_2(tmp_path: Path) -> None:

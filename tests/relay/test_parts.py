@@ -10,15 +10,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.support.synthetic import build_page
 
 from polyptt import codecs
-from polyptt.cli.relay import _ranges
-from polyptt.protocol import CodecId, TransmitPacket
+from polyptt.protocol import CodecId, TransmitPacket, format_channels
+from polyptt.receive.receiver import Receiver
+from polyptt.receive.recorder import RECORD_KEYS, Recorder
 from polyptt.relay.auth import ALL_CHANNELS, Grant, TokenError, TokenStore, hash_token
-from polyptt.relay.clients import Client
 from polyptt.relay.config import ConfigError, load_config
+from polyptt.relay.connections import Connection
 from polyptt.relay.echo import EchoSink
-from polyptt.relay.hub import Hub, Metrics
+from polyptt.relay.hub import HeardPages, Hub, Metrics
+from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, MessageType
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "relay" / "relay.toml"
 
@@ -119,7 +122,7 @@ def test_grants(scopes: set[str], channel: int, allowed: bool) -> None:
 
 
 def test_channel_ranges_are_listed_compactly() -> None:
-    assert _ranges([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
+    assert format_channels([1, 2, 3, 26, 28, 29]) == "1-3,26,28-29"
 
 
 class _StalledSocket:
@@ -151,19 +154,19 @@ class _ReadingSocket(_StalledSocket):
 
 
 def test_a_stalled_listener_is_dropped_and_the_others_get_everything() -> None:
-    async def main() -> tuple[Any, Any, Metrics, list[Client]]:
+    async def main() -> tuple[Any, Any, Metrics, list[Connection]]:
         metrics = Metrics()
         hub = Hub({}, metrics)
-        dropped: list[Client] = []
+        dropped: list[Connection] = []
         hub.on_drop = dropped.append
         grant = Grant("x", frozenset({"listen"}))
         stalled, reading = _StalledSocket(), _ReadingSocket()
-        clients = [Client(ws, grant, "d", "127.0.0.1", 4) for ws in (stalled, reading)]  # type: ignore[arg-type]
+        clients = [Connection(ws, grant, "d", "127.0.0.1", 4) for ws in (stalled, reading)]  # type: ignore[arg-type]
         for client in clients:
             client.listening = True
             hub.clients.add(client)
         for _ in range(20):
-            hub.sent_started(channel=26, caller_id="x", codec="g722")
+            hub.started(object(), "sent", {"channel": 26, "caller_id": "x", "codec": "g722"})
             await asyncio.sleep(0)
         for client in clients:
             await client.finish()
@@ -175,6 +178,80 @@ def test_a_stalled_listener_is_dropped_and_the_others_get_everything() -> None:
     assert metrics.listeners_dropped == 1
     assert [c.ws for c in dropped] == [stalled]
     assert dropped[0].dropped == "send queue full (a slow or stalled listener)"
+
+
+class _Collecting(_StalledSocket):
+    """A WebSocket peer that reads everything: JSON events and audio messages, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[Any] = []
+
+    async def send_str(self, text: str) -> None:
+        self.messages.append(json.loads(text))
+
+    async def send_bytes(self, data: bytes) -> None:  # type: ignore[override]
+        self.messages.append(bytes(data))
+
+
+def _split(messages: list[Any]) -> list[tuple[dict[str, Any], list[bytes], dict[str, Any]]]:
+    """(page_start, audio messages, page_end) of each page, in order."""
+    pages, audio, start = [], [], None
+    for message in messages:
+        if isinstance(message, bytes):
+            audio.append(message)
+        elif message["type"] == MessageType.PAGE_START:
+            start, audio = message, []
+        else:
+            assert message["type"] == MessageType.PAGE_END
+            pages.append((start, audio, message))
+    return pages
+
+
+def test_heard_and_sent_pages_reach_the_hub_one_way(tmp_path: Path) -> None:
+    """A page heard on the LAN (through the receiver and `HeardPages`) and one the relay
+    sends (its talk's calls) go through the same three calls: the same messages to a
+    listener, counted and recorded the same way (each with its own record)."""
+    coded = codecs.encode("g722", (np.sin(np.arange(480 * 8) / 9) * 9000).astype(np.int16))
+    frames = [coded[i * 240 : (i + 1) * 240] for i in range(8)]
+    pcm = codecs.decode("g722", coded)
+
+    async def main() -> tuple[list[Any], Metrics, Recorder]:
+        metrics, recorder = Metrics(), Recorder(tmp_path, print)
+        hub = Hub({26: "All staff"}, metrics, recorder)
+        peer = _Collecting()
+        listener = Connection(peer, Grant("x", frozenset({"listen"})), "d", "127.0.0.1", 999)  # type: ignore[arg-type]
+        listener.listening = True
+        hub.clients.add(listener)
+        receiver = Receiver([HeardPages(hub)])
+        for index, datagram in enumerate(build_page(frames, caller_id="Lobby").datagrams):
+            receiver.feed(1000.0 + index * 0.03, ("127.0.0.9", 5001), datagram)
+        receiver.flush()
+        talk = object()
+        fields = {"channel": 26, "caller_id": "Desk", "codec": "g722", "via": "http"}
+        hub.started(talk, "sent", fields)
+        hub.audio(talk, pcm, 16000)
+        hub.ended(talk, {"end_reason": "completed"})
+        await listener.finish()
+        return peer.messages, metrics, recorder
+
+    messages, metrics, recorder = asyncio.run(main())
+    (heard_start, heard, heard_end), (sent_start, sent, sent_end) = _split(messages)
+    assert (heard_start["direction"], sent_start["direction"]) == ("heard", "sent")
+    assert (heard_end["id"], sent_end["id"]) == (1, 2)
+    assert (heard_end["codec"], heard_end["caller_id"], heard_end["frames"]) == ("g722", "Lobby", 8)
+    assert (sent_end["caller_id"], sent_end["end_reason"]) == ("Desk", "completed")
+    for page, audio in ((1, heard), (2, sent)):  # the same audio, framed the same way
+        assert [AUDIO_HEADER.unpack_from(m) for m in audio] == [(page, n) for n in range(12)]
+        assert {len(m) - AUDIO_HEADER.size for m in audio} == {FRAME_SAMPLES * 2}
+    assert [m[AUDIO_HEADER.size :] for m in heard] == [m[AUDIO_HEADER.size :] for m in sent]
+    assert (metrics.pages_heard, metrics.pages_sent) == (1, 1)
+    heard_json, sent_json = (json.loads(p.read_text()) for p in recorder.finished)
+    assert tuple(heard_json) == RECORD_KEYS  # as `polyptt listen --record` writes it
+    assert sent_json == {k: v for k, v in sent_end.items() if k not in ("id", "type", "wav")}
+    assert (heard_end["wav"], sent_end["wav"]) == ("/api/v1/pages/1.wav", "/api/v1/pages/2.wav")
+    for saved in recorder.finished:
+        assert saved.with_suffix(".wav").stat().st_size == 44 + len(pcm) * 2
 
 
 class _ListSink:

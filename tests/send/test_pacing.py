@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from tests.support.pages import split_page
 
-from polyptt import protocol, scheduling
-from polyptt.send import PageParams, PageReport, send_page, transmit_offset
+from polyptt import protocol
+from polyptt.send import PageParams, PageReport, realtime_priority, send_page, transmit_offset
 from polyptt.send import pacing as sender
 
 CHANNEL, SERIAL, CALLER = 26, 0x12345678, "bell"
@@ -261,7 +261,7 @@ def _short_page(sink: object, **kwargs: object) -> sender.PageReport:
 
 def test_a_paced_page_runs_under_sched_fifo_and_restores_the_policy() -> None:
     before = os.sched_getscheduler(0)
-    with scheduling.realtime() as granted:
+    with realtime_priority.realtime() as granted:
         pass
     if not granted:
         pytest.skip("this process may not use real-time scheduling (needs root or CAP_SYS_NICE)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,44 @@ def sounddevice_or_skip() -> Any:
             "no virtual audio devices: run the tests under tools/virtual-audio run ... (CI does)"
         )
     return sounddevice
+
+
+def no_audio_env(folder: Path, base: dict[str, str]) -> dict[str, str]:
+    """`base` changed so that PortAudio in a child process sees no audio device at all,
+    or skip saying why it cannot be made to.
+
+    How: this container has no sound card (no /dev/snd), so PortAudio's devices are
+    those of a sound server reached through ALSA's pulse (or pipewire) plugin. The
+    child gets the system's ALSA configuration (no ALSA_CONFIG_PATH, as
+    tools/virtual-audio sets; an empty one makes PortAudio abort), an empty HOME (no
+    ~/.asoundrc) and XDG_RUNTIME_DIR (no server socket there), and a PULSE_SERVER
+    that names a socket which does not exist: the plugins find no server, and
+    PortAudio lists nothing, even under tools/virtual-audio. On a machine with a
+    sound card its hardware stays visible: then the test is skipped.
+    """
+    home, runtime = folder / "home", folder / "runtime"
+    for made in (home, runtime):
+        made.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in base.items() if k not in ("ALSA_CONFIG_PATH", "PULSE_COOKIE")}
+    env.update(
+        HOME=str(home),
+        XDG_RUNTIME_DIR=str(runtime),
+        PULSE_SERVER=f"unix:{folder / 'no-such-socket'}",
+        PIPEWIRE_REMOTE=str(folder / "no-such-socket"),
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sounddevice; print(len(sounddevice.query_devices()))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if "PortAudio library not found" in probe.stderr:
+        pytest.skip("PortAudio missing: install libportaudio2 (CI does)")
+    assert probe.returncode == 0, probe.stderr
+    if probe.stdout.strip() != "0":
+        pytest.skip(f"PortAudio finds {probe.stdout.strip()} devices even so: a sound card")
+    return env
 
 
 class SpeakerMonitor:

@@ -93,7 +93,7 @@ def sign_in(page: Page, token: str) -> None:
     """Sign in by the form, as a person does, and wait for the WebSocket."""
     page.get_by_label("Token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#connection")).to_contain_text("Connected as", timeout=10_000)
+    expect(page.locator("#connection")).to_contain_text("Connected", timeout=10_000)
 
 
 def no_page_errors(page: Page) -> None:

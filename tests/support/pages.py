@@ -1,4 +1,4 @@
-"""Test helper: a received page taken apart and checked against PROTOCOL.md.
+"""Test helper: a received page taken apart and checked against docs/protocol.md.
 
 :func:`split_page` turns captured ``(time, datagram)`` pairs into alerts, transmits and
 ends with their arrival times, asserting the structure every sender must respect (order

@@ -155,10 +155,12 @@ def start_relay(
     args: Iterable[str] = (),
     tls: tuple[Path, Path, ssl.SSLContext] | None = None,
     port: int | None = None,
+    serial: int | None = RELAY_SERIAL,
 ) -> RelayProcess:
     """Start ``polyptt relay`` paging and listening on the group at `udp_port`.
 
-    It serves on `port` (a restart keeps its predecessor's), or on a free one.
+    It serves on `port` (a restart keeps its predecessor's), or on a free one, and pages
+    under `serial` (None: this host's, as without ``--serial``).
     """
     port = port or free_tcp_port()
     stderr = config.parent / "relay.err"
@@ -166,6 +168,8 @@ def start_relay(
     if tls is not None:
         extra = ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     with stderr.open("wb") as err:  # the child keeps its own descriptor
+        if serial is not None:
+            extra += ["--serial", hex(serial)]
         process = _popen(err, port, config, udp_port, [*extra, *args])
     scheme = "https" if tls is not None else "http"
     relay = RelayProcess(
@@ -260,8 +264,6 @@ def _popen(
             f"127.0.0.1:{port}",
             "--to",
             f"{DEFAULT_GROUP}:{udp_port}",
-            "--serial",
-            hex(RELAY_SERIAL),
             *args,
         ),
         stdout=subprocess.DEVNULL,

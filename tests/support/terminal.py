@@ -36,9 +36,13 @@ class LoopTerminal:
         The paging port (the default group), for the loop's --to.
     args : str
         More options for the loop.
+    serial : int or None
+        Its ``--serial`` (None: this host's serial, as without the option).
     """
 
-    def __init__(self, folder: Path, port: int, *args: str) -> None:
+    def __init__(
+        self, folder: Path, port: int, *args: str, serial: int | None = LOOP_SERIAL
+    ) -> None:
         self.folder = folder
         self.before = folder / "stty-before.txt"
         self.after = folder / "stty-after.txt"
@@ -56,8 +60,7 @@ class LoopTerminal:
             "loop",
             "--to",
             f"{DEFAULT_GROUP}:{port}",
-            "--serial",
-            hex(LOOP_SERIAL),
+            *(["--serial", hex(serial)] if serial is not None else []),
             "--caller-id",
             LOOP_CALLER,
             *args,
@@ -115,6 +118,12 @@ class LoopTerminal:
                 self.shell.terminate(force=True)
         self.shell.close()
         self.shell.logfile_read.close()
+
+    def panel(self) -> str:
+        """The panel as last drawn, escape sequences removed (call it once the drawing's
+        last line, the keys, was expected)."""
+        screen = self.screen()
+        return screen[screen.rindex("polyptt loop  talk ch") :]
 
     def screen(self) -> str:
         """Everything the terminal showed so far, escape sequences removed."""

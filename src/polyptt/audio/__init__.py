@@ -12,6 +12,13 @@ Live sources a pacer asks for frames (microphone, raw PCM from a pipe, anything 
 feeds chunks)
     :class:`~polyptt.audio.live.LiveFrames`, :class:`~polyptt.audio.live.Microphone`,
     :class:`~polyptt.audio.live.RawReader`
+The one capture and the one raw reader, PCM out, for every live source (a page's, the
+VOX gate's, the relay client's)
+    :class:`~polyptt.audio.live.Capture`, :class:`~polyptt.audio.live.PcmReader`
+A raw stream's first bytes: audio, or an audio file given as raw by mistake
+    :func:`~polyptt.audio.sniff.read_head`, :func:`~polyptt.audio.sniff.describe_container`
+The microphones and speakers there are, and what to say when one is missing
+    :func:`~polyptt.audio.devices.find`, :func:`~polyptt.audio.devices.listing`
 
 sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
 works where PortAudio is absent.

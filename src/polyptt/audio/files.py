@@ -31,7 +31,18 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["STDIN", "Audio", "AudioError", "PageAudio", "arrange", "load", "load_page", "to_int16"]
+from polyptt.audio.pcm import to_int16
+
+__all__ = [
+    "STDIN",
+    "Audio",
+    "AudioError",
+    "NotAudioError",
+    "PageAudio",
+    "arrange",
+    "load",
+    "load_page",
+]
 
 #: The file name that means "read standard input".
 STDIN = "-"
@@ -39,12 +50,13 @@ STDIN = "-"
 # Encodings libsndfile decodes to int16 without loss: such files can skip the float path.
 _INT16_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "ULAW", "ALAW"})
 
-_INT16_MAX = 32767
-_INT16_MIN = -32768
-
 
 class AudioError(ValueError):
     """The input audio cannot be paged; the message is one line naming the input."""
+
+
+class NotAudioError(AudioError):
+    """The input is not audio in any format libsndfile reads (a text, a form, a video)."""
 
 
 @dataclass(frozen=True)
@@ -119,19 +131,11 @@ def _read(
         if isinstance(opened, io.BytesIO) and not opened.getvalue():
             raise AudioError(f"{_name(source)}: no data") from None
         detail = str(exc.error_string).rstrip(".")
-        raise AudioError(
+        raise NotAudioError(
             f"{_name(source)}: not an audio file libsndfile can read ({detail})"
         ) from None
     except (RuntimeError, TypeError, ValueError) as exc:  # damaged headers and the like
         raise AudioError(f"{_name(source)}: unreadable audio ({exc})") from None
-
-
-def to_int16(signal: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.int16], int]:
-    """Full-scale float to int16, rounding; returns the samples and how many clipped."""
-    scaled = np.nan_to_num(signal.astype(np.float64) * 32768.0)
-    clipped = int(np.count_nonzero((scaled > 32768.0) | (scaled < -32768.0)))
-    pcm = np.clip(np.rint(scaled), _INT16_MIN, _INT16_MAX).astype(np.int16)
-    return pcm, clipped
 
 
 def load(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from polyptt.audio.files import to_int16
+from polyptt.audio.pcm import to_int16
 
 __all__ = ["Framer"]
 

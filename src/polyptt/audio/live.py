@@ -25,7 +25,6 @@ real time for minutes) loses the chunks that come past the limit, counted in
 from __future__ import annotations
 
 import collections
-import os
 import queue
 import threading
 import time
@@ -35,10 +34,20 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from polyptt.audio import sniff
 from polyptt.audio.catchup import CatchUp, for_capture
+from polyptt.audio.devices import DeviceError, find, load_sounddevice
 from polyptt.audio.framer import Framer
 
-__all__ = ["DeviceError", "LiveFrames", "Microphone", "RawReader", "parse_device"]
+__all__ = [
+    "Capture",
+    "DeviceError",
+    "LiveFrames",
+    "Microphone",
+    "PcmReader",
+    "RawReader",
+    "parse_device",
+]
 
 _CLOSE = object()  # queued by close(): everything before it is audio
 
@@ -47,13 +56,6 @@ _CLOSE = object()  # queued by close(): everything before it is audio
 #: longer spells make an adaptive page keep more and refill (`CatchUp.ran_dry`): counting
 #: every millisecond of a WebSocket's timing would put a page 30 ms behind for nothing.
 DRY_TOLERANCE = 0.25
-
-
-class DeviceError(Exception):
-    """An audio device cannot be used: no PortAudio, no such device, refused settings.
-
-    The message is one line naming the device.
-    """
 
 
 class LiveFrames:
@@ -257,20 +259,95 @@ def parse_device(text: str | None) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # "PortAudio library not found"
-        raise DeviceError(f"no audio devices: {exc} (install libportaudio2)") from None
-    return sounddevice
+class Capture:
+    """An input device captured in blocks of int16 mono, each handed to `on_block`.
+
+    The one place polyptt opens a microphone: a page's (:class:`Microphone`), the VOX
+    gate's, and the relay client's, which sends the blocks as they come. The stream
+    runs at `rate` when the device accepts it (PortAudio or the sound server then
+    resamples), at the device's default rate otherwise (:attr:`samplerate` says which).
+    Nothing is captured until :meth:`start`.
+
+    Parameters
+    ----------
+    rate : int
+        The rate wanted.
+    on_block : callable
+        Called with every block (a 1-D int16 array PortAudio may reuse: copy to keep),
+        in PortAudio's thread: keep it cheap.
+    device : int or str, optional
+        A PortAudio input device (index or name); the default input by default.
+    block_s : float
+        Seconds per block.
+
+    Raises
+    ------
+    DeviceError
+        Without PortAudio, without such an input device, or if it cannot be opened.
+
+    Attributes
+    ----------
+    samplerate : int
+        The rate the device captures at.
+    name : str
+        The device's name.
+    status_flags : int
+        Blocks PortAudio flagged (input overflows).
+    """
+
+    def __init__(
+        self,
+        rate: int,
+        on_block: Callable[[np.ndarray], None],
+        *,
+        device: int | str | None = None,
+        block_s: float = 0.01,
+    ) -> None:
+        sounddevice = load_sounddevice()
+        info = find(device, "input")
+        self.name = str(info["name"])
+        try:
+            sounddevice.check_input_settings(device, channels=1, dtype="int16", samplerate=rate)
+        except (ValueError, sounddevice.PortAudioError):
+            rate = int(info["default_samplerate"])
+        self.samplerate = rate
+        self.status_flags = 0
+
+        def callback(indata: np.ndarray, _frames: int, _time: Any, status: Any) -> None:
+            if status:
+                self.status_flags += 1
+            on_block(indata[:, 0])
+
+        try:
+            self._stream = sounddevice.InputStream(
+                device=device,
+                channels=1,
+                dtype="int16",
+                samplerate=rate,
+                blocksize=round(rate * block_s),
+                callback=callback,
+            )
+        except (ValueError, sounddevice.PortAudioError) as exc:
+            raise DeviceError(f"cannot open {self.name!r} for capture: {exc}") from None
+
+    def start(self) -> None:
+        """Start capturing."""
+        self._stream.start()
+
+    def stop(self) -> None:
+        """Stop capturing (the device stays open)."""
+        self._stream.stop()
+
+    def close(self) -> None:
+        """Release the device."""
+        self._stream.close()
 
 
 class Microphone:
-    """Capture from an input device into a :class:`LiveFrames`.
+    """Capture from an input device into a :class:`LiveFrames`: a page's microphone.
 
-    The stream runs at the codec's rate when the device accepts it (PortAudio or the
-    sound server then resamples), at the device's default rate otherwise (the framer
-    resamples). Nothing is captured until :meth:`start`.
+    The capture (:class:`Capture`) runs at the codec's rate when the device accepts it,
+    at the device's default rate otherwise (the framer then resamples).
 
     Parameters
     ----------
@@ -299,10 +376,8 @@ class Microphone:
     ----------
     frames : LiveFrames
         The page's source.
-    samplerate : int
-        The rate the device captures at.
-    name : str
-        The device's name.
+    samplerate, name, status_flags
+        The capture's (see :class:`Capture`).
     """
 
     #: PortAudio's block: 10 ms at any rate keeps the queue fine-grained.
@@ -321,58 +396,39 @@ class Microphone:
     ) -> None:
         from polyptt import codecs
 
-        sounddevice = _sounddevice()
-        try:
-            info = sounddevice.query_devices(device, kind="input")
-        except (ValueError, sounddevice.PortAudioError) as exc:
-            shown = "the default input" if device is None else f"input device {device!r}"
-            raise DeviceError(f"{shown}: {exc}") from None
-        self.name = str(info["name"])
+        def on_block(block: np.ndarray) -> None:
+            self.frames.feed(block)
+            if monitor is not None:
+                monitor(block)
+
         rate = codecs.info(codec).sample_rate
-        try:
-            sounddevice.check_input_settings(device, channels=1, dtype="int16", samplerate=rate)
-        except (ValueError, sounddevice.PortAudioError):
-            rate = int(info["default_samplerate"])
-        self.samplerate = rate
+        self._capture = Capture(rate, on_block, device=device, block_s=self.BLOCK_S)
+        rate = self.samplerate = self._capture.samplerate
+        self.name = self._capture.name
         framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
         if catch_up is True:
             catch_up = for_capture(rate)
         self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s, catch_up=catch_up)
-        self.status_flags = 0  # input overflows PortAudio reported
 
-        def callback(indata: np.ndarray, _frames: int, _time: Any, status: Any) -> None:
-            if status:
-                self.status_flags += 1
-            self.frames.feed(indata[:, 0])
-            if monitor is not None:
-                monitor(indata[:, 0])
-
-        try:
-            self._stream = sounddevice.InputStream(
-                device=device,
-                channels=1,
-                dtype="int16",
-                samplerate=rate,
-                blocksize=round(rate * self.BLOCK_S),
-                callback=callback,
-            )
-        except (ValueError, sounddevice.PortAudioError) as exc:
-            raise DeviceError(f"cannot open {self.name!r} for capture: {exc}") from None
+    @property
+    def status_flags(self) -> int:
+        """Blocks PortAudio flagged (input overflows)."""
+        return self._capture.status_flags
 
     def start(self) -> None:
         """Start capturing (at the first alert)."""
-        self._stream.start()
+        self._capture.start()
 
     def stop(self) -> None:
         """Stop capturing; what was captured is still sent, then the page ends."""
         if not self.frames.closed:
-            self._stream.stop()
+            self._capture.stop()
             self.frames.close()
 
     def close(self) -> None:
         """Stop and release the device."""
         self.stop()
-        self._stream.close()
+        self._capture.close()
 
     def __enter__(self) -> Microphone:
         return self
@@ -381,12 +437,98 @@ class Microphone:
         self.close()
 
 
-class RawReader:
-    """Raw signed 16-bit little-endian mono PCM from a pipe, fed as it arrives.
+class PcmReader:
+    """Raw signed 16-bit little-endian mono PCM from a pipe or a file, read by a thread.
 
-    A thread reads whatever the pipe holds (``os.read``, not waiting for a full
-    buffer), so a text-to-speech engine or ``arecord`` streaming into polyptt is paged
-    with no more delay than the alerts; end of file closes the audio.
+    The one raw reader: a page's (:class:`RawReader`) and the relay client's. The thread
+    reads whatever the pipe holds (``os.read``, not waiting for a full buffer), so a
+    text-to-speech engine or ``arecord`` streaming into polyptt goes on with no more
+    delay than its own; a sample split between two reads waits for its second byte.
+    Before the thread starts, :meth:`wait_for_audio` can wait for the stream's first
+    bytes and check that they can be raw audio (`polyptt.audio.sniff`).
+
+    Parameters
+    ----------
+    stream : binary file
+        Standard input, typically.
+    on_pcm : callable
+        Called with each chunk, a 1-D int16 array of whole samples (in the thread, or in
+        :meth:`wait_for_audio`'s caller for the first bytes). It may block: reading
+        waits for it (a consumer paced in real time holds a file back).
+    on_end : callable
+        Called once in the thread when reading is over: end of file, a read error, or
+        :meth:`stop`.
+
+    Attributes
+    ----------
+    error : OSError or None
+        Why reading stopped early, if it did.
+    """
+
+    _READ = 1 << 14
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        on_pcm: Callable[[npt.NDArray[np.int16]], object],
+        on_end: Callable[[], object],
+        *,
+        name: str = "polyptt-raw-reader",
+    ) -> None:
+        self.error: OSError | None = None
+        self._read = sniff.reader_of(stream)
+        self._odd = b""  # a sample split between two reads
+        self._on_pcm = on_pcm
+        self._on_end = on_end
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def wait_for_audio(self, name: str) -> None:
+        """Block until the stream's first bytes are here, and hand them on (call before
+        :meth:`start`: a page's alerts then wait for its first audio). `name` is the
+        stream as the user knows it ("standard input", a path), for messages.
+
+        Raises
+        ------
+        sniff.RawInputError
+            The stream looks like an audio file, or ended before its first sample.
+        """
+        self._feed(sniff.read_head(self._read, name))
+
+    def start(self) -> None:
+        """Start reading."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reading after the read under way (what it returns is still handed on)."""
+        self._stopped.set()
+
+    def _feed(self, data: bytes) -> None:
+        data = self._odd + data
+        cut = len(data) - len(data) % 2
+        self._odd = data[cut:]
+        if cut:
+            self._on_pcm(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                data = self._read(self._READ)
+                if not data:
+                    break
+                self._feed(data)
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self._on_end()
+
+
+class RawReader:
+    """Raw PCM16LE mono from a pipe into a :class:`LiveFrames`, fed as it arrives.
+
+    A :class:`PcmReader` feeds the page's frames; end of file closes the audio. Before
+    the page, :meth:`wait_for_audio` waits for the stream's first bytes and checks that
+    they can be raw audio (`polyptt.audio.sniff`).
 
     Parameters
     ----------
@@ -396,16 +538,14 @@ class RawReader:
         The samples' rate.
     codec, frame_ms, gain_db, max_buffer_s
         As for :class:`Microphone`.
+    name : str
+        The stream as the user knows it, for messages.
 
     Attributes
     ----------
     frames : LiveFrames
         The page's source.
-    error : OSError or None
-        Why reading stopped early, if it did.
     """
-
-    _READ = 1 << 14
 
     def __init__(
         self,
@@ -416,38 +556,34 @@ class RawReader:
         *,
         gain_db: float = 0.0,
         max_buffer_s: float = 300.0,
+        name: str = "standard input",
     ) -> None:
         framer = Framer(codec, frame_ms, input_rate=rate, gain_db=gain_db)
         self.frames = LiveFrames(framer, max_buffer_s=max_buffer_s)
-        self.error: OSError | None = None
-        self._stream = stream
-        self._thread = threading.Thread(target=self._run, name="polyptt-raw-reader", daemon=True)
+        self.name = name
+        self._reader = PcmReader(stream, self.frames.feed, self.frames.close)
+
+    @property
+    def error(self) -> OSError | None:
+        """Why reading stopped early, if it did."""
+        return self._reader.error
+
+    def wait_for_audio(self) -> None:
+        """Block until the stream's first bytes are here, and queue them (call before
+        the page: its alerts then wait for the first audio).
+
+        Raises
+        ------
+        sniff.RawInputError
+            The stream looks like an audio file, or ended before its first sample.
+        """
+        self._reader.wait_for_audio(self.name)
 
     def start(self) -> None:
         """Start reading (at the first alert)."""
-        self._thread.start()
+        self._reader.start()
 
     def stop(self) -> None:
         """Stop taking audio: what was read is still sent, then the page ends."""
+        self._reader.stop()
         self.frames.close()
-
-    def _run(self) -> None:
-        odd = b""  # a sample split between two reads
-        try:
-            fd = self._stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            fd = None
-        try:
-            while not self.frames.closed:
-                data = os.read(fd, self._READ) if fd is not None else self._stream.read(self._READ)
-                if not data:
-                    break
-                data = odd + data
-                cut = len(data) - len(data) % 2
-                odd = data[cut:]
-                if cut:
-                    self.frames.feed(np.frombuffer(data[:cut], dtype="<i2").astype(np.int16))
-        except OSError as exc:
-            self.error = exc
-        finally:
-            self.frames.close()

@@ -215,10 +215,12 @@ class Player:
             import sounddevice
         except OSError as exc:  # "PortAudio library not found"
             raise PlaybackUnavailable(f"cannot play: {exc} (install libportaudio2)") from None
+        from polyptt.audio.devices import DeviceError, find
+
         try:
-            sounddevice.query_devices(device, kind="output")
-        except (ValueError, sounddevice.PortAudioError) as exc:
-            raise PlaybackUnavailable(f"cannot play: no audio output device ({exc})") from None
+            find(device, "output")
+        except DeviceError as exc:
+            raise PlaybackUnavailable(f"cannot play: {exc}") from None
 
         def factory(rate: int, callback: Any) -> Any:
             def portaudio_callback(out: np.ndarray, frames: int, times: Any, _status: Any) -> None:

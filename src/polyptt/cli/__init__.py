@@ -11,8 +11,6 @@ import sys
 
 import click
 
-from polyptt import __version__
-
 #: Subcommand name -> "module:attribute" of its Click command.
 _SUBCOMMANDS: dict[str, str] = {
     "send": "polyptt.cli.send:send",
@@ -28,47 +26,13 @@ CONTEXT_SETTINGS = {
 }
 
 
-def codec_build_description(build: dict[str, object]) -> str:
-    """Say in a few words how the codec extension was compiled.
-
-    ``polyptt --version`` shows it so that a bug report or an admin checking an install
-    sees at once whether the codecs are an optimised build, and from which compiler (a
-    wheel carries the build it was made with, a source install the local compiler's).
-
-    Parameters
-    ----------
-    build
-        ``polyptt._codec._build``: ``optimized`` and ``asserts`` (bools) and ``compiler``
-        (the compiler's ``__VERSION__``: GCC gives a bare version, Clang names itself).
-
-    Returns
-    -------
-    str
-        E.g. ``"optimised, gcc 12.2.0"``, or ``"unoptimised, asserts on, Clang 16.0.0"``.
-    """
-    words = ["optimised" if build.get("optimized") else "unoptimised"]
-    if build.get("asserts"):
-        words.append("asserts on")
-    compiler = str(build.get("compiler", "unknown compiler"))
-    words.append(f"gcc {compiler}" if compiler[:1].isdigit() else compiler)
-    return ", ".join(words)
-
-
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """Print the version and the codec build, then exit (the ``--version`` callback).
-
-    Loading the extension costs a few milliseconds and imports nothing else; a broken
-    install still gets its version printed, with the reason the codecs do not load.
-    """
+    """Print the version and the codec build (`polyptt.version`), then exit."""
     if not value or ctx.resilient_parsing:
         return
-    try:
-        from polyptt import _codec
+    from polyptt.version import version_line
 
-        codecs = codec_build_description(_codec._build)
-    except ImportError as exc:
-        codecs = f"not loadable: {exc}"
-    click.echo(f"polyptt {__version__} (codecs: {codecs})")
+    click.echo(version_line())
     ctx.exit()
 
 
@@ -106,7 +70,8 @@ def cli() -> None:
     Every option can also be set by an environment variable; the help of each option names
     it. The options every command shares read fixed names, so a service file sets them once:
     POLYPTT_TO, POLYPTT_IFACE, POLYPTT_CALLER_ID, POLYPTT_SERIAL, POLYPTT_TTL. The others are
-    named POLYPTT_<COMMAND>_<OPTION>, e.g. POLYPTT_SEND_CHANNEL=page:2.
+    named POLYPTT_COMMAND_OPTION after the command and the option, e.g.
+    POLYPTT_SEND_CHANNEL=page:2 for send --channel.
     """
 
 

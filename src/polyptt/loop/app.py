@@ -27,7 +27,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from polyptt import protocol
+from polyptt import codecs, protocol
 from polyptt.audio.levels import level_db
 from polyptt.audio.live import DeviceError, LiveFrames, Microphone
 from polyptt.loop.keys import RawTerminal, decode_keys
@@ -82,7 +82,7 @@ class TalkSettings:
 
     def page(self, channel: int) -> PageParams:
         """Our page on `channel`, as the pacer takes it."""
-        codec = protocol.CodecId[self.codec.upper()]
+        codec = codecs.wire_id(self.codec)
         return PageParams(
             channel, self.serial, self.caller_id, codec, self.frame_ms, None, self.max_frames
         )
@@ -168,7 +168,7 @@ class LoopApp:
             listeners.append(recorder)
         self.receiver = Receiver(listeners, channels=_Listened(channels, state))
         address, port = sink.source
-        self.receiver.ignore(talk.serial, address, port)
+        self._sender = (talk.serial, address, port)  # our pages, heard back
         self._level: float | None = None
         self._entry: str | None = None
         self._microphone: Microphone | None = None  # opened ahead of the next talk
@@ -318,7 +318,11 @@ class LoopApp:
         self._stop_page = asyncio.Event()
         self._level = None
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._transmit(microphone, self._stop_page))
+        channel = self.state.talk_channel
+        # only this page is ours: other polyptt processes here page under our serial
+        # from our address and port too, and are heard (polyptt.receive.receiver)
+        self.receiver.ignore(*self._sender, channel)
+        self._task = loop.create_task(self._transmit(microphone, self._stop_page, channel))
         # after the task's first step: the first alert goes out before the device starts
         loop.call_soon(self._start_capture, microphone)
 
@@ -329,13 +333,13 @@ class LoopApp:
             self.state.tell(f"microphone: {exc}", time.time())
             self._end_talk(at_once=True)
 
-    async def _transmit(self, microphone: TalkSource, stop: asyncio.Event) -> None:
+    async def _transmit(self, microphone: TalkSource, stop: asyncio.Event, channel: int) -> None:
         talk = self.talk
         report = PageReport()
         try:
             await send_page_async(
                 microphone.frames,
-                talk.page(self.state.talk_channel),
+                talk.page(channel),
                 sink=self.sink,
                 stop=stop,
                 report=report,
@@ -343,6 +347,7 @@ class LoopApp:
         except NetworkError as exc:
             self.state.tell(f"network: {exc}", time.time())
         finally:
+            self.receiver.unignore(*self._sender, channel)  # its end packets are out
             microphone.close()
             self.reports.append(report)
             self._talking = self._stop_page = self._task = None
@@ -379,7 +384,7 @@ class LoopApp:
 
     def page_ended(self, page: Page) -> None:
         self._last_heard = time.time()
-        self.state.heard_ended(page.key, page.end or self._last_heard)
+        self.state.heard_ended(page.key, page.end or self._last_heard, page.duration_s)
         if self.player is not None:
             self.player.page_ended(page)
         if not self.state.open_pages and not self.state.transmitting:

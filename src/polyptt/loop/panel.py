@@ -71,8 +71,10 @@ def _state_text(view: PanelView) -> str:
 
 
 def _recent_text(page: HeardPage) -> str:
+    """A recent page: when it started, its channel and caller, and (once it ended) its
+    audio's duration, to the hundredth as ``listen`` reports it."""
     clock = time.strftime("%H:%M:%S", time.localtime(page.start))
-    length = "" if page.end is None else f" {page.end - page.start:5.1f} s"
+    length = "" if page.duration_s is None else f" {page.duration_s:6.2f} s"
     return f"  {clock}  ch {page.channel:2d}  {page.caller_id!r}{length}"
 
 

@@ -6,7 +6,9 @@ clock), so every rule is tested by feeding it events with made-up times:
 - Half duplex: while we transmit, incoming pages are not played (`plays_incoming`),
   unless ``--full-duplex``.
 - Busy channel: talk is refused while a page from someone else is open on the talk
-  channel, except on a priority or emergency channel (24/25, 49/50), as on the phones.
+  channel, except on a priority or emergency channel (24/25, 49/50), as on the phones
+  (`polyptt.receive.busy`, the rule the relay applies too). The "busy" notice goes
+  when that page ends.
 - Contention: a page from someone else that starts on the talk channel while we
   transmit takes it if its host serial is lower than ours (the phones' rule); we must
   then stop at once and send our end packets (`heard_started` says so).
@@ -22,12 +24,8 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
-from polyptt.protocol import (
-    ALERT_COUNT,
-    ALERT_INTERVAL_S,
-    Priority,
-    channel_priority,
-)
+from polyptt.protocol import ALERT_COUNT, ALERT_INTERVAL_S, channel_priority
+from polyptt.receive.busy import blocking_page, holding_page
 
 __all__ = [
     "ALERTS_S",
@@ -81,9 +79,13 @@ class HeardPage:
     serial : int
         Its host serial (the lower wins a contention).
     start : float
-        When it started.
+        When it started (its first packet: the alerts come first).
     end : float or None
         When it ended, None while it runs.
+    duration_s : float or None
+        Its audio's duration once it ended, as ``listen`` reports it
+        (`polyptt.receive.session.Page.duration_s`): the alerts and end packets are
+        not part of it.
     """
 
     key: Hashable
@@ -92,6 +94,7 @@ class HeardPage:
     serial: int
     start: float
     end: float | None = None
+    duration_s: float | None = None
 
 
 class LoopState:
@@ -140,6 +143,7 @@ class LoopState:
         self.stopping = False
         self.muted = False
         self._refused_at: float | None = None
+        self._busy_with: Hashable | None = None  # the page the busy notice names
 
     # ------------------------------------------------------------------ queries
 
@@ -168,7 +172,7 @@ class LoopState:
 
     def holder(self) -> HeardPage | None:
         """The page from someone else that holds the talk channel, if any (the first)."""
-        return next((p for p in self.open_pages.values() if p.channel == self.talk_channel), None)
+        return holding_page(self.talk_channel, self.open_pages.values())
 
     def hearing(self) -> HeardPage | None:
         """The page the panel names as heard: the latest one open."""
@@ -188,10 +192,11 @@ class LoopState:
         """The talk key (Space, or VOX/hold starting): start, or stop if talking."""
         if self.talk_start is not None:
             return TalkVerdict.IGNORED if self.stopping else self.release_talk(now)
-        holder = self.holder()
-        if holder is not None and channel_priority(self.talk_channel) is Priority.NORMAL:
+        holder = blocking_page(self.talk_channel, self.open_pages.values())
+        if holder is not None:
             self._refused_at = now
             self.tell(f"busy: {holder.caller_id!r} holds ch {self.talk_channel}", now)
+            self._busy_with = holder.key
             return TalkVerdict.REFUSED
         self.talk_start = now
         self.stopping = False
@@ -231,16 +236,23 @@ class LoopState:
             return True
         return False
 
-    def heard_ended(self, key: Hashable, now: float) -> None:
-        """A page from someone else ended."""
+    def heard_ended(self, key: Hashable, now: float, duration_s: float | None = None) -> None:
+        """A page from someone else ended, with `duration_s` seconds of audio.
+
+        A "busy" notice that names it goes: the channel is free.
+        """
         page = self.open_pages.pop(key, None)
         if page is not None:
-            self.recent.appendleft(replace(page, end=now))
+            self.recent.appendleft(replace(page, end=now, duration_s=duration_s))
+        if key == self._busy_with:
+            self.notice = None
+            self._busy_with = None
 
     def tell(self, text: str, now: float) -> None:
         """Show `text` as the notice from `now` on."""
         self.notice = text
         self._notice_at = now
+        self._busy_with = None
 
     def set_channel(self, channel: int, now: float) -> bool:
         """Talk on `channel` from now on; False (nothing changes) while transmitting.

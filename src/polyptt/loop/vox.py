@@ -17,7 +17,7 @@ from collections.abc import Callable
 from polyptt.audio.catchup import for_capture
 from polyptt.audio.framer import Framer
 from polyptt.audio.levels import level_db
-from polyptt.audio.live import LiveFrames, Microphone
+from polyptt.audio.live import Capture, LiveFrames
 from polyptt.receive.session import Pcm
 
 __all__ = ["PREROLL_S", "VoxInput", "VoxTalk"]
@@ -32,8 +32,8 @@ class VoxInput:
     Parameters
     ----------
     open_stream : callable
-        ``monitor -> Microphone`` (its own frames are not used: the monitor gets every
-        block); opened here, started by `start`.
+        ``on_block -> Capture`` (`polyptt.audio.live.Capture`): the microphone, opened
+        here, started by `start`.
     codec, frame_ms : str, int
         The pages' codec and frame length.
     gain_db : float
@@ -50,7 +50,7 @@ class VoxInput:
 
     def __init__(
         self,
-        open_stream: Callable[[Callable[[Pcm], None]], Microphone],
+        open_stream: Callable[[Callable[[Pcm], None]], Capture],
         codec: str,
         frame_ms: int,
         gain_db: float = 0.0,

@@ -21,4 +21,8 @@ Listeners that ship with polyptt
     :class:`~polyptt.receive.recorder.Recorder` (WAV + JSON per page),
     :class:`~polyptt.receive.report.Reporter` (text or JSON lines), the speaker's
     :class:`~polyptt.receive.arbiter.Arbiter` (the phones' priority rules)
+Whether a new page may start on a channel others are paging (``loop`` and the relay)
+    :func:`~polyptt.receive.busy.blocking_page`
+What ``polyptt listen`` does, callable without the command
+    :class:`~polyptt.receive.job.ListenJob`, :func:`~polyptt.receive.job.run`
 """

@@ -18,8 +18,9 @@ memory of recently ended pages is a bounded LRU.
 Header prediction
 -----------------
 Almost every datagram a busy listener gets is the next transmit packet of a page it is
-already following, and its first 22 bytes (header, codec, flags) are those of that page's
-previous packet. As TCP stacks do with header prediction, the receiver looks such a
+already following, and its first bytes (header, codec, flags: the layout is
+`polyptt.protocol`'s, ``TRANSMIT_PREFIX_SIZE``) are those of that page's previous
+packet. As TCP stacks do with header prediction, the receiver looks such a
 datagram up by its source and those bytes, and if the page's frame buffer confirms that it
 carries exactly the frame due next, releases that frame without parsing the datagram into
 a packet object. Anything else (the first packets, alerts and ends, a loss, a reordered or
@@ -51,9 +52,15 @@ Our own pages
 -------------
 A process that sends and listens (``polyptt loop``, the relay) hears its own pages back
 (multicast loopback). `Receiver.ignore` names a sender by host serial and, where known,
-source address and port; its packets are counted (`ReceiverStats.own`) and never open
-a page. Only packets that would open a page are checked, so the filter costs nothing
-per packet of the pages that are heard.
+source address, port and channel; its packets are counted (`ReceiverStats.own`) and
+never open a page. Only packets that would open a page are checked, so the filter costs
+nothing per packet of the pages that are heard.
+
+Every polyptt on a host pages under the same serial (this host's, `polyptt.host`) from
+the same address and port, so a filter on those alone would also hide a neighbour
+process (a cron bell beside the relay). Senders therefore ignore only the page they have
+in flight: `ignore` with its channel when it starts, `unignore` once its end packets
+are out.
 """
 
 from __future__ import annotations
@@ -65,7 +72,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from polyptt.protocol import (
-    HEADER_SIZE,
+    TRANSMIT_AUDIO,
+    TRANSMIT_COUNT,
+    TRANSMIT_PREFIX_SIZE,
     AlertPacket,
     EndPacket,
     ProtocolError,
@@ -77,12 +86,6 @@ from polyptt.receive.session import Page, PageKey, Pcm
 __all__ = ["AudioListener", "PageListener", "Receiver", "ReceiverStats"]
 
 _log = logging.getLogger(__name__)
-
-#: Bytes at the start of a transmit packet that stay the same for a whole page: header,
-#: codec and flags. The 4-byte sample count follows, then the audio.
-_PAGE_PREFIX = HEADER_SIZE + 2
-_COUNT = slice(_PAGE_PREFIX, _PAGE_PREFIX + 4)
-_AUDIO = slice(_PAGE_PREFIX + 4, None)
 
 #: Seconds after a page's end packets during which its stragglers (the remaining end
 #: packets, late transmit packets) are ignored instead of opening a new page.
@@ -123,7 +126,8 @@ class ReceiverStats:
     datagrams : int
         Everything fed.
     packets : int
-        Valid packets that reached a page.
+        Valid packets of pages: those that reached a page, and the end packets a page
+        repeats after the first (which ended it).
     rejected : Counter
         Invalid datagrams by `ProtocolError` reason text.
     filtered : int
@@ -133,8 +137,8 @@ class ReceiverStats:
     refused : int
         Packets that would have opened a page beyond `max_pages`.
     stray : int
-        Packets of a page that had already ended (its remaining end packets and late
-        transmit packets).
+        Packets of no page: transmit packets of a page that had already ended (late), end
+        packets of a page never heard.
     discarded : int
         Packets of ended pages that their page dropped (wrong codec, a size that does
         not fit the frames, a count too far ahead); see `Page.dropped`.
@@ -155,6 +159,22 @@ class ReceiverStats:
     discarded: int = 0
     pages: int = 0
     predicted: int = 0
+
+    def describe(self) -> str:
+        """All of it in one line, for people (``listen -v``); invalid datagrams are
+        counted here and listed by reason in `rejected`."""
+        return (
+            f"{_counted(self.datagrams, 'datagram')}: {self.packets} in "
+            f"{_counted(self.pages, 'page')}, "
+            f"{sum(self.rejected.values())} invalid, {self.filtered} on other channels, "
+            f"{self.stray} stray, {self.refused} refused, {self.discarded} discarded by "
+            "their page"
+        )
+
+
+def _counted(number: int, noun: str) -> str:
+    """``1 page``, ``2 pages``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 class Receiver:
@@ -202,7 +222,7 @@ class Receiver:
         self.listeners: tuple[PageListener, ...] = ()
         self._audio_sinks: tuple[Callable[[Page, Pcm, float], None], ...] = ()
         self._listen(tuple(listeners))
-        self._ignored: set[tuple[int, str | None, int | None]] = set()
+        self._ignored: set[tuple[int, str | None, int | None, int | None]] = set()
         self.channels = channels
         self.page_timeout = page_timeout
         self.max_pages = max_pages
@@ -225,9 +245,9 @@ class Receiver:
         self.stats.datagrams += 1
         if type(data) is not bytes:  # a bytearray or memoryview would not hash
             data = bytes(data)
-        page = self._predicted.get((source, data[:_PAGE_PREFIX]))
+        page = self._predicted.get((source, data[:TRANSMIT_PREFIX_SIZE]))
         if page is not None and page.take_next(
-            now, int.from_bytes(data[_COUNT], "big"), data[_AUDIO]
+            now, int.from_bytes(data[TRANSMIT_COUNT], "big"), data[TRANSMIT_AUDIO]
         ):
             self.stats.packets += 1
             self.stats.predicted += 1
@@ -255,7 +275,7 @@ class Receiver:
         if isinstance(packet, EndPacket):
             self._close(page, now, "end_packets")
         elif self._predicting and isinstance(packet, TransmitPacket):
-            self._predict(page, (source, data[:_PAGE_PREFIX]), packet)
+            self._predict(page, (source, data[:TRANSMIT_PREFIX_SIZE]), packet)
 
     def flush(self) -> None:
         """Hand the listeners the audio of the packets taken by header prediction.
@@ -324,21 +344,35 @@ class Receiver:
         self._listen(remaining)
         return True
 
-    def ignore(self, serial: int, address: str | None = None, port: int | None = None) -> None:
+    def ignore(
+        self,
+        serial: int,
+        address: str | None = None,
+        port: int | None = None,
+        channel: int | None = None,
+    ) -> None:
         """Drop the pages of a sender: our own, heard back.
 
         A packet matches if it carries host serial `serial` and, unless None, comes from
-        `address` and from `port`. Pass what the sender knows: its serial and the
-        address it sends from (the interface's, for multicast), and its port only if it
-        is fixed (an ephemeral port changes with each socket). Another host that uses
-        the same serial is still heard if `address` is given; with the serial alone, it
-        is not. Pages already open are not affected.
+        `address` and from `port` and is on `channel`. Pass what the sender knows: its
+        serial and the address it sends from (the interface's, for multicast), its port
+        only if it is fixed (an ephemeral port changes with each socket), and the channel
+        of the page it is sending (other processes on this host share the serial, the
+        address and the port: see the module docstring). Another host that uses the same
+        serial is still heard if `address` is given; with the serial alone, it is not.
+        Pages already open are not affected.
         """
-        self._ignored.add((serial, address, port))
+        self._ignored.add((serial, address, port, channel))
 
-    def unignore(self, serial: int, address: str | None = None, port: int | None = None) -> None:
+    def unignore(
+        self,
+        serial: int,
+        address: str | None = None,
+        port: int | None = None,
+        channel: int | None = None,
+    ) -> None:
         """Hear again the sender `ignore` was given with the same arguments, if any."""
-        self._ignored.discard((serial, address, port))
+        self._ignored.discard((serial, address, port, channel))
 
     # ------------------------------------------------------------------ internals
 
@@ -350,13 +384,13 @@ class Receiver:
         )
 
     def _is_own(self, key: PageKey) -> bool:
-        (address, port), serial = key.source, key.serial
-        ignored = self._ignored
-        return (
-            (serial, address, port) in ignored
-            or (serial, address, None) in ignored
-            or (serial, None, port) in ignored
-            or (serial, None, None) in ignored
+        (address, port), serial, channel = key.source, key.serial, key.channel
+        return any(
+            serial == s
+            and (a is None or a == address)
+            and (p is None or p == port)
+            and (c is None or c == channel)
+            for s, a, p, c in self._ignored
         )
 
     def _open(self, now: float, key: PageKey, packet: Any) -> Page | None:
@@ -366,7 +400,10 @@ class Receiver:
         ended = self._ended.get(key)
         if ended is not None:
             if now - ended < LINGER_S and not isinstance(packet, AlertPacket):
-                self.stats.stray += 1
+                if isinstance(packet, EndPacket):  # the page's end, repeated as it should be
+                    self.stats.packets += 1
+                else:
+                    self.stats.stray += 1
                 return None
             del self._ended[key]
         if isinstance(packet, EndPacket):  # an end with no page: nothing to report

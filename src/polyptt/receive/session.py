@@ -164,6 +164,15 @@ class Page:
         return self._wrong_codec + buffer.unsplittable + buffer.discarded
 
     @property
+    def duration_s(self) -> float:
+        """Seconds of audio released so far, concealed gaps included (0 before any).
+
+        What ``listen`` reports as a page's duration: the alerts before the audio and
+        the end packets after it are not part of it.
+        """
+        return round(self.samples / self.codec.sample_rate, 6) if self.codec else 0.0
+
+    @property
     def next_deadline(self) -> float | None:
         """When `expire` may release audio held for a missing frame, or None."""
         return None if self._buffer is None else self._buffer.next_deadline
@@ -244,7 +253,7 @@ class Page:
             "source": self.source,
             "codec": None if self.codec is None else self.codec.name,
             "frame_ms": self.frame_ms,
-            "duration_s": round(self.samples / self.codec.sample_rate, 6) if self.codec else 0.0,
+            "duration_s": self.duration_s,
             "packets": stats.packets,
             "frames": stats.frames,
             "frames_repaired": stats.frames_repaired,

@@ -2,192 +2,89 @@
 
 ``POST /api/v1/pages?channel=26[&codec=g722&target=NAME&repeat=N&gap=S&gain=DB
 &duration=S&wait=1]`` (the options mean what ``polyptt send``'s do) takes an audio
-file as its body (anything ``polyptt send`` reads), decodes and encodes it all in a
+file (anything ``polyptt send`` reads) as its body or as the one file of a multipart
+form (`polyptt.relay.requests.upload_body`), decodes and encodes it all in a
 worker thread first (a bad file is a 400 and nothing is sent), then pages: 202 with the
-page's id at once, or 200 with its report after the end packets with ``wait=1``. 409
-when one of the relay's talkers has the channel.
+page's id and ``duration_s`` at once, or 200 with its report after the end packets with
+``wait=1`` (``duration_s`` then says how much went out, ``outcome`` whether all of it:
+``completed``, or why not). 409 when the channel is busy (one of the relay's talkers, or
+a page heard on the LAN, has it; `polyptt.receive.busy`): ``{"error", "channel",
+"caller_id"}`` says who.
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from polyptt.relay.hub import Metrics
-from polyptt.relay.security import COOKIE, client_address, client_scheme, grant_of, json_error
+from polyptt.relay import requests
+from polyptt.relay.hub import Metrics, visible
+from polyptt.relay.security import (
+    COOKIE,
+    client_address,
+    client_scheme,
+    grant_of,
+    json_error,
+    new_session,
+)
 from polyptt.relay.state import RELAY, Relay
-from polyptt.relay.talks import Busy
+from polyptt.relay.wire import PAGES_PATH, RATE, SESSION_PATH
 
 __all__ = ["routes"]
 
-#: Codecs a page may be sent in.
-CODECS = ("g722", "g711u", "g726qi")
-MAX_REPEAT = 20
-#: Silence between repeats by default (``send --gap``'s), and at most.
-GAP_S = 1.0
-MAX_GAP_S = 60.0
-#: Gain in decibels a page may ask for (``send --gain``'s range), uploaded or live.
-MIN_GAIN_DB, MAX_GAIN_DB = -96.0, 48.0
-
-
-class _BadRequest(Exception):
-    pass
-
-
-def _channel(text: str | None) -> int:
-    from polyptt.protocol import parse_channel
-
-    if text is None:
-        raise _BadRequest("channel is required, e.g. ?channel=26")
-    try:
-        return parse_channel(text)
-    except ValueError as exc:
-        raise _BadRequest(str(exc)) from None
-
-
-def _page_options(relay: Relay, query: Any) -> dict[str, Any]:
-    channel = _channel(query.get("channel"))
-    codec = query.get("codec", "g722").lower()
-    if codec not in CODECS:
-        raise _BadRequest(f"codec {codec!r} is not one of {', '.join(CODECS)}")
-    target = query.get("target")
-    try:
-        repeat = int(query.get("repeat", "1"))
-    except ValueError:
-        raise _BadRequest("repeat must be a whole number") from None
-    if not 1 <= repeat <= MAX_REPEAT:
-        raise _BadRequest(f"repeat must be 1-{MAX_REPEAT}")
-    wait = query.get("wait", "0") in ("1", "true", "yes")
-    return {
-        "channel": channel,
-        "codec": codec,
-        "target": target,
-        "repeat": repeat,
-        "wait": wait,
-        "gap": _number(query, "gap", GAP_S, 0.0, MAX_GAP_S),
-        "gain": _number(query, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB),
-        "duration": _number(query, "duration", None, 0.0, None),
-    }
-
-
-def _number(
-    query: Any, key: str, default: float | None, low: float, high: float | None
-) -> float | None:
-    text = query.get(key)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise _BadRequest(f"{key} must be a number") from None
-    within = low <= value and (high is None or value <= high) and math.isfinite(value)
-    if not within or (key == "duration" and not value):
-        bounds = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
-        raise _BadRequest(f"{key} must be {bounds}")
-    return value
-
-
-def _encode(body: bytes, codec: str, frame_ms: int, repeat: int, gap: float, gain: float) -> Any:
-    """The body as a page's frames (in a worker thread: this is the slow part)."""
-    from polyptt.audio import load_page
-
-    with tempfile.NamedTemporaryFile(prefix="polyptt-upload-") as file:
-        file.write(body)
-        file.flush()
-        try:
-            return load_page(file.name, codec, frame_ms, repeat=repeat, gap_s=gap, gain_db=gain)
-        except Exception as exc:
-            raise _BadRequest(str(exc).replace(file.name, "the uploaded audio")) from None
-
 
 async def post_page(request: web.Request) -> web.StreamResponse:
+    """``POST /api/v1/pages``: the HTTP face of `polyptt.relay.requests`."""
     relay = request.app[RELAY]
     grant, digest = grant_of(request)
-    try:
-        options = _page_options(relay, request.query)
-    except _BadRequest as exc:
-        return json_error(400, str(exc))
-    channel, target = options["channel"], options["target"]
-    refusal = grant.refusal(channel, target)
-    if refusal is not None:
-        relay.metrics.pages_refused += 1
-        relay.audit.log(
-            "page_refused",
-            who=grant.name,
-            channel=channel,
-            target=target,
-            reason=refusal,
-            remote=client_address(request),
-        )
-        return json_error(403, refusal)
-    if target is not None and target not in relay.settings.config.targets:
-        return json_error(400, f"no target named {target!r}")
-    try:
-        relay.talks.check_free(channel)
-    except Busy as exc:
-        return json_error(409, str(exc))
-    body = await request.read()  # the application's client_max_size bounds it (413)
-    if not body:
-        return json_error(400, "the request body must be an audio file")
+    remote = client_address(request)
     frame_ms = relay.settings.frame_ms
-    loop = asyncio.get_running_loop()
     try:
-        audio = await loop.run_in_executor(
-            None,
-            _encode,
-            body,
-            options["codec"],
-            frame_ms,
-            options["repeat"],
-            options["gap"],
-            options["gain"],
-        )
-    except _BadRequest as exc:
-        return json_error(400, f"bad audio: {exc}")
-    frames = audio.frames
-    if options["duration"] is not None:  # as send --duration: the page ends after it
-        frames = frames[: max(1, math.ceil(options["duration"] * 1000 / frame_ms))]
-    limit = relay.settings.config.limits.max_page_s
-    duration_s = len(frames) * frame_ms / 1000
-    if duration_s > limit:
-        return json_error(400, f"the audio lasts {duration_s:.1f} s; limit: {limit:g} s")
-    from polyptt.transport import NetworkError
-
-    try:
-        talk = relay.talks.start(
-            frames,
+        page = requests.upload_request(request.query)
+        requests.admit(relay, grant, page, remote)
+        body = await requests.upload_body(request)
+        audio = await requests.upload_frames(relay, page, body)
+        talk = requests.start(
+            relay,
+            audio.frames,
+            page,
             grant=grant,
             digest=digest,
-            channel=channel,
-            codec=options["codec"],
             frame_ms=frame_ms,
             via="http",
-            remote=client_address(request),
-            target=target,
+            remote=remote,
         )
-    except Busy as exc:
-        return json_error(409, str(exc))
-    except NetworkError as exc:
-        return json_error(502, str(exc))
+    except requests.Refused as exc:
+        if exc.code == requests.BUSY:
+            return _busy(exc)
+        return json_error(exc.status, exc.message)
     answer: dict[str, Any] = {
         "page": talk.page_id,
-        "channel": channel,
-        "codec": options["codec"],
-        "frames": len(frames),
+        "channel": page.channel,
+        "codec": page.codec,
+        "frames": len(audio.frames),
+        "duration_s": round(audio.duration_s, 3),
         "clipped_samples": audio.clipped,
     }
-    if not options["wait"]:
+    if not page.wait:
         return web.json_response(answer, status=202)
     report = await talk.wait()
     answer.update(
-        transmits=report.transmits, alerts=report.alerts, ends=report.ends, outcome=talk.outcome
+        transmits=report.transmits,
+        alerts=report.alerts,
+        ends=report.ends,
+        outcome=talk.outcome,
+        duration_s=round(report.transmits * frame_ms / 1000, 3),  # what went out
     )
     return web.json_response(answer)
+
+
+def _busy(exc: requests.Refused) -> web.Response:
+    """409: the channel is busy, and who has it."""
+    answer = {"error": exc.message, "channel": exc.channel, "caller_id": exc.caller_id}
+    return web.json_response(answer, status=409)
 
 
 async def list_pages(request: web.Request) -> web.StreamResponse:
@@ -195,7 +92,8 @@ async def list_pages(request: web.Request) -> web.StreamResponse:
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
     relay = request.app[RELAY]
-    return web.json_response({"pages": list(reversed(relay.hub.recent.values()))})
+    pages = [r for r in reversed(relay.hub.recent.values()) if visible(grant, r)]
+    return web.json_response({"pages": pages})
 
 
 async def page_wav(request: web.Request) -> web.StreamResponse:
@@ -203,15 +101,18 @@ async def page_wav(request: web.Request) -> web.StreamResponse:
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
     relay = request.app[RELAY]
-    path: Path | None = relay.hub.recordings.get(int(request.match_info["id"]))
-    if path is None or not path.is_file():
+    page_id = int(request.match_info["id"])
+    path: Path | None = relay.hub.recordings.get(page_id)
+    record = relay.hub.recent.get(page_id)
+    if path is None or not path.is_file() or record is None or not visible(grant, record):
         return json_error(404, "no such recording")
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 
 async def start_session(request: web.Request) -> web.StreamResponse:
-    """Turn a Bearer token into the browser cookie (HttpOnly, SameSite=Strict)."""
-    grant, _ = grant_of(request)
+    """Turn a Bearer token into a session: its id in the browser cookie (HttpOnly,
+    SameSite=Strict); the token itself stays with the browser's script no longer."""
+    grant, digest = grant_of(request)
     relay = request.app[RELAY]
     header = request.headers.get("Authorization", "")
     token = header.partition(" ")[2].strip()
@@ -220,7 +121,7 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     response = web.json_response({"name": grant.name, "scopes": sorted(grant.scopes)})
     response.set_cookie(
         COOKIE,
-        token,
+        new_session(request, digest),  # a session id: the token never enters a cookie
         httponly=True,
         secure=relay.settings.tls or client_scheme(request) == "https",
         samesite="Strict",
@@ -293,7 +194,7 @@ def render_metrics(relay: Relay) -> str:
         "audio_throttled_seconds_total",
         "counter",
         "Live audio dropped for running ahead of real time.",
-        counters.audio_throttled_samples / 16000,
+        counters.audio_throttled_samples / RATE,
     )
     add("talkers", "gauge", "Pages being sent now.", len(relay.talks.by_channel))
     add("listeners", "gauge", "WebSocket listeners now.", len(relay.hub.clients))
@@ -304,11 +205,11 @@ def render_metrics(relay: Relay) -> str:
 def routes() -> list[web.RouteDef]:
     """The HTTP routes (the WebSocket's is added by `polyptt.relay.app`)."""
     return [
-        web.post("/api/v1/pages", post_page),
-        web.get("/api/v1/pages", list_pages),
-        web.get(r"/api/v1/pages/{id:\d{1,12}}.wav", page_wav),
-        web.post("/api/v1/session", start_session),
-        web.get("/api/v1/session", session_info),
+        web.post(PAGES_PATH, post_page),
+        web.get(PAGES_PATH, list_pages),
+        web.get(PAGES_PATH + r"/{id:\d{1,12}}.wav", page_wav),
+        web.post(SESSION_PATH, start_session),
+        web.get(SESSION_PATH, session_info),
         web.get("/healthz", healthz),
         web.get("/metrics", metrics),
     ]

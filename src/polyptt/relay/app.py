@@ -18,14 +18,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from polyptt.relay import api, page
+from polyptt.relay import api, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
-from polyptt.relay.clients import Client
-from polyptt.relay.hub import Hub, Metrics
-from polyptt.relay.security import WS_PATH, auth_middleware
+from polyptt.relay.connections import Connection
+from polyptt.relay.hub import HeardPages, Hub, Metrics
+from polyptt.relay.security import auth_middleware
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.talks import Talks
+from polyptt.relay.wire import WS_PATH
 from polyptt.relay.ws import websocket
 from polyptt.send.pacing import Sink
 
@@ -67,14 +68,14 @@ def create_app(settings: RelaySettings) -> web.Application:
         metrics=metrics,
     )
 
-    def dropped(client: Client) -> None:
+    def dropped(client: Connection) -> None:
         audit.log("listener_dropped", who=client.grant.name, reason="send queue full")
 
     hub.on_drop = dropped
     app[SETTINGS] = settings
     app[RELAY] = relay
     app.add_routes([*api.routes(), web.get(WS_PATH, websocket)])
-    page.setup(app)  # the web page at /
+    webpage.setup(app)  # the web page at /
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(_revocations)
@@ -108,6 +109,7 @@ async def _audit_log(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _multicast(app: web.Application) -> AsyncIterator[None]:
+    from polyptt.receive.driver import COALESCE_PLAYING_S
     from polyptt.receive.inbound import Endpoint, open_sockets, serve_async
     from polyptt.receive.receiver import Receiver
 
@@ -117,16 +119,21 @@ async def _multicast(app: web.Application) -> AsyncIterator[None]:
     destination = settings.destination
     endpoint = Endpoint(destination.address, destination.port)
     sockets = open_sockets([endpoint], settings.interface)
-    receiver = Receiver([relay.hub])  # the hub also drives the recorder
-    receiver.ignore(settings.serial)  # our own pages are listed as sent, not heard
+    receiver = Receiver([HeardPages(relay.hub)])  # the hub also drives the recorder
+    relay.talks.receiver = receiver  # our own pages are listed as sent, not heard
     stop = asyncio.Event()
-    serving = asyncio.create_task(serve_async(sockets, receiver, stop=stop))
+    # the short pause after each read, as for a page played: listeners hear the audio
+    # as it arrives (with the 40 ms one, it reached them up to 40 ms late)
+    serving = asyncio.create_task(
+        serve_async(sockets, receiver, stop=stop, coalesce_s=COALESCE_PLAYING_S)
+    )
     try:
         yield
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await serving
+        relay.talks.receiver = None
         receiver.close(time.time())
         for sock in sockets:
             sock.close()
@@ -163,6 +170,9 @@ def cut_off(relay: Relay) -> None:
                     client.talk.end("revoked")
                 relay.hub.clients.discard(client)
                 client.drop("token revoked")
+        for session, digest in list(relay.sessions.items()):
+            if store.check_digest(digest) is None:
+                del relay.sessions[session]  # revoked or expired: signed out
     except Exception as exc:  # a store being rewritten by hand: try again next time
         log.warning("cannot check the token store: %s", exc)
 

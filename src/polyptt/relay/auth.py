@@ -19,18 +19,29 @@ way (no targets): an old token keeps every right it was knowingly given.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from polyptt.protocol import Priority, channel_priority, fit_caller_id
 
-__all__ = ["SCOPES", "Grant", "TokenError", "TokenStore", "hash_token"]
+__all__ = [
+    "SCOPES",
+    "Grant",
+    "TokenError",
+    "TokenStore",
+    "format_expiry",
+    "hash_token",
+    "parse_expiry",
+]
 
 #: listen: hear pages; talk: page on the token's channels; emergency: also on the
 #: priority and emergency channels (24, 25, 49, 50).
@@ -61,12 +72,15 @@ class Grant:
         Channels it may talk on (listening hears every channel).
     targets : frozenset of str or None
         Named targets it may page; None: all of them (see the module docstring).
+    expires : float or None
+        When it stops being valid (seconds since the epoch); None: never.
     """
 
     name: str
     scopes: frozenset[str]
     channels: frozenset[int] = ALL_CHANNELS
     targets: frozenset[str] | None = frozenset()
+    expires: float | None = None
 
     def refusal(self, channel: int, target: str | None = None) -> str | None:
         """Why this token may not talk on `channel` (to `target`), or None if it may.
@@ -108,10 +122,12 @@ class TokenStore:
         scopes: frozenset[str],
         channels: frozenset[int],
         targets: frozenset[str] | None = frozenset(),
+        expires: float | None = None,
     ) -> str:
         """Make a token for `name`; returns it (the only time it exists in clear).
 
-        `targets` are the named targets it may page (None: all).
+        `targets` are the named targets it may page (None: all); `expires` when it
+        stops being valid (seconds since the epoch; None: never).
         """
         _fitted, cut = fit_caller_id(name)
         if cut or not name.strip():
@@ -129,6 +145,8 @@ class TokenStore:
             "channels": sorted(channels),
             "targets": "all" if targets is None else sorted(targets),
         }
+        if expires is not None:
+            records[name]["expires"] = format_expiry(expires)
         self._write(records)
         return token
 
@@ -148,14 +166,17 @@ class TokenStore:
         return self.check_digest(hash_token(token))
 
     def check_digest(self, digest: str) -> Grant | None:
-        """The grant of the token whose `hash_token` is `digest`, or None.
+        """The grant of the token whose `hash_token` is `digest`, or None (unknown,
+        revoked or expired).
 
-        A connection keeps its token's digest, not the token, to notice a revocation.
+        A connection keeps its token's digest, not the token, to notice a revocation
+        or an expiry.
         """
         self._refresh()
         for known, grant in self._by_hash.items():
             if hmac.compare_digest(known, digest):
-                return grant
+                expired = grant.expires is not None and time.time() >= grant.expires
+                return None if expired else grant
         return None
 
     def _refresh(self) -> None:
@@ -197,9 +218,50 @@ class TokenStore:
 def _grant(name: str, record: dict[str, Any]) -> Grant:
     """A stored record as a grant; a record without ``targets`` (older stores) has none."""
     targets = record.get("targets", [])
+    expires = record.get("expires")
     return Grant(
         name,
         frozenset(record["scopes"]),
         frozenset(record["channels"]),
         None if targets == "all" else frozenset(targets),
+        None if expires is None else datetime.datetime.fromisoformat(expires).timestamp(),
     )
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_expiry(text: str, now: float | None = None) -> float:
+    """``--expires``: a DURATION from `now` (``90m``, ``12h``, ``30d``, ``2w``, ``1d12h``)
+    or a DATE (``2027-01-31``: its midnight, local time; or ``2027-01-31T18:00``,
+    an ISO date and time, local unless it names its zone); seconds since the epoch.
+
+    Raises
+    ------
+    ValueError
+        Neither, or not in the future (one-line message).
+    """
+    now = time.time() if now is None else now
+    spec = text.strip()
+    parts = _DURATION.findall(spec)
+    if parts and _DURATION.sub("", spec).strip() == "":
+        at = now + sum(float(n) * _UNIT_S[u.lower()] for n, u in parts)
+    else:
+        try:
+            moment = datetime.datetime.fromisoformat(spec)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is neither a duration (90m, 12h, 30d, 2w) nor a date "
+                "(2027-01-31 or 2027-01-31T18:00)"
+            ) from None
+        at = moment.astimezone().timestamp()
+    if at <= now:
+        raise ValueError(f"{text!r} is not in the future")
+    return at
+
+
+def format_expiry(at: float) -> str:
+    """`at` (seconds since the epoch) as ISO 8601 in UTC, to the second."""
+    moment = datetime.datetime.fromtimestamp(round(at), datetime.timezone.utc)
+    return moment.isoformat().replace("+00:00", "Z")

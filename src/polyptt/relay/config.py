@@ -3,7 +3,9 @@
 Everything in it is policy (who may come from where, what channels are called, how long
 a page may be); the network identity (``--to``, ``--iface``, ``--ttl``, ``--bind``) stays
 on the command line with the other commands' options. A missing file is the defaults:
-``polyptt relay`` on localhost needs no configuration.
+``polyptt relay`` on localhost needs no configuration. A file the user named that does
+not exist is an error (`load_config` with ``must_exist``: a typo must not start a relay
+with other tokens than meant); `create_config` starts one (``relay token add`` does).
 
 Example::
 
@@ -33,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["ConfigError", "Limits", "RelayConfig", "load_config"]
+__all__ = ["ConfigError", "Limits", "RelayConfig", "create_config", "load_config"]
 
 
 class ConfigError(Exception):
@@ -67,6 +69,9 @@ class Limits:
         WebSocket ping period; a client that does not answer is closed.
     idle_s : float
         A WebSocket that sends nothing for this long is closed.
+    connections_per_address : int
+        TCP connections open at once from one address (trusted proxies exempt); more
+        are closed at accept.
     """
 
     max_page_s: float = 60.0
@@ -79,6 +84,7 @@ class Limits:
     ban_s: float = 300.0
     heartbeat_s: float = 20.0
     idle_s: float = 300.0
+    connections_per_address: int = 64
 
 
 @dataclass(frozen=True)
@@ -124,16 +130,25 @@ class RelayConfig:
         return Path("polyptt-relay.tokens.json")
 
 
-def load_config(path: Path | None) -> RelayConfig:
+def load_config(path: Path | None, *, must_exist: bool = False) -> RelayConfig:
     """Read `path` (TOML); None or a file that does not exist gives the defaults.
 
     Relative paths in the file (``audit_log``, ``tokens``) are relative to it.
 
+    Parameters
+    ----------
+    path : Path or None
+    must_exist : bool
+        A missing `path` is an error, not the defaults (the user named it).
+
     Raises
     ------
     ConfigError
-        Unreadable file, bad TOML, unknown keys or values of the wrong kind.
+        A missing file with `must_exist`; an unreadable file, bad TOML, unknown keys or
+        values of the wrong kind.
     """
+    if path is not None and must_exist and not path.exists():
+        raise ConfigError(f"{path}: no such file ('polyptt relay token add' creates one)")
     if path is None or not path.exists():
         return RelayConfig(path=path)
     try:
@@ -146,6 +161,47 @@ def load_config(path: Path | None) -> RelayConfig:
         return _parse(path, data)
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+#: What `create_config` writes: every setting commented out, at its default.
+STARTER = """\
+# polyptt relay configuration (TOML). Every setting is optional; uncomment to change.
+# The hashed tokens live beside this file (NAME.tokens.json): polyptt relay token add.
+
+# origins = ["https://paging.example.org"]   # where browsers may open the page from
+# audit_log = "relay-audit.jsonl"             # relative to this file
+
+# [channels]
+# 26 = "All staff"
+
+# [targets]
+# reception = "192.0.2.20"   # a phone, paged by unicast
+
+# [limits]
+# max_page_s = 60
+"""
+
+
+def create_config(path: Path) -> bool:
+    """Write the starter configuration (`STARTER`) at `path` unless it exists; whether it
+    was written. Its folder is made if needed.
+
+    Raises
+    ------
+    ConfigError
+        It cannot be written.
+    """
+    if path.exists():
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as file:
+            file.write(STARTER)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create: {exc.strerror or exc}") from None
+    return True
 
 
 _TOP_KEYS = {"origins", "channels", "targets", "limits", "audit_log", "tokens", "trusted_proxies"}

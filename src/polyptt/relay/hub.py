@@ -1,40 +1,42 @@
 """Pages as the relay's clients see them: numbered, remembered, and told to listeners.
 
-The :class:`Hub` is a page listener of the relay's `~polyptt.receive.receiver.Receiver`
-(pages heard on the LAN) and is told of the pages the relay sends itself. Each page gets
+The :class:`Hub` sees every page one way, heard on the LAN or sent by the relay: it is
+told that a page `Hub.started`, has `Hub.audio` and `Hub.ended`, keyed by whatever the
+teller follows it by. `HeardPages` tells it of the pages the relay's
+`~polyptt.receive.receiver.Receiver` hears (keyed by their `Page`);
+`polyptt.relay.talks` of the pages the relay sends (keyed by their `Talk`). Each page gets
 an id, a line in the recent-pages list (``GET /api/v1/pages``), ``page_start`` and
 ``page_end`` events for every WebSocket listener of its channel, and its audio as binary
-messages: an 8-byte header (page id and frame number, unsigned 32-bit big-endian each)
-then PCM16LE mono 16 kHz, 20 ms (320 samples) per message. The audio of a page the relay
+messages (`polyptt.relay.wire`: a header with the page id and frame number, then one
+frame of PCM at the clients' rate). The audio of a page the relay
 sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is never sent
-back to the connection that is talking it. With ``--record``, the pages the relay sends
-are recorded too, from the same audio: what the phones heard, and who said it.
+back to the connection that is talking it (which gets its events with ``"own": true``).
+Audio reaches the listeners as each packet arrives: narrowband audio is upsampled with
+3 ms of delay (`polyptt.audio.upsample`), never held back for a resampler's block.
+With ``--record``, the pages the relay sends are recorded too, from the same audio: what
+the phones heard, and who said it.
 """
 
 from __future__ import annotations
 
 import collections
-import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from polyptt.audio.upsample import Upsampler
 from polyptt.protocol import format_channel
-from polyptt.receive.recorder import Recorder, iso_utc
+from polyptt.receive.recorder import Recorder, iso_utc, page_record
 from polyptt.receive.session import Page
-from polyptt.relay.clients import Client
+from polyptt.relay.auth import Grant
+from polyptt.relay.connections import Connection
+from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
 
-__all__ = ["AUDIO_HEADER", "CLIENT_RATE", "FRAME_SAMPLES", "Hub", "Metrics"]
-
-#: Audio to and from clients: PCM16LE mono at this rate, in frames of this many samples.
-CLIENT_RATE = 16000
-FRAME_SAMPLES = 320
-#: Header of a binary message to a listener: page id, frame number.
-AUDIO_HEADER = struct.Struct(">II")
+__all__ = ["HeardPages", "Hub", "Metrics"]
 #: What a heard page's record takes from its summary when it ends.
 _SUMMARY_KEYS = (
     "codec",
@@ -43,6 +45,9 @@ _SUMMARY_KEYS = (
     "frames",
     "frames_repaired",
     "frames_concealed",
+    "packets",
+    "duplicates",
+    "late",
     "end_reason",
 )
 
@@ -70,7 +75,45 @@ class _Stream:
     resampler: Any = None
     pending: list[np.ndarray] = field(default_factory=list)
     frame: int = 0
-    skip: Client | None = None  # the connection talking the page: never sent its audio
+    skip: Connection | None = None  # the connection talking the page: never sent its audio
+
+
+def visible(grant: Grant, record: dict[str, Any]) -> bool:
+    """Whether `grant` may see (hear, list, download) the page of `record`.
+
+    A page sent to a named target (one phone, often a person's desk) is as private as
+    paging that phone: only tokens that may page the target see it. Group pages and
+    pages heard on the LAN are everyone's who may listen.
+    """
+    target = record.get("target")
+    return target is None or grant.may_page(str(target))
+
+
+class _Soxr:
+    """soxr's streaming resampler with `Upsampler`'s methods, for a rate that is no
+    whole fraction of the clients' (no codec decodes to one: 8 and 16 kHz only)."""
+
+    def __init__(self, rate: int) -> None:
+        import soxr
+
+        self._stream = soxr.ResampleStream(rate, RATE, 1, dtype="int16")
+
+    def push(self, pcm: np.ndarray) -> np.ndarray:
+        return self._stream.resample_chunk(pcm)
+
+    def flush(self) -> np.ndarray:
+        return self._stream.resample_chunk(np.zeros(0, "int16"), last=True)
+
+
+def _resampler(rate: int) -> Upsampler | _Soxr:
+    """Audio at `rate` to the clients' rate, each packet's samples at once.
+
+    soxr's streaming resampler lets audio out in blocks of about 100 ms (8 -> 16 kHz):
+    narrowband pages reached listeners in lumps. `Upsampler` is 3 ms late, no more.
+    """
+    if RATE % rate == 0:
+        return Upsampler(RATE // rate)
+    return _Soxr(rate)
 
 
 class Hub:
@@ -99,99 +142,87 @@ class Hub:
         self.channel_names = channel_names
         self.metrics = metrics
         self.recorder = recorder
-        self.clients: set[Client] = set()
+        self.clients: set[Connection] = set()
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self.recordings: dict[int, Path] = {}
         self._keep = keep
         self._next_id = 1
-        self._heard: dict[Page, _Stream] = {}
-        self._sent: dict[int, _Stream] = {}
-        self.on_drop: Callable[[Client], None] | None = None
+        self._streams: dict[Hashable, _Stream] = {}
+        self.on_drop: Callable[[Connection], None] | None = None
 
-    # ------------------------------------------------------------ pages the relay sends
+    def started(
+        self,
+        key: Hashable,
+        direction: str,
+        fields: dict[str, Any],
+        *,
+        start: float | None = None,
+        talker: Connection | None = None,
+    ) -> int:
+        """Page `key` began (at `start`, seconds since the epoch; now by default); its id.
 
-    def sent_started(self, talker: Client | None = None, **fields: Any) -> int:
-        """A page the relay started (live from `talker`, if a WebSocket); returns its id.
-
-        `fields` go into its record.
+        `direction` is ``heard`` or ``sent``; `fields` (``channel`` and ``caller_id`` at
+        least) go into its record. `talker` is the connection whose live audio it is: it
+        is never sent that audio back, and gets the page's events with ``"own": true``.
         """
-        record = self._new_record("sent", fields)
-        page_id = int(record["id"])
-        self._sent[page_id] = _Stream(record, record["channel"], skip=talker)
+        record = self._new_record(direction, fields)
+        channel = record["channel"]
+        self._streams[key] = _Stream(record, channel, skip=talker)
         if self.recorder is not None:
-            self.recorder.open(page_id, time.time(), record["channel"], record["caller_id"])
-        self._tell(record["channel"], {"type": "page_start", **record})
-        return page_id
+            at = time.time() if start is None else start
+            self.recorder.open(key, at, channel, record["caller_id"])
+        self._tell(record, {"type": MessageType.PAGE_START, **record}, own=talker)
+        return int(record["id"])
 
-    def sent_audio(self, page_id: int, pcm: np.ndarray, rate: int) -> None:
-        """Audio of a page the relay is sending (`rate` Hz), as it goes on the wire: for
-        the recorder, and for every listener but its talker."""
+    def audio(self, key: Hashable, pcm: np.ndarray, rate: int, **learnt: Any) -> None:
+        """More audio (int16 mono at `rate`) of page `key`, as the phones hear it: for the
+        recorder and for every listener of its channel but its talker.
+
+        `learnt` fills fields of its record still unknown (a heard page's codec)."""
         if self.recorder is not None:
-            self.recorder.write(page_id, pcm, rate)
-        stream = self._sent.get(page_id)
-        if stream is not None:
-            self._stream_audio(stream, pcm, rate)
-
-    def sent_ended(self, page_id: int, **fields: Any) -> None:
-        stream = self._sent.pop(page_id, None)
-        if stream is not None:
-            self._end_audio(stream)
-        record = self.recent.get(page_id)
-        if record is None:
+            self.recorder.write(key, pcm, rate)
+        stream = self._streams.get(key)
+        if stream is None:
             return
-        record.update(fields, end=iso_utc(time.time()))
-        self.metrics.pages_sent += 1
-        if self.recorder is not None:
-            saved = self.recorder.close(page_id, {k: v for k, v in record.items() if k != "id"})
-            self._serve_recording(record, saved)
-        self._tell(record["channel"], {"type": "page_end", **record})
+        for name, value in learnt.items():
+            if stream.record.get(name) is None:
+                stream.record[name] = value
+        self._stream_audio(stream, pcm, rate)
 
-    # ------------------------------------------------------------ pages heard (listener)
+    def ended(
+        self,
+        key: Hashable,
+        fields: dict[str, Any],
+        *,
+        end: float | None = None,
+        recording: dict[str, Any] | None = None,
+    ) -> None:
+        """Page `key` is over (at `end`; now by default): `fields` complete its record.
 
-    def page_started(self, page: Page) -> None:
-        if self.recorder is not None:
-            self.recorder.page_started(page)
-        record = self._new_record(
-            "heard",
-            {
-                "channel": page.channel,
-                "caller_id": page.caller_id,
-                "serial": page.serial,
-                "source": page.source,
-                "codec": None,
-            },
-        )
-        self._heard[page] = _Stream(record, page.channel)
-        self._tell(page.channel, {"type": "page_start", **record})
-
-    def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
-        if self.recorder is not None:
-            self.recorder.page_audio(page, pcm, now)
-        heard = self._heard.get(page)
-        if heard is None:
+        `recording` is the JSON of its recording (by default its record, without id).
+        """
+        stream = self._streams.pop(key, None)
+        if stream is None:
             return
-        if heard.record["codec"] is None:
-            heard.record["codec"] = page.codec.name
-        self._stream_audio(heard, pcm, page.codec.sample_rate)
-
-    def page_ended(self, page: Page) -> None:
-        heard = self._heard.pop(page, None)
-        if heard is None:
-            return
-        self._end_audio(heard)
-        summary = page.summary()
-        record = heard.record
-        record.update(
-            {k: summary[k] for k in _SUMMARY_KEYS},
-            caller_id=page.caller_id,
-            end=iso_utc(page.end if page.end is not None else page.last),
-        )
-        self.metrics.pages_heard += 1
-        self.metrics.frames_repaired += summary["frames_repaired"]
-        self.metrics.frames_concealed += summary["frames_concealed"]
+        self._end_audio(stream)
+        record = stream.record
+        record.update(fields, end=iso_utc(time.time() if end is None else end))
+        if record["direction"] == "heard":
+            self.metrics.pages_heard += 1
+        else:
+            self.metrics.pages_sent += 1
+        self.metrics.frames_repaired += fields.get("frames_repaired", 0)
+        self.metrics.frames_concealed += fields.get("frames_concealed", 0)
         if self.recorder is not None:
-            self._serve_recording(record, self.recorder.page_ended(page))
-        self._tell(heard.channel, {"type": "page_end", **record})
+            if recording is None:
+                recording = {k: v for k, v in record.items() if k != "id"}
+            self._serve_recording(record, self.recorder.close(key, recording))
+        self._tell(record, {"type": MessageType.PAGE_END, **record}, own=stream.skip)
+
+    def heard_pages(self) -> list[Page]:
+        """The pages heard on the LAN that are open now, in the order they started
+        (`HeardPages` keys their streams by their `Page`): for the busy rule."""
+        return [key for key in self._streams if isinstance(key, Page)]
 
     # ------------------------------------------------------------ internals
 
@@ -203,7 +234,7 @@ class Hub:
         wav = saved.with_suffix(".wav")
         if wav.exists():
             self.recordings[record["id"]] = wav
-            record["wav"] = f"/api/v1/pages/{record['id']}.wav"
+            record["wav"] = f"{PAGES_PATH}/{record['id']}.wav"
 
     def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:
         page_id = self._next_id
@@ -223,31 +254,40 @@ class Hub:
             self.recordings.pop(old, None)
         return record
 
-    def _tell(self, channel: int, event: dict[str, Any]) -> None:
+    def _tell(
+        self, record: dict[str, Any], event: dict[str, Any], own: Connection | None = None
+    ) -> None:
+        """`event` to the listeners of `record`'s page (its channel, and its target if
+        they may see it: `visible`); to `own` (the page's talker) with ``"own": true``,
+        so that its web page offers no Mute for its own voice."""
         for client in list(self.clients):
-            if client.hears(channel) and not client.offer(event):
+            if not client.hears(record["channel"]) or not visible(client.grant, record):
+                continue
+            if not client.offer({**event, "own": True} if client is own else event):
                 self._dropped(client)
 
     def _stream_audio(self, stream: _Stream, pcm: np.ndarray, rate: int) -> None:
         """Resample `pcm` (at `rate`) to the clients' rate and send it to the listeners."""
-        if stream.resampler is None and rate != CLIENT_RATE:
-            import soxr
-
-            stream.resampler = soxr.ResampleStream(rate, CLIENT_RATE, 1, dtype="int16")
+        if stream.resampler is None and rate != RATE:
+            stream.resampler = _resampler(rate)
         if not self._listeners(stream):
             return
         if stream.resampler is not None:
-            pcm = stream.resampler.resample_chunk(pcm)
+            pcm = stream.resampler.push(pcm)
         self._send_audio(stream, pcm, last=False)
 
     def _end_audio(self, stream: _Stream) -> None:
         tail = np.zeros(0, "int16")
         if stream.resampler is not None:
-            tail = stream.resampler.resample_chunk(tail, last=True)
+            tail = stream.resampler.flush()
         self._send_audio(stream, tail, last=True)
 
-    def _listeners(self, stream: _Stream) -> list[Client]:
-        return [c for c in self.clients if c.hears(stream.channel) and c is not stream.skip]
+    def _listeners(self, stream: _Stream) -> list[Connection]:
+        return [
+            c
+            for c in self.clients
+            if c.hears(stream.channel) and c is not stream.skip and visible(c.grant, stream.record)
+        ]
 
     def _send_audio(self, stream: _Stream, pcm: np.ndarray, *, last: bool) -> None:
         if len(pcm):
@@ -268,9 +308,40 @@ class Hub:
                 if not client.offer(message):
                     self._dropped(client)
 
-    def _dropped(self, client: Client) -> None:
+    def _dropped(self, client: Connection) -> None:
         if client in self.clients:
             self.clients.discard(client)
             self.metrics.listeners_dropped += 1
             if self.on_drop is not None:
                 self.on_drop(client)
+
+
+class HeardPages:
+    """The hub as a page listener of the relay's receiver: pages heard on the LAN.
+
+    Their records take their codec from their first audio and their summary from their
+    end; their recordings are what ``polyptt listen --record`` writes.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def page_started(self, page: Page) -> None:
+        fields = {
+            "channel": page.channel,
+            "caller_id": page.caller_id,
+            "serial": page.serial,
+            "source": page.source,
+            "codec": None,
+        }
+        self.hub.started(page, "heard", fields, start=page.start)
+
+    def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:
+        self.hub.audio(page, pcm, page.codec.sample_rate, codec=page.codec.name)
+
+    def page_ended(self, page: Page) -> None:
+        summary = page.summary()
+        fields = {key: summary[key] for key in _SUMMARY_KEYS}
+        fields["caller_id"] = page.caller_id
+        end = page.end if page.end is not None else page.last
+        self.hub.ended(page, fields, end=end, recording=page_record(page))

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
-from polyptt.relay.clients import Client
 from polyptt.relay.config import RelayConfig
+from polyptt.relay.connections import Connection
 from polyptt.relay.hub import Hub, Metrics
 from polyptt.relay.talks import Talks
 from polyptt.send.clock import MONOTONIC, Clock
@@ -79,7 +79,9 @@ class Relay:
     sinks: dict[str | None, Sink] = field(default_factory=dict)
     failures: dict[str, collections.deque[float]] = field(default_factory=dict)
     connections: collections.Counter[str] = field(default_factory=collections.Counter)
-    clients: set[Client] = field(default_factory=set)
+    clients: set[Connection] = field(default_factory=set)
+    #: Browser session id -> its token's digest (`polyptt.relay.security.new_session`).
+    sessions: collections.OrderedDict[str, str] = field(default_factory=collections.OrderedDict)
 
     def banned(self, remote: str) -> bool:
         """True if `remote` failed to log in too often lately."""
@@ -92,12 +94,34 @@ class Relay:
         return len(recent) >= limits.login_failures
 
     def login_failed(self, remote: str) -> None:
+        """Count a presented-and-wrong credential from `remote`.
+
+        The table is bounded (`_MAX_TRACKED` addresses) without forgetting a ban in
+        force: when it is full, expired counters go first, then the older half of the
+        counters below the ban; if only bans are left, a new address is not counted
+        (its failures then cost nothing, but no earlier ban is lifted).
+        """
         self.metrics.logins_refused += 1
-        if len(self.failures) >= _MAX_TRACKED and remote not in self.failures:
-            # many addresses failing (a scan): forget the one that failed longest ago
-            oldest = min(self.failures, key=lambda a: self.failures[a][-1])
-            del self.failures[oldest]
+        if remote not in self.failures and len(self.failures) >= _MAX_TRACKED:
+            self._make_room()
+            if len(self.failures) >= _MAX_TRACKED:
+                return
         self.failures.setdefault(remote, collections.deque()).append(time.monotonic())
+
+    def _make_room(self) -> None:
+        """Forget expired counters, then the older half of those that are not bans."""
+        counters = []
+        for address in list(self.failures):
+            if not self.banned(address):
+                if self.failures[address]:
+                    counters.append(address)
+                else:
+                    del self.failures[address]
+        if len(self.failures) < _MAX_TRACKED:
+            return
+        counters.sort(key=lambda a: self.failures[a][-1])
+        for address in counters[: max(1, len(counters) // 2)]:
+            del self.failures[address]
 
 
 SETTINGS = web.AppKey("settings", RelaySettings)

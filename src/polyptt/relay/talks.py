@@ -6,6 +6,12 @@ its token revoked, the relay shutting down), the pacer
 (`polyptt.send.pacer_thread.PacerThread`) sends the 12 end packets; the audit log and
 the hub are told once it is over. The hub also gets its audio as it goes out
 (`polyptt.relay.echo`), for the listeners of its channel.
+
+A channel is busy while one of the relay's pages or a page heard on the LAN is on it
+(`polyptt.receive.busy`, the rule ``polyptt loop`` applies too): a new page there is
+refused with `Busy`, which names who has the channel. While a page goes out to the
+group, the receiver ignores this serial on its channel, and only there: another polyptt
+on this host pages under the same serial, and its pages are heard.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyptt.audio.live import LiveFrames
-from polyptt.protocol import CodecId
+from polyptt.receive.busy import blocking_page
+from polyptt.receive.receiver import Receiver
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import Grant
-from polyptt.relay.clients import Client
+from polyptt.relay.connections import Connection
 from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub
 from polyptt.send import MONOTONIC, Clock, PacerThread, PageParams, PageReport
@@ -30,10 +37,24 @@ __all__ = ["Busy", "Talk", "Talks"]
 
 
 class Busy(Exception):
-    """The channel already carries one of the relay's pages."""
+    """The channel carries a page already: one of the relay's, or one heard on the LAN.
+
+    Attributes
+    ----------
+    channel : int or None
+        The channel asked for (None: the relay is shutting down).
+    caller_id : str or None
+        Who has it: the talker's token name, or the caller id of the page heard (its
+        serial if it has none).
+    """
+
+    def __init__(self, message: str, channel: int | None = None, caller_id: str | None = None):
+        super().__init__(message)
+        self.channel = channel
+        self.caller_id = caller_id
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the hub follows the page by its Talk
 class Talk:
     """A page the relay is sending.
 
@@ -113,10 +134,16 @@ class Talks:
     serial : int
         The relay's host serial, in every page it sends.
     hub, audit : Hub, AuditLog
-        Told when each page starts and ends.
+        Told when each page starts and ends; the hub also knows the pages heard.
     clock : Clock
         What the pacing thread keeps the pages on (tests pass one that only waiting
         moves).
+
+    Attributes
+    ----------
+    receiver : Receiver or None
+        The relay's receiver, once it listens: told to ignore each page to the group
+        while it goes out.
     """
 
     def __init__(
@@ -133,17 +160,23 @@ class Talks:
         self.audit = audit
         self.by_channel: dict[int, Talk] = {}
         self.closing = False
+        self.receiver: Receiver | None = None
         #: Paces every page from one real-time thread: the loop's timers are only as
         #: punctual as the loop is idle, and it serves every client too.
         self.pacer = PacerThread(clock=clock)
 
     def check_free(self, channel: int) -> None:
-        """Raise `Busy` if `channel` has a talker (or the relay is shutting down)."""
+        """Raise `Busy` if `channel` has a talker or a page heard on the LAN that a new
+        page may not talk over (or the relay is shutting down)."""
         if self.closing:
             raise Busy("the relay is shutting down")
         if channel in self.by_channel:
             talker = self.by_channel[channel].grant.name
-            raise Busy(f"channel {channel} is busy ({talker} is talking)")
+            raise Busy(f"channel {channel} is busy ({talker} is talking)", channel, talker)
+        heard = blocking_page(channel, self.hub.heard_pages())
+        if heard is not None:
+            caller = heard.caller_id or f"serial 0x{heard.serial:08X}"
+            raise Busy(f"channel {channel} is busy ({caller} is talking)", channel, caller)
 
     def start(
         self,
@@ -158,31 +191,34 @@ class Talks:
         remote: str,
         target: str | None = None,
         max_frames: int | None = None,
-        talker: Client | None = None,
+        talker: Connection | None = None,
     ) -> Talk:
         """Start a page now; raises `Busy`, or NetworkError if the target's sink fails.
 
         `talker` is the WebSocket whose live audio it is: its listeners hear the page,
         it does not hear itself.
         """
+        from polyptt.codecs import wire_id
+
         self.check_free(channel)
         sink = self.sink_for(target)
         live = frames if isinstance(frames, LiveFrames) else None
-        page_id = self.hub.sent_started(
-            talker,
-            channel=channel,
-            caller_id=grant.name,
-            codec=codec,
-            frame_ms=frame_ms,
-            serial=self.serial,
-            source="relay",
-            target=target,
-            via=via,
+        params = PageParams(
+            channel, self.serial, grant.name, wire_id(codec), frame_ms, None, max_frames
         )
-        wire = CodecId[codec.upper()]
-        params = PageParams(channel, self.serial, grant.name, wire, frame_ms, None, max_frames)
-        talk = Talk(page_id, grant, params, via, remote, target, live)
+        talk = Talk(0, grant, params, via, remote, target, live)
         talk.digest = digest
+        fields = {
+            "channel": channel,
+            "caller_id": grant.name,
+            "codec": codec,
+            "frame_ms": frame_ms,
+            "serial": self.serial,
+            "source": "relay",
+            "target": target,
+            "via": via,
+        }
+        talk.page_id = page_id = self.hub.started(talk, "sent", fields, talker=talker)
         self.by_channel[channel] = talk
         self.audit.log(
             "page_start",
@@ -194,8 +230,18 @@ class Talks:
             remote=remote,
             page=page_id,
         )
+        if target is None:
+            self._own_page(talk, sink, ignore=True)
         talk.task = asyncio.create_task(self._run(talk, frames, sink))
         return talk
+
+    def _own_page(self, talk: Talk, sink: Sink, *, ignore: bool) -> None:
+        """Have the receiver ignore `talk`'s page (heard back), or hear its channel again."""
+        if self.receiver is None:
+            return
+        address, port = getattr(sink, "source", (None, None))
+        change = self.receiver.ignore if ignore else self.receiver.unignore
+        change(self.serial, address, port, talk.channel)
 
     async def shutdown(self) -> None:
         """End every page (reason ``shutdown``) and wait for their end packets."""
@@ -215,7 +261,7 @@ class Talks:
         def deliver(pcm: Any) -> None:
             # the pacing thread sends: the hub (the loop's) gets the audio on the loop,
             # in order, and before the page's end (queued after it)
-            loop.call_soon_threadsafe(self.hub.sent_audio, talk.page_id, pcm, echo.rate)
+            loop.call_soon_threadsafe(self.hub.audio, talk, pcm, echo.rate)
 
         echo = EchoSink(sink, talk.codec, info(talk.codec).frame_bytes(talk.frame_ms), deliver)
         try:
@@ -227,14 +273,18 @@ class Talks:
             talk.reason = talk.reason or "error"
         finally:
             self.by_channel.pop(talk.channel, None)
+            if talk.target is None:
+                self._own_page(talk, sink, ignore=False)  # its end packets are out
             report = talk.report
             duration = round(report.transmits * talk.frame_ms / 1000, 3)
-            self.hub.sent_ended(
-                talk.page_id,
-                duration_s=duration,
-                frames=report.transmits,
-                ends=report.ends,
-                end_reason=talk.outcome,
+            self.hub.ended(
+                talk,
+                {
+                    "duration_s": duration,
+                    "frames": report.transmits,
+                    "ends": report.ends,
+                    "end_reason": talk.outcome,
+                },
             )
             self.audit.log(
                 "page_end",

@@ -9,19 +9,23 @@ Sequence (JSON text messages; audio as binary messages):
 2. ``{"type": "listen", "channels": [26, 27]}`` (channels optional: all) subscribes:
    ``page_start`` / ``page_end`` events (id, channel, caller_id, codec, source...) and
    each page's audio, heard on the LAN or sent through the relay (never a talker's own
-   page to its own connection): an 8-byte header (page id, frame number; unsigned
-   32-bit big-endian), then PCM16LE mono 16 kHz, 320 samples per message.
+   page to its own connection, whose events say ``"own": true``): binary messages of a
+   header (page id, frame number) then PCM16LE mono, one 20 ms frame each
+   (`polyptt.relay.wire`), each sent as soon as a packet completes it.
 3. ``{"type": "talk", "channel": 26, "codec": "g722"}`` (optional ``"target"``: a
    named phone, paged by unicast, if the token was granted it) starts a page: the relay
-   answers ``talking`` (with the page id) or ``busy``; binary messages are then the
-   talker's audio (PCM16LE mono, 16 kHz unless the talk message says ``"rate"``, no
-   header, 20 ms each is best), no faster than real time; an optional ``"gain"`` (dB)
-   is applied before encoding. ``{"type": "stop"}`` ends it after what was sent, and
-   the relay says ``stopped`` with the reason (``completed``, ``stop``, ``limit``...).
+   answers ``talking`` (with the page id) or ``busy`` (with ``caller_id``, who has the
+   channel: a talker of the relay or a page heard on the LAN); binary messages are then
+   the talker's audio (PCM16LE mono at the wire's rate unless the talk message says
+   ``"rate"``, no header, 20 ms each is best), no faster than real time; an optional
+   ``"gain"`` (dB) is applied before encoding. ``{"type": "stop"}`` ends it after what
+   was sent, and the relay says ``stopped`` with the reason (``completed``, ``stop``,
+   ``limit``...).
    What is said during the alerts is sent after them, and the page then catches up
    with the talker by shortening pauses; ``"keep_pauses": true`` in the talk message
    keeps them. A talker whose messages come late now and then (a network's jitter) is
    kept more audio waiting, up to ``MAX_KEEP_S``, so that the phones hear no gaps.
+   The request takes the same path as an upload's (`polyptt.relay.requests`).
 
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
@@ -37,30 +41,21 @@ import asyncio
 import contextlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-from polyptt.audio.catchup import CatchUp
-from polyptt.audio.framer import Framer
-from polyptt.audio.live import LiveFrames
-from polyptt.relay.api import CODECS, MAX_GAIN_DB, MIN_GAIN_DB
-from polyptt.relay.clients import Client
-from polyptt.relay.hub import CLIENT_RATE
+from polyptt.relay import requests
+from polyptt.relay.connections import Connection
+from polyptt.relay.requests import LIVE_FRAME_MS, MAX_KEEP_S
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
 from polyptt.relay.state import RELAY, Relay
-from polyptt.relay.talks import Busy, Talk
+from polyptt.relay.talks import Talk
+from polyptt.relay.wire import IDLE_CLOSE_CODE, IDLE_REASON, RATE, ErrorCode, MessageType
 
-__all__ = ["LIVE_FRAME_MS", "websocket"]
-
-#: Frame length of live pages: the clients' 20 ms.
-LIVE_FRAME_MS = 20
-#: The most audio a live talker's page keeps waiting to ride out a network's jitter (it
-#: starts at 30 ms and grows only when messages came too late for their frame).
-MAX_KEEP_S = 0.3
-#: Sample rates a talker's audio may have (``send --raw``'s range).
-MIN_RATE, MAX_RATE = 4000, 192000
+__all__ = ["LIVE_FRAME_MS", "MAX_KEEP_S", "websocket"]
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -82,14 +77,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         receive_timeout=limits.idle_s,
     )
     await ws.prepare(request)
-    client = Client(ws, grant, digest, remote, limits.send_queue)
+    client = Connection(ws, grant, digest, remote, limits.send_queue)
     relay.clients.add(client)
     relay.connections[grant.name] += 1
     relay.audit.log("connect", who=grant.name, remote=remote)
     session = _Session(relay, client)
     client.offer(
         {
-            "type": "hello",
+            "type": MessageType.HELLO,
             "name": grant.name,
             "scopes": sorted(grant.scopes),
             "channels": {str(k): v for k, v in relay.settings.config.channel_names.items()},
@@ -98,29 +93,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     reason = "closed by the client"
     try:
-        while not ws.closed:
-            try:
-                message = await ws.receive()
-            except asyncio.TimeoutError:
-                # listeners only receive, and a talk may still be going out after its
-                # stop (what waited, then the ends): the heartbeat checks them
-                if client.listening or session.talk is not None:
-                    continue
-                client.drop("idle", WSCloseCode.GOING_AWAY)
-                reason = "idle"
-                break
-            if message.type == WSMsgType.TEXT:
-                session.on_text(message.data)
-            elif message.type == WSMsgType.BINARY:
-                session.on_binary(message.data)
-            elif message.type == WSMsgType.ERROR:
-                error = ws.exception()
-                # aiohttp's heartbeat: a ping went unanswered for half a period
-                unanswered = isinstance(error, asyncio.TimeoutError)
-                reason = "no answer to pings" if unanswered else f"error: {error}"
-                break
-            elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                break
+        reason = await _converse(ws, session)
     finally:
         session.close()
         relay.hub.clients.discard(client)
@@ -137,46 +110,76 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def _converse(ws: web.WebSocketResponse, session: _Session) -> str:
+    """Hand the client's messages to `session` until the connection ends; why it did."""
+    client = session.client
+    while not ws.closed:
+        try:
+            message = await ws.receive()
+        except asyncio.TimeoutError:
+            # listeners only receive, and a talk may still be going out after its
+            # stop (what waited, then the ends): the heartbeat checks them
+            if client.listening or session.talk is not None:
+                continue
+            client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
+            return IDLE_REASON
+        if message.type == WSMsgType.TEXT:
+            session.on_text(message.data)
+        elif message.type == WSMsgType.BINARY:
+            session.on_binary(message.data)
+        elif message.type == WSMsgType.ERROR:
+            error = ws.exception()
+            # aiohttp's heartbeat: a ping went unanswered for half a period
+            unanswered = isinstance(error, asyncio.TimeoutError)
+            return "no answer to pings" if unanswered else f"error: {error}"
+        elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            break
+    return "closed by the client"
+
+
 class _Session:
     """One connection's conversation: its listening and its talk, if any."""
 
-    def __init__(self, relay: Relay, client: Client) -> None:
+    def __init__(self, relay: Relay, client: Connection) -> None:
         self.relay = relay
         self.client = client
         self.talk: Talk | None = None
         self._fed = 0
-        self._rate = CLIENT_RATE
+        self._rate = RATE
         self._started = 0.0
         self._warned = False
 
     def error(self, code: str, message: str) -> None:
-        self.client.offer({"type": "error", "code": code, "message": message})
+        self.client.offer({"type": MessageType.ERROR, "code": code, "message": message})
 
     def on_text(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except ValueError:
-            self.error("bad_json", "text messages must be JSON objects")
+        except (ValueError, RecursionError):  # nested ~1,900 deep: RecursionError
+            self.error(ErrorCode.BAD_JSON, "text messages must be JSON objects")
             return
         if not isinstance(message, dict):
-            self.error("bad_json", "text messages must be JSON objects")
+            self.error(ErrorCode.BAD_JSON, "text messages must be JSON objects")
             return
         kind = message.get("type")
-        handler = {"talk": self._talk, "stop": self._stop, "listen": self._listen}.get(
-            kind if isinstance(kind, str) else ""
-        )
+        handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            MessageType.TALK: self._talk,
+            MessageType.STOP: self._stop,
+            MessageType.LISTEN: self._listen,
+        }
+        handler = handlers.get(kind if isinstance(kind, str) else "")
         if handler is None:
-            self.error("unknown_type", f"unknown message type {kind!r}")
+            self.error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")
             return
         handler(message)
 
     def on_binary(self, data: bytes) -> None:
         talk = self.talk
         if talk is None or talk.live is None or talk.live.closed:
-            self.error("not_talking", "send {'type': 'talk', ...} before audio")
+            self.error(ErrorCode.NOT_TALKING, "send {'type': 'talk', ...} before audio")
             return
         if len(data) % 2:
-            self.error("bad_audio", "audio is PCM16LE: an even number of bytes")
+            self.error(ErrorCode.BAD_AUDIO, "audio is PCM16LE: an even number of bytes")
             return
         samples = len(data) // 2
         loop = asyncio.get_running_loop()
@@ -186,7 +189,7 @@ class _Session:
             self.relay.metrics.audio_throttled_samples += samples
             if not self._warned:
                 self._warned = True
-                self.error("too_fast", "audio faster than real time is dropped")
+                self.error(ErrorCode.TOO_FAST, "audio faster than real time is dropped")
             return
         self._fed += samples
         talk.live.feed(np.frombuffer(data, dtype="<i2"))
@@ -197,7 +200,7 @@ class _Session:
 
     def _listen(self, message: dict[str, Any]) -> None:
         if "listen" not in self.client.grant.scopes:
-            self.error("forbidden", "this token may not listen")
+            self.error(ErrorCode.FORBIDDEN, "this token may not listen")
             return
         channels = message.get("channels")
         if channels is not None:
@@ -206,94 +209,56 @@ class _Session:
 
                 self.client.channels = frozenset(parse_channel(str(c)) for c in channels)
             except (TypeError, ValueError) as exc:
-                self.error("bad_request", f"channels: {exc}")
+                self.error(ErrorCode.BAD_REQUEST, f"channels: {exc}")
                 return
         self.client.listening = True
         self.relay.hub.clients.add(self.client)
-        self.client.offer({"type": "listening", "channels": _sorted(self.client.channels)})
+        self.client.offer(
+            {"type": MessageType.LISTENING, "channels": _sorted(self.client.channels)}
+        )
 
     def _talk(self, message: dict[str, Any]) -> None:
-        from polyptt.protocol import parse_channel
-        from polyptt.transport import NetworkError
-
+        """The WebSocket face of `polyptt.relay.requests`: a live page from this client."""
         if self.talk is not None:
-            self.error("already_talking", "send stop first")
+            self.error(ErrorCode.ALREADY_TALKING, "send stop first")
             return
+        relay, client = self.relay, self.client
         try:
-            channel = parse_channel(str(message.get("channel")))
-        except ValueError as exc:
-            self.error("bad_request", str(exc))
-            return
-        codec = str(message.get("codec", "g722")).lower()
-        target = message.get("target")
-        try:
-            rate = _number(message, "rate", CLIENT_RATE, MIN_RATE, MAX_RATE, whole=True)
-            gain = _number(message, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB)
-        except ValueError as exc:
-            self.error("bad_request", str(exc))
-            return
-        if codec not in CODECS:
-            self.error("bad_request", f"codec must be one of {', '.join(CODECS)}")
-            return
-        if codec == "g726qi":
-            self.error("bad_request", "g726qi is sent in 30 ms frames: not for live talk")
-            return
-        if target is not None and not isinstance(target, str):
-            self.error("bad_request", "target must be a target's name")
-            return
-        grant = self.client.grant
-        refusal = grant.refusal(channel, target)
-        if refusal is not None:
-            self.relay.metrics.pages_refused += 1
-            self.relay.audit.log(
-                "page_refused",
-                who=grant.name,
-                channel=channel,
-                target=target,
-                reason=refusal,
-                remote=self.client.remote,
-            )
-            self.error("forbidden", refusal)
-            return
-        if target is not None and target not in self.relay.settings.config.targets:
-            self.error("bad_request", f"no target named {target!r}")
-            return
-        limits = self.relay.settings.config.limits
-        # a talker catches up after the alerts by shortening pauses, and one whose
-        # messages come in fits keeps more audio waiting (polyptt.audio.catchup)
-        catch_up = None
-        if not message.get("keep_pauses", False):
-            catch_up = CatchUp(int(rate), max_keep_s=MAX_KEEP_S)
-        framer = Framer(codec, LIVE_FRAME_MS, input_rate=int(rate), gain_db=gain)
-        live = LiveFrames(framer, catch_up=catch_up or False)
-        try:
-            talk = self.relay.talks.start(
-                live,
-                grant=grant,
-                digest=self.client.digest,
-                channel=channel,
-                codec=codec,
+            page = requests.talk_request(message)
+            requests.admit(relay, client.grant, page, client.remote)
+            max_s = relay.settings.config.limits.max_page_s
+            talk = requests.start(
+                relay,
+                requests.live_frames(page),
+                page,
+                grant=client.grant,
+                digest=client.digest,
                 frame_ms=LIVE_FRAME_MS,
                 via="websocket",
-                remote=self.client.remote,
-                target=target,
-                max_frames=max(1, math.ceil(limits.max_page_s * 1000 / LIVE_FRAME_MS)),
-                talker=self.client,
+                remote=client.remote,
+                max_frames=max(1, math.ceil(max_s * 1000 / LIVE_FRAME_MS)),
+                talker=client,
             )
-        except Busy as exc:
-            self.client.offer({"type": "busy", "channel": channel, "message": str(exc)})
-            return
-        except NetworkError as exc:
-            self.error("network", str(exc))
+        except requests.Refused as exc:
+            if exc.code == requests.BUSY:
+                busy = {"type": MessageType.BUSY, "channel": page.channel}
+                client.offer({**busy, "caller_id": exc.caller_id, "message": exc.message})
+            else:
+                self.error(exc.code, exc.message)
             return
         self.talk = talk
-        self._rate = int(rate)
+        self._rate = page.rate
         self._fed = 0
         self._warned = False
         self._started = asyncio.get_running_loop().time()
-        self.client.talk = talk
-        self.client.offer(
-            {"type": "talking", "page": talk.page_id, "channel": channel, "codec": codec}
+        client.talk = talk
+        client.offer(
+            {
+                "type": MessageType.TALKING,
+                "page": talk.page_id,
+                "channel": page.channel,
+                "codec": page.codec,
+            }
         )
         assert talk.task is not None
         talk.task.add_done_callback(lambda _task: self._talk_over(talk))
@@ -305,7 +270,7 @@ class _Session:
         with contextlib.suppress(Exception):
             self.client.offer(
                 {
-                    "type": "stopped",
+                    "type": MessageType.STOPPED,
                     "page": talk.page_id,
                     "channel": talk.channel,
                     "reason": talk.outcome,
@@ -317,21 +282,9 @@ class _Session:
 
     def _stop(self, _message: dict[str, Any]) -> None:
         if self.talk is None:
-            self.error("not_talking", "nothing to stop")
+            self.error(ErrorCode.NOT_TALKING, "nothing to stop")
             return
         self.talk.end("stop")
-
-
-def _number(
-    message: dict[str, Any], key: str, default: float, low: float, high: float, whole: bool = False
-) -> float:
-    """``message[key]``, a number within [low, high] (a whole one if `whole`), or `default`."""
-    value = message.get(key, default)
-    kind = int if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
-        what = "a whole number" if whole else "a number"
-        raise ValueError(f"{key} must be {what} from {low:g} to {high:g}")
-    return float(value)
 
 
 def _sorted(channels: frozenset[int] | None) -> list[int] | None:

@@ -17,6 +17,9 @@ Send a page
     one real-time thread: the relay), :class:`~polyptt.send.pacing.PageReport`
 The time they keep
     :class:`~polyptt.send.clock.Clock`, :data:`~polyptt.send.clock.MONOTONIC`
+What ``polyptt send`` does, callable without the command
+    :class:`~polyptt.send.job.SendJob`, :func:`~polyptt.send.job.run` (sink choice, the
+    JSON summary)
 """
 
 from polyptt.send.clock import MONOTONIC, Clock

@@ -8,7 +8,7 @@ kernel lets other processes run first. Measured with ten talkers, a packet's p99
 lateness was 2.5-3.4 ms on the loop against a 2 ms goal.
 
 :class:`PacerThread` takes the waiting off the loop. One thread, with real-time
-priority where the system grants it (`polyptt.scheduling`), holds every page in progress
+priority where the system grants it (`polyptt.send.realtime_priority`), holds every page in progress
 in a heap of due times and sleeps with the clock's full precision until the next; it
 drives each page through the same :class:`~polyptt.send.pacing.PageRun` as the other
 pacers, so the bytes, the timing rules and the ends are theirs. The loop only submits a
@@ -32,9 +32,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from polyptt.scheduling import realtime as realtime_priority
 from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import POLL_S, PageReport, PageRun, Sink
+from polyptt.send.realtime_priority import realtime as realtime_priority
 from polyptt.send.schedule import PageParams
 from polyptt.send.source import FrameSource
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyptt import protocol
-from polyptt.scheduling import realtime as realtime_priority
 from polyptt.send.clock import MONOTONIC, Clock
+from polyptt.send.realtime_priority import realtime as realtime_priority
 from polyptt.send.schedule import PageParams, Schedule
 from polyptt.send.source import END_OF_AUDIO, FrameSource, as_source
 from polyptt.signals import SignalFlag
@@ -100,7 +100,7 @@ class PageReport:
     max_late : float
         The most a packet went out after its due time, in seconds (paced sinks).
     realtime : bool
-        Whether the page was sent with real-time scheduling (see `polyptt.scheduling`).
+        Whether the page was sent with real-time scheduling (see `polyptt.send.realtime_priority`).
     end_errors : list of str
         Why end packets could not be sent (each is tried even if one fails).
     """
@@ -122,6 +122,13 @@ class PageReport:
     def packets(self) -> int:
         """All packets sent."""
         return self.alerts + self.transmits + self.ends
+
+    def describe(self, frame_ms: int) -> str:
+        """The page in a few words, for a line a person reads: its audio, its length on
+        the wire (alerts and ends included) and its packets, e.g. ``"1.7 s of audio (3.0
+        s on the wire), 100 packets"``."""
+        audio_s = self.transmits * frame_ms / 1000
+        return f"{audio_s:.1f} s of audio ({self.offset:.1f} s on the wire), {self.packets} packets"
 
 
 class PageRun:

@@ -1,6 +1,6 @@
 """A page as a schedule: which datagram goes out when, with no I/O and no clock.
 
-A page (see ``PROTOCOL.md``) is :data:`~polyptt.protocol.ALERT_COUNT` alerts 30 ms apart,
+A page (see ``docs/protocol.md``) is :data:`~polyptt.protocol.ALERT_COUNT` alerts 30 ms apart,
 one transmit packet per frame at the frame cadence, a 50 ms pause and
 :data:`~polyptt.protocol.END_COUNT` ends 30 ms apart. :class:`Schedule` knows that order
 and every packet's due offset from the page's start, and builds each datagram from the

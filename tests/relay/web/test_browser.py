@@ -9,6 +9,7 @@ plays a WAV file as its capture device (no sound card can be spoken into here).
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from playwright.sync_api import Browser, Playwright, expect
+from playwright.sync_api import Browser, Page, Playwright, expect
 from tests.support.audio_devices import align
 from tests.support.browser import (
     CHANNELS,
@@ -34,6 +35,7 @@ from tests.support.browser import (
 from tests.support.listen import start_listen
 from tests.support.processes import polyptt_command, polyptt_env
 from tests.support.relay import (
+    RelayProcess,
     SharedRelay,
     add_token,
     revoke_token,
@@ -142,7 +144,9 @@ def _tone(path: Path, frequency: float, amplitude: float, seconds: float) -> Pat
     return path
 
 
-def _send(port: int, wav: Path, channel: int, caller_id: str) -> subprocess.Popen[bytes]:
+def _send(
+    port: int, wav: Path, channel: int, caller_id: str, serial: str = "0x3000"
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         polyptt_command(
             "send",
@@ -151,7 +155,7 @@ def _send(port: int, wav: Path, channel: int, caller_id: str) -> subprocess.Pope
             "--caller-id",
             caller_id,
             "--serial",
-            "0x3000",
+            serial,
             "--to",
             f"{DEFAULT_GROUP}:{port}",
             str(wav),
@@ -238,7 +242,8 @@ def test_wrong_token_is_refused_and_sound_waits_for_a_gesture(
             # back later (a new tab: no gesture yet): the session cookie signs in, and the
             # page says that sound waits for a click, until there is one
             page = open_page(browser, relay.url + "/", storage_state=page.context.storage_state())
-            expect(page.locator("#connection")).to_contain_text("Connected as Monitor")
+            expect(page.locator("#connection")).to_have_text("Connected.")
+            expect(page.get_by_text("Signed in as Monitor")).to_be_visible()
             locked = page.get_by_text("Sound is off until you click, tap or press a key.")
             expect(locked).to_be_visible()
             page.get_by_role("heading", name="Listen").click()
@@ -262,7 +267,7 @@ def test_busy_channel_and_refusal_are_said_keyboard_only(
             expect(page.get_by_label("Token")).to_be_focused()  # the page puts it there
             page.keyboard.type(token)
             page.keyboard.press("Enter")
-            expect(page.locator("#connection")).to_contain_text("Connected as Reception")
+            expect(page.locator("#connection")).to_have_text("Connected.")
             sending = subprocess.Popen(
                 polyptt_command(
                     "send", "--relay", relay.url, "--token", blocker, "--channel", "26", str(SPEECH)
@@ -352,7 +357,51 @@ def test_emergency_channel_asks_first_on_a_phone(
     assert sum(isinstance(p, TransmitPacket) for p in packets) > 25
 
 
-def test_page_reconnects_after_a_relay_restart(tmp_path: Path, browser: Browser) -> None:
+#: Collects every text of the connection line with its time (epoch ms), from now on.
+_WATCH_CONNECTION = """() => {
+    const text = (id) => document.getElementById(id)?.textContent ?? '';
+    window.connectionTexts = [];
+    const note = () => window.connectionTexts.push(
+        [Date.now(), text('connection'), text('reconnect')]);
+    new MutationObserver(note).observe(document.querySelector('main'),
+        { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def _countdown(page: Page) -> list[int]:
+    """The seconds of each "Reconnecting in N s…" shown so far, in order."""
+    texts = page.evaluate("window.connectionTexts")
+    shown = [int(t[2].split()[2]) for t in texts if t[2].startswith("Reconnecting in ")]
+    return [n for i, n in enumerate(shown) if i == 0 or shown[i - 1] != n]
+
+
+def _counts_down_and_retries_now(page: Page, attempts: list[float]) -> None:
+    """The relay is away: the waits grow, one of 2 s or more counts down a second at a
+    time, and Retry now makes an attempt at once (which fails: the relay is away)."""
+    page.wait_for_function(
+        "() => /^Reconnecting in [2-9] s…$/.test(document.getElementById('reconnect').textContent)",
+        timeout=10_000,
+    )
+    first = _countdown(page)[-1]
+    page.wait_for_function(
+        "(text) => document.getElementById('reconnect').textContent === text",
+        arg=f"Reconnecting in {first - 1} s…",
+        timeout=1500,
+    )
+    tried = len(attempts)
+    page.get_by_role("button", name="Retry now").click()
+    clicked = time.monotonic()
+    while len(attempts) == tried:
+        assert time.monotonic() - clicked < 0.5, "Retry now made no attempt"
+        page.wait_for_timeout(20)
+    expect(page.locator("#reconnect")).to_contain_text("Reconnecting in ")
+
+
+def test_page_reconnects_within_2_s_of_the_relay_answering(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """The relay is away for 7 s: the page backs off (the wait counts down each second,
+    Retry now tries at once), and is back within 2 s of the relay answering again."""
     port = free_port()
     config = _config(tmp_path)
     token = add_token(config, "Monitor", "listen")
@@ -361,11 +410,25 @@ def test_page_reconnects_after_a_relay_restart(tmp_path: Path, browser: Browser)
     try:
         page = open_page(browser, relay.url + "/")
         sign_in(page, token)
+        attempts: list[float] = []
+        page.on("websocket", lambda _socket: attempts.append(time.monotonic()))
+        page.evaluate(_WATCH_CONNECTION)
+        retry = page.get_by_role("button", name="Retry now")
+        expect(retry).to_be_hidden()
         assert relay.stop() == 128 + signal.SIGTERM
+        away = time.monotonic()
         status = page.locator("#connection")
-        expect(status).to_contain_text("Disconnected from the relay. Reconnecting in")
+        expect(status).to_have_text("Disconnected from the relay.")
+        _counts_down_and_retries_now(page, attempts)
+        time.sleep(max(0.0, away + 7 - time.monotonic()))
         relay = start_relay(config, udp_port=port, port=int(relay.url.rsplit(":", 1)[1]))
-        expect(status).to_contain_text("Connected as Monitor", timeout=20_000)
+        answered = time.time()  # start_relay returns once /healthz answers
+        expect(status).to_have_text("Connected.", timeout=10_000)
+        expect(page.locator("#reconnect")).to_have_text("")
+        expect(retry).to_be_hidden()
+        texts = page.evaluate("window.connectionTexts")
+        connected = next(t[0] for t in texts if t[1] == "Connected.") / 1000
+        assert connected - answered <= 2.0
         assert _send(port, tone, 27, "Lobby").wait(timeout=30) == 0
         expect(page.locator("#recent-pages li").first).to_contain_text("Kitchen · Lobby")
         # a revoked token: the relay closes the connection, the page signs out
@@ -406,7 +469,7 @@ def test_a_tab_kept_open_to_talk_outlives_the_idle_timeout_quietly(
             assert len(sockets) >= 3  # closed for idleness, back at once, and again
             texts = page.evaluate("window.statusTexts")
             assert not [t for t in texts if "Disconnected" in t], texts
-            expect(page.locator("#connection")).to_have_text("Connected as Desk.")
+            expect(page.locator("#connection")).to_have_text("Connected.")
             talk = page.get_by_role("button", name="Talk")
             talk.hover()
             page.mouse.down()
@@ -476,9 +539,12 @@ def test_upload_pages_the_file(tmp_path: Path, shared_relay: SharedRelay, browse
             page.get_by_text("Page with an audio file").click()
             page.get_by_label("Audio file").set_input_files(tone)
             page.get_by_role("button", name="Page with file").click()
-            expect(page.locator("#upload-state")).to_contain_text("Paging tone.wav on All staff")
+            state = page.locator("#upload-state")
+            expect(state).to_have_text("Paging tone.wav on All staff (26)…")
             capture.wait_for(31 + 12, timeout=15)
             datagrams = capture.wait_quiet()
+            # once the page has ended, the page says so, and how long it was
+            expect(state).to_have_text("Sent tone.wav on All staff (26): 1.0 s.")
             no_page_errors(page)
     finally:
         shared_relay.check()
@@ -580,3 +646,155 @@ def test_what_is_heard_is_muted_while_talking(
     assert edges[2] - edges[1] > 45
     assert edges[1] - edges[0] > 40
     assert edges[3] - edges[2] > 20
+
+
+def test_two_pages_on_one_channel_share_one_mute_button(tmp_path: Path, browser: Browser) -> None:
+    port = free_port()
+    config = _config(tmp_path)
+    token = add_token(config, "Monitor", "listen")
+    relay = start_relay(config, udp_port=port)
+    tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 3.0)
+    try:
+        page = open_page(browser, relay.url + "/")
+        sign_in(page, token)
+        now = page.get_by_role("list", name="Now")
+        # two senders on Kitchen at once (a phone plays one): one Mute for Kitchen
+        senders = [_send(port, tone, 27, "Lobby"), _send(port, tone, 27, "Gate", "0x3001")]
+        expect(now.get_by_role("listitem")).to_have_count(2, timeout=5000)
+        mute = now.get_by_role("button", name="Mute Kitchen")
+        expect(mute).to_have_count(1)
+        mute.click()
+        expect(mute).to_have_attribute("aria-pressed", "true")
+        assert [sender.wait(timeout=30) for sender in senders] == [0, 0]
+        expect(now.get_by_role("listitem")).to_have_count(0, timeout=5000)
+        no_page_errors(page)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+
+
+def test_your_own_talk_is_listed_without_a_mute_button(
+    tmp_path: Path, playwright: Playwright
+) -> None:
+    """You never hear yourself, so there is nothing to mute; and who is signed in is
+    said once."""
+    config = _config(tmp_path)
+    token = add_token(config, "Reception", "listen,talk")
+    relay = start_relay(config, udp_port=free_port())
+    try:
+        with launch(playwright, SPEECH) as browser:
+            page = open_page(browser, relay.url + "/")
+            sign_in(page, token)
+            now = page.get_by_role("list", name="Now")
+            page.get_by_label("Latch: press once to start talking, again to stop").check()
+            page.get_by_role("button", name="Talk").click()
+            expect(page.locator("#talk-state")).to_have_text("Talking", timeout=5000)
+            expect(now.get_by_role("listitem")).to_have_text(
+                re.compile(r"^All staff · Reception · sent by you")
+            )
+            expect(now.get_by_role("button")).to_have_count(0)
+            page.get_by_role("button", name="Talk").click()
+            expect(page.locator("#talk-state")).to_contain_text("Last page", timeout=10_000)
+            expect(now.get_by_role("listitem")).to_have_count(0, timeout=5000)
+            expect(page.get_by_text("Signed in as Reception")).to_be_visible()
+            expect(page.get_by_text("Connected as")).to_have_count(0)
+            no_page_errors(page)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+
+
+def _wait_listed(relay: RelayProcess, token: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(relay.request("GET", "/api/v1/pages", token)[1]["pages"]) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_recent_pages_are_listed_once_each_newest_first(tmp_path: Path, browser: Browser) -> None:
+    """A long page already going when the page opens, then a short one that starts
+    later and ends first: listed once each, the later start first."""
+    port = free_port()
+    config = _config(tmp_path)
+    token = add_token(config, "Monitor", "listen")
+    relay = start_relay(config, udp_port=port, args=["--record", str(tmp_path / "rec")])
+    long_tone = _tone(tmp_path / "long.wav", 1000, 0.3, 3.0)
+    short_tone = _tone(tmp_path / "short.wav", 600, 0.3, 0.5)
+    try:
+        long_page = _send(port, long_tone, 27, "Lobby")
+        _wait_listed(relay, token, 1)
+        page = open_page(browser, relay.url + "/")
+        sign_in(page, token)
+        short_page = _send(port, short_tone, 28, "Gate", "0x3001")
+        assert [long_page.wait(timeout=30), short_page.wait(timeout=30)] == [0, 0]
+        recent = page.get_by_role("list", name="Recent pages").get_by_role("listitem")
+        expect(recent.nth(1)).to_contain_text("Kitchen · Lobby · heard · 0:03", timeout=5000)
+        expect(recent).to_have_count(2)
+        expect(recent.nth(0)).to_contain_text("Paging group 3 · Gate · heard · 0:00")
+        no_page_errors(page)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+
+
+def test_recordings_show_their_length_before_they_play(tmp_path: Path, browser: Browser) -> None:
+    port = free_port()
+    config = _config(tmp_path)
+    token = add_token(config, "Monitor", "listen")
+    relay = start_relay(config, udp_port=port, args=["--record", str(tmp_path / "rec")])
+    tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 1.5)
+    try:
+        page = open_page(browser, relay.url + "/")
+        sign_in(page, token)
+        assert _send(port, tone, 27, "Lobby").wait(timeout=30) == 0
+        player = page.get_by_label("Recording of the page from Lobby")
+        expect(player).to_have_count(1, timeout=5000)
+        page.wait_for_function(
+            "(a) => a.readyState >= 1", arg=player.element_handle(), timeout=5000
+        )
+        assert abs(player.evaluate("(a) => a.duration") - 1.5) < 0.05
+        # signed out and in again: the page is listed once, not once per session
+        with page.expect_response(lambda r: r.url.endswith("/signout")) as signed_out:
+            page.get_by_role("button", name="Sign out").click()
+        assert signed_out.value.status == 204  # the page's own Origin is accepted
+        sign_in(page, token)
+        recent = page.get_by_role("list", name="Recent pages").get_by_role("listitem")
+        expect(recent).to_have_count(1)
+        page.wait_for_timeout(300)  # the list fetched at the connection is in
+        expect(recent).to_have_count(1)
+        no_page_errors(page)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+
+
+def test_on_a_phone_now_shows_without_scrolling_while_a_page_plays(
+    tmp_path: Path, browser: Browser
+) -> None:
+    port = free_port()
+    config = _config(tmp_path)
+    token = add_token(config, "Reception", "listen,talk")
+    relay = start_relay(config, udp_port=port)
+    tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 3.0)
+    try:
+        page = open_page(browser, relay.url + "/", viewport=PHONE, is_mobile=True, has_touch=True)
+        sign_in(page, token)
+        heading = page.get_by_role("heading", name="Now")
+        talk = page.get_by_role("button", name="Talk")
+        before = talk.bounding_box()
+        sender = _send(port, tone, 27, "Lobby")
+        item = page.get_by_role("list", name="Now").get_by_role("listitem")
+        expect(item).to_have_count(1, timeout=5000)
+        expect(heading).to_be_in_viewport(ratio=1)
+        expect(item).to_be_in_viewport(ratio=1)
+        expect(item.get_by_role("button", name="Mute Kitchen")).to_be_in_viewport(ratio=1)
+        assert page.evaluate("window.scrollY") == 0
+        # the Talk button stays where it was, clear of the bar
+        assert talk.bounding_box() == before
+        bar = page.locator("#now-section").bounding_box()
+        assert before is not None
+        assert bar is not None
+        assert before["y"] + before["height"] <= bar["y"]
+        screenshot(page, tmp_path, "web-phone-listening")
+        assert sender.wait(timeout=30) == 0
+        expect(item).to_have_count(0, timeout=5000)
+        expect(heading).to_be_hidden()  # nothing paged: no bar
+        no_page_errors(page)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM

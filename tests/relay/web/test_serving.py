@@ -19,8 +19,8 @@ from tests.support.relay import add_token, app_client, settings, write_config
 from tests.support.relay_audio import CHIME
 from tests.support.udp_capture import free_port
 
-from polyptt.relay.page import CONTENT_SECURITY_POLICY
 from polyptt.relay.state import RELAY
+from polyptt.relay.webpage import CONTENT_SECURITY_POLICY, GENERATED
 
 WEB = resources.files("polyptt.relay").joinpath("web")
 MODULES = ["app.js", "audio.js", "connection.js", "pages.js", "talk.js", "resample.js"]
@@ -118,7 +118,7 @@ def test_page_has_no_inline_code_and_every_field_has_a_label() -> None:
 
 
 def test_every_module_imported_is_shipped() -> None:
-    shipped = {entry.name for entry in WEB.iterdir()}
+    shipped = {entry.name for entry in WEB.iterdir()} | {GENERATED}  # wire.js: made
     for name in MODULES + WORKLETS:
         text = WEB.joinpath(name).read_text()
         for imported in re.findall(r"from '\./([\w-]+\.js)'", text):
@@ -153,9 +153,10 @@ def test_session_says_who_and_what_the_page_offers(tmp_path: Path) -> None:
             "recording": False,
             "max_page_s": 60.0,
         }
-        async with client.post("/signout") as answer:
+        own = {"Origin": f"http://127.0.0.1:{client.port}"}  # the page's fetch sends it
+        async with client.post("/signout", headers=own) as answer:
             assert answer.status == 204
-            assert answer.cookies["polyptt_token"].value == ""
+            assert answer.cookies["polyptt_session"].value == ""
         async with client.get("/api/v1/session") as answer:
             assert answer.status == 401
         headers = {"Authorization": f"Bearer {tokens['all']}"}
@@ -210,3 +211,43 @@ def test_asking_whether_signed_in_is_not_a_failed_login(tmp_path: Path) -> None:
         assert client.server.app[RELAY].audit.events[-1]["event"] == "login_refused"
 
     serve(tmp_path, check)
+
+
+@pytest.mark.network
+def test_recordings_are_served_with_their_length_and_in_ranges(tmp_path: Path) -> None:
+    """The page's players need Content-Length and ranges to know a recording's length
+    before it plays (and to seek); an upload's answer says how long the page was."""
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Reception", "listen,talk")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def main() -> None:
+        async with app_client(settings(config, free_port(), record=tmp_path / "rec")) as client:
+            url = "/api/v1/pages?channel=26&wait=1"
+            async with client.post(url, data=CHIME.read_bytes(), headers=auth) as answer:
+                report = await answer.json()
+            assert report["outcome"] == "completed"
+            assert report["duration_s"] == round(report["transmits"] * 0.03, 3)
+            async with client.get("/api/v1/pages", headers=auth) as answer:
+                (record,) = (await answer.json())["pages"]
+            (saved,) = (tmp_path / "rec").glob("*.wav")
+            size = saved.stat().st_size
+            async with client.get(record["wav"], headers=auth) as whole:
+                assert whole.status == 200
+                assert whole.headers["Content-Type"] == "audio/wav"
+                assert whole.headers["Content-Length"] == str(size)
+                assert whole.headers["Accept-Ranges"] == "bytes"
+                body = await whole.read()
+            assert body == saved.read_bytes()
+            for asked, first, last in (("0-43", 0, 43), ("-100", size - 100, size - 1)):
+                headers = {**auth, "Range": f"bytes={asked}"}
+                async with client.get(record["wav"], headers=headers) as part:
+                    assert part.status == 206
+                    assert part.headers["Content-Range"] == f"bytes {first}-{last}/{size}"
+                    assert part.headers["Content-Length"] == str(last - first + 1)
+                    assert await part.read() == body[first : last + 1]
+            headers = {**auth, "Range": f"bytes={size}-"}
+            async with client.get(record["wav"], headers=headers) as beyond:
+                assert beyond.status == 416
+
+    asyncio.run(main())

@@ -4,12 +4,14 @@
 // (AudioContext, microphone, worklets), talk.js (the talk state machine), pages.js
 // (the lists of pages heard), resample.js (used by both worklets). This one wires
 // them to the document. Nothing here is inline in the HTML: the Content-Security-Policy
-// allows scripts from the relay's own files only.
+// allows scripts from the relay's own files only. wire.js is made by the relay: its
+// paths, message types and audio format.
 
 import { PageAudio, microphoneAvailable } from './audio.js';
 import { Connection } from './connection.js';
 import { PageLists } from './pages.js';
 import { Talker } from './talk.js';
+import { ERROR, MESSAGE, PAGES_PATH, SESSION_PATH } from './wire.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,7 +45,7 @@ function now() {
 // ------------------------------------------------------------------ sign in / out
 
 async function fetchSession() {
-  const answer = await fetch('/api/v1/session', { credentials: 'same-origin' });
+  const answer = await fetch(SESSION_PATH, { credentials: 'same-origin' });
   if (answer.status === 401) return null;
   if (!answer.ok) throw new Error(`the relay answered ${answer.status}`);
   return answer.json();
@@ -56,7 +58,7 @@ async function signIn(event) {
   error.textContent = '';
   let answer;
   try {
-    answer = await fetch('/api/v1/session', {
+    answer = await fetch(SESSION_PATH, {
       method: 'POST',
       headers: { Authorization: `Bearer ${field.value.trim()}` },
       credentials: 'same-origin',
@@ -88,11 +90,13 @@ async function signOut(message = '') {
 }
 
 function showSignIn(message = '') {
-  for (const id of ['talk-section', 'listen-section', 'who', 'sign-out']) $(id).hidden = true;
+  lists?.clearLive();
+  for (const id of ['talk-section', 'now-section', 'listen-section', 'who', 'sign-out']) {
+    $(id).hidden = true;
+  }
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
-  $('connection').textContent = '';
-  delete $('connection').dataset.state;
+  showConnection(null);
   $('token').focus();
 }
 
@@ -114,14 +118,14 @@ async function enter(session) {
   const mayTalk = me.talk_channels.length > 0;
   const mayListen = me.scopes.includes('listen');
   $('talk-section').hidden = false;
+  $('now-section').hidden = !mayListen;
   $('listen-section').hidden = !mayListen;
   fillPickers();
   $('talk').disabled = !mayTalk || !microphoneAvailable();
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
+  showConnection('connecting');
   connection.connect();
-  $('connection').textContent = 'Connecting…';
-  if (mayListen) loadRecent();
   try {
     await audio.start();
   } catch (error) {
@@ -151,9 +155,12 @@ function fillPickers() {
   targets.disabled = me.targets.length === 0;
 }
 
+/** The relay's recent pages (at each connection: a restarted relay has other ones). */
 async function loadRecent() {
-  const answer = await fetch('/api/v1/pages', { credentials: 'same-origin' });
-  if (answer.ok) lists.setRecent((await answer.json()).pages);
+  const pages = lists;
+  const since = pages.recentMark();
+  const answer = await fetch(PAGES_PATH, { credentials: 'same-origin' }).catch(() => null);
+  if (answer?.ok && lists === pages) pages.setRecent((await answer.json()).pages, since);
 }
 
 async function fillMicrophones() {
@@ -174,13 +181,44 @@ async function fillMicrophones() {
 
 // ------------------------------------------------------------------ the connection
 
+/**
+ * The connection line: `state` 'connecting', 'up', 'down' (with the countdown to the
+ * next attempt and a Retry now button), 'unreachable' (at load) or null (signed out).
+ */
+function showConnection(state) {
+  const line = $('connection-line');
+  const texts = {
+    connecting: 'Connecting…',
+    up: 'Connected.',
+    down: 'Disconnected from the relay.',
+    unreachable: 'The relay cannot be reached; reload the page to try again.',
+  };
+  if (state === null) delete line.dataset.state;
+  else line.dataset.state = state;
+  const text = texts[state] ?? '';
+  if ($('connection').textContent !== text) $('connection').textContent = text;
+  showCountdown();
+}
+
+/** "Reconnecting in 3 s…", counting down, while the connection is down. */
+function showCountdown() {
+  const down = $('connection-line').dataset.state === 'down';
+  const at = connection.retryAt;
+  let text = '';
+  if (down && at === null) text = 'Reconnecting…';
+  else if (down) text = `Reconnecting in ${Math.max(1, Math.ceil((at - Date.now()) / 1000))} s…`;
+  if ($('reconnect').textContent !== text) $('reconnect').textContent = text;
+  $('retry').hidden = !down || at === null;
+}
+
+connection.addEventListener('connecting', showCountdown);
+
 connection.addEventListener('open', () => {
-  const status = $('connection');
-  if (status.dataset.state !== 'up') {
-    status.dataset.state = 'up';
-    status.textContent = 'Connected.';
+  showConnection('up');
+  if (me?.scopes.includes('listen')) {
+    connection.send({ type: MESSAGE.LISTEN });
+    loadRecent();
   }
-  if (me?.scopes.includes('listen')) connection.send({ type: 'listen' });
 });
 
 connection.addEventListener('close', async (event) => {
@@ -189,9 +227,7 @@ connection.addEventListener('close', async (event) => {
   talker.disconnected();
   lists?.clearLive();
   if (retryIn === null) return;
-  const status = $('connection');
-  status.dataset.state = 'down';
-  status.textContent = `Disconnected from the relay. Reconnecting in ${Math.ceil(retryIn / 1000)} s…`;
+  showConnection('down');
   // A refused handshake looks like any drop from here: ask whether the session lives.
   try {
     if ((await fetchSession()) === null) signOut('Your session has ended: sign in again.');
@@ -204,18 +240,15 @@ connection.addEventListener('message', (event) => {
   const message = event.detail;
   if (talker.message(message)) return;
   switch (message.type) {
-    case 'hello':
-      $('connection').textContent = `Connected as ${message.name}.`;
-      break;
-    case 'page_start':
+    case MESSAGE.PAGE_START:
       lists?.started(message);
       break;
-    case 'page_end':
+    case MESSAGE.PAGE_END:
       lists?.ended(message);
       break;
-    case 'error':
+    case MESSAGE.ERROR:
       $('talk-error').textContent =
-        message.code === 'forbidden' ? `Not allowed: ${message.message}` : message.message;
+        message.code === ERROR.FORBIDDEN ? `Not allowed: ${message.message}` : message.message;
       break;
   }
 });
@@ -317,6 +350,7 @@ document.addEventListener('keyup', (event) => {
 setInterval(() => {
   $('talk-timer').textContent = talker.elapsed;
   lists?.tick();
+  showCountdown();
 }, 250);
 
 // The level meter follows the microphone between talks too (is it picking me up?).
@@ -340,6 +374,14 @@ navigator.mediaDevices?.addEventListener?.('devicechange', fillMicrophones);
 
 // ------------------------------------------------------------------ upload
 
+// Why an uploaded page ended before its audio did (the POST's `outcome`).
+const CUT_SHORT = {
+  revoked: 'the token was revoked',
+  shutdown: 'the relay shut down',
+  limit: 'the longest page the relay allows',
+  error: 'the relay failed to send it',
+};
+
 async function upload(event) {
   event.preventDefault();
   const file = $('upload-file').files[0];
@@ -347,28 +389,35 @@ async function upload(event) {
   if (!file) return;
   const channel = Number($('channel').value);
   if (me.urgent[String(channel)] && !(await confirmUrgent(channel))) return;
-  const query = new URLSearchParams({ channel: String(channel) });
+  // wait=1: the relay answers after the end packets, with what it sent
+  const query = new URLSearchParams({ channel: String(channel), wait: '1' });
   if ($('target').value) query.set('target', $('target').value);
-  state.textContent = `Sending ${file.name}…`;
-  const answer = await fetch(`/api/v1/pages?${query}`, {
+  const where = `${channelLabel(channel)} (${channel})`;
+  state.textContent = `Paging ${file.name} on ${where}…`;
+  const answer = await fetch(`${PAGES_PATH}?${query}`, {
     method: 'POST',
     body: file,
     credentials: 'same-origin',
   }).catch(() => null);
   if (answer === null) {
-    state.textContent = 'The relay cannot be reached.';
+    state.textContent = `The relay could not be reached, or the connection dropped while paging ${file.name}.`;
     return;
   }
   const body = await answer.json().catch(() => ({}));
-  if (answer.ok) {
-    state.textContent = `Paging ${file.name} on ${channelLabel(channel)} (page ${body.page}).`;
-  } else if (answer.status === 409) {
-    state.textContent = `Busy: ${body.error}`;
-  } else if (answer.status === 403) {
-    state.textContent = `Not allowed: ${body.error}`;
-  } else {
-    state.textContent = `Not sent: ${body.error ?? answer.status}`;
+  state.textContent = uploadResult(answer.status, body, file.name, where);
+}
+
+/** One line for the answer to an upload: sent (how long), cut short (why), or refused. */
+function uploadResult(status, body, name, where) {
+  if (status === 200) {
+    const seconds = `${Number(body.duration_s).toFixed(1)} s`;
+    if (body.outcome === 'completed') return `Sent ${name} on ${where}: ${seconds}.`;
+    const why = CUT_SHORT[body.outcome] ?? body.outcome;
+    return `${name} was cut short on ${where} after ${seconds}: ${why}.`;
   }
+  if (status === 409) return `Busy: ${body.error}`;
+  if (status === 403) return `Not allowed: ${body.error}`;
+  return `Not sent: ${body.error ?? status}`;
 }
 
 // ------------------------------------------------------------------ start
@@ -384,6 +433,7 @@ for (const type of ['pointerdown', 'keydown', 'touchend']) {
 
 $('sign-in-form').addEventListener('submit', signIn);
 $('sign-out').addEventListener('click', () => signOut());
+$('retry').addEventListener('click', () => connection.retryNow());
 $('upload-form').addEventListener('submit', upload);
 $('volume').addEventListener('input', (event) => audio.setVolume(Number(event.target.value)));
 
@@ -395,7 +445,7 @@ async function boot() {
   try {
     session = await fetchSession();
   } catch {
-    $('connection').textContent = 'The relay cannot be reached; reload the page to try again.';
+    showConnection('unreachable');
   }
   if (session) await enter(session);
   else showSignIn();

@@ -31,7 +31,7 @@ export class PageAudio {
     this.stream = null;
     this.source = null;
     this.settings = null; // what the open microphone was opened with
-    /** Called with (pcm ArrayBuffer of 320 PCM16 samples, peak 0..1) per 20 ms. */
+    /** Called with (pcm ArrayBuffer of one wire frame of PCM16, peak 0..1) per frame. */
     this.onframe = () => {};
     /** Called with each output block of the playback worklet while tapped (tests). */
     this.ontap = () => {};

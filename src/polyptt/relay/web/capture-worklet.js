@@ -1,14 +1,13 @@
-// AudioWorklet processor: the microphone at the context's own rate -> 16 kHz PCM16 in
-// 20 ms frames (320 samples), posted to the page with the frame's peak level.
+// AudioWorklet processor: the microphone at the context's own rate -> PCM16 at the
+// relay's rate in the relay's frames (wire.js), posted to the page with each frame's
+// peak level.
 //
 // The page sends the frames to the relay as they are; between talks it only uses the
 // level (the meter). Runs on the audio rendering thread: no DOM, and as little
 // allocation per block as the transfer of each frame allows.
 
 import { Resampler } from './resample.js';
-
-const RATE = 16000;
-const FRAME = 320; // 20 ms at 16 kHz: the relay's live frame
+import { FRAME_SAMPLES as FRAME, RATE } from './wire.js';
 
 class CaptureProcessor extends AudioWorkletProcessor {
   constructor() {

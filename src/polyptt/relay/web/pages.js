@@ -1,8 +1,17 @@
-// Listening: the live list of pages being heard (channel, caller id, elapsed time, a
-// mute button per channel) and the recent pages (with their recordings when the relay
-// records). Audio goes to the playback worklet through PageAudio.
+// Listening: the live list of pages being heard ("Now": channel, caller id, elapsed
+// time, one Mute button per channel) and the recent pages, newest first (with their
+// recordings when the relay records). Audio goes to the playback worklet through
+// PageAudio.
+//
+// The page's own talk is listed in Now too (the relay marks it `own`), without a Mute
+// button: the relay never sends a talker its own voice. Muting is per channel, so two
+// pages at once on one channel share the first one's button. On a phone, Now is a bar
+// at the bottom of the screen while something is paged (style.css): it shows without
+// scrolling, and the Talk button above does not move when it comes and goes.
 
 import { clock } from './talk.js';
+
+const RECENT = 20; // recent pages shown
 
 export class PageLists {
   /**
@@ -12,12 +21,20 @@ export class PageLists {
   constructor(audio, channelLabel) {
     this.audio = audio;
     this.channelLabel = channelLabel;
-    this.live = new Map(); // page id -> {record, item, started}
+    this.live = new Map(); // page id -> {record, item, elapsed, started, mute}
+    this.recent = new Map(); // page id -> {record, item, mark}
+    this.marks = 0;
     this.mutedChannels = new Set();
+    this.nowSection = document.getElementById('now-section');
     this.liveList = document.getElementById('live-pages');
     this.recentList = document.getElementById('recent-pages');
     this.noLive = document.getElementById('no-live');
     this.noRecent = document.getElementById('no-recent');
+    // a new session's lists (signed in again): nothing of the last one stays
+    this.liveList.replaceChildren();
+    this.recentList.replaceChildren();
+    this.noRecent.hidden = false;
+    this.liveChanged();
   }
 
   started(record) {
@@ -30,16 +47,10 @@ export class PageLists {
     const elapsed = document.createElement('span');
     elapsed.className = 'timer';
     elapsed.textContent = '0:00';
-    const mute = document.createElement('button');
-    mute.type = 'button';
-    mute.textContent = `Mute ${this.channelLabel(record.channel)}`;
-    mute.dataset.channel = String(record.channel);
-    mute.setAttribute('aria-pressed', String(this.mutedChannels.has(record.channel)));
-    mute.addEventListener('click', () => this.toggleMute(record.channel));
-    item.append(what, elapsed, mute);
+    item.append(what, elapsed);
     this.liveList.append(item);
-    this.live.set(record.id, { record, item, elapsed, started: performance.now() });
-    this.noLive.hidden = true;
+    this.live.set(record.id, { record, item, elapsed, started: performance.now(), mute: null });
+    this.liveChanged();
   }
 
   audioFrame({ page, pcm }) {
@@ -52,10 +63,10 @@ export class PageLists {
     if (entry) {
       entry.item.remove();
       this.live.delete(record.id);
+      this.liveChanged();
     }
     this.audio.end(record.id);
-    this.noLive.hidden = this.live.size > 0;
-    this.addRecent(record, true);
+    this.addRecent(record);
   }
 
   /** The connection dropped: what was live is no longer known. */
@@ -65,16 +76,97 @@ export class PageLists {
       this.audio.end(id);
     }
     this.live.clear();
-    this.noLive.hidden = false;
+    this.liveChanged();
   }
 
-  setRecent(records) {
-    this.recentList.replaceChildren();
-    for (const record of records.slice(0, 20).reverse()) this.addRecent(record, true);
-    this.noRecent.hidden = this.recentList.children.length > 0;
+  /**
+   * The relay's list (`GET` PAGES_PATH, wire.js), fetched after the page's events started
+   * coming: it replaces what was listed (a restarted relay numbers pages from 1 again),
+   * but pages whose end was told since `since` (a `recentMark()`) stay.
+   */
+  setRecent(records, since) {
+    const told = [...this.recent.values()].filter((entry) => entry.mark > since);
+    const known = new Map(this.recent);
+    this.recent.clear();
+    for (const record of records) this.keep(record, known.get(record.id));
+    for (const entry of told) this.keep(entry.record, entry);
+    for (const [id, entry] of known) {
+      if (this.recent.get(id)?.item !== entry.item) entry.item.remove();
+    }
+    this.showRecent();
   }
 
-  addRecent(record, first) {
+  /** A mark for `setRecent`: what is told after it is kept. */
+  recentMark() {
+    this.marks++;
+    return this.marks;
+  }
+
+  addRecent(record) {
+    this.keep(record, this.recent.get(record.id), this.recentMark());
+    this.showRecent();
+  }
+
+  toggleMute(channel) {
+    const muted = !this.mutedChannels.has(channel);
+    if (muted) this.mutedChannels.add(channel);
+    else this.mutedChannels.delete(channel);
+    this.audio.setChannelMuted(channel, muted);
+    for (const entry of this.live.values()) {
+      entry.mute?.setAttribute('aria-pressed', String(muted));
+    }
+  }
+
+  /** Update the elapsed times (once a second). */
+  tick() {
+    for (const entry of this.live.values()) {
+      entry.elapsed.textContent = clock((performance.now() - entry.started) / 1000);
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** One Mute button per channel, on its earliest page; none for the page's own talk. */
+  liveChanged() {
+    const withButton = new Set();
+    for (const entry of this.live.values()) {
+      const channel = entry.record.channel;
+      const wanted = !entry.record.own && !withButton.has(channel);
+      if (wanted) withButton.add(channel);
+      if (wanted && entry.mute === null) {
+        entry.mute = this.muteButton(channel);
+        entry.item.append(entry.mute);
+      } else if (!wanted && entry.mute !== null) {
+        entry.mute.remove();
+        entry.mute = null;
+      }
+    }
+    const empty = this.live.size === 0;
+    this.noLive.hidden = !empty;
+    this.nowSection.toggleAttribute('data-empty', empty);
+    document.body.toggleAttribute('data-live', !empty);
+  }
+
+  muteButton(channel) {
+    const mute = document.createElement('button');
+    mute.type = 'button';
+    mute.textContent = `Mute ${this.channelLabel(channel)}`;
+    mute.setAttribute('aria-pressed', String(this.mutedChannels.has(channel)));
+    mute.addEventListener('click', () => this.toggleMute(channel));
+    return mute;
+  }
+
+  /** List `record`, reusing `entry`'s item if it shows the same (a player may be playing). */
+  keep(record, entry, mark = 0) {
+    if (entry && sameRecord(entry.record, record)) {
+      this.recent.set(record.id, { ...entry, mark: Math.max(mark, entry.mark) });
+      return;
+    }
+    entry?.item.remove();
+    this.recent.set(record.id, { record, item: this.recentItem(record), mark });
+  }
+
+  recentItem(record) {
     const item = document.createElement('li');
     const what = document.createElement('span');
     what.className = 'what';
@@ -85,36 +177,45 @@ export class PageLists {
     if (record.wav) {
       const player = document.createElement('audio');
       player.controls = true;
-      player.preload = 'none';
+      // the header only (a range request): the player shows the length before it plays
+      player.preload = 'metadata';
       player.src = record.wav;
       player.setAttribute('aria-label', `Recording of the page from ${record.caller_id}`);
       item.append(player);
     }
-    if (first) this.recentList.prepend(item);
-    else this.recentList.append(item);
-    while (this.recentList.children.length > 20) this.recentList.lastElementChild.remove();
-    this.noRecent.hidden = true;
+    return item;
   }
 
-  toggleMute(channel) {
-    const muted = !this.mutedChannels.has(channel);
-    if (muted) this.mutedChannels.add(channel);
-    else this.mutedChannels.delete(channel);
-    this.audio.setChannelMuted(channel, muted);
-    for (const button of this.liveList.querySelectorAll(`button[data-channel="${channel}"]`)) {
-      button.setAttribute('aria-pressed', String(muted));
+  /** The newest RECENT pages by start time, newest first; items moved only if needed. */
+  showRecent() {
+    const ordered = [...this.recent.values()].sort(
+      (a, b) => startOf(b.record) - startOf(a.record) || b.record.id - a.record.id,
+    );
+    for (const entry of ordered.slice(RECENT)) {
+      entry.item.remove();
+      this.recent.delete(entry.record.id);
     }
-  }
-
-  /** Update the elapsed times (once a second). */
-  tick() {
-    for (const entry of this.live.values()) {
-      entry.elapsed.textContent = clock((performance.now() - entry.started) / 1000);
-    }
+    ordered.slice(0, RECENT).forEach((entry, index) => {
+      if (this.recentList.children[index] !== entry.item) {
+        this.recentList.insertBefore(entry.item, this.recentList.children[index] ?? null);
+      }
+    });
+    this.noRecent.hidden = this.recent.size > 0;
   }
 }
 
+function startOf(record) {
+  const time = Date.parse(record.start ?? '');
+  return Number.isNaN(time) ? 0 : time;
+}
+
+function sameRecord(a, b) {
+  return a.start === b.start && a.end === b.end && a.wav === b.wav;
+}
+
 function describe(record, channel) {
-  const direction = record.direction === 'sent' ? 'sent by the relay' : 'heard';
+  let direction = 'heard';
+  if (record.own) direction = 'sent by you';
+  else if (record.direction === 'sent') direction = 'sent by the relay';
   return `${channel} · ${record.caller_id || 'unknown caller'} · ${direction}`;
 }

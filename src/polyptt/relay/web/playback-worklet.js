@@ -1,5 +1,5 @@
-// AudioWorklet processor: the pages being heard (16 kHz PCM16 frames from the relay),
-// each in its own queue, mixed and resampled to the output rate.
+// AudioWorklet processor: the pages being heard (PCM16 frames from the relay, at its
+// rate: wire.js), each in its own queue, mixed and resampled to the output rate.
 //
 // Each page waits until PREBUFFER of audio is queued before it plays (a small jitter
 // buffer: frames arrive over the network in bursts), then plays its queue back to back,
@@ -15,8 +15,8 @@
 //   {type: 'tap', on}                                   post every output block (tests)
 
 import { Resampler } from './resample.js';
+import { RATE } from './wire.js';
 
-const RATE = 16000;
 const PREBUFFER = 0.08 * RATE; // 80 ms
 const MAX_QUEUED = 1.0 * RATE; // further behind than this: drop the oldest audio
 const CHUNK = 64; // samples at 16 kHz mixed at a time

@@ -9,7 +9,8 @@
 // Audio captured while waiting for the relay's answer is kept and sent once it says
 // `talking`, so the first word is never lost; the relay holds it during the alerts.
 
-const ALERTS_MS = 930; // 31 alerts, 30 ms apart
+import { ALERTS_MS, ERROR, FRAME_MS, LIVE_CODEC, MESSAGE } from './wire.js';
+
 const MAX_PENDING = 100; // frames kept while waiting for `talking` (2 s)
 
 export class Talker extends EventTarget {
@@ -88,7 +89,7 @@ export class Talker extends EventTarget {
       return;
     }
     this.pending = [];
-    const message = { type: 'talk', channel: request.channel, codec: 'g722' };
+    const message = { type: MESSAGE.TALK, channel: request.channel, codec: LIVE_CODEC };
     if (request.target) message.target = request.target;
     this.connection.send(message);
     this.set('waiting', 'Starting…');
@@ -103,7 +104,7 @@ export class Talker extends EventTarget {
   }
 
   stop() {
-    this.connection.send({ type: 'stop' });
+    this.connection.send({ type: MESSAGE.STOP });
     clearTimeout(this.alertTimer);
     this.set('stopping', 'Ending the page…');
   }
@@ -125,7 +126,7 @@ export class Talker extends EventTarget {
   /** A JSON message from the relay; true if it was about talking. */
   message(message) {
     switch (message.type) {
-      case 'talking':
+      case MESSAGE.TALKING:
         if (this.state !== 'waiting') return true;
         for (const [pcm, peak] of this.pending) this.send(pcm, peak);
         this.pending = [];
@@ -136,29 +137,29 @@ export class Talker extends EventTarget {
         }, ALERTS_MS);
         if (this.stopWanted) this.stop();
         return true;
-      case 'busy':
+      case MESSAGE.BUSY:
         if (this.state === 'waiting') {
           this.latched = false;
           this.set('busy', `Busy: ${message.message}`);
         }
         return true;
-      case 'stopped': {
+      case MESSAGE.STOPPED: {
         clearTimeout(this.alertTimer);
         this.latched = false;
-        const seconds = Math.round((message.frames * 20) / 1000);
+        const seconds = Math.round((message.frames * FRAME_MS) / 1000);
         const why = message.reason === 'limit' ? ' (the longest page the relay allows)' : '';
         this.set('idle', `Idle. Last page: ${clock(seconds)}${why}.`);
         return true;
       }
-      case 'error':
+      case MESSAGE.ERROR:
         if (this.state === 'waiting') {
           this.latched = false;
           this.set('idle');
-          const prefix = message.code === 'forbidden' ? 'Not allowed' : 'Refused';
+          const prefix = message.code === ERROR.FORBIDDEN ? 'Not allowed' : 'Refused';
           this.fail(`${prefix}: ${message.message}`);
           return true;
         }
-        return message.code === 'not_talking' || message.code === 'too_fast';
+        return message.code === ERROR.NOT_TALKING || message.code === ERROR.TOO_FAST;
       default:
         return false;
     }

@@ -1,8 +1,12 @@
-"""What the commands say on stderr, and when.
+"""What the commands and their jobs say on stderr, and when.
 
 Commands run from terminals and from cron alike. At a terminal a live status line
 shows what is happening; anywhere else only warnings and errors are written, so a cron
 job that worked mails nothing. ``-q`` keeps errors only; ``-v`` adds a summary.
+
+The jobs the commands run (`polyptt.send.job`, `polyptt.receive.job`, `polyptt.loop.job`)
+report through a :class:`Console` too, so a program calling them gets the same messages
+(``Console(-1)`` for errors only, or a stream of its own).
 """
 
 from __future__ import annotations
@@ -55,9 +59,20 @@ class Console:
         if self.verbosity >= 0:
             self._line(f"Warning: {text}")
 
+    def say(self, text: str) -> None:
+        """Shown unless ``-q``, as it is (no "Warning:"): what a service says at start."""
+        if self.verbosity >= 0:
+            self._line(text)
+
     def info(self, text: str) -> None:
         """Shown with ``-v``."""
         if self.verbosity >= 1:
+            self._line(text)
+
+    def done(self, text: str) -> None:
+        """What a command produced that is not on the network (a capture file): shown at
+        a terminal, where the person who ran it looks for it, and with ``-v``."""
+        if self.interactive or self.verbosity >= 1:
             self._line(text)
 
     def status(self, text: str) -> None:

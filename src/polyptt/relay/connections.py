@@ -10,21 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, web
 
 from polyptt.relay.auth import Grant
 
-if TYPE_CHECKING:
-    from polyptt.relay.talks import Talk
-
-__all__ = ["Client"]
+__all__ = ["Connection", "Endable"]
 
 _CLOSE = object()
 
 
-class Client:
+class Endable(Protocol):
+    """A connection's page in progress, as far as the connection knows it
+    (`polyptt.relay.talks.Talk`: this module is below it)."""
+
+    def end(self, reason: str) -> None: ...
+
+
+class Connection:
     """A connected WebSocket.
 
     Parameters
@@ -58,7 +62,7 @@ class Client:
         self.listening = False
         self.channels: frozenset[int] | None = None
         self.dropped: str | None = None
-        self.talk: Talk | None = None
+        self.talk: Endable | None = None
         self.close_code: int = WSCloseCode.OK
         self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
         self._writer = asyncio.create_task(self._write())

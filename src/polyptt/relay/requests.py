@@ -1,0 +1,421 @@
+"""One path for a request to page, whether it came over HTTP or the WebSocket.
+
+``POST /api/v1/pages`` (`polyptt.relay.api`) and a WebSocket ``talk`` message
+(`polyptt.relay.ws`) differ only in their form: each is parsed into a `PageRequest`
+(`upload_request` reads a query string's texts, `talk_request` a JSON message's
+values). From there the steps are the same: `admit` checks the token's scopes (a
+refusal is counted and audited), the target and the channel; the audio becomes frames
+(`upload_frames` encodes a file, `live_frames` frames a talker's stream as it comes);
+`start` hands the page to `polyptt.relay.talks`. Whatever refuses it raises `Refused`,
+which carries both the HTTP status and the WebSocket error code that tell it.
+
+An upload's file is the request's body (``curl --data-binary @tone.wav``, the web page)
+or the one file of a ``multipart/form-data`` body (``curl -F file=@tone.wav``, an HTML
+form): `upload_body` takes either, within the application's ``client_max_size``
+(``max_upload_bytes``: 413 beyond), and says how to send audio when the body is neither
+(`HOW_TO_SEND`). A form holds the file and nothing else: the page's options go in the
+query string, and a ``channel`` field that was silently ignored would page the wrong
+phones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import BodyPartReader, web
+
+from polyptt import codecs
+from polyptt.relay.talks import Busy, Talk
+from polyptt.relay.wire import FRAME_MS, RATE, ErrorCode
+
+if TYPE_CHECKING:
+    from polyptt.audio import PageAudio
+    from polyptt.audio.live import LiveFrames
+    from polyptt.relay.auth import Grant
+    from polyptt.relay.connections import Connection
+    from polyptt.relay.state import Relay
+
+__all__ = [
+    "BUSY",
+    "GAP_S",
+    "HOW_TO_SEND",
+    "LIVE_FRAME_MS",
+    "MAX_GAIN_DB",
+    "MAX_GAP_S",
+    "MAX_KEEP_S",
+    "MAX_RATE",
+    "MAX_REPEAT",
+    "MIN_GAIN_DB",
+    "MIN_RATE",
+    "PageRequest",
+    "Refused",
+    "admit",
+    "live_frames",
+    "start",
+    "talk_request",
+    "upload_body",
+    "upload_frames",
+    "upload_request",
+]
+
+MAX_REPEAT = 20
+#: Silence between repeats by default (``send --gap``'s), and at most.
+GAP_S = 1.0
+MAX_GAP_S = 60.0
+#: Gain in decibels a page may ask for (``send --gain``'s range), uploaded or live.
+MIN_GAIN_DB, MAX_GAIN_DB = -96.0, 48.0
+#: Frame length of live pages: the clients' frames.
+LIVE_FRAME_MS = FRAME_MS
+#: The most audio a live talker's page keeps waiting to ride out a network's jitter (it
+#: starts at 30 ms and grows only when messages came too late for their frame).
+MAX_KEEP_S = 0.3
+#: Sample rates a talker's audio may have (``send --raw``'s range).
+MIN_RATE, MAX_RATE = 4000, 192000
+#: `Refused.code` of a busy channel (the WebSocket answers ``busy``).
+BUSY = "busy"
+#: How to send a page's audio, said whenever an upload's body is not some.
+HOW_TO_SEND = (
+    "send the audio file itself as the body (curl --data-binary @FILE) or a "
+    "multipart form with one file (curl -F file=@FILE)"
+)
+_CHUNK = 1 << 16
+
+
+class Refused(Exception):
+    """A page request turned down: `status` says it over HTTP, `code` on the WebSocket.
+
+    A busy channel's (`BUSY`) also says which `channel` and who has it (`caller_id`: a
+    talker of the relay, or the caller of a page heard on the LAN); both are None
+    otherwise (and when the relay is shutting down).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        channel: int | None = None,
+        caller_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.channel = channel
+        self.caller_id = caller_id
+
+
+def _bad(message: str) -> Refused:
+    return Refused(400, ErrorCode.BAD_REQUEST, message)
+
+
+def _busy(exc: Busy) -> Refused:
+    """409 (`BUSY`): the channel carries a page (`polyptt.receive.busy`), and whose."""
+    return Refused(409, BUSY, str(exc), channel=exc.channel, caller_id=exc.caller_id)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a client asked for: where, in what codec, and how (upload or live options)."""
+
+    channel: int
+    codec: str = codecs.DEFAULT
+    target: str | None = None
+    gain: float = 0.0
+    # an upload's
+    repeat: int = 1
+    gap: float = GAP_S
+    duration: float | None = None
+    wait: bool = False
+    # a live talk's
+    rate: int = RATE
+    keep_pauses: bool = False
+
+
+# ------------------------------------------------------------------ the two forms
+
+
+def upload_request(query: Mapping[str, str]) -> PageRequest:
+    """The request of ``POST /api/v1/pages?channel=26&codec=g722...``; `Refused` (400)."""
+    channel = _channel(query.get("channel"))
+    codec = query.get("codec", codecs.DEFAULT).lower()
+    if codec not in codecs.WIRE_NAMES:
+        raise _bad(f"codec {codec!r} is not one of {', '.join(codecs.WIRE_NAMES)}")
+    try:
+        repeat = int(query.get("repeat", "1"))
+    except ValueError:
+        raise _bad("repeat must be a whole number") from None
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise _bad(f"repeat must be 1-{MAX_REPEAT}")
+    return PageRequest(
+        channel=channel,
+        codec=codec,
+        target=query.get("target"),
+        repeat=repeat,
+        wait=query.get("wait", "0") in ("1", "true", "yes"),
+        gap=_text_number(query, "gap", GAP_S, 0.0, MAX_GAP_S) or 0.0,
+        gain=_text_number(query, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB) or 0.0,
+        duration=_text_number(query, "duration", None, 0.0, None),
+    )
+
+
+def talk_request(message: Mapping[str, Any]) -> PageRequest:
+    """The request of a WebSocket ``{"type": "talk", "channel": 26, ...}``; `Refused` (400)."""
+    from polyptt.protocol import parse_channel
+
+    try:
+        channel = parse_channel(str(message.get("channel")))
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    codec = str(message.get("codec", codecs.DEFAULT)).lower()
+    target = message.get("target")
+    try:
+        rate = _json_number(message, "rate", RATE, MIN_RATE, MAX_RATE, whole=True)
+        gain = _json_number(message, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    if codec not in codecs.WIRE_NAMES:
+        raise _bad(f"codec must be one of {', '.join(codecs.WIRE_NAMES)}")
+    info = codecs.info(codec)
+    if not info.live:
+        lengths = "/".join(map(str, info.frame_ms))
+        raise _bad(f"{codec} is sent in {lengths} ms frames: not for live talk")
+    if target is not None and not isinstance(target, str):
+        raise _bad("target must be a target's name")
+    return PageRequest(
+        channel=channel,
+        codec=codec,
+        target=target,
+        gain=gain,
+        rate=int(rate),
+        keep_pauses=bool(message.get("keep_pauses", False)),
+    )
+
+
+def _channel(text: str | None) -> int:
+    from polyptt.protocol import parse_channel
+
+    if text is None:
+        raise _bad("channel is required, e.g. ?channel=26")
+    try:
+        return parse_channel(text)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+
+
+def _text_number(
+    query: Mapping[str, str], key: str, default: float | None, low: float, high: float | None
+) -> float | None:
+    """``query[key]`` as a number within [low, high] (no bound if None), or `default`."""
+    text = query.get(key)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise _bad(f"{key} must be a number") from None
+    within = low <= value and (high is None or value <= high) and math.isfinite(value)
+    if not within or (key == "duration" and not value):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
+        raise _bad(f"{key} must be {bounds}")
+    return value
+
+
+def _json_number(
+    message: Mapping[str, Any],
+    key: str,
+    default: float,
+    low: float,
+    high: float,
+    whole: bool = False,
+) -> float:
+    """``message[key]``, a number within [low, high] (a whole one if `whole`), or `default`."""
+    value = message.get(key, default)
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        what = "a whole number" if whole else "a number"
+        raise ValueError(f"{key} must be {what} from {low:g} to {high:g}")
+    return float(value)
+
+
+# ------------------------------------------------------------------ the one path
+
+
+def admit(relay: Relay, grant: Grant, page: PageRequest, remote: str) -> None:
+    """May `grant` page as `page` asks, now? `Refused` says why not.
+
+    A refusal of the token's scopes is counted and audited (403, ``forbidden``); an
+    unknown target is a 400 (only once the token may page it: a token learns nothing of
+    the targets it may not); a busy channel is a 409 (`BUSY`): another talker of the
+    relay has it, or a page heard on the LAN does (`polyptt.receive.busy`).
+    """
+    refusal = grant.refusal(page.channel, page.target)
+    if refusal is not None:
+        relay.metrics.pages_refused += 1
+        relay.audit.log(
+            "page_refused",
+            who=grant.name,
+            channel=page.channel,
+            target=page.target,
+            reason=refusal,
+            remote=remote,
+        )
+        raise Refused(403, ErrorCode.FORBIDDEN, refusal)
+    if page.target is not None and page.target not in relay.settings.config.targets:
+        raise _bad(f"no target named {page.target!r}")
+    try:
+        relay.talks.check_free(page.channel)
+    except Busy as exc:
+        raise _busy(exc) from None
+
+
+async def upload_body(request: web.Request) -> bytes:
+    """The audio file of an upload (HTTP only): its body, or its form's one file.
+
+    `Refused`: no body, a form without exactly one file (or with other fields) (400), or
+    more than the relay takes (413).
+    """
+    if request.content_type == "multipart/form-data":
+        return await _form_file(request)
+    body = await request.read()  # the application's client_max_size bounds it (413)
+    if not body:
+        raise _bad(f"the request has no body: {HOW_TO_SEND}")
+    return body
+
+
+async def _form_file(request: web.Request) -> bytes:
+    """The one file part of a multipart form, read within the upload limit."""
+    try:
+        reader = await request.multipart()
+        audio: bytes | None = None
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise _bad("a form inside the form: send one file")
+            if part.filename is None:
+                raise _bad(
+                    f"the form's field {part.name!r} is not a file: the form holds the audio "
+                    "file only, and options go in the query (?channel=26&codec=g722)"
+                )
+            if audio is not None:
+                raise _bad("the form holds more than one file: send one")
+            audio = await _read_part(part, request.client_max_size)
+    except ValueError as exc:  # a boundary or header aiohttp cannot parse
+        raise _bad(f"a multipart form that cannot be read ({exc})") from None
+    if audio is None:
+        raise _bad(f"the form holds no file: {HOW_TO_SEND}")
+    if not audio:
+        raise _bad("the form's file is empty")
+    return audio
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(_CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise Refused(
+                413,
+                ErrorCode.BAD_REQUEST,
+                f"the file is larger than the relay takes ({limit} bytes)",
+            )
+    return bytes(data)
+
+
+async def upload_frames(relay: Relay, page: PageRequest, body: bytes) -> PageAudio:
+    """An uploaded file (`upload_body`) as the page's frames (encoded in a worker thread:
+    the slow part), cut to its ``duration``; `Refused` (400) for bad audio or audio over
+    the limit."""
+    frame_ms = relay.settings.frame_ms
+    loop = asyncio.get_running_loop()
+    audio = await loop.run_in_executor(None, _encode, body, page, frame_ms)
+    frames = audio.frames
+    if page.duration is not None:  # as send --duration: the page ends after it
+        frames = frames[: max(1, math.ceil(page.duration * 1000 / frame_ms))]
+    limit = relay.settings.config.limits.max_page_s
+    duration_s = len(frames) * frame_ms / 1000
+    if duration_s > limit:
+        raise _bad(f"the audio lasts {duration_s:.1f} s; limit: {limit:g} s")
+    return dataclasses.replace(audio, frames=frames, duration_s=duration_s)
+
+
+def _encode(body: bytes, page: PageRequest, frame_ms: int) -> PageAudio:
+    from polyptt.audio import load_page
+    from polyptt.audio.files import NotAudioError
+
+    with tempfile.NamedTemporaryFile(prefix="polyptt-upload-") as file:
+        file.write(body)
+        file.flush()
+        try:
+            return load_page(
+                file.name,
+                page.codec,
+                frame_ms,
+                repeat=page.repeat,
+                gap_s=page.gap,
+                gain_db=page.gain,
+            )
+        except Exception as exc:
+            message = str(exc).replace(file.name, "the uploaded audio")
+            if isinstance(exc, NotAudioError):  # a form sent as the body, a text...
+                message = f"{message}; {HOW_TO_SEND}"
+            raise _bad(f"bad audio: {message}") from None
+
+
+def live_frames(page: PageRequest) -> LiveFrames:
+    """A talker's stream as the page's frames, framed as it comes.
+
+    A talker catches up after the alerts by shortening pauses (unless ``keep_pauses``),
+    and one whose messages come in fits keeps more audio waiting
+    (`polyptt.audio.catchup`).
+    """
+    from polyptt.audio.catchup import CatchUp
+    from polyptt.audio.framer import Framer
+    from polyptt.audio.live import LiveFrames
+
+    catch_up = None if page.keep_pauses else CatchUp(page.rate, max_keep_s=MAX_KEEP_S)
+    framer = Framer(page.codec, LIVE_FRAME_MS, input_rate=page.rate, gain_db=page.gain)
+    return LiveFrames(framer, catch_up=catch_up or False)
+
+
+def start(
+    relay: Relay,
+    frames: Any,
+    page: PageRequest,
+    *,
+    grant: Grant,
+    digest: str,
+    frame_ms: int,
+    via: str,
+    remote: str,
+    max_frames: int | None = None,
+    talker: Connection | None = None,
+) -> Talk:
+    """Start the page now (`polyptt.relay.talks.Talks.start`); `Refused` if the channel
+    was taken meanwhile (409) or the target's socket fails (502)."""
+    from polyptt.transport import NetworkError
+
+    try:
+        return relay.talks.start(
+            frames,
+            grant=grant,
+            digest=digest,
+            channel=page.channel,
+            codec=page.codec,
+            frame_ms=frame_ms,
+            via=via,
+            remote=remote,
+            target=page.target,
+            max_frames=max_frames,
+            talker=talker,
+        )
+    except Busy as exc:
+        raise _busy(exc) from None
+    except NetworkError as exc:
+        raise Refused(502, ErrorCode.NETWORK, str(exc)) from None

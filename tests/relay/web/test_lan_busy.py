@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Playwright, expect
 from tests.support.browser import launch, no_page_errors, open_page, sign_in
 from tests.support.processes import polyptt_command, polyptt_env
 from tests.support.relay import RELAY_SERIAL, add_token, start_relay, write_config
@@ -24,13 +24,15 @@ from polyptt.protocol import DEFAULT_GROUP, parse_packet
 pytestmark = pytest.mark.network
 
 
-def test_talk_over_a_lan_page_says_busy_with_the_caller(tmp_path: Path) -> None:
+def test_talk_over_a_lan_page_says_busy_with_the_caller(
+    tmp_path: Path, playwright: Playwright
+) -> None:
     port = free_port()
     config = write_config(tmp_path / "relay", '[channels]\n27 = "Kitchen"\n')
     token = add_token(config, "Reception", "listen,talk", channels=[26, 27])
     relay = start_relay(config, udp_port=port)
     try:
-        with launch(SPEECH) as browser, UdpCapture(port) as capture:
+        with launch(playwright, SPEECH) as browser, UdpCapture(port) as capture:
             page = open_page(browser, relay.url + "/")
             sign_in(page, token)
             page.get_by_label("Channel").select_option(label="Kitchen (27)")

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Route
-from tests.support.browser import launch
+from playwright.sync_api import Browser, Route
 from tests.support.relay import app_client, settings, write_config
 from tests.support.udp_capture import free_port
 
@@ -43,7 +42,7 @@ def _served(tmp_path: Path) -> tuple[int, str, str, str]:
     return asyncio.run(main())
 
 
-def _exports_in_chromium(module: str) -> dict[str, Any]:
+def _exports_in_chromium(module: str, browser: Browser) -> dict[str, Any]:
     """Every export of `module` (JavaScript text), as imported by Chromium, as JSON."""
 
     def answer(route: Route) -> None:
@@ -52,24 +51,23 @@ def _exports_in_chromium(module: str) -> dict[str, Any]:
         else:
             route.fulfill(body="<!doctype html><title>wire</title>", content_type="text/html")
 
-    with launch() as browser:
-        tab = browser.new_page()
-        tab.route(ORIGIN + "/**", answer)
-        tab.goto(ORIGIN + "/")
-        text = tab.evaluate(
-            "import('/wire.js').then((m) => JSON.stringify(Object.fromEntries("
-            "Object.entries(m).map(([k, v]) => [k, [v, Object.isFrozen(v)]]))))"
-        )
+    tab = browser.new_page()
+    tab.route(ORIGIN + "/**", answer)
+    tab.goto(ORIGIN + "/")
+    text = tab.evaluate(
+        "import('/wire.js').then((m) => JSON.stringify(Object.fromEntries("
+        "Object.entries(m).map(([k, v]) => [k, [v, Object.isFrozen(v)]]))))"
+    )
     return dict(json.loads(text))
 
 
 @pytest.mark.network  # the relay's sockets: inside the namespace only
 def test_the_relay_serves_its_wire_facts_and_chromium_reads_them_as_python_has_them(
-    tmp_path: Path,
+    tmp_path: Path, browser: Browser
 ) -> None:
     status, content_type, policy, module = _served(tmp_path)
     assert (status, content_type, policy) == (200, "text/javascript", CONTENT_SECURITY_POLICY)
-    exports = _exports_in_chromium(module)
+    exports = _exports_in_chromium(module, browser)
     assert {name: value for name, (value, _frozen) in exports.items()} == wire_constants()
     assert all(frozen for _value, frozen in exports.values())  # (primitives count as frozen)
     # and what they are, from the Python side's one copy of each

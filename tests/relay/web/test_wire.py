@@ -8,6 +8,7 @@ compared with what Python says; and no module of the page writes those facts its
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import re
 from importlib import resources
@@ -39,7 +40,9 @@ def _served(tmp_path: Path) -> tuple[int, str, str, str]:
             policy = answer.headers.get("Content-Security-Policy", "")
             return answer.status, answer.content_type, policy, await answer.text()
 
-    return asyncio.run(main())
+    # in a thread of its own: the module's sync Playwright runs an event loop in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, main()).result()
 
 
 def _exports_in_chromium(module: str, browser: Browser) -> dict[str, Any]:

@@ -306,7 +306,7 @@ def _send(
         total_frames = None
     else:
         live = None
-        page_audio = _load_file(file, codec, frame_ms, repeat, gap, gain)  # type: ignore[arg-type]
+        page_audio = _load_file(file, codec, frame_ms, repeat, gap, gain, duration)  # type: ignore[arg-type]
         if page_audio.clipped:
             console.warn(f"{page_audio.clipped} samples clipped at full scale; lower --gain")
         source, total_frames = page_audio.frames, len(page_audio.frames)
@@ -387,13 +387,30 @@ def _send(
 
 
 def _load_file(
-    file: str, codec: str, frame_ms: int, repeat: int, gap: float, gain: float
+    file: str,
+    codec: str,
+    frame_ms: int,
+    repeat: int,
+    gap: float,
+    gain: float,
+    duration: float | None,
 ) -> PageAudio:
-    """The whole file, encoded, before anything is sent."""
+    """The whole file, encoded, before anything is sent; at most ten minutes of it (or
+    `duration`, where the page is cut anyway), checked from its header before decoding."""
     from polyptt import audio
+    from polyptt.audio.files import SEND_MAX_S
 
     try:
-        return audio.load_page(file, codec, frame_ms, repeat=repeat, gap_s=gap, gain_db=gain)
+        return audio.load_page(
+            file,
+            codec,
+            frame_ms,
+            repeat=repeat,
+            gap_s=gap,
+            gain_db=gain,
+            max_s=SEND_MAX_S,
+            duration_s=duration,
+        )
     except audio.AudioError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from None
 

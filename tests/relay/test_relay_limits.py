@@ -1,0 +1,126 @@
+"""The relay's limits hold against a client that means harm (issue 19, items 1, 2, 7).
+
+A real ``polyptt relay`` process on 127.0.0.1 in the test network namespace; what it
+pages is captured on the group, its memory read from ``/proc/PID/status``.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+from tests.pages import split_page
+from tests.relay.audio import CHIME
+from tests.relay.harness import RelayProcess, add_token, start_relay, write_config
+from tests.udp_capture import UdpCapture, free_port
+
+pytestmark = pytest.mark.network
+
+#: The relay's peak resident memory while it refuses the uploads below, in kB. Measured
+#: 68-72 MB (a 4.8 KB WAV declaring 1 Hz took 1.1 GB before the header was checked).
+MEMORY_BOUND_KB = 120_000
+PREFIX = "bad audio: the uploaded audio: "
+
+
+def _wav_1hz(size: int) -> bytes:
+    """A WAV of `size` bytes whose header says 1 sample a second (hours of audio)."""
+    data = bytes(size - 44)
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 1, 2, 2, 16)
+    return (
+        b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + fmt
+        + b"data" + struct.pack("<I", len(data)) + data
+    )  # fmt: skip
+
+
+def _flac(seconds: float, rate: int, channels: int) -> bytes:
+    """Silent FLAC: a few hundred kilobytes for an hour."""
+    out = io.BytesIO()
+    shape = (int(seconds * rate), channels)
+    soundfile.write(out, np.zeros(shape, dtype=np.int16), rate, format="FLAC")
+    return out.getvalue()
+
+
+def _without_length(flac: bytes) -> bytes:
+    """`flac` with STREAMINFO's total samples zeroed ("unknown"), as a stream may be."""
+    data = bytearray(flac)
+    data[8 + 13] &= 0xF0
+    data[8 + 14 : 8 + 18] = bytes(4)
+    return bytes(data)
+
+
+def _hostile() -> list[tuple[str, bytes, str]]:
+    """(what, body, the relay's error) of uploads a few kilobytes long that decode huge."""
+    hour = _flac(3600, 8000, 1)
+    rate = "sample rate 1 Hz; files must be 4000-192000 Hz"
+    return [
+        ("4.8 KB WAV at 1 Hz", _wav_1hz(4800), rate),
+        ("32 KB WAV at 1 Hz", _wav_1hz(32000), rate),
+        ("an hour of silent FLAC", hour, "the audio lasts 3600.0 s; limit: 60 s"),
+        ("the same not saying its length", _without_length(hour), "the audio lasts more "
+         "than 60 s; limit: 60 s"),
+        ("eight channels", _flac(70, 48000, 8), "the audio lasts 70.0 s; limit: 60 s"),
+    ]  # fmt: skip
+
+
+def _peak_kb(relay: RelayProcess) -> int:
+    for line in Path(f"/proc/{relay.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def _page_in_background(relay: RelayProcess, token: str, answers: list[Any]) -> threading.Thread:
+    """The chime three times on channel 26 (about 6 s), its answer once its ends are out."""
+    path = "/api/v1/pages?channel=26&repeat=3&gap=0.25&wait=1"
+    body = CHIME.read_bytes()
+    thread = threading.Thread(
+        target=lambda: answers.append(relay.request("POST", path, token, body))
+    )
+    thread.start()
+    return thread
+
+
+def test_small_uploads_that_decode_huge_are_refused_at_once_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """Each is refused (400, with the reason) in under a second, the relay's peak memory
+    stays under `MEMORY_BOUND_KB`, and a page in progress keeps its pace and its ends."""
+    hostile = _hostile()
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Talker", "talk")
+    port = free_port()
+    relay = start_relay(config, udp_port=port)
+    answers: list[Any] = []
+    refused: list[tuple[str, int, Any, float]] = []
+    try:
+        with UdpCapture(port) as capture:
+            paging = _page_in_background(relay, token, answers)
+            capture.wait_for(20, timeout=10)  # the alerts and the first transmits
+            for what, body, _error in hostile:
+                began = time.monotonic()
+                status, answer = relay.request("POST", "/api/v1/pages?channel=27", token, body)
+                refused.append((what, status, answer, time.monotonic() - began))
+            paging.join(timeout=30)
+            datagrams = capture.wait_quiet(0.5, timeout=30)
+        peak = _peak_kb(relay)
+    finally:
+        relay.stop()
+    for (what, status, answer, took), (_w, _b, error) in zip(refused, hostile, strict=True):
+        assert (what, status, answer) == (what, 400, {"error": PREFIX + error})
+        assert took < 1.0, (what, took)
+    assert peak < MEMORY_BOUND_KB, peak
+    [(status, paged)] = answers
+    assert (status, paged["outcome"], paged["ends"]) == (200, "completed", 12)
+    page = split_page(datagrams)
+    assert (len(page.transmits), len(page.ends)) == (paged["transmits"], 12)
+    times = [when for when, _packet in page.transmits]
+    gaps = np.diff(times)
+    assert gaps.max() < 0.030 + 0.060, gaps.max()  # 30 ms frames, never a stall
+    assert times[-1] - times[0] == pytest.approx(0.030 * (len(times) - 1), abs=0.1)

@@ -6,6 +6,7 @@ pages is captured on the group, its memory read from ``/proc/PID/status``.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 import threading
@@ -13,13 +14,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 import soundfile
 from tests.pages import split_page
 from tests.relay.audio import CHIME
-from tests.relay.harness import RelayProcess, add_token, start_relay, write_config
+from tests.relay.harness import (
+    RelayProcess,
+    add_token,
+    audit_events,
+    start_relay,
+    write_config,
+)
 from tests.udp_capture import UdpCapture, free_port
+
+from polyptt.protocol import EndPacket, parse_packet
 
 pytestmark = pytest.mark.network
 
@@ -124,3 +134,87 @@ def test_small_uploads_that_decode_huge_are_refused_at_once_in_bounded_memory(
     gaps = np.diff(times)
     assert gaps.max() < 0.030 + 0.060, gaps.max()  # 30 ms frames, never a stall
     assert times[-1] - times[0] == pytest.approx(0.030 * (len(times) - 1), abs=0.1)
+
+
+LIVE_LIMITS = "[limits]\nmax_page_s = 3\ntalk_silence_s = 1.5\n"
+MAX_PAGE_S, TALK_SILENCE_S = 3.0, 1.5
+ALERTS_S = 31 * 0.030  # a page's audio begins after its alerts
+
+
+async def _until(ws: Any, kind: str, timeout: float = 15) -> dict[str, Any]:
+    while True:
+        event = await ws.receive_json(timeout=timeout)
+        if event["type"] == kind:
+            return dict(event)
+
+
+def _first_page(datagrams: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
+    """The datagrams up to the 12th end packet: the first page on the channel."""
+    ends = 0
+    for index, (_when, data) in enumerate(datagrams):
+        ends += isinstance(parse_packet(data), EndPacket)
+        if ends == 12:
+            return datagrams[: index + 1]
+    raise AssertionError(f"only {ends} end packets")
+
+
+async def _talk(relay: RelayProcess, token: str, trickle: bool) -> tuple[dict[str, Any], str]:
+    """Talk on channel 26 and go quiet (or send one 20 ms frame a second); the relay's
+    ``stopped``, and what it answers at once to a new talk on the channel."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(relay.ws_url, headers=headers) as ws,
+    ):
+        await ws.send_json({"type": "talk", "channel": 26})
+        await _until(ws, "talking")
+
+        async def trickling() -> None:
+            while True:
+                await ws.send_bytes(bytes(640))
+                await asyncio.sleep(1.0)
+
+        task = asyncio.create_task(trickling()) if trickle else None
+        stopped = await _until(ws, "stopped")
+        if task is not None:
+            task.cancel()
+        await ws.send_json({"type": "talk", "channel": 26})
+        again = await ws.receive_json(timeout=5)
+        await ws.send_json({"type": "stop"})
+        await _until(ws, "stopped")
+        return stopped, again["type"]
+
+
+@pytest.mark.parametrize(
+    ("trickle", "reason", "limit", "within"),
+    [
+        (False, "silence", "talk_silence_s", TALK_SILENCE_S + 1),
+        (True, "limit", "max_page_s", ALERTS_S + MAX_PAGE_S + 1),
+    ],
+    ids=["quiet", "a-frame-a-second"],
+)
+def test_a_live_talker_that_goes_quiet_loses_its_channel(
+    tmp_path: Path, trickle: bool, reason: str, limit: str, within: float
+) -> None:
+    """Quiet: its page ends with 12 end packets within ``talk_silence_s`` + 1 s of its
+    first alert. A frame a second: within ``max_page_s`` + 1 s of its audio's start
+    (after the alerts). The channel is free again at once; the audit log says why."""
+    config = write_config(tmp_path / "relay", LIVE_LIMITS)
+    token = add_token(config, "Talker", "talk")
+    port = free_port()
+    relay = start_relay(config, udp_port=port)
+    try:
+        with UdpCapture(port) as capture:
+            stopped, again = asyncio.run(_talk(relay, token, trickle))
+            datagrams = capture.wait_quiet(0.5, timeout=30)
+    finally:
+        relay.stop()
+    assert (stopped["reason"], stopped["ends"], again) == (reason, 12, "talking")
+    page = split_page(_first_page(datagrams))
+    assert len(page.ends) == 12
+    lasted = page.ends[-1][0] - page.alerts[0][0]
+    assert lasted < within, lasted
+    cuts = [e for e in audit_events(config) if e["event"] == "talk_cut"]
+    assert [(c["reason"], c["limit"], c["channel"]) for c in cuts] == [(reason, limit, 26)]
+    ends = [e for e in audit_events(config) if e["event"] == "page_end"]
+    assert [e["outcome"] for e in ends] == [reason, "stop"]

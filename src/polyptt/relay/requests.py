@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from polyptt import codecs
-from polyptt.relay.talks import Busy, Talk
+from polyptt.relay.talks import Busy, LiveLimits, Talk
 from polyptt.relay.wire import FRAME_MS, RATE, ErrorCode
 
 if TYPE_CHECKING:
@@ -401,6 +401,7 @@ def start(
     remote: str,
     max_frames: int | None = None,
     talker: Connection | None = None,
+    live_limits: LiveLimits | None = None,
 ) -> Talk:
     """Start the page now (`polyptt.relay.talks.Talks.start`); `Refused` if the channel
     was taken meanwhile (409) or the target's socket fails (502)."""
@@ -419,6 +420,7 @@ def start(
             target=page.target,
             max_frames=max_frames,
             talker=talker,
+            live_limits=live_limits,
         )
     except Busy as exc:
         raise _busy(exc) from None

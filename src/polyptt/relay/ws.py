@@ -20,7 +20,9 @@ Sequence (JSON text messages; audio as binary messages):
    ``"rate"``, no header, 20 ms each is best), no faster than real time; an optional
    ``"gain"`` (dB) is applied before encoding. ``{"type": "stop"}`` ends it after what
    was sent, and the relay says ``stopped`` with the reason (``completed``, ``stop``,
-   ``limit``...).
+   ``limit``, ``silence``...). A live page ends ``max_page_s`` after its audio began
+   (wall-clock time: frames that do not come still count) and when no audio message
+   came for ``talk_silence_s`` (`polyptt.relay.talks.LiveLimits`).
    What is said during the alerts is sent after them, and the page then catches up
    with the talker by shortening pauses; ``"keep_pauses": true`` in the talk message
    keeps them. A talker whose messages come late now and then (a network's jitter) is
@@ -52,7 +54,7 @@ from polyptt.relay.connections import Connection
 from polyptt.relay.requests import LIVE_FRAME_MS, MAX_KEEP_S
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
 from polyptt.relay.state import RELAY, Relay
-from polyptt.relay.talks import Talk
+from polyptt.relay.talks import LiveLimits, Talk
 from polyptt.relay.wire import IDLE_CLOSE_CODE, IDLE_REASON, RATE, ErrorCode, MessageType
 
 __all__ = ["LIVE_FRAME_MS", "MAX_KEEP_S", "websocket"]
@@ -178,6 +180,7 @@ class _Session:
         if talk is None or talk.live is None or talk.live.closed:
             self.error(ErrorCode.NOT_TALKING, "send {'type': 'talk', ...} before audio")
             return
+        talk.heard_audio()
         if len(data) % 2:
             self.error(ErrorCode.BAD_AUDIO, "audio is PCM16LE: an even number of bytes")
             return
@@ -226,7 +229,8 @@ class _Session:
         try:
             page = requests.talk_request(message)
             requests.admit(relay, client.grant, page, client.remote)
-            max_s = relay.settings.config.limits.max_page_s
+            limits = relay.settings.config.limits
+            max_s = limits.max_page_s
             talk = requests.start(
                 relay,
                 requests.live_frames(page),
@@ -238,6 +242,7 @@ class _Session:
                 remote=client.remote,
                 max_frames=max(1, math.ceil(max_s * 1000 / LIVE_FRAME_MS)),
                 talker=client,
+                live_limits=LiveLimits(max_s, limits.talk_silence_s),
             )
         except requests.Refused as exc:
             if exc.code == requests.BUSY:

@@ -218,3 +218,52 @@ def test_a_live_talker_that_goes_quiet_loses_its_channel(
     assert [(c["reason"], c["limit"], c["channel"]) for c in cuts] == [(reason, limit, 26)]
     ends = [e for e in audit_events(config) if e["event"] == "page_end"]
     assert [e["outcome"] for e in ends] == [reason, "stop"]
+
+
+IDLE_LIMITS = "[limits]\nidle_s = 2\nheartbeat_s = 0.5\n"
+IDLE_S = 2.0
+
+
+async def _closing(ws: Any) -> Any:
+    """Read `ws` (answering the relay's pings) until it closes; the closing message."""
+    while True:
+        message = await ws.receive()
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return message
+
+
+async def _idle_and_listening(relay: RelayProcess, token: str) -> tuple[Any, ...]:
+    """A connection that only answers pings, and one that listens, side by side for
+    twice ``idle_s``: (the first's close message, when, whether the listener is open)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        idle = await session.ws_connect(relay.ws_url, headers=headers)
+        began = loop.time()
+        idling = asyncio.create_task(_closing(idle))
+        listener = await session.ws_connect(relay.ws_url, headers=headers)
+        await listener.send_json({"type": "listen"})
+        listening = asyncio.create_task(_closing(listener))
+        closing = await asyncio.wait_for(idling, 10)
+        closed_after = loop.time() - began
+        await asyncio.sleep(began + 2 * IDLE_S - loop.time())
+        still_open = not listening.done()
+        await listener.close()
+        await listening
+        return closing.type, closing.data, closing.extra, closed_after, still_open
+
+
+def test_a_connection_that_only_answers_pings_is_closed_as_idle(tmp_path: Path) -> None:
+    """Idle means no message, no listening and no talk for ``idle_s``: the heartbeat's
+    pongs do not keep a connection open, a listener stays."""
+    config = write_config(tmp_path / "relay", IDLE_LIMITS)
+    token = add_token(config, "Client", "talk,listen")
+    relay = start_relay(config, udp_port=free_port())
+    try:
+        kind, code, text, after, still_open = asyncio.run(_idle_and_listening(relay, token))
+    finally:
+        relay.stop()
+    assert (kind, code, text, still_open) == (aiohttp.WSMsgType.CLOSE, 1001, "idle", True)
+    assert IDLE_S <= after < IDLE_S + 0.5, after
+    disconnects = [e for e in audit_events(config) if e["event"] == "disconnect"]
+    assert [e["reason"] for e in disconnects] == ["idle", "closed by the client"]

@@ -73,7 +73,8 @@ class Limits:
     heartbeat_s : float
         WebSocket ping period; a client that does not answer is closed.
     idle_s : float
-        A WebSocket that sends nothing for this long is closed.
+        A WebSocket that sends no message, listens not and has no page going out for
+        this long is closed (answering pings is not using the relay).
     """
 
     max_page_s: float = 60.0

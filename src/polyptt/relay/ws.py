@@ -32,7 +32,8 @@ Sequence (JSON text messages; audio as binary messages):
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
 slow, idleness (``idle_s`` without a message, for a connection that neither listens nor
-has a page going out; code 1001, reason ``idle``), a client that stops answering the
+has a page going out: answering pings is not using the relay; code 1001, reason
+``idle``), a client that stops answering the
 pings sent every ``heartbeat_s`` (it has half a period to answer: a dead peer is
 noticed within 1.5 periods, listeners included), or shutdown.
 """
@@ -76,7 +77,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         compress=False,
         max_msg_size=limits.max_message_bytes,
         heartbeat=limits.heartbeat_s,
-        receive_timeout=limits.idle_s,
     )
     await ws.prepare(request)
     client = Connection(ws, grant, digest, remote, limits.send_queue)
@@ -95,7 +95,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     reason = "closed by the client"
     try:
-        reason = await _converse(ws, session)
+        reason = await _converse(ws, session, limits.idle_s)
     finally:
         session.close()
         relay.hub.clients.discard(client)
@@ -112,19 +112,28 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _converse(ws: web.WebSocketResponse, session: _Session) -> str:
-    """Hand the client's messages to `session` until the connection ends; why it did."""
-    client = session.client
+async def _converse(ws: web.WebSocketResponse, session: _Session, idle_s: float) -> str:
+    """Hand the client's messages to `session` until the connection ends; why it did.
+
+    Idle means no message from the client, no listen subscription and no talk of its
+    own going out, for `idle_s`. Pongs do not count: a browser answers pings by itself,
+    so they show that a client is there, not that it uses the relay (the heartbeat
+    closes clients that stop answering). A listener waits for pages and a talk is ended
+    by its own limits, so neither is idle.
+    """
+    loop = asyncio.get_running_loop()
     while not ws.closed:
-        try:
-            message = await ws.receive()
-        except asyncio.TimeoutError:
-            # listeners only receive, and a talk may still be going out after its
-            # stop (what waited, then the ends): the heartbeat checks them
-            if client.listening or session.talk is not None:
-                continue
-            client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
+        busy = session.client.listening or session.talk is not None
+        wait = idle_s if busy else session.active + idle_s - loop.time()
+        if wait <= 0:
+            session.client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
             return IDLE_REASON
+        try:  # not receive(timeout=): aiohttp starts that again at every pong
+            message = await asyncio.wait_for(ws.receive(), wait)
+        except asyncio.TimeoutError:
+            continue  # checked again above: busy now, or idle
+        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            session.active = loop.time()
         if message.type == WSMsgType.TEXT:
             session.on_text(message.data)
         elif message.type == WSMsgType.BINARY:
@@ -150,6 +159,9 @@ class _Session:
         self._rate = RATE
         self._started = 0.0
         self._warned = False
+        #: When the client last did something (a message, its talk's end): idleness
+        #: counts from here (`_converse`).
+        self.active = asyncio.get_running_loop().time()
 
     def error(self, code: str, message: str) -> None:
         self.client.offer({"type": MessageType.ERROR, "code": code, "message": message})
@@ -269,6 +281,7 @@ class _Session:
         talk.task.add_done_callback(lambda _task: self._talk_over(talk))
 
     def _talk_over(self, talk: Talk) -> None:
+        self.active = asyncio.get_running_loop().time()
         if self.talk is talk:
             self.talk = None
             self.client.talk = None

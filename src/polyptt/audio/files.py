@@ -142,6 +142,9 @@ MAX_CHANNELS = 8
 BLOCK_FRAMES = 65536
 # libsndfile's frame count when the header does not say (SF_COUNT_MAX)
 _UNKNOWN_FRAMES = 2**63 - 1
+#: Decoded past a page's ``duration`` (which its sender cuts at a whole frame): more
+#: than a frame (at most 80 ms) and the resampler's reach, so the cut page is the same.
+CUT_MARGIN_S = 0.25
 #: The longest file ``send`` pages unless ``--duration`` cuts it (ten minutes: a page
 #: is held whole in memory, about 0.4 GB per 10 minutes at 16 kHz; live input streams).
 SEND_MAX_S = 600.0
@@ -366,7 +369,7 @@ def page_bounds(max_s: float | None, duration_s: float | None, repeat: int, gap_
     """What one file of a page may last: a page of at most `max_s` seconds, `repeat`
     plays with `gap_s` between, cut at `duration_s` (a cut page is never too long)."""
     if duration_s is not None and (max_s is None or duration_s <= max_s):
-        return Bounds(cut_s=duration_s)
+        return Bounds(cut_s=duration_s + CUT_MARGIN_S)
     if max_s is None:
         return Bounds()
     return Bounds(max_s=max(0.0, (max_s - (repeat - 1) * gap_s) / repeat))

@@ -199,6 +199,8 @@ def test_unicast_to_one_phone(tmp_path: Path) -> None:
         (["missing.wav"], 2, "missing.wav: no such file"),
         (["text.wav"], 2, "not an audio file libsndfile can read"),
         (["empty.wav"], 2, "empty.wav: contains no audio"),
+        (["onehz.wav"], 2, "onehz.wav: sample rate 1 Hz; files must be 4000-192000 Hz"),
+        (["hour.flac"], 2, "hour.flac: the audio lasts 3600.0 s; limit: 600 s"),
         (["-c", "0", "good.wav"], 2, "invalid channel '0'"),
         (["-c", "51", "good.wav"], 2, "invalid channel '51'"),
         (["-c", "page:26", "good.wav"], 2, "paging groups are 1-25"),
@@ -218,7 +220,10 @@ def test_bad_input_sends_nothing(tmp_path: Path, args: list[str], status: int, m
     noise_file(tmp_path / "good.wav", 16000, 0.2)
     (tmp_path / "text.wav").write_text("RIFF? no, just text\n")
     soundfile.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.int16), 16000)
-    args = [str(tmp_path / a) if a.endswith(".wav") else a for a in args]
+    soundfile.write(tmp_path / "onehz.wav", np.zeros(2400, dtype=np.int16), 1)  # 40 minutes
+    if "hour.flac" in args:  # a few hundred kilobytes, decoded whole: 230 MB at 16 kHz
+        soundfile.write(tmp_path / "hour.flac", np.zeros(3600 * 8000, dtype=np.int16), 8000)
+    args = [str(tmp_path / a) if a.endswith((".wav", ".flac")) else a for a in args]
     with WireSniffer() as sniffer:
         result = run(*args)
         time.sleep(0.5)

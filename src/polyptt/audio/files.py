@@ -23,10 +23,11 @@ prepared for the phones reaches the encoder exactly as it was made.
 from __future__ import annotations
 
 import io
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -37,11 +38,14 @@ __all__ = [
     "STDIN",
     "Audio",
     "AudioError",
+    "AudioTooLongError",
+    "Bounds",
     "NotAudioError",
     "PageAudio",
     "arrange",
     "load",
     "load_page",
+    "page_bounds",
 ]
 
 #: The file name that means "read standard input".
@@ -110,32 +114,144 @@ def _open(source: str | Path, stdin: BinaryIO | None) -> str | Path | io.BytesIO
     return path
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """How much of a file may be decoded: what keeps a small file from taking gigabytes.
+
+    A file's header is checked before any sample is decoded (rate, channels, declared
+    length), and decoding stops as soon as the limit is passed, so a header that lies
+    costs at most one block more than the limit.
+
+    Attributes
+    ----------
+    max_s : float or None
+        The longest audio accepted, in seconds; longer is an `AudioTooLongError`.
+    cut_s : float or None
+        Read only this many seconds (the page is cut there anyway); the rest is skipped.
+    """
+
+    max_s: float | None = None
+    cut_s: float | None = None
+
+
+#: Sample rates a file may have: below, a few bytes declare hours; above, no real file.
+MIN_RATE, MAX_RATE = 4000, 192000
+#: Channels a file may have (7.1, the widest common layout); all are mixed to mono.
+MAX_CHANNELS = 8
+#: Frames decoded at a time: at most 8 channels x 65,536 x 4 bytes = 2 MiB per block.
+BLOCK_FRAMES = 65536
+# libsndfile's frame count when the header does not say (SF_COUNT_MAX)
+_UNKNOWN_FRAMES = 2**63 - 1
+#: Decoded past a page's ``duration`` (which its sender cuts at a whole frame): more
+#: than a frame (at most 80 ms) and the resampler's reach, so the cut page is the same.
+CUT_MARGIN_S = 0.25
+#: The longest file ``send`` pages unless ``--duration`` cuts it (ten minutes: a page
+#: is held whole in memory, about 0.4 GB per 10 minutes at 16 kHz; live input streams).
+SEND_MAX_S = 600.0
+
+
+class AudioTooLongError(AudioError):
+    """The audio lasts longer than the page may (declared or found while decoding)."""
+
+
+def _too_long(name: str, lasts: str, limit: float) -> AudioTooLongError:
+    return AudioTooLongError(f"{name}: the audio lasts {lasts}; limit: {limit:g} s")
+
+
+def _check_header(name: str, file: Any, bounds: Bounds) -> None:
+    """Refuse, before decoding, a rate, channel count or declared length past the bounds."""
+    if not MIN_RATE <= file.samplerate <= MAX_RATE:
+        raise AudioError(
+            f"{name}: sample rate {file.samplerate} Hz; files must be {MIN_RATE}-{MAX_RATE} Hz"
+        )
+    if file.channels > MAX_CHANNELS:
+        raise AudioError(f"{name}: {file.channels} channels; at most {MAX_CHANNELS}")
+    if file.frames >= _UNKNOWN_FRAMES:  # a stream's header may not say: decoding stops
+        return
+    declared = file.frames / file.samplerate
+    if bounds.max_s is not None and bounds.cut_s is None and declared > bounds.max_s:
+        raise _too_long(name, f"{declared:.1f} s", bounds.max_s)
+
+
+def _frame_budget(rate: int, bounds: Bounds) -> tuple[int | None, int | None]:
+    """(frames to read at most, frames past which the file is refused) at `rate`."""
+    cut = None if bounds.cut_s is None else max(1, math.ceil(bounds.cut_s * rate))
+    refuse = None
+    if bounds.max_s is not None and cut is None:
+        refuse = math.floor(bounds.max_s * rate)
+    return cut, refuse
+
+
+def _mono(block: npt.NDArray[Any], exact: bool) -> npt.NDArray[Any]:
+    """One block mixed to mono, in the dtype the one-shot path always used."""
+    if exact:
+        return np.ascontiguousarray(block[:, 0], dtype=np.int16)
+    if block.shape[1] > 1:
+        return block.mean(axis=1, dtype=np.float64)
+    return block[:, 0].astype(np.float32)
+
+
+def _decode(name: str, file: Any, rate: int, exact: bool, bounds: Bounds) -> npt.NDArray[Any]:
+    """The file as mono at `rate`, decoded and resampled block by block (soxr streams)."""
+    import soxr
+
+    cut, refuse = _frame_budget(file.samplerate, bounds)
+    stream = None
+    dtype = "float64" if file.channels > 1 else "float32"
+    if not exact and file.samplerate != rate:
+        stream = soxr.ResampleStream(file.samplerate, rate, 1, dtype=dtype, quality="HQ")
+    pieces: list[npt.NDArray[Any]] = []
+    done = 0
+    while cut is None or done < cut:
+        want = BLOCK_FRAMES if cut is None else min(BLOCK_FRAMES, cut - done)
+        block = file.read(want, dtype="int16" if exact else "float32", always_2d=True)
+        if len(block) == 0:
+            break
+        done += len(block)
+        if refuse is not None and done > refuse:
+            assert bounds.max_s is not None
+            raise _too_long(name, f"more than {bounds.max_s:g} s", bounds.max_s)
+        mono = _mono(block, exact)
+        pieces.append(mono if stream is None else stream.resample_chunk(mono, last=False))
+    if stream is not None:
+        pieces.append(stream.resample_chunk(np.zeros(0, dtype=dtype), last=True))
+    if done == 0:
+        raise AudioError(f"{name}: contains no audio")
+    return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
 def _read(
-    source: str | Path, rate: int, gain_db: float, stdin: BinaryIO | None
-) -> tuple[npt.NDArray[np.int16] | npt.NDArray[np.float32], int, int, bool]:
-    """The file's samples as (frames x channels) int16 or float32, and its properties."""
+    source: str | Path,
+    rate: int,
+    gain_db: float,
+    stdin: BinaryIO | None,
+    bounds: Bounds,
+) -> tuple[npt.NDArray[Any], int, int, bool]:
+    """The file as mono at `rate` (int16 when `exact`, else float), and its properties."""
     import soundfile
 
     opened = _open(source, stdin)
+    name = _name(source)
     try:
         with soundfile.SoundFile(opened) as file:
+            _check_header(name, file, bounds)
             exact = (
                 file.channels == 1
                 and file.samplerate == rate
                 and gain_db == 0
                 and file.subtype in _INT16_SUBTYPES
             )
-            data = file.read(dtype="int16" if exact else "float32", always_2d=True)
-            return data, file.samplerate, file.channels, exact
+            mono = _decode(name, file, rate, exact, bounds)
+            return mono, file.samplerate, file.channels, exact
     except soundfile.LibsndfileError as exc:
         if isinstance(opened, io.BytesIO) and not opened.getvalue():
-            raise AudioError(f"{_name(source)}: no data") from None
+            raise AudioError(f"{name}: no data") from None
         detail = str(exc.error_string).rstrip(".")
-        raise NotAudioError(
-            f"{_name(source)}: not an audio file libsndfile can read ({detail})"
-        ) from None
+        raise NotAudioError(f"{name}: not an audio file libsndfile can read ({detail})") from None
+    except AudioError:
+        raise
     except (RuntimeError, TypeError, ValueError) as exc:  # damaged headers and the like
-        raise AudioError(f"{_name(source)}: unreadable audio ({exc})") from None
+        raise AudioError(f"{name}: unreadable audio ({exc})") from None
 
 
 def load(
@@ -144,6 +260,7 @@ def load(
     *,
     gain_db: float = 0.0,
     stdin: BinaryIO | None = None,
+    bounds: Bounds | None = None,
 ) -> Audio:
     """Read any file libsndfile can (WAV, FLAC, Ogg, MP3...) as mono int16 at `sample_rate`.
 
@@ -157,6 +274,11 @@ def load(
         Gain applied after resampling, in decibels.
     stdin : binary file, optional
         What ``"-"`` reads instead of ``sys.stdin.buffer`` (for tests and embedding).
+    bounds : Bounds, optional
+        How long the audio may be; the header is checked against them before decoding
+        (rate 4-192 kHz, at most 8 channels, declared length) and decoding stops once
+        they are passed. Memory is then about ``max_s`` (or ``cut_s``) seconds of the
+        codec's rate in float64, a few times over, plus one 2 MiB block.
 
     Returns
     -------
@@ -165,22 +287,14 @@ def load(
     Raises
     ------
     AudioError
-        A missing or unreadable file, data that is not audio, or audio with no samples.
+        A missing or unreadable file, data that is not audio, audio with no samples, or
+        audio past the bounds (`AudioTooLongError`).
     """
-    data, source_rate, channels, exact = _read(source, sample_rate, gain_db, stdin)
-    if len(data) == 0:
-        raise AudioError(f"{_name(source)}: contains no audio")
-    if exact:
-        pcm: npt.NDArray[np.int16] = np.ascontiguousarray(data[:, 0], dtype=np.int16)
-        return Audio(pcm, sample_rate, source_rate, channels, 0, True)
-
-    mono: npt.NDArray[np.floating] = (
-        data.mean(axis=1, dtype=np.float64) if channels > 1 else data[:, 0].astype(np.float32)
+    mono, source_rate, channels, exact = _read(
+        source, sample_rate, gain_db, stdin, bounds or Bounds()
     )
-    if source_rate != sample_rate:
-        import soxr
-
-        mono = soxr.resample(mono, source_rate, sample_rate, quality="HQ")
+    if exact:
+        return Audio(mono, sample_rate, source_rate, channels, 0, True)
     if gain_db:
         mono = mono * 10.0 ** (gain_db / 20.0)
     pcm, clipped = to_int16(mono)
@@ -251,6 +365,16 @@ class PageAudio:
     duration_s: float
 
 
+def page_bounds(max_s: float | None, duration_s: float | None, repeat: int, gap_s: float) -> Bounds:
+    """What one file of a page may last: a page of at most `max_s` seconds, `repeat`
+    plays with `gap_s` between, cut at `duration_s` (a cut page is never too long)."""
+    if duration_s is not None and (max_s is None or duration_s <= max_s):
+        return Bounds(cut_s=duration_s + CUT_MARGIN_S)
+    if max_s is None:
+        return Bounds()
+    return Bounds(max_s=max(0.0, (max_s - (repeat - 1) * gap_s) / repeat))
+
+
 def load_page(
     source: str | Path,
     codec: str,
@@ -260,22 +384,34 @@ def load_page(
     gap_s: float = 0.0,
     gain_db: float = 0.0,
     stdin: BinaryIO | None = None,
+    max_s: float | None = None,
+    duration_s: float | None = None,
 ) -> PageAudio:
     """Read, convert and encode a whole file for a page, before anything is sent.
 
     Parameters are those of :func:`load` and :func:`arrange`, with the codec's name
-    and frame length (see `polyptt.codecs`) and the gap in seconds.
+    and frame length (see `polyptt.codecs`), the gap in seconds, the longest page
+    accepted (`max_s`) and where the page will be cut (`duration_s`: only that much of
+    the file is decoded); see `page_bounds`.
 
     Raises
     ------
     AudioError
-        As :func:`load`.
+        As :func:`load`; `AudioTooLongError` names the page's limit.
     """
     from polyptt import codecs
     from polyptt.audio.framer import Framer
 
     rate = codecs.info(codec).sample_rate
-    loaded = load(source, rate, gain_db=gain_db, stdin=stdin)
+    bounds = page_bounds(max_s, duration_s, repeat, gap_s)
+    try:
+        loaded = load(source, rate, gain_db=gain_db, stdin=stdin, bounds=bounds)
+    except AudioTooLongError as exc:
+        if repeat == 1 or max_s is None:
+            raise
+        raise AudioTooLongError(
+            f"{exc}; {repeat} plays with {gap_s:g} s gaps must fit in {max_s:g} s"
+        ) from None
     framer = Framer(codec, frame_ms)
     signal = arrange(
         loaded.pcm, framer.frame_samples, repeat=repeat, gap_samples=round(gap_s * rate)

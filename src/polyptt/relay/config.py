@@ -49,7 +49,12 @@ class Limits:
     Attributes
     ----------
     max_page_s : float
-        A page (uploaded or live) is ended with its end packets after this long.
+        A page (uploaded or live) is ended with its end packets after this long: an
+        upload longer is refused (its header is checked before decoding), a live page
+        ends this long after its audio began, in wall-clock time.
+    talk_silence_s : float
+        A live page whose talker sent no audio for this long is ended (reason
+        ``silence``): a talker that went quiet must not hold its channel.
     max_upload_bytes : int
         Largest audio file ``POST /api/v1/pages`` accepts (413 beyond).
     max_message_bytes : int
@@ -68,13 +73,15 @@ class Limits:
     heartbeat_s : float
         WebSocket ping period; a client that does not answer is closed.
     idle_s : float
-        A WebSocket that sends nothing for this long is closed.
+        A WebSocket that sends no message, listens not and has no page going out for
+        this long is closed (answering pings is not using the relay).
     connections_per_address : int
         TCP connections open at once from one address (trusted proxies exempt); more
         are closed at accept.
     """
 
     max_page_s: float = 60.0
+    talk_silence_s: float = 5.0
     max_upload_bytes: int = 32 << 20
     max_message_bytes: int = 4096
     realtime_slack_s: float = 0.5
@@ -179,6 +186,7 @@ STARTER = """\
 
 # [limits]
 # max_page_s = 60
+# talk_silence_s = 5
 """
 
 

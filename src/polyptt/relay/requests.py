@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from polyptt import codecs
-from polyptt.relay.talks import Busy, Talk
+from polyptt.relay.talks import Busy, LiveLimits, Talk
 from polyptt.relay.wire import FRAME_MS, RATE, ErrorCode
 
 if TYPE_CHECKING:
@@ -333,19 +333,22 @@ async def upload_frames(relay: Relay, page: PageRequest, body: bytes) -> PageAud
     the slow part), cut to its ``duration``; `Refused` (400) for bad audio or audio over
     the limit."""
     frame_ms = relay.settings.frame_ms
+    limit = relay.settings.config.limits.max_page_s
     loop = asyncio.get_running_loop()
-    audio = await loop.run_in_executor(None, _encode, body, page, frame_ms)
+    audio = await loop.run_in_executor(None, _encode, body, page, frame_ms, limit)
     frames = audio.frames
     if page.duration is not None:  # as send --duration: the page ends after it
         frames = frames[: max(1, math.ceil(page.duration * 1000 / frame_ms))]
-    limit = relay.settings.config.limits.max_page_s
     duration_s = len(frames) * frame_ms / 1000
     if duration_s > limit:
         raise _bad(f"the audio lasts {duration_s:.1f} s; limit: {limit:g} s")
     return dataclasses.replace(audio, frames=frames, duration_s=duration_s)
 
 
-def _encode(body: bytes, page: PageRequest, frame_ms: int) -> PageAudio:
+def _encode(body: bytes, page: PageRequest, frame_ms: int, limit: float) -> PageAudio:
+    """The upload encoded; its header is checked against `limit` (``max_page_s``) before
+    any sample is decoded, and decoding stops once it is passed (`polyptt.audio.files`),
+    so a few kilobytes that declare hours cost no more than `limit` seconds would."""
     from polyptt.audio import load_page
     from polyptt.audio.files import NotAudioError
 
@@ -360,6 +363,8 @@ def _encode(body: bytes, page: PageRequest, frame_ms: int) -> PageAudio:
                 repeat=page.repeat,
                 gap_s=page.gap,
                 gain_db=page.gain,
+                max_s=limit,
+                duration_s=page.duration,
             )
         except Exception as exc:
             message = str(exc).replace(file.name, "the uploaded audio")
@@ -396,6 +401,7 @@ def start(
     remote: str,
     max_frames: int | None = None,
     talker: Connection | None = None,
+    live_limits: LiveLimits | None = None,
 ) -> Talk:
     """Start the page now (`polyptt.relay.talks.Talks.start`); `Refused` if the channel
     was taken meanwhile (409) or the target's socket fails (502)."""
@@ -414,6 +420,7 @@ def start(
             target=page.target,
             max_frames=max_frames,
             talker=talker,
+            live_limits=live_limits,
         )
     except Busy as exc:
         raise _busy(exc) from None

@@ -17,12 +17,15 @@ on this host pages under the same serial, and its pages are heard.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from polyptt.audio.live import LiveFrames
+from polyptt.protocol import ALERT_COUNT, ALERT_INTERVAL_S
 from polyptt.receive.busy import blocking_page
 from polyptt.receive.receiver import Receiver
 from polyptt.relay.audit import AuditLog
@@ -33,7 +36,31 @@ from polyptt.relay.hub import Hub
 from polyptt.send import MONOTONIC, Clock, PacerThread, PageParams, PageReport
 from polyptt.send.pacing import Sink
 
-__all__ = ["Busy", "Talk", "Talks"]
+__all__ = ["Busy", "LiveLimits", "Talk", "Talks"]
+
+#: When a page's audio begins, after the start of its alerts.
+ALERTS_S = ALERT_COUNT * ALERT_INTERVAL_S
+#: A live page is cut this long after ``max_page_s`` of audio would have gone out: a
+#: talker in real time meets the frame limit (exactly ``max_page_s`` of audio) first.
+WALL_GRACE_S = 0.2
+
+
+@dataclass(frozen=True)
+class LiveLimits:
+    """The clocks that end a live page whatever its talker does (or fails to do).
+
+    Attributes
+    ----------
+    max_s : float
+        ``max_page_s``: the page ends this long after its audio began, in wall-clock
+        time, however little audio came (frames are counted too, `Talk.max_frames`).
+    silence_s : float
+        ``talk_silence_s``: the page ends when no audio message came for this long
+        (not after ``stop``: what was said then still goes out).
+    """
+
+    max_s: float
+    silence_s: float
 
 
 class Busy(Exception):
@@ -64,8 +91,8 @@ class Talk:
         The page, as the pacer sends it (channel, the token's name as caller id, codec,
         frame length, frame limit).
     reason : str or None
-        Why it was ended early (``stop``, ``disconnect``, ``limit``, ``revoked``,
-        ``shutdown``), None while it runs or if its audio ran out.
+        Why it was ended early (``stop``, ``disconnect``, ``limit``, ``silence``,
+        ``revoked``, ``shutdown``), None while it runs or if its audio ran out.
     """
 
     page_id: int
@@ -81,6 +108,12 @@ class Talk:
     started: float = field(default_factory=time.monotonic)
     task: asyncio.Task[PageReport] | None = None
     digest: str = ""
+    heard: float = field(default_factory=time.monotonic)
+    watcher: asyncio.Task[None] | None = None
+
+    def heard_audio(self) -> None:
+        """A talker's audio came now (resets the `LiveLimits.silence_s` clock)."""
+        self.heard = time.monotonic()
 
     @property
     def channel(self) -> int:
@@ -192,11 +225,12 @@ class Talks:
         target: str | None = None,
         max_frames: int | None = None,
         talker: Connection | None = None,
+        live_limits: LiveLimits | None = None,
     ) -> Talk:
         """Start a page now; raises `Busy`, or NetworkError if the target's sink fails.
 
         `talker` is the WebSocket whose live audio it is: its listeners hear the page,
-        it does not hear itself.
+        it does not hear itself. A live page with `live_limits` is ended by them.
         """
         from polyptt.codecs import wire_id
 
@@ -233,7 +267,40 @@ class Talks:
         if target is None:
             self._own_page(talk, sink, ignore=True)
         talk.task = asyncio.create_task(self._run(talk, frames, sink))
+        if live is not None and live_limits is not None:
+            talk.watcher = asyncio.create_task(self._watch(talk, live_limits))
         return talk
+
+    async def _watch(self, talk: Talk, limits: LiveLimits) -> None:
+        """End `talk` when its wall-clock limit or its talker's silence runs out."""
+        deadline = talk.started + ALERTS_S + limits.max_s + WALL_GRACE_S
+        while True:
+            quiet_until = talk.heard + limits.silence_s
+            if talk.live is not None and talk.live.closed:
+                quiet_until = math.inf  # stopped: what was said goes out, then the ends
+            now = time.monotonic()
+            if now >= deadline:
+                self._cut(talk, "limit", "max_page_s", limits.max_s)
+                return
+            if now >= quiet_until:
+                self._cut(talk, "silence", "talk_silence_s", limits.silence_s)
+                return
+            await asyncio.sleep(min(deadline, quiet_until) - now)
+
+    def _cut(self, talk: Talk, reason: str, key: str, seconds: float) -> None:
+        """End `talk` for `reason`, and say which limit (`key` = `seconds`) in the audit."""
+        self.audit.log(
+            "talk_cut",
+            who=talk.grant.name,
+            channel=talk.channel,
+            page=talk.page_id,
+            reason=reason,
+            limit=key,
+            limit_s=seconds,
+            after_s=round(time.monotonic() - talk.started, 3),
+            remote=talk.remote,
+        )
+        talk.end(reason)
 
     def _own_page(self, talk: Talk, sink: Sink, *, ignore: bool) -> None:
         """Have the receiver ignore `talk`'s page (heard back), or hear its channel again."""
@@ -272,6 +339,10 @@ class Talks:
             error = str(exc)
             talk.reason = talk.reason or "error"
         finally:
+            if talk.watcher is not None:
+                talk.watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await talk.watcher
             self.by_channel.pop(talk.channel, None)
             if talk.target is None:
                 self._own_page(talk, sink, ignore=False)  # its end packets are out

@@ -20,7 +20,9 @@ Sequence (JSON text messages; audio as binary messages):
    ``"rate"``, no header, 20 ms each is best), no faster than real time; an optional
    ``"gain"`` (dB) is applied before encoding. ``{"type": "stop"}`` ends it after what
    was sent, and the relay says ``stopped`` with the reason (``completed``, ``stop``,
-   ``limit``...).
+   ``limit``, ``silence``...). A live page ends ``max_page_s`` after its audio began
+   (wall-clock time: frames that do not come still count) and when no audio message
+   came for ``talk_silence_s`` (`polyptt.relay.talks.LiveLimits`).
    What is said during the alerts is sent after them, and the page then catches up
    with the talker by shortening pauses; ``"keep_pauses": true`` in the talk message
    keeps them. A talker whose messages come late now and then (a network's jitter) is
@@ -30,7 +32,8 @@ Sequence (JSON text messages; audio as binary messages):
 Errors are messages ``{"type": "error", "code", "message"}``, not silent closes; the
 connection is closed only for a message too big (1009), a revoked token, a listener too
 slow, idleness (``idle_s`` without a message, for a connection that neither listens nor
-has a page going out; code 1001, reason ``idle``), a client that stops answering the
+has a page going out: answering pings is not using the relay; code 1001, reason
+``idle``), a client that stops answering the
 pings sent every ``heartbeat_s`` (it has half a period to answer: a dead peer is
 noticed within 1.5 periods, listeners included), or shutdown.
 """
@@ -52,7 +55,7 @@ from polyptt.relay.connections import Connection
 from polyptt.relay.requests import LIVE_FRAME_MS, MAX_KEEP_S
 from polyptt.relay.security import client_address, grant_of, json_error, origin_allowed
 from polyptt.relay.state import RELAY, Relay
-from polyptt.relay.talks import Talk
+from polyptt.relay.talks import LiveLimits, Talk
 from polyptt.relay.wire import IDLE_CLOSE_CODE, IDLE_REASON, RATE, ErrorCode, MessageType
 
 __all__ = ["LIVE_FRAME_MS", "MAX_KEEP_S", "websocket"]
@@ -74,7 +77,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         compress=False,
         max_msg_size=limits.max_message_bytes,
         heartbeat=limits.heartbeat_s,
-        receive_timeout=limits.idle_s,
     )
     await ws.prepare(request)
     client = Connection(ws, grant, digest, remote, limits.send_queue)
@@ -93,7 +95,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     reason = "closed by the client"
     try:
-        reason = await _converse(ws, session)
+        reason = await _converse(ws, session, limits.idle_s)
     finally:
         session.close()
         relay.hub.clients.discard(client)
@@ -110,19 +112,28 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _converse(ws: web.WebSocketResponse, session: _Session) -> str:
-    """Hand the client's messages to `session` until the connection ends; why it did."""
-    client = session.client
+async def _converse(ws: web.WebSocketResponse, session: _Session, idle_s: float) -> str:
+    """Hand the client's messages to `session` until the connection ends; why it did.
+
+    Idle means no message from the client, no listen subscription and no talk of its
+    own going out, for `idle_s`. Pongs do not count: a browser answers pings by itself,
+    so they show that a client is there, not that it uses the relay (the heartbeat
+    closes clients that stop answering). A listener waits for pages and a talk is ended
+    by its own limits, so neither is idle.
+    """
+    loop = asyncio.get_running_loop()
     while not ws.closed:
-        try:
-            message = await ws.receive()
-        except asyncio.TimeoutError:
-            # listeners only receive, and a talk may still be going out after its
-            # stop (what waited, then the ends): the heartbeat checks them
-            if client.listening or session.talk is not None:
-                continue
-            client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
+        busy = session.client.listening or session.talk is not None
+        wait = idle_s if busy else session.active + idle_s - loop.time()
+        if wait <= 0:
+            session.client.drop(IDLE_REASON, IDLE_CLOSE_CODE)
             return IDLE_REASON
+        try:  # not receive(timeout=): aiohttp starts that again at every pong
+            message = await asyncio.wait_for(ws.receive(), wait)
+        except asyncio.TimeoutError:
+            continue  # checked again above: busy now, or idle
+        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            session.active = loop.time()
         if message.type == WSMsgType.TEXT:
             session.on_text(message.data)
         elif message.type == WSMsgType.BINARY:
@@ -148,6 +159,9 @@ class _Session:
         self._rate = RATE
         self._started = 0.0
         self._warned = False
+        #: When the client last did something (a message, its talk's end): idleness
+        #: counts from here (`_converse`).
+        self.active = asyncio.get_running_loop().time()
 
     def error(self, code: str, message: str) -> None:
         self.client.offer({"type": MessageType.ERROR, "code": code, "message": message})
@@ -178,6 +192,7 @@ class _Session:
         if talk is None or talk.live is None or talk.live.closed:
             self.error(ErrorCode.NOT_TALKING, "send {'type': 'talk', ...} before audio")
             return
+        talk.heard_audio()
         if len(data) % 2:
             self.error(ErrorCode.BAD_AUDIO, "audio is PCM16LE: an even number of bytes")
             return
@@ -226,7 +241,8 @@ class _Session:
         try:
             page = requests.talk_request(message)
             requests.admit(relay, client.grant, page, client.remote)
-            max_s = relay.settings.config.limits.max_page_s
+            limits = relay.settings.config.limits
+            max_s = limits.max_page_s
             talk = requests.start(
                 relay,
                 requests.live_frames(page),
@@ -238,6 +254,7 @@ class _Session:
                 remote=client.remote,
                 max_frames=max(1, math.ceil(max_s * 1000 / LIVE_FRAME_MS)),
                 talker=client,
+                live_limits=LiveLimits(max_s, limits.talk_silence_s),
             )
         except requests.Refused as exc:
             if exc.code == requests.BUSY:
@@ -264,6 +281,7 @@ class _Session:
         talk.task.add_done_callback(lambda _task: self._talk_over(talk))
 
     def _talk_over(self, talk: Talk) -> None:
+        self.active = asyncio.get_running_loop().time()
         if self.talk is talk:
             self.talk = None
             self.client.talk = None

@@ -294,14 +294,24 @@ def _max_frames(job: SendJob) -> int | None:
 
 
 def _load_file(job: SendJob) -> PageAudio:
-    """The whole file, encoded, before anything is sent."""
+    """The whole file, encoded, before anything is sent; at most ten minutes of it (or
+    `duration`, where the page is cut anyway), checked from its header before decoding."""
     from polyptt import audio
 
     if job.file is None:
         raise BadInput("no audio: give a file, mic or raw_rate")
+    from polyptt.audio.files import SEND_MAX_S
+
     try:
         return audio.load_page(
-            job.file, job.codec, job.frame_ms, repeat=job.repeat, gap_s=job.gap, gain_db=job.gain
+            job.file,
+            job.codec,
+            job.frame_ms,
+            repeat=job.repeat,
+            gap_s=job.gap,
+            gain_db=job.gain,
+            max_s=SEND_MAX_S,
+            duration_s=job.duration,
         )
     except audio.AudioError as exc:
         raise BadInput(str(exc), "FILE") from None

@@ -571,7 +571,6 @@ def _longest_run(flags: np.ndarray) -> tuple[int, int]:
     return best
 
 
-@pytest.mark.exclusive  # levels of what Chromium played in real time: needs an idle CPU
 def test_volume_and_channel_mute_change_what_is_played(
     tmp_path: Path, shared_relay: SharedRelay, browser: Browser
 ) -> None:
@@ -614,7 +613,6 @@ def test_volume_and_channel_mute_change_what_is_played(
     assert np.all(after < -60)
 
 
-@pytest.mark.exclusive  # levels of what Chromium played in real time: needs an idle CPU
 def test_what_is_heard_is_muted_while_talking(
     tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
 ) -> None:

@@ -257,12 +257,25 @@ def test_send_through_a_relay(flags: list[str], short_wav: Path, relay: Relay) -
         assert (summary["channel"], summary["outcome"]) == (26, "completed")
 
 
+@pytest.fixture(scope="module")
+def paced_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+    """A relay whose pages take their real time. The relay hears its own group: on a
+    virtual clock a page goes out in one burst, and the receiver, which ignores the page
+    only while it is in flight, reads much of it after that as a page heard on the LAN."""
+    config = write_config(tmp_path_factory.mktemp("paced-relay"))
+    token = add_token(config, "Matrix", "listen,talk")
+    port = free_port()
+    with relay_in_thread(settings(config, port)) as url:
+        yield Relay(url, token, port)
+
+
 @pytest.mark.network
 @pytest.mark.parametrize("flags", COMBINATIONS, ids=" ".join)
 def test_listen_through_a_relay(
-    flags: list[str], short_wav: Path, relay: Relay, tmp_path: Path
+    flags: list[str], short_wav: Path, paced_relay: Relay, tmp_path: Path
 ) -> None:
     """One page, posted once the listener is connected, echoed to it by the relay."""
+    relay = paced_relay
     posted: list[dict] = []
 
     def page_when_listening() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile
 from playwright.sync_api import Browser, Page, Playwright, expect
-from tests.support.audio_devices import align
+from tests.support.audio_devices import align, one_clean_run
 from tests.support.browser import (
     CHANNELS,
     DESKTOP,
@@ -574,6 +574,24 @@ def _longest_run(flags: np.ndarray) -> tuple[int, int]:
 def test_volume_and_channel_mute_change_what_is_played(
     tmp_path: Path, shared_relay: SharedRelay, browser: Browser
 ) -> None:
+    """The volume slider and a channel's Mute change what the page plays.
+
+    What Chromium played is measured from its audio thread, which a loaded 2-core VM now
+    and then starves (silence in a few full parallel runs, never alone): one clean run in
+    three must pass (`tests.support.audio_devices.one_clean_run`), as for the other
+    real-device scenarios.
+    """
+    one_clean_run(
+        lambda folder: _volume_and_channel_mute_change_what_is_played(
+            folder, shared_relay, browser
+        ),
+        tmp_path,
+    )
+
+
+def _volume_and_channel_mute_change_what_is_played(
+    tmp_path: Path, shared_relay: SharedRelay, browser: Browser
+) -> None:
     port, relay = shared_relay.port, shared_relay.process
     token = shared_relay.token("Monitor", "listen")
     tone = _tone(tmp_path / "tone.wav", 1000, 0.3, 4.0)
@@ -614,6 +632,22 @@ def test_volume_and_channel_mute_change_what_is_played(
 
 
 def test_what_is_heard_is_muted_while_talking(
+    tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
+) -> None:
+    """What is heard is muted while the page talks (no echo into its own page).
+
+    What Chromium played is measured from its audio thread, which a loaded 2-core VM now
+    and then starves (silence in a few full parallel runs, never alone): one clean run in
+    three must pass (`tests.support.audio_devices.one_clean_run`), as for the other
+    real-device scenarios.
+    """
+    one_clean_run(
+        lambda folder: _what_is_heard_is_muted_while_talking(folder, shared_relay, playwright),
+        tmp_path,
+    )
+
+
+def _what_is_heard_is_muted_while_talking(
     tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
 ) -> None:
     port, relay = shared_relay.port, shared_relay.process

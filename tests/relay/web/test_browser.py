@@ -634,13 +634,8 @@ def _volume_and_channel_mute_change_what_is_played(
 def test_what_is_heard_is_muted_while_talking(
     tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
 ) -> None:
-    """What is heard is muted while the page talks (no echo into its own page).
-
-    What Chromium played is measured from its audio thread, which a loaded 2-core VM now
-    and then starves (silence in a few full parallel runs, never alone): one clean run in
-    three must pass (`tests.support.audio_devices.one_clean_run`), as for the other
-    real-device scenarios.
-    """
+    """What is heard is muted while the page talks (no echo into its own page); one
+    clean run in three, for the reason the volume test gives."""
     one_clean_run(
         lambda folder: _what_is_heard_is_muted_while_talking(folder, shared_relay, playwright),
         tmp_path,

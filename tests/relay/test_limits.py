@@ -264,6 +264,8 @@ def test_a_connection_that_only_answers_pings_is_closed_as_idle(tmp_path: Path) 
     finally:
         relay.stop()
     assert (kind, code, text, still_open) == (aiohttp.WSMsgType.CLOSE, 1001, "idle", True)
-    assert IDLE_S <= after < IDLE_S + 0.5, after
+    # the relay's idle clock starts at its end of the handshake, a moment before the
+    # client's `began` (1.3 ms early was seen in a full run): not early by more than that
+    assert IDLE_S - 0.05 <= after < IDLE_S + 0.5, after
     disconnects = [e for e in audit_events(config) if e["event"] == "disconnect"]
     assert [e["reason"] for e in disconnects] == ["idle", "closed by the client"]

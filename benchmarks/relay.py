@@ -251,7 +251,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         config = write_config(
-            tmp / "relay", "[limits]\nconnections_per_token = 1000\nsend_queue = 500\n"
+            tmp / "relay",
+            "[limits]\nconnections_per_token = 1000\nconnections_per_address = 1000\n"
+            "send_queue = 500\n",  # 200 listeners from one address: above the relay's cap
         )
         tokens = [add_token(config, f"T{i}", "listen,talk") for i in range(10)]
         port = free_port()

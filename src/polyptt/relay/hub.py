@@ -89,31 +89,16 @@ def visible(grant: Grant, record: dict[str, Any]) -> bool:
     return target is None or grant.may_page(str(target))
 
 
-class _Soxr:
-    """soxr's streaming resampler with `Upsampler`'s methods, for a rate that is no
-    whole fraction of the clients' (no codec decodes to one: 8 and 16 kHz only)."""
-
-    def __init__(self, rate: int) -> None:
-        import soxr
-
-        self._stream = soxr.ResampleStream(rate, RATE, 1, dtype="int16")
-
-    def push(self, pcm: np.ndarray) -> np.ndarray:
-        return self._stream.resample_chunk(pcm)
-
-    def flush(self) -> np.ndarray:
-        return self._stream.resample_chunk(np.zeros(0, "int16"), last=True)
-
-
-def _resampler(rate: int) -> Upsampler | _Soxr:
+def _resampler(rate: int) -> Upsampler:
     """Audio at `rate` to the clients' rate, each packet's samples at once.
 
     soxr's streaming resampler lets audio out in blocks of about 100 ms (8 -> 16 kHz):
-    narrowband pages reached listeners in lumps. `Upsampler` is 3 ms late, no more.
+    narrowband pages reached listeners in lumps. `Upsampler` is 3 ms late, no more. Every
+    codec decodes to 8 or 16 kHz, a whole fraction of the clients' rate.
     """
-    if RATE % rate == 0:
-        return Upsampler(RATE // rate)
-    return _Soxr(rate)
+    if RATE % rate:
+        raise ValueError(f"{rate} Hz is no whole fraction of the clients' {RATE} Hz")
+    return Upsampler(RATE // rate)
 
 
 class Hub:

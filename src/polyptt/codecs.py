@@ -182,7 +182,7 @@ _INFOS: dict[str, CodecInfo] = {
             wire_id=CodecId.G726QI,
             description="G.726QI, 24 kbit/s (SoundPoint IP 450/550)",
             frame_ms=(30,),
-            frame_rule="as SoundPoint IP 450/550 send them; their receivers expect exactly that",
+            frame_rule=_G726QI_RULE,
             live=False,  # the relay's live pages have 20 ms frames
         ),
         *_g726_infos(),

@@ -71,8 +71,7 @@ class _Stream:
     """A page's audio on its way to the listeners: resampled, cut into 20 ms messages."""
 
     record: dict[str, Any]
-    channel: int
-    resampler: Any = None
+    resampler: Upsampler | None = None
     pending: list[np.ndarray] = field(default_factory=list)
     frame: int = 0
     skip: Connection | None = None  # the connection talking the page: never sent its audio
@@ -152,7 +151,7 @@ class Hub:
         """
         record = self._new_record(direction, fields)
         channel = record["channel"]
-        self._streams[key] = _Stream(record, channel, skip=talker)
+        self._streams[key] = _Stream(record, skip=talker)
         if self.recorder is not None:
             at = time.time() if start is None else start
             self.recorder.open(key, at, channel, record["caller_id"])
@@ -255,26 +254,30 @@ class Hub:
         """Resample `pcm` (at `rate`) to the clients' rate and send it to the listeners."""
         if stream.resampler is None and rate != RATE:
             stream.resampler = _resampler(rate)
-        if not self._listeners(stream):
+        listeners = self._listeners(stream)
+        if not listeners:
             return
         if stream.resampler is not None:
             pcm = stream.resampler.push(pcm)
-        self._send_audio(stream, pcm, last=False)
+        self._send_audio(stream, pcm, listeners, last=False)
 
     def _end_audio(self, stream: _Stream) -> None:
         tail = np.zeros(0, "int16")
         if stream.resampler is not None:
             tail = stream.resampler.flush()
-        self._send_audio(stream, tail, last=True)
+        self._send_audio(stream, tail, self._listeners(stream), last=True)
 
     def _listeners(self, stream: _Stream) -> list[Connection]:
+        channel, record = stream.record["channel"], stream.record
         return [
             c
             for c in self.clients
-            if c.hears(stream.channel) and c is not stream.skip and visible(c.grant, stream.record)
+            if c.hears(channel) and c is not stream.skip and visible(c.grant, record)
         ]
 
-    def _send_audio(self, stream: _Stream, pcm: np.ndarray, *, last: bool) -> None:
+    def _send_audio(
+        self, stream: _Stream, pcm: np.ndarray, listeners: list[Connection], *, last: bool
+    ) -> None:
         if len(pcm):
             stream.pending.append(np.asarray(pcm, dtype="<i2"))
         samples = np.concatenate(stream.pending) if stream.pending else np.zeros(0, "<i2")
@@ -282,7 +285,6 @@ class Hub:
         cut = len(samples) if last else whole
         stream.pending = [samples[cut:]] if cut < len(samples) else []
         page_id = stream.record["id"]
-        listeners = self._listeners(stream)
         for start in range(0, cut, FRAME_SAMPLES):
             message = (
                 AUDIO_HEADER.pack(page_id, stream.frame)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from polyptt.console import Console
 from polyptt.errors import BadInput, device_refusal
-from polyptt.protocol import CodecId
+from polyptt.protocol import CodecId, format_channel
 from polyptt.send.schedule import PageParams
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, parse_destination
 
@@ -208,7 +208,7 @@ def run(job: SendJob, console: Console | None = None) -> SendResult:
         raise
     summary: dict[str, Any] = {
         "channel": job.channel,
-        "channel_name": _channel_name(job.channel),
+        "channel_name": format_channel(job.channel),
         "codec": job.codec,
         "frame_ms": job.frame_ms,
         "source": job.source_name,
@@ -262,12 +262,6 @@ def _finish(
             f"sent {report.transmits} frames ({audio_s:.1f} s of {job.codec}) on channel "
             f"{job.channel} to {summary['destination']}"
         )
-
-
-def _channel_name(channel: int) -> str:
-    from polyptt.protocol import format_channel
-
-    return format_channel(channel)
 
 
 def _open_audio(job: SendJob) -> _Audio:
@@ -430,7 +424,7 @@ def _progress(job: SendJob, audio: _Audio, console: Console) -> Callable[[PageRe
 
     if not console.interactive or (job.pcap is not None and audio.live is None):
         return None
-    label = f"channel {_channel_name(job.channel)} ({job.channel}), {job.codec}"
+    label = f"channel {format_channel(job.channel)} ({job.channel}), {job.codec}"
     if audio.total_frames is not None:
         total = f" / {page_length(audio.total_frames, job.frame_ms):.1f}"
         hint = ""

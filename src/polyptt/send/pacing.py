@@ -146,9 +146,6 @@ class PageRun:
         Filled in as the page goes.
     progress : callable, optional
         Called with the report after every packet (keep it cheap).
-    max_frames : int, optional
-        End the audio after this many frames (a duration limit); by default the
-        schedule's ``params.max_frames``.
     """
 
     def __init__(
@@ -159,7 +156,6 @@ class PageRun:
         *,
         report: PageReport | None = None,
         progress: Callable[[PageReport], None] | None = None,
-        max_frames: int | None = None,
     ) -> None:
         self.schedule = schedule
         self.source = source
@@ -167,7 +163,8 @@ class PageRun:
         self.report = report if report is not None else PageReport()
         self.report.start_count = schedule.start_count
         self.progress = progress
-        self.max_frames = schedule.params.max_frames if max_frames is None else max_frames
+        #: End the audio after this many frames (a duration limit), if not None.
+        self.max_frames = schedule.params.max_frames
         #: What the source or the sink raised; the page was ended because of it.
         self.failure: BaseException | None = None
         #: True while the source has no frame ready (the pacer polls it).

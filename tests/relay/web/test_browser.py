@@ -631,6 +631,7 @@ def _volume_and_channel_mute_change_what_is_played(
     assert np.all(after < -60)
 
 
+@pytest.mark.exclusive  # measures what Chromium played: needs an idle CPU
 def test_what_is_heard_is_muted_while_talking(
     tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
 ) -> None:

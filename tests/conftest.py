@@ -33,9 +33,14 @@ def testvectors() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _pin_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+def _pin_to_loopback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name, value in LOOPBACK_ENV.items():
         monkeypatch.setenv(name, value)
+    # a relay a test starts without --data keeps its database here, never in the
+    # home folder of whoever runs the tests
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
     for name in ("POLYPTT_TO", "POLYPTT_CALLER_ID", "POLYPTT_SERIAL"):
         monkeypatch.delenv(name, raising=False)
 

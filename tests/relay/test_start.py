@@ -6,6 +6,7 @@ serve); the configuration commands run to completion, as an admin types them.
 
 from __future__ import annotations
 
+import os
 import select
 import signal
 import subprocess
@@ -74,10 +75,12 @@ def test_the_relay_says_where_it_serves_and_pages_and_how_many_tokens(tmp_path: 
     finally:
         status, rest = _stop(process)
     tokens = config.parent / "relay.tokens.json"
+    data = Path(os.environ["XDG_STATE_HOME"]) / "polyptt" / "relay"  # the default
     assert line == (
         f"relay: serving http://127.0.0.1:{port}; paging {DEFAULT_GROUP}:{udp_port} on lo "
-        f"(127.0.0.1), TTL 0; 2 tokens in {tokens}\n"
+        f"(127.0.0.1), TTL 0; 2 tokens in {tokens}; data in {data}\n"
     )
+    assert (data / "relay.db").is_file()
     assert (status, rest) == (128 + signal.SIGTERM, "")
 
 
@@ -97,7 +100,8 @@ def test_quiet_and_no_tokens(tmp_path: Path) -> None:
         _status, said = _stop(process)
     tokens = config.parent / "relay.tokens.json"
     assert said.endswith(
-        f"; no tokens yet in {tokens} (polyptt relay token add NAME --can listen,talk)\n"
+        f"; no tokens yet in {tokens} (polyptt relay token add NAME --can listen,talk); "
+        f"data in {os.environ['XDG_STATE_HOME']}/polyptt/relay\n"
     )
     assert said.count("\n") == 1
 
@@ -149,3 +153,28 @@ def test_token_add_creates_the_configuration_it_names(tmp_path: Path) -> None:
     config.write_text('[channels]\n26 = "All staff"\n')
     polyptt("relay", "token", "add", "Gate", "--can", "listen", "--config", str(config))
     assert config.read_text() == '[channels]\n26 = "All staff"\n'
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line_exit_2(tmp_path: Path) -> None:
+    """``--data`` under a file (or a config's ``data`` there): one line before serving."""
+    config = write_config(tmp_path / "relay")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = polyptt("relay", "--config", str(config), "--data", str(blocker / "d"), check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: Invalid value for '--data': cannot write to {blocker / 'd'}: Not a directory "
+        "(see 'polyptt relay --help')\n"
+    )
+    config.write_text('data = "../file/d"\n')
+    result = polyptt("relay", "--config", str(config), check=False)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: Invalid value for '--config': cannot write to {config.parent / '../file/d'}: "
+        "Not a directory (see 'polyptt relay --help')\n"
+    )
+
+
+def test_the_configs_data_is_relative_to_it_and_data_overrides_it(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay", 'data = "state"\n')
+    assert load_config(config).data == config.parent / "state"

@@ -63,6 +63,13 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     "Record every page heard, and every page the relay sends, to DIR (WAV + JSON, as "
     "'listen --record'); served at /api/v1/pages/ID.wav."
 )
+@options.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where the relay keeps its database (pages, schedules) and recordings across "
+    "restarts. Default: the config's 'data', else ~/.local/state/polyptt/relay.",
+)
 @options.serial_option
 @options.to_option
 @options.iface_option

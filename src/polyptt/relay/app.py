@@ -1,11 +1,12 @@
 """The relay as an aiohttp application: `create_app` and its life cycle.
 
 Resources live in the application's cleanup context, in the order they are needed and
-closed in reverse: the audit log, the multicast sink pages go out of, the receive
-sockets with the async receive driver (`polyptt.receive.inbound.serve_async`) feeding
-the hub (and the recorder with ``--record``), and a watcher that cuts off connections
-and pages whose token was revoked. ``on_shutdown`` closes every WebSocket and ends every
-page in progress with its end packets before anything is closed.
+closed in reverse: the database (`polyptt.relay.store.database`), the audit log, the
+multicast sink pages go out of, the receive sockets with the async receive driver
+(`polyptt.receive.inbound.serve_async`) feeding the hub (and the recorder with
+``--record``), and a watcher that cuts off connections and pages whose token was
+revoked. ``on_shutdown`` closes every WebSocket and ends every page in progress with its
+end packets before anything is closed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from polyptt.relay import api, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.connections import Connection
+from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
 from polyptt.relay.security import auth_middleware
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
+from polyptt.relay.store.database import DATABASE_NAME, Database
 from polyptt.relay.talks import Talks
 from polyptt.relay.wire import WS_PATH
 from polyptt.relay.ws import websocket
@@ -56,9 +59,11 @@ def create_app(settings: RelaySettings) -> web.Application:
         from polyptt.receive.recorder import Recorder
 
         recorder = Recorder(settings.record, log.error)
-    hub = Hub(settings.config.channel_names, metrics, recorder)
+    events = Events()
+    hub = Hub(settings.config.channel_names, metrics, recorder, events=events)
     relay = Relay(
         settings=settings,
+        db=Database(None if settings.data is None else settings.data / DATABASE_NAME),
         store=TokenStore(settings.config.tokens_path),
         audit=audit,
         hub=hub,
@@ -66,6 +71,7 @@ def create_app(settings: RelaySettings) -> web.Application:
             lambda target: _sink(relay, target), settings.serial, hub, audit, settings.clock
         ),
         metrics=metrics,
+        events=events,
     )
 
     def dropped(client: Connection) -> None:
@@ -76,11 +82,20 @@ def create_app(settings: RelaySettings) -> web.Application:
     app[RELAY] = relay
     app.add_routes([*api.routes(), web.get(WS_PATH, websocket)])
     webpage.setup(app)  # the web page at /
+    app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(_revocations)
+    app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)
     return app
+
+
+async def _started(app: web.Application) -> None:
+    """``relay_started``: after every resource is open (startup runs after the cleanup
+    contexts' setup)."""
+    relay = app[RELAY]
+    relay.events.emit(RELAY_STARTED, {"serial": f"0x{relay.settings.serial:08X}"})
 
 
 def _sink(relay: Relay, target: str | None) -> Sink:
@@ -97,6 +112,14 @@ def _sink(relay: Relay, target: str | None) -> Sink:
         sink = UdpSink(destination, interface=settings.interface, ttl=settings.ttl)
         relay.sinks[target] = sink
     return sink
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """The database first (everything that keeps a record writes to it), closed last."""
+    relay = app[RELAY]
+    relay.db.open()
+    yield
+    relay.db.close()
 
 
 async def _audit_log(app: web.Application) -> AsyncIterator[None]:

@@ -113,6 +113,9 @@ class RelayConfig:
         JSON Lines of who did what; None logs audit events nowhere.
     tokens : Path or None
         The token store, if not beside the file (`tokens_path`).
+    data : Path or None
+        The data directory (database, recordings): ``--data`` overrides it; None is the
+        platform's state directory (`polyptt.relay.store.database.default_data_dir`).
     trusted_proxies : tuple of str
         Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
         audit log and the login bans); a request from anywhere else is its own client.
@@ -126,6 +129,7 @@ class RelayConfig:
     audit_log: Path | None = None
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
+    data: Path | None = None
 
     @property
     def tokens_path(self) -> Path:
@@ -177,6 +181,7 @@ STARTER = """\
 
 # origins = ["https://paging.example.org"]   # where browsers may open the page from
 # audit_log = "relay-audit.jsonl"             # relative to this file
+# data = "/var/lib/polyptt/relay"   # pages, schedules (default ~/.local/state/polyptt/relay)
 
 # [channels]
 # 26 = "All staff"
@@ -212,7 +217,16 @@ def create_config(path: Path) -> bool:
     return True
 
 
-_TOP_KEYS = {"origins", "channels", "targets", "limits", "audit_log", "tokens", "trusted_proxies"}
+_TOP_KEYS = {
+    "origins",
+    "channels",
+    "targets",
+    "limits",
+    "audit_log",
+    "tokens",
+    "trusted_proxies",
+    "data",
+}
 
 
 def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
@@ -245,4 +259,5 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         audit_log=beside(data.get("audit_log")),
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
+        data=beside(data.get("data")),
     )

@@ -34,6 +34,7 @@ from polyptt.receive.recorder import Recorder, iso_utc, page_record
 from polyptt.receive.session import Page
 from polyptt.relay.auth import Grant
 from polyptt.relay.connections import Connection
+from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RECORDING_READY, Events
 from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
 
 __all__ = ["HeardPages", "Hub", "Metrics"]
@@ -114,6 +115,9 @@ class Hub:
         by id once it is written.
     keep : int
         Pages remembered.
+    events : Events, optional
+        Told ``page_started``, ``page_ended`` and ``recording_ready`` with the page's
+        record (`polyptt.relay.events`).
     """
 
     def __init__(
@@ -122,10 +126,12 @@ class Hub:
         metrics: Metrics,
         recorder: Recorder | None = None,
         keep: int = 200,
+        events: Events | None = None,
     ) -> None:
         self.channel_names = channel_names
         self.metrics = metrics
         self.recorder = recorder
+        self.events = events if events is not None else Events()
         self.clients: set[Connection] = set()
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self.recordings: dict[int, Path] = {}
@@ -156,6 +162,7 @@ class Hub:
             at = time.time() if start is None else start
             self.recorder.open(key, at, channel, record["caller_id"])
         self._tell(record, {"type": MessageType.PAGE_START, **record}, own=talker)
+        self.events.emit(PAGE_STARTED, record)
         return int(record["id"])
 
     def audio(self, key: Hashable, pcm: np.ndarray, rate: int, **learnt: Any) -> None:
@@ -202,6 +209,9 @@ class Hub:
                 recording = {k: v for k, v in record.items() if k != "id"}
             self._serve_recording(record, self.recorder.close(key, recording))
         self._tell(record, {"type": MessageType.PAGE_END, **record}, own=stream.skip)
+        self.events.emit(PAGE_ENDED, record)
+        if "wav" in record:
+            self.events.emit(RECORDING_READY, record)
 
     def heard_pages(self) -> list[Page]:
         """The pages heard on the LAN that are open now, in the order they started

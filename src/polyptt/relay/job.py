@@ -89,6 +89,7 @@ class RelayJob:
     insecure_http: bool = False
     config: Path | None = None
     record: Path | None = None
+    data: Path | None = None
     serial: int | None = None
     destination: Destination = field(
         default_factory=functools.partial(parse_destination, DEFAULT_DESTINATION)
@@ -157,8 +158,23 @@ def _settings(job: RelayJob, *, tls: bool) -> RelaySettings:
         ttl=job.ttl,
         serial=serial_from_mac() if job.serial is None else job.serial,
         record=job.record,
+        data=_data_dir(job, policy),
         tls=tls,
     )
+
+
+def _data_dir(job: RelayJob, policy: RelayConfig) -> Path:
+    """``--data``, else the config's ``data``, else the platform's state directory;
+    made now, so that a folder that cannot be written is an error before serving."""
+    from polyptt.relay.store.database import default_data_dir
+
+    data = job.data or policy.data or default_data_dir()
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        option = "--data" if job.data is not None else "--config"
+        raise BadInput(f"cannot write to {data}: {exc.strerror or exc}", option) from None
+    return data
 
 
 def _is_loopback(host: str) -> bool:

@@ -31,12 +31,14 @@ def served_urls(host: str, port: int, *, tls: bool) -> list[str]:
 
 
 def startup_line(settings: RelaySettings, host: str, port: int) -> str:
-    """``relay: serving URL...; paging GROUP:PORT on IFACE (ADDRESS), TTL N; K tokens``."""
+    """``relay: serving URL...; paging GROUP:PORT on IFACE (ADDRESS), TTL N; K tokens;
+    data in DIR``."""
     urls = ", ".join(served_urls(host, port, tls=settings.tls))
     destination = settings.destination
+    data = "" if settings.data is None else f"; data in {settings.data}"
     return (
         f"relay: serving {urls}; paging {destination} on {_interface(settings)}, "
-        f"TTL {settings.ttl}; {_tokens(settings)}"
+        f"TTL {settings.ttl}; {_tokens(settings)}{data}"
     )
 
 

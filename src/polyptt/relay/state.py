@@ -18,7 +18,9 @@ from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.config import RelayConfig
 from polyptt.relay.connections import Connection
+from polyptt.relay.events import Events
 from polyptt.relay.hub import Hub, Metrics
+from polyptt.relay.store.database import Database
 from polyptt.relay.talks import Talks
 from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import Sink
@@ -49,6 +51,10 @@ class RelaySettings:
         Frame length of uploaded files (live streams use 20 ms, the clients' frames).
     record : Path or None
         Record every heard page there (as ``polyptt listen --record``).
+    data : Path or None
+        The data directory: the database (`polyptt.relay.store`) and what it keeps.
+        None keeps nothing across restarts (in memory; ``polyptt relay`` always names
+        one: ``--data``, the config's ``data``, or the platform's state directory).
     tls : bool
         Served over TLS: cookies are marked Secure.
     clock : Clock
@@ -62,6 +68,7 @@ class RelaySettings:
     serial: int
     frame_ms: int = 30
     record: Path | None = None
+    data: Path | None = None
     tls: bool = False
     clock: Clock = MONOTONIC
 
@@ -76,6 +83,10 @@ class Relay:
     hub: Hub
     talks: Talks
     metrics: Metrics
+    #: The relay's SQLite database in `RelaySettings.data` (opened as the app starts).
+    db: Database = field(default_factory=lambda: Database(None))
+    #: What integrations hang off (`polyptt.relay.events`); the hub tells it of pages.
+    events: Events = field(default_factory=Events)
     sinks: dict[str | None, Sink] = field(default_factory=dict)
     failures: dict[str, collections.deque[float]] = field(default_factory=dict)
     connections: collections.Counter[str] = field(default_factory=collections.Counter)

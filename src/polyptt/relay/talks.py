@@ -43,6 +43,10 @@ ALERTS_S = ALERT_COUNT * ALERT_INTERVAL_S
 #: A live page is cut this long after ``max_page_s`` of audio would have gone out: a
 #: talker in real time meets the frame limit (exactly ``max_page_s`` of audio) first.
 WALL_GRACE_S = 0.2
+#: How long after its end packets went out the receiver still ignores a page of ours:
+#: the datagrams may still wait in the receive socket when the pacer returns (all of
+#: them, on a clock that does not wait), and they must not come back as a heard page.
+HEAR_AGAIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,7 @@ class Talks:
             page=page_id,
         )
         if target is None:
-            self._own_page(talk, sink, ignore=True)
+            self._own_page(talk.channel, sink, ignore=True)
         talk.task = asyncio.create_task(self._run(talk, frames, sink))
         if live is not None and live_limits is not None:
             talk.watcher = asyncio.create_task(self._watch(talk, live_limits))
@@ -302,13 +306,20 @@ class Talks:
         )
         talk.end(reason)
 
-    def _own_page(self, talk: Talk, sink: Sink, *, ignore: bool) -> None:
-        """Have the receiver ignore `talk`'s page (heard back), or hear its channel again."""
+    def _own_page(self, channel: int, sink: Sink, *, ignore: bool) -> None:
+        """Have the receiver ignore our page on `channel` (heard back), or hear it again."""
         if self.receiver is None:
             return
         address, port = getattr(sink, "source", (None, None))
         change = self.receiver.ignore if ignore else self.receiver.unignore
-        change(self.serial, address, port, talk.channel)
+        change(self.serial, address, port, channel)
+
+    def _hear_again(self, channel: int, sink: Sink) -> None:
+        """Hear `channel` again (`HEAR_AGAIN_S` after our page on it ended), unless a
+        new group page of ours has it now (it ignores the same sender)."""
+        current = self.by_channel.get(channel)
+        if current is None or current.target is not None:
+            self._own_page(channel, sink, ignore=False)
 
     async def shutdown(self) -> None:
         """End every page (reason ``shutdown``) and wait for their end packets."""
@@ -345,7 +356,7 @@ class Talks:
                     await talk.watcher
             self.by_channel.pop(talk.channel, None)
             if talk.target is None:
-                self._own_page(talk, sink, ignore=False)  # its end packets are out
+                loop.call_later(HEAR_AGAIN_S, self._hear_again, talk.channel, sink)
             report = talk.report
             duration = round(report.transmits * talk.frame_ms / 1000, 3)
             self.hub.ended(

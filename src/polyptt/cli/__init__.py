@@ -17,6 +17,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "listen": "polyptt.cli.listen:listen",
     "loop": "polyptt.cli.loop:loop",
     "relay": "polyptt.cli.relay:relay",
+    "bridge": "polyptt.cli.bridge:bridge",
 }
 
 CONTEXT_SETTINGS = {

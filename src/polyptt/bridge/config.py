@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 DIRECTIONS = ("rtp-to-poly", "poly-to-rtp", "both")
-#: Poly frame length of bridged pages: RTP devices send 20 ms packets, and so do these.
+#: Poly frame length of bridged pages: RTP devices send 20 ms packets, and so do these
+#: (G.726QI, which phones take in 30 ms frames only, excepted).
 FRAME_MS = 20
 _KEYS = {
     "rtp",
@@ -91,6 +92,14 @@ class Mapping:
     idle_ms: int = 500
 
     @property
+    def frame_ms(self) -> int:
+        """The Poly pages' frame length: `FRAME_MS` where the codec allows it."""
+        from polyptt import codecs
+
+        allowed = codecs.info(self.codec).frame_ms
+        return FRAME_MS if FRAME_MS in allowed else allowed[0]
+
+    @property
     def to_poly(self) -> bool:
         return self.direction in ("rtp-to-poly", "both")
 
@@ -130,6 +139,8 @@ def mapping(values: dict[str, Any], where: str = "") -> Mapping:
         rtp = values.get("rtp")
         if rtp is None:
             raise bad("rtp", "the RTP group is required (GROUP:PORT)")
+        if not isinstance(rtp, Destination) and ":" not in str(rtp):
+            raise bad("rtp", f"{rtp!r}: give the port too (GROUP:PORT, e.g. 239.1.2.3:5004)")
         endpoint = rtp if isinstance(rtp, Destination) else parse_endpoint(str(rtp))
     except ValueError as exc:
         raise bad("rtp", str(exc)) from None
@@ -155,8 +166,6 @@ def mapping(values: dict[str, Any], where: str = "") -> Mapping:
     codec = str(values.get("codec") or codecs.DEFAULT).lower()
     if codec not in codecs.WIRE_NAMES:
         raise bad("codec", f"{codec!r} is not one of {', '.join(codecs.WIRE_NAMES)}")
-    if codecs.info(codec).frame_ms_refusal(FRAME_MS) is not None:
-        raise bad("codec", f"{codec} cannot carry the bridge's {FRAME_MS} ms frames")
     idle = values.get("idle_ms") or 500
     if not isinstance(idle, int) or not 20 <= idle <= 60000:
         raise bad("idle_ms", f"{idle!r} is not a number of milliseconds from 20 to 60000")

@@ -76,6 +76,7 @@ class Bridge:
                     self.serial,
                     each.caller_id or caller_id,
                     each.codec,
+                    each.frame_ms,
                     idle_s=each.idle_ms / 1000,
                     dynamic=each.rtp_format if each.rtp_format.payload_type >= 96 else None,
                 )

@@ -64,6 +64,7 @@ def rule_name(path: list[str], option: click.Option) -> str:
 
 def test_the_commands_are_all_walked() -> None:
     assert set(COMMANDS) == {
+        "bridge",
         "send",
         "listen",
         "loop",

@@ -60,7 +60,13 @@ def test_no_cli_function_is_over_60_lines(module: Path) -> None:
 
 
 #: The modules of the subcommands: the group imports them by name when they run.
-COMMANDS = {"polyptt.cli.send", "polyptt.cli.listen", "polyptt.cli.loop", "polyptt.cli.relay"}
+COMMANDS = {
+    "polyptt.cli.send",
+    "polyptt.cli.listen",
+    "polyptt.cli.loop",
+    "polyptt.cli.relay",
+    "polyptt.cli.bridge",
+}
 
 
 def imported_modules(source: str) -> set[str]:

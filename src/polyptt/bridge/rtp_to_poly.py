@@ -45,12 +45,17 @@ from polyptt.bridge.rtp import Bye, RtpError, RtpPacket, parse_rtcp, ts_delta
 from polyptt.send import PacerThread, PageParams, PageReport
 from polyptt.send.pacing import Sink
 
-__all__ = ["KEEP_S", "MAX_CONCEAL_S", "MAX_KEEP_S", "PageTarget", "RtpCounters", "RtpToPoly"]
+__all__ = ["KEEP_FRAMES", "MAX_CONCEAL_S", "MAX_KEEP_S", "PageTarget", "RtpCounters", "RtpToPoly"]
 
-#: Audio a caught-up page keeps waiting beyond the frame being made: RTP packets come
-#: on time on a LAN, so little; a stream that comes in fits teaches the page to keep
-#: more, up to `MAX_KEEP_S` (ffmpeg sends 256 ms at a time).
-KEEP_S = 0.01
+#: How far behind its stream a caught-up page stays. RTP packets come paced by their
+#: sender, so a page that has caught up keeps nothing waiting: in a pause, quiet packets
+#: are skipped down to the last one (a `CatchUp` that keeps minus one frame, with no
+#: lookahead), and once the page has no frame ready when one is due, its schedule
+#: follows the packets' arrival (`polyptt.send.Schedule.delay`). Measured: 5-22 ms from
+#: arrival to the wire (benchmarks/bridge.py). The price: the quiet packet just before
+#: a word (below the noise floor + 6 dB) may be skipped too. A stream that comes in fits
+#: teaches the page to keep more, up to `MAX_KEEP_S` (ffmpeg sends 256 ms at a time).
+KEEP_FRAMES = -1
 MAX_KEEP_S = 0.3
 #: The longest gap of lost packets filled in (the rest of a longer one is left out: the
 #: page waits for the stream, as it does when the sender pauses).
@@ -246,7 +251,12 @@ class RtpToPoly:
 
         target = self.target
         rate = codecs.info(target.codec).sample_rate
-        catch_up = CatchUp(rate, keep_s=KEEP_S, max_keep_s=MAX_KEEP_S)
+        catch_up = CatchUp(
+            rate,
+            keep_s=KEEP_FRAMES * target.frame_ms / 1000,
+            lookahead_s=0.0,
+            max_keep_s=MAX_KEEP_S,
+        )
         live = LiveFrames(Framer(target.codec, target.frame_ms), catch_up=catch_up)
         stream = Stream(ssrc, fmt, live, now, last=now)
         stream._decoder = Decoder(fmt)

@@ -5,7 +5,7 @@ Run inside the private network namespace, from the repository root:
     PYTHONPATH=src tools/isolated python benchmarks/bridge.py [--only rtp-to-poly] [--json]
 
 RTP -> Poly latency (in this process, the job's own classes on real sockets): a sender
-thread sends the test speech, six times over, as 20 ms PCMU packets to the RTP group;
+process sends the test speech, six times over, as 20 ms PCMU packets to the RTP group;
 `polyptt.bridge.rtp_to_poly.RtpToPoly` reads them from its socket, and the page goes
 out (G.722, 20 ms frames) through the job's pacer thread to a UDP socket that notes
 when each transmit packet left. For every packet whose audio went out once the page had
@@ -36,6 +36,7 @@ import os
 import platform
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -57,7 +58,7 @@ from tests.support.bridge import (  # noqa: E402
     start_bridge,
 )
 from tests.support.listen import polyptt  # noqa: E402
-from tests.support.processes import only_loopback  # noqa: E402
+from tests.support.processes import only_loopback, polyptt_env  # noqa: E402
 from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt as package  # noqa: E402
@@ -96,6 +97,35 @@ def device_stream(ssrc: int, repeats: int) -> list[bytes]:
     return [bytes(p) for p in rtp_stream(np.tile(speech(8000), repeats), ssrc=ssrc)]
 
 
+SENDER = """
+import sys, time
+from tests.support.bridge import RtpSender
+data = sys.stdin.buffer.read()
+packets, at = [], 0
+while at < len(data):
+    size = int.from_bytes(data[at : at + 2], "big")
+    packets.append(data[at + 2 : at + 2 + size])
+    at += 2 + size
+sender = RtpSender(int(sys.argv[1]))
+sender.send(packets)
+"""
+
+
+def send_in_another_process(port: int, packets: list[bytes]) -> subprocess.Popen[bytes]:
+    """Send `packets` 20 ms apart from another process, as a device on the LAN would
+    (a thread of this one would share the interpreter's lock with the bridge)."""
+    sender = subprocess.Popen(
+        [sys.executable, "-c", SENDER, str(port)],
+        stdin=subprocess.PIPE,
+        cwd=ROOT,
+        env=polyptt_env(),
+    )
+    assert sender.stdin is not None
+    sender.stdin.write(b"".join(len(p).to_bytes(2, "big") + p for p in packets))
+    sender.stdin.close()
+    return sender
+
+
 class TimedSink(UdpSink):
     """A paging socket that notes when each transmit packet left."""
 
@@ -128,14 +158,11 @@ async def rtp_to_poly() -> dict[str, Any]:
     )
     loop = asyncio.get_running_loop()
     loop.add_reader(rtp, _drain, rtp, ingress.datagram)
-    sender = RtpSender(rtp_port)
-    packets = device_stream(0x1234, REPEATS)
-    thread = threading.Thread(target=sender.send, args=(packets,))
-    thread.start()
+    sender = send_in_another_process(rtp_port, device_stream(0x1234, REPEATS))
     while not ended.is_set():
         ingress.tick(time.monotonic())
         await asyncio.sleep(0.01)
-    thread.join()
+    sender.wait()
     loop.remove_reader(rtp)
     await asyncio.to_thread(pacer.close)
     return _rtp_latencies(fed, sink.sent, streams[0].live.skipped, pacer.realtime_granted)
@@ -157,10 +184,17 @@ def _rtp_latencies(
         index = (position - gone + delay) // frame
         if index < len(sent):
             lags.append(sent[index] - arrival)
+    # how late the packets came, against the sender's 20 ms cadence (load on the machine)
+    steady = [
+        (position // frame, arrival) for position, arrival in fed if arrival - start >= CAUGHT_UP_S
+    ]
+    late = [arrival - 0.02 * index for index, arrival in steady]
+    late = [value - min(late) for value in late]
     return {
         "rtp_to_poly_p50_ms": ms(lags, 50),
         "rtp_to_poly_p99_ms": ms(lags, 99),
         "rtp_to_poly_packets": len(lags),
+        "rtp_arrival_late_p99_ms": ms(late, 99),
         "pacer_realtime": rt,
     }
 

@@ -45,18 +45,30 @@ from polyptt.bridge.rtp import Bye, RtpError, RtpPacket, parse_rtcp, ts_delta
 from polyptt.send import PacerThread, PageParams, PageReport
 from polyptt.send.pacing import Sink
 
-__all__ = ["KEEP_FRAMES", "MAX_CONCEAL_S", "MAX_KEEP_S", "PageTarget", "RtpCounters", "RtpToPoly"]
+__all__ = [
+    "KEEP_FRAMES",
+    "MAX_CONCEAL_S",
+    "MAX_KEEP_S",
+    "RELAX_PER_S",
+    "PageTarget",
+    "RtpCounters",
+    "RtpToPoly",
+]
 
 #: How far behind its stream a caught-up page stays. RTP packets come paced by their
 #: sender, so a page that has caught up keeps nothing waiting: in a pause, quiet packets
 #: are skipped down to the last one (a `CatchUp` that keeps minus one frame, with no
 #: lookahead), and once the page has no frame ready when one is due, its schedule
-#: follows the packets' arrival (`polyptt.send.Schedule.delay`). Measured: 5-22 ms from
-#: arrival to the wire (benchmarks/bridge.py). The price: the quiet packet just before
-#: a word (below the noise floor + 6 dB) may be skipped too. A stream that comes in fits
+#: follows the packets' arrival (`polyptt.send.Schedule.delay`): about 21 ms from a
+#: packet's arrival to the wire (p50, benchmarks/bridge.py). The price: the quiet packet
+#: just before a word (below the noise floor + 6 dB) may be skipped too. A stream that comes in fits
 #: teaches the page to keep more, up to `MAX_KEEP_S` (ffmpeg sends 256 ms at a time).
 KEEP_FRAMES = -1
 MAX_KEEP_S = 0.3
+#: How fast what is kept eases back after a packet came late (seconds per second of
+#: audio): ten times a talker's, as a packet's lateness on a LAN is one-off jitter, and
+#: a cushion kept for it would hold every later packet back a frame.
+RELAX_PER_S = 0.1
 #: The longest gap of lost packets filled in (the rest of a longer one is left out: the
 #: page waits for the stream, as it does when the sender pauses).
 MAX_CONCEAL_S = 0.2
@@ -256,6 +268,7 @@ class RtpToPoly:
             keep_s=KEEP_FRAMES * target.frame_ms / 1000,
             lookahead_s=0.0,
             max_keep_s=MAX_KEEP_S,
+            relax_per_s=RELAX_PER_S,
         )
         live = LiveFrames(Framer(target.codec, target.frame_ms), catch_up=catch_up)
         stream = Stream(ssrc, fmt, live, now, last=now)

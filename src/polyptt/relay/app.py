@@ -22,6 +22,7 @@ from aiohttp import WSCloseCode, web
 from polyptt.relay import api, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
+from polyptt.relay.bridges import bridges
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
@@ -85,6 +86,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
+    app.cleanup_ctx.append(bridges)  # [[bridge]] mappings (polyptt.relay.bridges)
     app.cleanup_ctx.append(_revocations)
     app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)

@@ -116,6 +116,9 @@ class RelayConfig:
     data : Path or None
         The data directory (database, recordings): ``--data`` overrides it; None is the
         platform's state directory (`polyptt.relay.store.database.default_data_dir`).
+    bridges : tuple of polyptt.bridge.config.Mapping
+        RTP <-> Poly mappings the relay runs (``[[bridge]]`` tables, as ``polyptt bridge
+        --config`` reads them; see `polyptt.relay.bridges`).
     trusted_proxies : tuple of str
         Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
         audit log and the login bans); a request from anywhere else is its own client.
@@ -130,6 +133,7 @@ class RelayConfig:
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
+    bridges: tuple[Any, ...] = ()  # polyptt.bridge.config.Mapping, from [[bridge]]
 
     @property
     def tokens_path(self) -> Path:
@@ -226,6 +230,7 @@ _TOP_KEYS = {
     "tokens",
     "trusted_proxies",
     "data",
+    "bridge",
 }
 
 
@@ -260,4 +265,19 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
+        bridges=_bridges(data.get("bridge", [])),
     )
+
+
+def _bridges(tables: Any) -> tuple[Any, ...]:
+    """The ``[[bridge]]`` mappings (`polyptt.bridge.config.mapping`), as ``polyptt
+    bridge --config`` reads them; ValueError names the table and key at fault."""
+    from polyptt.bridge.config import mapping
+    from polyptt.errors import BadInput
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("bridge must be [[bridge]] tables")
+    try:
+        return tuple(mapping(table, f"[[bridge]] {n}: ") for n, table in enumerate(tables, 1))
+    except BadInput as exc:
+        raise ValueError(f"{exc.option}: {exc}") from None

@@ -5,15 +5,16 @@ receiver puts each page's frames in order, repairs them from their redundant cop
 conceals what is lost (`polyptt.receive.session`), and hands over the audio as each
 datagram arrives. The audio is converted to the RTP format's rate
 (`polyptt.bridge.rates`), encoded and sent in ``ptime`` packets as soon as a packet's
-worth is there: no pacing of its own, the Poly sender's pacing is the stream's.
+worth is there: no pacing of its own, the Poly sender's pacing is the stream's. The
+stream starts with the page's audio (its alerts have none to send).
 
 Each page gets a new stream: a random SSRC (marked as a bridge's,
 `polyptt.bridge.marks`), a random first sequence number and timestamp, the marker bit
 on its first packet. Timestamps advance by the samples sent, so repaired and concealed
 frames keep them continuous. An RTCP sender report goes to the next port up every
-`SR_INTERVAL_S` and with the BYE that ends the stream when the page ends (its last
-packet completed with silence). Pages whose serial says they came from a bridge are not
-carried (counted as ``looped``).
+`SR_INTERVAL_S` from the first packet, and with the BYE that ends the stream when the
+page ends (its last packet completed with silence). Pages whose serial says they came
+from a bridge are not carried (counted as ``looped``).
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ class PolyToRtp:
         if streams is None:
             return
         for stream in streams:
+            if not stream.packets:  # reports are timed from the stream's first packet
+                stream.last_report = self.clock()
             stream.audio(pcm, page.codec.sample_rate)
         if self.on_sent is not None:
             self.on_sent(page, now)
@@ -212,7 +215,7 @@ class PolyToRtp:
         wall = self.clock()
         for streams in self.streams.values():
             for stream in streams:
-                if wall - stream.last_report >= SR_INTERVAL_S:
+                if stream.packets and wall - stream.last_report >= SR_INTERVAL_S:
                     stream.target.rtcp.send(stream.sender_report(wall), 0.0)
                     stream.last_report = wall
                     stream.reports += 1

@@ -1,0 +1,76 @@
+"""A Poly page as an RTP stream, packet by packet (issue 22: Poly to RTP).
+
+A page written by ``polyptt send --pcap`` (speech twice over, 9.6 s, G.722 in 20 ms
+frames) is replayed over real multicast to a ``polyptt bridge --direction poly-to-rtp``,
+with two packets in a row lost so that one frame is gone for good (the receiver conceals
+it). The RTP stream must be one packet per frame, concealed frame included: one SSRC
+marked as a bridge's, consecutive sequence numbers, timestamps 160 apart, the marker
+bit on the first packet only; and on the RTCP port a sender report after 5 s, then a
+report and a BYE at the end, whose counts are the stream's.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from tests.support.bridge import RTP_GROUP, start_bridge
+from tests.support.listen import make_page_capture, replay
+from tests.support.relay_audio import SPEECH
+from tests.support.udp_capture import UdpCapture, free_port
+
+from polyptt.bridge.rtp import Bye, RtpPacket, SenderReport, parse_rtcp
+
+pytestmark = pytest.mark.network
+
+
+def test_a_page_with_a_lost_frame_becomes_one_continuous_stream(tmp_path: Path) -> None:
+    poly_port, rtp_port = free_port(), free_port() & ~1
+    twice = ["--repeat", "2", "--gap", "0"]
+    page = make_page_capture(
+        tmp_path / "p.pcap", frame_ms=20, port=poly_port, audio=SPEECH, extra=twice
+    )
+    transmits = [n for n, (_t, d) in enumerate(page) if d[0] == 0x10]
+    lost = {transmits[100], transmits[101]}  # frame 100 is in no packet that arrives
+    bridge = start_bridge(
+        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
+        "--direction", "poly-to-rtp", "--to", f"224.0.1.116:{poly_port}",
+    )  # fmt: skip
+    with UdpCapture(rtp_port, RTP_GROUP) as rtp, UdpCapture(rtp_port + 1, RTP_GROUP) as rtcp:
+        replay([item for n, item in enumerate(page) if n not in lost], poly_port)
+        packets = [RtpPacket.parse(d) for _t, d in rtp.wait_quiet(1.0)]
+        reports = [parse_rtcp(d) for _t, d in rtcp.wait_quiet(0.5)]
+    assert bridge.stop() == 128 + signal.SIGTERM
+    assert len(packets) == len(transmits)  # one per frame, the concealed one too
+    (ssrc,) = {p.ssrc for p in packets}
+    assert ssrc >> 16 == 0xBD6E
+    assert {p.payload_type for p in packets} == {0}
+    assert {len(p.payload) for p in packets} == {160}
+    assert [p.marker for p in packets] == [True] + [False] * (len(packets) - 1)
+    first = packets[0]
+    for n, packet in enumerate(packets):
+        assert packet.sequence == (first.sequence + n) % 2**16
+        assert packet.timestamp == (first.timestamp + 160 * n) % 2**32
+    *during, last = reports
+    assert len(during) == 1  # one report 5 s into the 9.6 s stream
+    (midway,) = during[0]
+    assert isinstance(midway, SenderReport)
+    assert midway.ssrc == ssrc
+    assert 245 <= midway.packets <= 255  # 5 s of 20 ms packets after the first
+    final, bye = last
+    assert final == SenderReport(
+        ssrc,
+        final.ntp,
+        (first.timestamp + 160 * len(packets)) % 2**32,
+        len(packets),
+        160 * len(packets),
+    )
+    assert bye == Bye((ssrc,))
+    (event,) = bridge.pages("poly-to-rtp")
+    assert (event["ssrc"], event["packets"], event["reports"], event["bye"]) == (
+        ssrc,
+        len(packets),
+        2,
+        True,
+    )

@@ -19,6 +19,7 @@ The bundled chime (`chime_file`, ``chime.wav`` in this package) is the one
 from __future__ import annotations
 
 import io
+import math
 import re
 import shutil
 import subprocess
@@ -41,6 +42,8 @@ __all__ = [
     "Voice",
     "chime_at",
     "chime_file",
+    "clean_text",
+    "speech_start",
     "spoken_audio",
     "synthesize",
 ]
@@ -54,7 +57,7 @@ DEFAULT_RATE_WPM = 175
 #: The longest text an engine is given: far more than any page may last (ten minutes
 #: of speech is about 9,000 characters), so a runaway text costs no synthesis time.
 MAX_TEXT_CHARS = 10_000
-#: Silence between the chime and the speech.
+#: Silence between the chime and the speech, at least (`speech_start`).
 CHIME_GAP_S = 0.25
 #: How long an engine may take before it is given up on.
 TIMEOUT_S = 60.0
@@ -99,7 +102,7 @@ def synthesize(text: str, voice: Voice = Voice()) -> tuple[npt.NDArray[np.int16]
         voice the engine does not have (``--voice``), a rate out of range (``--rate``),
         or an engine that failed (its own words, on one line).
     """
-    clean = _clean_text(text)
+    clean = clean_text(text)
     _check_rate(voice.rate_wpm)
     if voice.engine == "espeak-ng":
         pcm, rate = _espeak(clean, voice)
@@ -124,8 +127,16 @@ def spoken_audio(
     if not chime:
         return speech, rate
     bell = chime_at(rate)
-    gap = np.zeros(round(CHIME_GAP_S * rate), dtype=np.int16)
+    gap = np.zeros(speech_start(len(bell), rate) - len(bell), dtype=np.int16)
     return np.concatenate([bell, gap, speech]), rate
+
+
+def speech_start(chime_samples: int, rate: int) -> int:
+    """Where the speech begins after a chime of `chime_samples` at `rate`: `CHIME_GAP_S`
+    after it, rounded up to a whole 20 ms, so it starts on the same instant at every
+    rate a codec resamples it to (no fraction of a sample between chime and speech)."""
+    blocks = math.ceil(round((chime_samples / rate + CHIME_GAP_S) * 50, 6))
+    return round(blocks * rate / 50)
 
 
 def chime_file() -> Path:
@@ -143,7 +154,7 @@ def chime_at(rate: int) -> npt.NDArray[np.int16]:
 # ------------------------------------------------------------------ checks
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """The text an engine is given: control characters as spaces; `BadInput` if empty or
     longer than `MAX_TEXT_CHARS`."""
     clean = _CONTROL.sub(" ", text).strip()
@@ -170,7 +181,8 @@ def _espeak(text: str, voice: Voice) -> tuple[npt.NDArray[np.int16], int]:
     program = shutil.which("espeak-ng")
     if program is None:
         raise Missing(_INSTALL_ESPEAK)
-    command = [program, "--stdout", "-b", "1"]  # -b 1: the text is UTF-8
+    # --stdin: the text read whole, as an argument would be (without it, line by line)
+    command = [program, "--stdout", "--stdin", "-b", "1"]  # -b 1: the text is UTF-8
     if voice.voice is not None:
         if not _ESPEAK_VOICE.fullmatch(voice.voice):
             raise BadInput(f"{voice.voice!r} is not an espeak-ng voice name", "--voice")

@@ -308,3 +308,10 @@ def test_tts_config_piper_voice_is_beside_the_file(tmp_path: Path) -> None:
     tts = load_config(config).tts
     assert (tts.engine, tts.voice, tts.rate_wpm) == ("piper", str(tmp_path / "voices/en.onnx"), 150)
     assert load_config(None).tts.engine == "espeak-ng"
+
+
+def test_the_example_configuration_speaks_with_espeak_ng() -> None:
+    from polyptt.audio.speech import Voice
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "relay" / "relay.toml"
+    assert load_config(example).tts == Voice("espeak-ng", "en-us", 175)

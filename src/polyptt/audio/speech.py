@@ -18,6 +18,7 @@ The bundled chime (`chime_file`, ``chime.wav`` in this package) is the one
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -144,11 +145,14 @@ def chime_file() -> Path:
     return Path(str(resources.files("polyptt.audio").joinpath("chime.wav")))
 
 
+@functools.lru_cache(maxsize=4)
 def chime_at(rate: int) -> npt.NDArray[np.int16]:
-    """The bundled chime as mono int16 at `rate`."""
+    """The bundled chime as mono int16 at `rate` (read-only: one copy for every page)."""
     from polyptt.audio.files import load
 
-    return load(chime_file(), rate).pcm
+    pcm = load(chime_file(), rate).pcm
+    pcm.setflags(write=False)
+    return pcm
 
 
 # ------------------------------------------------------------------ checks

@@ -49,7 +49,9 @@ __all__ = ["send"]
     "'polyptt[piper]', with --voice FILE.onnx).",
 )
 @options.option(
-    "--voice", help="For --say: an espeak-ng voice (espeak-ng --voices), or piper's FILE.onnx."
+    "--voice",
+    metavar="VOICE",
+    help="For --say: an espeak-ng voice (espeak-ng --voices), or piper's FILE.onnx.",
 )
 @options.option(
     "--rate",

@@ -224,3 +224,27 @@ def test_a_long_text_is_spoken_whole_as_one_argument_would_be() -> None:
     pcm, _ = speech.synthesize(text)
     reference, _ = espeak_own(text)
     np.testing.assert_array_equal(pcm, reference)
+
+
+def test_begin_speaks_in_a_thread_and_gives_the_same_answer_or_refusal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    speaking = speech.begin(TEXT, chime=True)
+    pcm, rate = speaking.result()
+    expected, expected_rate = speech.spoken_audio(TEXT, chime=True)
+    assert rate == expected_rate
+    np.testing.assert_array_equal(pcm, expected)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = speech.begin(TEXT)
+    with pytest.raises(Missing, match="espeak-ng is not installed"):
+        missing.result()
+    with pytest.raises(BadInput, match=r"^nothing to say"):
+        speech.begin(" ").result()
+
+
+def test_importing_speech_loads_no_numpy() -> None:
+    """A page begins speaking before numpy (tens of milliseconds) is loaded: the speech
+    module and its package load it only when it is needed."""
+    child = "import sys, polyptt.audio.speech; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"

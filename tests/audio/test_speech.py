@@ -99,8 +99,12 @@ def test_an_unknown_voice_names_the_option() -> None:
         speech.synthesize(TEXT, Voice(voice="xx-nosuch"))
     assert str(caught.value) == "espeak-ng has no voice 'xx-nosuch' (espeak-ng --voices lists them)"
     assert caught.value.option == "--voice"
-    with pytest.raises(BadInput, match=r"^'-s 9' is not an espeak-ng voice name$"):
-        speech.synthesize(TEXT, Voice(voice="-s 9"))
+    for name in ("-s 9", "../../../etc/passwd", "/etc/passwd", "a/b/c"):
+        with pytest.raises(BadInput) as caught:
+            speech.synthesize(TEXT, Voice(voice=name))
+        assert str(caught.value) == f"{name!r} is not an espeak-ng voice name"
+    pcm, _ = speech.synthesize(TEXT, Voice(voice="gmw/en-US"))  # a voice file's name
+    np.testing.assert_array_equal(pcm, espeak_own("-v", "gmw/en-US", TEXT)[0])
 
 
 @pytest.mark.parametrize("rate", [79, 501, 0, -5])

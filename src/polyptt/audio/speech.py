@@ -76,8 +76,9 @@ _INSTALL_ESPEAK = "no text-to-speech engine: espeak-ng is not installed (apt ins
 _INSTALL_PIPER = "piper is not installed: pip install 'polyptt[piper]'"
 # a control character other than tab and newline (a NUL would end espeak-ng's text)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# espeak-ng voice names: "en", "en-us", "en+f3", "mb/mb-en1"; never an option
-_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+./-]{0,63}")
+# espeak-ng voice names: "en", "en-us", "en+f3", "gmw/en-US", "mb/mb-en1"; never an
+# option, nor a path out of espeak-ng's voices (a relay's client names one)
+_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,31}(/[A-Za-z0-9][A-Za-z0-9_+-]{0,31})?")
 
 
 @dataclass(frozen=True)

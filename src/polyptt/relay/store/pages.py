@@ -273,20 +273,17 @@ class PageStore:
     def new_id(self) -> int:
         """A new page id, never handed out before (see the module docstring)."""
         with self._lock:
-            if self._next >= self._limit:  # a burst used the block up: wait this once
-                self._lock.release()
-                try:
-                    first = self.db.call(lambda conn: _reserve(conn, ID_BLOCK))
-                finally:
-                    self._lock.acquire()
-                self._next, self._limit = first, first + ID_BLOCK
+            exhausted = self._next >= self._limit
+        if exhausted:  # a burst used the block up before the next one came: wait once
+            self._add_block(self.db.call(lambda conn: _reserve(conn, ID_BLOCK)))
+        with self._lock:
             page_id = self._next
             self._next += 1
-            if self._limit - self._next <= ID_BLOCK // 2 and not self._reserving:
-                self._reserving = True
-                self.db.post(lambda conn: _reserve(conn, ID_BLOCK)).add_done_callback(
-                    self._reserved
-                )
+            prefetch = self._limit - self._next <= ID_BLOCK // 2 and not self._reserving
+            self._reserving = self._reserving or prefetch
+        if prefetch:  # outside the lock: a done future calls back at once, here
+            reserved = self.db.post(lambda conn: _reserve(conn, ID_BLOCK))
+            reserved.add_done_callback(self._reserved)
         return page_id
 
     def started(self, record: dict[str, Any], recording: Path | None) -> None:
@@ -322,20 +319,24 @@ class PageStore:
 
     # ------------------------------------------------------------ internals
 
-    def _reserved(self, future: Any) -> None:
+    def _reserved(self, future: concurrent.futures.Future[int]) -> None:
         """The next block is committed (in the worker thread): hand it out next."""
         with self._lock:
             self._reserving = False
-            if future.exception() is not None:
-                self._failed(future.exception(), "reserve page ids")
-                return
-            first = future.result()
+        if future.exception() is not None:
+            self._failed(future.exception(), "reserve page ids")
+            return
+        self._add_block(future.result())
+
+    def _add_block(self, first: int) -> None:
+        """Ids from `first` on (`ID_BLOCK` of them) are reserved: after the current
+        block if they follow it, else once it is used up (else skipped: ids are never
+        reused, not necessarily consecutive)."""
+        with self._lock:
             if first == self._limit:
-                self._limit = first + ID_BLOCK
+                self._limit += ID_BLOCK
             elif self._next >= self._limit:
                 self._next, self._limit = first, first + ID_BLOCK
-            # else: another block came first (a burst); this one's ids are skipped, which
-            # is allowed: ids are never reused, not necessarily consecutive
 
     def _write(self, work: Callable[[sqlite3.Connection], None], page_id: int) -> None:
         try:

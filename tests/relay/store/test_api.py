@@ -173,3 +173,24 @@ def test_recording_can_be_switched_off_per_direction(tmp_path: Path) -> None:
     (wav,) = recordings.glob("*.wav")
     assert wav.name.endswith("_ch27_desk.wav")
     assert [p.name for p in recordings.glob("*.json")] == [wav.with_suffix(".json").name]
+
+
+def test_the_listed_record_is_the_one_the_events_carry(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Guard", "listen")
+
+    async def main() -> tuple[list[Any], list[dict[str, Any]]]:
+        relay_settings = settings(config, free_port(), data=tmp_path / "data")
+        async with app_client(relay_settings) as client:
+            relay = client.server.app[RELAY]
+            told: list[Any] = []
+            relay.events.subscribe(told.append)
+            _heard(relay, 26, "Lobby")
+            _heard(relay, 27, "Desk", direction="sent")
+            listed = await (await _get(client, "/api/v1/pages", token)).json()
+            return told, listed["pages"]
+
+    told, listed = asyncio.run(main())
+    ended = [e.payload for e in told if e.name == "page_ended"]
+    assert ended == listed[::-1]
+    assert [e.payload["id"] for e in told if e.name == "page_started"] == [p["id"] for p in ended]

@@ -387,7 +387,7 @@ def _row(record: dict[str, Any], recording: Path | None) -> dict[str, Any]:
     row["id"] = record["id"]
     row["start_ts"] = parse_time(record["start"])
     row["recording"] = None if recording is None else str(recording)
-    row["recording_bytes"] = _size(recording)
+    row["recording_bytes"] = 0  # measured in the worker thread (`_measured`)
     row["record"] = json.dumps(record, ensure_ascii=False)
     return row
 
@@ -401,7 +401,14 @@ def _size(path: Path | None) -> int:
         return 0
 
 
+def _measured(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its recording's size (a file system call: in the worker thread)."""
+    path = row["recording"]
+    return {**row, "recording_bytes": _size(None if path is None else Path(path))}
+
+
 def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+    row = _measured(row)
     names = list(row)
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join(f":{name}" for name in names)
@@ -413,7 +420,7 @@ def _update(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
         _insert(conn, row)  # its start row was lost (a failed write): the end has it all
         return
     sets = ", ".join(f'"{name}" = :{name}' for name in row if name != "id")
-    conn.execute(f"UPDATE pages SET {sets} WHERE id = :id", row)
+    conn.execute(f"UPDATE pages SET {sets} WHERE id = :id", _measured(row))
 
 
 def _select(

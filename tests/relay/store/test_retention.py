@@ -15,7 +15,7 @@ from tests.support.relay import add_token, app_client, settings, write_config
 from polyptt.receive.recorder import iso_utc
 from polyptt.relay.store.database import DATABASE_NAME, Database
 from polyptt.relay.store.pages import PageStore
-from polyptt.relay.store.retention import Retention
+from polyptt.relay.store.retention import Retention, run_retention
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
@@ -110,3 +110,25 @@ def test_the_relay_enforces_retention_at_start_and_counts_it(tmp_path: Path) -> 
     assert not (tmp_path / f"page{old}.wav").exists()
     assert "polyptt_relay_pages_deleted_total 1\n" in metrics
     assert "polyptt_relay_recording_bytes_deleted_total 500\n" in metrics
+
+
+def test_retention_runs_again_every_period_while_the_relay_runs(tmp_path: Path) -> None:
+    store = _store(tmp_path / "relay.db")
+    counted: list[list[int]] = []
+    retention = Retention(store.db, keep_days=30, now=lambda: NOW)
+
+    async def main() -> None:
+        running = run_retention(retention, lambda d: counted.append(d.ids["days"]), 0.05)
+        await running.__anext__()  # the sweep at start-up is done
+        assert counted == [[]]
+        old = _page(store, tmp_path, 31, 10)
+        deadline = asyncio.get_running_loop().time() + 5
+        while [old] not in counted:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        await running.aclose()
+
+    asyncio.run(main())
+    assert _left(store) == []
+    store.close()
+    store.db.close()

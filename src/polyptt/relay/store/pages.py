@@ -14,7 +14,7 @@ Ids are never reused
     back (so ids run on without a gap), a crash skips it.
 
 Writes never hold up a page
-    A page's rows are written with `Database.post`: queued to the database's one worker
+    A page's rows are written with `Database.submit`: queued to the database's one worker
     thread and not waited for, in the order of the page's events (one thread, one
     queue). A write that fails is logged once and counted (`PageStore.errors`); the page
     goes on.
@@ -282,7 +282,7 @@ class PageStore:
             prefetch = self._limit - self._next <= ID_BLOCK // 2 and not self._reserving
             self._reserving = self._reserving or prefetch
         if prefetch:  # outside the lock: a done future calls back at once, here
-            reserved = self.db.post(lambda conn: _reserve(conn, ID_BLOCK))
+            reserved = self.db.submit(lambda conn: _reserve(conn, ID_BLOCK))
             reserved.add_done_callback(self._reserved)
         return page_id
 
@@ -340,7 +340,7 @@ class PageStore:
 
     def _write(self, work: Callable[[sqlite3.Connection], None], page_id: int) -> None:
         try:
-            future = self.db.post(work)
+            future = self.db.submit(work)
         except Exception as exc:  # the database is closed: the relay is stopping
             self._failed(exc, f"write page {page_id}")
             return

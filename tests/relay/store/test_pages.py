@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 
 from polyptt.receive.recorder import iso_utc
@@ -155,6 +157,28 @@ def test_an_interrupted_row_is_repaired_at_open(tmp_path: Path) -> None:
         .execute('SELECT COUNT(*) FROM pages WHERE "end" IS NULL')
         .fetchone()[0]
         == 0
+    )
+    store.close()
+    store.db.close()
+
+
+def test_a_failed_write_is_logged_once_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _store(tmp_path / "relay.db")
+    store.db.call(  # every write now fails, as on a full disk
+        lambda conn: conn.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON pages BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    )
+    with caplog.at_level(logging.ERROR, "polyptt.relay.store"):
+        for _ in range(3):
+            _page(store)
+        store.db.call(lambda conn: None)  # the writes before it are done
+    assert store.errors == 6  # each page's start and end
+    assert len(caplog.messages) == 1
+    assert caplog.messages[0] == (
+        "the page store cannot write page 1: disk full (pages go on; logged once)"
     )
     store.close()
     store.db.close()

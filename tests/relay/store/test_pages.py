@@ -1,5 +1,6 @@
 """The page store (relay/store/pages.py, repair.py): ids that are never handed out
-twice, and a WAV cut off by a crash made whole again."""
+twice, a page's rows and record as the hub writes them, a failed write logged once, and
+a WAV cut off by a crash made whole again."""
 
 from __future__ import annotations
 

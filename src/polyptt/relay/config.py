@@ -21,6 +21,11 @@ Example::
 
     [limits]
     max_page_s = 60
+
+    [tts]                          # how the relay speaks a text (POST /api/v1/pages JSON)
+    engine = "espeak-ng"           # or "piper"
+    voice = "en-us"                # an espeak-ng voice, or the piper FILE.onnx
+    rate = 160                     # words per minute
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from polyptt.audio.speech import Voice
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -122,6 +129,16 @@ class RelayConfig:
     trusted_proxies : tuple of str
         Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
         audit log and the login bans); a request from anywhere else is its own client.
+    tts : polyptt.audio.speech.Voice
+        How the relay speaks a text (``[tts]``: ``engine``, ``voice``, ``rate``); a
+        Piper voice file is relative to the configuration file.
+    record : tuple of str
+        The directions of the pages recorded (``heard``, ``sent``); empty: none.
+    keep_days : float or None
+        Pages (rows and recordings) older than this are deleted; None keeps them.
+    keep_gb : float or None
+        The recordings' total size (GB, 10^9 bytes) beyond which the oldest pages are
+        deleted; None sets no bound.
     """
 
     path: Path | None = None
@@ -133,6 +150,10 @@ class RelayConfig:
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
+    tts: Voice = field(default_factory=Voice)
+    record: tuple[str, ...] = ("heard", "sent")
+    keep_days: float | None = None
+    keep_gb: float | None = None
     bridges: tuple[Any, ...] = ()  # polyptt.bridge.config.Mapping, from [[bridge]]
 
     @property
@@ -186,6 +207,9 @@ STARTER = """\
 # origins = ["https://paging.example.org"]   # where browsers may open the page from
 # audit_log = "relay-audit.jsonl"             # relative to this file
 # data = "/var/lib/polyptt/relay"   # pages, schedules (default ~/.local/state/polyptt/relay)
+# record = ["heard", "sent"]        # which pages are recorded ([] for none)
+# keep_days = 90                    # delete pages older than this
+# keep_gb = 20                      # and the oldest beyond this much audio
 
 # [channels]
 # 26 = "All staff"
@@ -196,6 +220,11 @@ STARTER = """\
 # [limits]
 # max_page_s = 60
 # talk_silence_s = 5
+
+# [tts]                  # how texts are spoken (send --relay --say, the web page's Say)
+# engine = "espeak-ng"   # or "piper" (pip install 'polyptt[piper]') with voice = "FILE.onnx"
+# voice = "en-us"        # espeak-ng --voices lists them
+# rate = 175             # words per minute
 """
 
 
@@ -230,6 +259,10 @@ _TOP_KEYS = {
     "tokens",
     "trusted_proxies",
     "data",
+    "tts",
+    "record",
+    "keep_days",
+    "keep_gb",
     "bridge",
 }
 
@@ -265,8 +298,49 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
+        tts=_tts(data.get("tts", {}), beside),
+        **_store_keys(data),
         bridges=_bridges(data.get("bridge", [])),
     )
+
+
+def _tts(table: Any, beside: Any) -> Voice:
+    """``[tts]``: the engine (one of `polyptt.audio.speech.ENGINES`), its voice (a Piper
+    file beside the configuration) and rate, checked as ``send --say`` checks them."""
+    from polyptt.audio import speech
+
+    if not isinstance(table, dict) or set(table) - {"engine", "voice", "rate"}:
+        raise ValueError("[tts] takes engine, voice and rate")
+    engine, voice, rate = table.get("engine", "espeak-ng"), table.get("voice"), table.get("rate")
+    if engine not in speech.ENGINES:
+        raise ValueError(f"[tts] engine must be one of {', '.join(speech.ENGINES)}")
+    if engine == "piper" and not isinstance(voice, str):
+        raise ValueError("[tts] engine 'piper' needs voice = \"FILE.onnx\"")
+    if voice is not None and not isinstance(voice, str):
+        raise ValueError("[tts] voice must be a string")
+    low, high = speech.MIN_RATE_WPM, speech.MAX_RATE_WPM
+    if rate is not None and (type(rate) is not int or not low <= rate <= high):
+        raise ValueError(f"[tts] rate must be {low}-{high} words per minute")
+    if engine == "piper":
+        voice = str(beside(voice))
+    return Voice(engine, voice, rate)
+
+
+def _store_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``record``, ``keep_days``, ``keep_gb``: checked."""
+    found: dict[str, Any] = {}
+    if "record" in data:
+        record = data["record"]
+        if not isinstance(record, list) or not set(record) <= {"heard", "sent"}:
+            raise ValueError('record must be a list of "heard" and "sent" (or [] for none)')
+        found["record"] = tuple(dict.fromkeys(record))
+    for key in ("keep_days", "keep_gb"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{key} must be a number above 0")
+            found[key] = float(value)
+    return found
 
 
 def _bridges(tables: Any) -> tuple[Any, ...]:

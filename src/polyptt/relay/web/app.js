@@ -9,7 +9,7 @@
 
 import { PageAudio, microphoneAvailable } from './audio.js';
 import { Connection } from './connection.js';
-import { PageLists } from './pages.js';
+import { PageLists, RECENT } from './pages.js';
 import { Talker } from './talk.js';
 import { ERROR, MESSAGE, PAGES_PATH, SESSION_PATH } from './wire.js';
 
@@ -121,7 +121,9 @@ async function enter(session) {
   $('now-section').hidden = !mayListen;
   $('listen-section').hidden = !mayListen;
   fillPickers();
+  fillRecentChannels();
   $('talk').disabled = !mayTalk || !microphoneAvailable();
+  $('say-button').disabled = !mayTalk;
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
   showConnection('connecting');
@@ -155,13 +157,61 @@ function fillPickers() {
   targets.disabled = me.targets.length === 0;
 }
 
-/** The relay's recent pages (at each connection: a restarted relay has other ones). */
+/** The recent-pages filter: every channel, then the named ones, then the others. */
+function fillRecentChannels() {
+  const picker = $('recent-channel');
+  picker.replaceChildren(new Option('All channels', ''));
+  const named = Object.keys(me.channels).map(Number);
+  const others = [];
+  for (let channel = 1; channel <= 50; channel++) {
+    if (!named.includes(channel)) others.push(channel);
+  }
+  for (const channel of [...named, ...others]) {
+    picker.append(new Option(`${channelLabel(channel)} (${channel})`, String(channel)));
+  }
+}
+
+/**
+ * The newest recent pages from the relay's store (at each connection, and when the
+ * filter changes): what ended while the page was away is listed too.
+ */
 async function loadRecent() {
   const pages = lists;
   const since = pages.recentMark();
-  const answer = await fetch(PAGES_PATH, { credentials: 'same-origin' }).catch(() => null);
-  if (answer?.ok && lists === pages) pages.setRecent((await answer.json()).pages, since);
+  const query = new URLSearchParams({ limit: String(RECENT) });
+  if (pages.channelFilter !== null) query.set('channel', String(pages.channelFilter));
+  const answer = await fetch(`${PAGES_PATH}?${query}`, { credentials: 'same-origin' }).catch(
+    () => null,
+  );
+  if (!answer?.ok || lists !== pages) return;
+  const { pages: records, next } = await answer.json();
+  if (lists === pages) pages.setRecent(records, since, next ?? null);
 }
+
+/** "Load more": the next older pages the store has. */
+async function loadMore() {
+  const pages = lists;
+  if (pages?.next == null) return;
+  const button = $('recent-more');
+  button.disabled = true;
+  try {
+    const answer = await fetch(pages.next, { credentials: 'same-origin' }).catch(() => null);
+    if (!answer?.ok || lists !== pages) return;
+    const { pages: records, next } = await answer.json();
+    if (lists === pages) pages.addOlder(records, next ?? null);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('recent-more').addEventListener('click', loadMore);
+$('recent-channel').addEventListener('change', (event) => {
+  if (!lists) return;
+  const value = event.target.value;
+  lists.channelFilter = value === '' ? null : Number(value);
+  lists.setRecent([], lists.recentMark()); // nothing of the other filter stays
+  loadRecent();
+});
 
 async function fillMicrophones() {
   if (!microphoneAvailable()) return;
@@ -407,6 +457,34 @@ async function upload(event) {
   state.textContent = uploadResult(answer.status, body, file.name, where);
 }
 
+// ------------------------------------------------------------------ say
+
+/** The Say box: the relay speaks the text (a JSON POST) on the picked channel. */
+async function say(event) {
+  event.preventDefault();
+  const text = $('say-text').value.trim();
+  const state = $('say-state');
+  if (!text) return;
+  const channel = Number($('channel').value);
+  if (me.urgent[String(channel)] && !(await confirmUrgent(channel))) return;
+  const request = { channel, say: text, chime: $('say-chime').checked, wait: true };
+  if ($('target').value) request.target = $('target').value;
+  const where = `${channelLabel(channel)} (${channel})`;
+  state.textContent = `Saying it on ${where}…`;
+  const answer = await fetch(PAGES_PATH, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(request),
+    credentials: 'same-origin',
+  }).catch(() => null);
+  if (answer === null) {
+    state.textContent = 'The relay could not be reached, or the connection dropped while paging.';
+    return;
+  }
+  const body = await answer.json().catch(() => ({}));
+  state.textContent = uploadResult(answer.status, body, 'the text', where);
+}
+
 /** One line for the answer to an upload: sent (how long), cut short (why), or refused. */
 function uploadResult(status, body, name, where) {
   if (status === 200) {
@@ -435,6 +513,7 @@ $('sign-in-form').addEventListener('submit', signIn);
 $('sign-out').addEventListener('click', () => signOut());
 $('retry').addEventListener('click', () => connection.retryNow());
 $('upload-form').addEventListener('submit', upload);
+$('say-form').addEventListener('submit', say);
 $('volume').addEventListener('input', (event) => audio.setVolume(Number(event.target.value)));
 
 async function boot() {

@@ -2,7 +2,8 @@
 
 Senders: ffmpeg (PCMU and G.722, ``-re``: real time, its own large packets) and
 GStreamer (``rtppcmupay``, ``rtpg722pay``; this GStreamer has no G.722 encoder, so
-ffmpeg encodes the file and GStreamer paces and payloads it). Each stream must become
+ffmpeg encodes the file and GStreamer paces and payloads it; its RTP timestamps then
+stay constant, which the bridge, ordering by sequence number, takes). Each stream must become
 exactly one Poly page, recorded by ``polyptt listen --record``, with 31 alerts and 12
 ends on the wire and every voiced stretch of the speech in it (correlation > 0.9,
 compared at the RTP codec's band: 8 kHz for PCMU, 16 kHz for G.722).
@@ -90,7 +91,7 @@ def gstreamer_sender(codec: str, port: int, folder: Path) -> list[str]:
             check=True,
         )  # fmt: skip
         chain = (
-            f"filesrc location={coded} blocksize=160 ! identity datarate=8000 ! "
+            f"filesrc location={coded} blocksize=160 ! identity datarate=8000 single-segment=true ! "
             "audio/G722,rate=16000,channels=1 ! rtpg722pay min-ptime=20000000 max-ptime=20000000"
         )
     return ["gst-launch-1.0", "-q", *chain.split(), "!", *sink]

@@ -172,6 +172,7 @@ def voiced_correlations(recorded: np.ndarray, reference: np.ndarray, rate: int) 
 def assert_voiced(recorded: np.ndarray, reference: np.ndarray, rate: int) -> None:
     """Every voiced stretch of `reference` is in `recorded` with correlation > 0.9."""
     correlations = voiced_correlations(recorded, reference, rate)
+    print(f"voiced stretches at {rate} Hz: correlations {[round(c, 3) for c in correlations]}")
     assert min(correlations) > 0.9, [round(c, 3) for c in correlations]
 
 

@@ -91,8 +91,9 @@ def gstreamer_sender(codec: str, port: int, folder: Path) -> list[str]:
             check=True,
         )  # fmt: skip
         chain = (
-            f"filesrc location={coded} blocksize=160 ! identity datarate=8000 single-segment=true ! "
-            "audio/G722,rate=16000,channels=1 ! rtpg722pay min-ptime=20000000 max-ptime=20000000"
+            f"filesrc location={coded} blocksize=160 ! "
+            "identity datarate=8000 single-segment=true ! audio/G722,rate=16000,channels=1 ! "
+            "rtpg722pay min-ptime=20000000 max-ptime=20000000"
         )
     return ["gst-launch-1.0", "-q", *chain.split(), "!", *sink]
 

@@ -124,7 +124,8 @@ def token() -> None:
     required=True,
     callback=_parsed("parse_scopes"),
     metavar="SCOPES",
-    help="Comma list of listen, talk, emergency (talk on 24/25/49/50 too).",
+    help="Comma list of listen, talk, emergency (talk on 24/25/49/50 too), schedule "
+    "(make, change, pause and ring bell schedules).",
 )
 @click.option(
     "--channels",

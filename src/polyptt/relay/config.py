@@ -28,7 +28,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polyptt.relay.bells.timetable import Schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -130,6 +133,8 @@ class RelayConfig:
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
+    #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def tokens_path(self) -> Path:
@@ -226,6 +231,7 @@ _TOP_KEYS = {
     "tokens",
     "trusted_proxies",
     "data",
+    "schedule",
 }
 
 
@@ -260,4 +266,19 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
+        schedules=_schedules(path, data.get("schedule", [])),
     )
+
+
+def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:
+    """The ``[[schedule]]`` tables; ValueError names the schedule that is wrong."""
+    from polyptt.relay.bells.timetable import parse_schedule
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("schedules are [[schedule]] tables")
+    schedules = tuple(parse_schedule(t, path.parent) for t in tables)
+    names = [s.name for s in schedules]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"schedule {twice[0]!r} is defined twice")
+    return schedules

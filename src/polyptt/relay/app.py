@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from polyptt.relay import api, webpage
-from polyptt.relay.bells import api as bells
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
+from polyptt.relay.bells import api as bells
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics

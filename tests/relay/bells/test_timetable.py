@@ -46,9 +46,7 @@ def test_a_cron_rings_on_its_time_zones_wall_clock() -> None:
 
 
 def test_skip_dates_single_days_and_inclusive_ranges() -> None:
-    bell = schedule(
-        "0 8 * * *", skip_dates=["2026-12-24", "2026-12-26..2027-01-02"]
-    )
+    bell = schedule("0 8 * * *", skip_dates=["2026-12-24", "2026-12-26..2027-01-02"])
     dues = dues_between(bell, at(2026, 12, 22), at(2027, 1, 5))
     assert [local(d)[:10] for d in dues] == [
         "2026-12-22", "2026-12-23", "2026-12-25", "2027-01-03", "2027-01-04"

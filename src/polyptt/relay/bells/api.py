@@ -87,7 +87,8 @@ def _scoped(handler: Handler, scope: str | None = "schedule") -> Handler:
 
 
 def _bells(request: web.Request) -> Bells:
-    return request.app[RELAY].bells  # type: ignore[no-any-return]
+    bells: Bells = request.app[RELAY].bells
+    return bells
 
 
 async def list_schedules(request: web.Request) -> web.StreamResponse:
@@ -95,9 +96,7 @@ async def list_schedules(request: web.Request) -> web.StreamResponse:
     count = request.query.get("count", "10")
     if not count.isdigit() or not 1 <= int(count) <= 100:
         return json_error(400, "count must be a whole number from 1 to 100")
-    return web.json_response(
-        {"schedules": bells.schedules(), "next": bells.next_runs(int(count))}
-    )
+    return web.json_response({"schedules": bells.schedules(), "next": bells.next_runs(int(count))})
 
 
 async def show(request: web.Request) -> web.StreamResponse:
@@ -184,4 +183,3 @@ async def _body(request: web.Request, name: str | None = None) -> Schedule | web
 def _sounds(request: web.Request) -> Path:
     data = request.app[RELAY].settings.data
     return (data or Path.cwd()) / SOUNDS
-

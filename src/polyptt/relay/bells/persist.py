@@ -19,7 +19,18 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCHEMA", "State", "delete", "load", "mark", "record_run", "save", "set_paused"]
+__all__ = [
+    "SCHEMA",
+    "State",
+    "delete",
+    "load",
+    "mark",
+    "mark_all",
+    "record_run",
+    "runs",
+    "save",
+    "set_paused",
+]
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schedules (name TEXT PRIMARY KEY, definition TEXT NOT NULL,"
@@ -83,6 +94,11 @@ def mark(conn: sqlite3.Connection, name: str, due: dt.datetime) -> None:
     )
 
 
+def mark_all(conn: sqlite3.Connection, names: list[str], due: dt.datetime) -> None:
+    for name in names:
+        mark(conn, name, due)
+
+
 def set_paused(conn: sqlite3.Connection, name: str, paused: bool) -> None:
     conn.execute(
         "INSERT INTO schedule_state (name, paused) VALUES (?, ?) ON CONFLICT(name)"
@@ -101,7 +117,8 @@ def record_run(
 ) -> None:
     """One run: ``rang`` (with its page) or ``missed`` (with the reason)."""
     conn.execute(
-        "INSERT INTO schedule_runs (name, due, at, outcome, page, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO schedule_runs (name, due, at, outcome, page, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         (name, due.isoformat(), _now(), outcome, page, reason),
     )
 
@@ -109,7 +126,8 @@ def record_run(
 def runs(conn: sqlite3.Connection, name: str | None = None) -> list[dict[str, Any]]:
     """The runs recorded (of `name`), oldest first."""
     query = "SELECT name, due, outcome, page, reason FROM schedule_runs"
-    rows = conn.execute(query + (" WHERE name = ?" if name else "") + " ORDER BY id", 
-                        (name,) if name else ())
+    rows = conn.execute(
+        query + (" WHERE name = ?" if name else "") + " ORDER BY id", (name,) if name else ()
+    )
     keys = ("name", "due", "outcome", "page", "reason")
-    return [dict(zip(keys, tuple(row))) for row in rows]
+    return [dict(zip(keys, tuple(row), strict=True)) for row in rows]

@@ -131,6 +131,10 @@ class Bells:
         missed while the relay was down (one `step`), then run."""
         state = await self.relay.db.run(persist.load)
         self._load(state)
+        now = self._now()
+        new = [name for name in self.entries if name not in state.last_due]
+        # a schedule's missed runs are counted from the first start that knew it
+        await self.relay.db.run(lambda c: persist.mark_all(c, new, now))
         await asyncio.gather(*(self._prepare(e) for e in self.entries.values()))
         await self.step()
         self._task = asyncio.create_task(self._run())
@@ -208,8 +212,9 @@ class Bells:
         schedule = entry.schedule
         *earlier, last = dues
         if earlier:
-            log.warning("schedule %r: %d runs missed while the relay was down", schedule.name,
-                        len(earlier))
+            log.warning(
+                "schedule %r: %d runs missed while the relay was down", schedule.name, len(earlier)
+            )
         for due in earlier[-MAX_MISSED_ROWS:]:
             await self._missed(entry, due, "late")
         late = (moment - last).total_seconds()
@@ -274,8 +279,9 @@ class Bells:
 
     async def _missed(self, entry: Entry, due: dt.datetime, reason: str) -> None:
         schedule = entry.schedule
-        log.warning("schedule %r missed its run of %s: %s", schedule.name, _iso(due, schedule),
-                    reason)
+        log.warning(
+            "schedule %r missed its run of %s: %s", schedule.name, _iso(due, schedule), reason
+        )
         await self.relay.db.run(
             lambda c: persist.record_run(c, schedule.name, due, "missed", None, reason)
         )
@@ -310,7 +316,10 @@ class Bells:
 
         settings = self.relay.settings
         return frames(
-            schedule, codecs.DEFAULT, settings.frame_ms, settings.config.limits.max_page_s,
+            schedule,
+            codecs.DEFAULT,
+            settings.frame_ms,
+            settings.config.limits.max_page_s,
             REPEAT_GAP_S,
         )
 
@@ -388,7 +397,9 @@ class Bells:
         if existing is not None and create:
             raise ScheduleConflict(f"a schedule named {schedule.name!r} exists")
         async with self._lock:
+            now = self._now()
             await self.relay.db.run(lambda c: persist.save(c, schedule.to_dict()))
+            await self.relay.db.run(lambda c: persist.mark(c, schedule.name, now))
             entry = Entry(schedule, "api", paused=existing.paused if existing else False)
             entry.pending = next_due(schedule, self._now())
             if existing is not None and existing.preparing is not None:
@@ -411,9 +422,7 @@ class Bells:
         self._changed.set()
 
 
-def next_runs(
-    schedules: Iterable[Schedule], count: int, now: dt.datetime
-) -> list[dict[str, Any]]:
+def next_runs(schedules: Iterable[Schedule], count: int, now: dt.datetime) -> list[dict[str, Any]]:
     """The next `count` runs of `schedules` after `now`, soonest first."""
     import heapq
     import itertools

@@ -12,7 +12,9 @@ from polyptt.relay.bells.timetable import Schedule
 __all__ = ["frames"]
 
 
-def frames(schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float) -> list[bytes]:
+def frames(
+    schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float
+) -> list[bytes]:
     """The encoded frames of `schedule`'s page.
 
     Raises
@@ -30,5 +32,7 @@ def frames(schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: f
     return _spoken(schedule, codec, frame_ms, max_s, gap_s)
 
 
-def _spoken(schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float) -> list[bytes]:
+def _spoken(
+    schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float
+) -> list[bytes]:
     raise NotImplementedError("say bells need polyptt.audio.speech (the tts branch)")

@@ -143,7 +143,7 @@ def local_zone() -> dt.tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     try:
-        with open("/etc/localtime", "rb") as file:
+        with Path("/etc/localtime").open("rb") as file:
             return ZoneInfo.from_file(file, key="localtime")
     except (OSError, ValueError):
         return _UTC
@@ -183,7 +183,7 @@ def _parse(name: str, data: Mapping[str, Any], base: Path | None) -> Schedule:
     channel = parse_channel(str(data["channel"]))
     audio, say = data.get("audio"), data.get("say")
     if (audio is None) == (say is None):
-        raise ValueError("give exactly one of audio = \"FILE\" and say = \"TEXT\"")
+        raise ValueError('give exactly one of audio = "FILE" and say = "TEXT"')
     path = None
     if audio is not None:
         path = Path(_text(audio, "audio")).expanduser()
@@ -208,7 +208,7 @@ def _parse(name: str, data: Mapping[str, Any], base: Path | None) -> Schedule:
 
 
 def _cron(value: Any) -> str:
-    from croniter import croniter
+    from croniter import croniter  # type: ignore[import-untyped]
 
     text = _text(value, "cron").strip()
     if len(text.split()) != 5 or not croniter.is_valid(text):
@@ -249,7 +249,7 @@ def _seconds(value: Any, key: str) -> float:
 
 def _list(value: Any) -> list[Any]:
     if not isinstance(value, list):
-        raise ValueError("skip_dates must be a list like [\"2026-12-24\", \"2026-12-25..2027-01-02\"]")
+        raise ValueError('skip_dates must be a list like ["2026-12-24", "2026-12-25..2027-01-02"]')
     return value
 
 
@@ -263,7 +263,9 @@ def _date_range(value: Any) -> tuple[dt.date, dt.date]:
         first = dt.date.fromisoformat(first_text.strip())
         last = dt.date.fromisoformat(last_text.strip()) if last_text else first
     except ValueError:
-        raise ValueError(f"skip date {text!r} is not YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD") from None
+        raise ValueError(
+            f"skip date {text!r} is not YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD"
+        ) from None
     if last < first:
         raise ValueError(f"skip dates {text!r} end before they begin")
     return first, last

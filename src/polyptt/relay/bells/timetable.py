@@ -294,11 +294,10 @@ def _walls(schedule: Schedule, after: dt.datetime) -> Iterator[dt.datetime]:
     """The schedule's wall-clock times after `after` (an instant), in order."""
     from croniter import croniter
 
-    zone = schedule.zone
-    start = after.astimezone(zone).replace(tzinfo=None)
-    # an hour back: a time repeated when clocks go back may follow `after` on the time
-    # line and precede it on the wall clock; earlier ones are filtered by the caller
-    times = croniter(schedule.cron, start - dt.timedelta(hours=3))
+    # from the wall-clock time of `after`: a wall-clock time before it is either before
+    # it on the time line too, or the second pass of a repeated hour (not rung again)
+    start = after.astimezone(schedule.zone).replace(tzinfo=None)
+    times = croniter(schedule.cron, start)
     for _ in range(_MAX_CANDIDATES):
         try:
             yield times.get_next(dt.datetime)

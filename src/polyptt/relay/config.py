@@ -21,6 +21,11 @@ Example::
 
     [limits]
     max_page_s = 60
+
+    [tts]                          # how the relay speaks a text (POST /api/v1/pages JSON)
+    engine = "espeak-ng"           # or "piper"
+    voice = "en-us"                # an espeak-ng voice, or the piper FILE.onnx
+    rate = 160                     # words per minute
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from polyptt.audio.speech import Voice
 
 if TYPE_CHECKING:
     from polyptt.relay.bells.timetable import Schedule
@@ -122,6 +129,9 @@ class RelayConfig:
     trusted_proxies : tuple of str
         Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
         audit log and the login bans); a request from anywhere else is its own client.
+    tts : polyptt.audio.speech.Voice
+        How the relay speaks a text (``[tts]``: ``engine``, ``voice``, ``rate``); a
+        Piper voice file is relative to the configuration file.
     """
 
     path: Path | None = None
@@ -133,6 +143,7 @@ class RelayConfig:
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
+    tts: Voice = field(default_factory=Voice)
     #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
     schedules: tuple[Schedule, ...] = ()
 
@@ -197,6 +208,11 @@ STARTER = """\
 # [limits]
 # max_page_s = 60
 # talk_silence_s = 5
+
+# [tts]                  # how texts are spoken (send --relay --say, the web page's Say)
+# engine = "espeak-ng"   # or "piper" (pip install 'polyptt[piper]') with voice = "FILE.onnx"
+# voice = "en-us"        # espeak-ng --voices lists them
+# rate = 175             # words per minute
 """
 
 
@@ -231,6 +247,7 @@ _TOP_KEYS = {
     "tokens",
     "trusted_proxies",
     "data",
+    "tts",
     "schedule",
 }
 
@@ -266,8 +283,31 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
+        tts=_tts(data.get("tts", {}), beside),
         schedules=_schedules(path, data.get("schedule", [])),
     )
+
+
+def _tts(table: Any, beside: Any) -> Voice:
+    """``[tts]``: the engine (one of `polyptt.audio.speech.ENGINES`), its voice (a Piper
+    file beside the configuration) and rate, checked as ``send --say`` checks them."""
+    from polyptt.audio import speech
+
+    if not isinstance(table, dict) or set(table) - {"engine", "voice", "rate"}:
+        raise ValueError("[tts] takes engine, voice and rate")
+    engine, voice, rate = table.get("engine", "espeak-ng"), table.get("voice"), table.get("rate")
+    if engine not in speech.ENGINES:
+        raise ValueError(f"[tts] engine must be one of {', '.join(speech.ENGINES)}")
+    if engine == "piper" and not isinstance(voice, str):
+        raise ValueError("[tts] engine 'piper' needs voice = \"FILE.onnx\"")
+    if voice is not None and not isinstance(voice, str):
+        raise ValueError("[tts] voice must be a string")
+    low, high = speech.MIN_RATE_WPM, speech.MAX_RATE_WPM
+    if rate is not None and (type(rate) is not int or not low <= rate <= high):
+        raise ValueError(f"[tts] rate must be {low}-{high} words per minute")
+    if engine == "piper":
+        voice = str(beside(voice))
+    return Voice(engine, voice, rate)
 
 
 def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:

@@ -331,13 +331,9 @@ class Bells:
         from polyptt.relay.bells.sound import frames
 
         settings = self.relay.settings
-        return frames(
-            schedule,
-            codecs.DEFAULT,
-            settings.frame_ms,
-            settings.config.limits.max_page_s,
-            REPEAT_GAP_S,
-        )
+        limit = settings.config.limits.max_page_s
+        voice = settings.config.tts
+        return frames(schedule, codecs.DEFAULT, settings.frame_ms, limit, REPEAT_GAP_S, voice)
 
     def _changed_entry(self, entry: Entry) -> None:
         """Prepare `entry` again (in the background) and wake the task."""

@@ -7,7 +7,12 @@ chime first if asked) and framed by the same function the relay's spoken pages u
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from polyptt.relay.bells.timetable import Schedule
+
+if TYPE_CHECKING:
+    from polyptt.audio.speech import Voice
 
 __all__ = ["frames"]
 
@@ -15,11 +20,12 @@ __all__ = ["frames"]
 def frames(
     schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float
 ) -> list[bytes]:
-    """The encoded frames of `schedule`'s page.
+    """The encoded frames of `schedule`'s page (`voice`: the relay's, ``[tts]``).
 
     Raises
     ------
-    polyptt.audio.files.AudioError, polyptt.errors.BadInput, polyptt.errors.Missing
+    polyptt.audio.files.AudioError, polyptt.errors.BadInput, polyptt.errors.Missing,
+    polyptt.relay.requests.Refused
         The file cannot be read, the speech cannot be made, or the page is too long.
     """
     if schedule.audio is not None:

@@ -18,7 +18,7 @@ __all__ = ["frames"]
 
 
 def frames(
-    schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float
+    schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float, voice: Voice
 ) -> list[bytes]:
     """The encoded frames of `schedule`'s page (`voice`: the relay's, ``[tts]``).
 
@@ -35,10 +35,10 @@ def frames(
             schedule.audio, codec, frame_ms, repeat=schedule.repeat, gap_s=gap_s, max_s=max_s
         )
         return audio.frames
-    return _spoken(schedule, codec, frame_ms, max_s, gap_s)
+    from polyptt.audio.speech import spoken_audio
+    from polyptt.relay.requests import PageRequest, encode_pcm
 
-
-def _spoken(
-    schedule: Schedule, codec: str, frame_ms: int, max_s: float, gap_s: float
-) -> list[bytes]:
-    raise NotImplementedError("say bells need polyptt.audio.speech (the tts branch)")
+    assert schedule.say is not None
+    pcm, rate = spoken_audio(schedule.say, voice, chime=schedule.chime)
+    page = PageRequest(channel=schedule.channel, codec=codec, repeat=schedule.repeat, gap=gap_s)
+    return encode_pcm(page, pcm, rate, frame_ms, max_s, name="the speech").frames

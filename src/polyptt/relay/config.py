@@ -284,7 +284,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
         tts=_tts(data.get("tts", {}), beside),
-        schedules=_schedules(path, data.get("schedule", [])),
+        schedules=_schedules(path, data.get("schedule", []), targets),
     )
 
 
@@ -310,7 +310,7 @@ def _tts(table: Any, beside: Any) -> Voice:
     return Voice(engine, voice, rate)
 
 
-def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:
+def _schedules(path: Path, tables: Any, targets: dict[str, str]) -> tuple[Schedule, ...]:
     """The ``[[schedule]]`` tables; ValueError names the schedule that is wrong."""
     from polyptt.relay.bells.timetable import parse_schedule
 
@@ -321,4 +321,7 @@ def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"schedule {twice[0]!r} is defined twice")
+    for schedule in schedules:
+        if schedule.target is not None and schedule.target not in targets:
+            raise ValueError(f"schedule {schedule.name!r}: no target named {schedule.target!r}")
     return schedules

@@ -42,6 +42,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_list_and_next_read_the_config_and_the_database(tmp_path: Path) -> None:
     config = tmp_path / "relay.toml"
     config.write_text(CONFIG)
+    (tmp_path / "bell.wav").write_bytes(b"")  # read only when the relay prepares it
     data = tmp_path / "data"
     db = Database(data / "relay.db")
     db.schema(*persist.SCHEMA)

@@ -187,7 +187,10 @@ def _parse(name: str, data: Mapping[str, Any], base: Path | None) -> Schedule:
     path = None
     if audio is not None:
         path = Path(_text(audio, "audio")).expanduser()
-        path = path if base is None or path.is_absolute() else base / path
+        if base is not None:  # the config's, or the API's: the file must be there
+            path = path if path.is_absolute() else base / path
+            if not path.is_file():
+                raise ValueError(f"audio {str(path)!r}: no such file")
     elif not _text(say, "say").strip():
         raise ValueError("say must not be empty")
     return Schedule(

@@ -53,11 +53,12 @@ def test_who_may_do_what_and_the_answers(tmp_path: Path) -> None:
             await ask("POST", "/api/v1/schedules", "listener", LUNCH)
             await ask("POST", "/api/v1/schedules", "office", {**LUNCH, "channel": 28})
             await ask("POST", "/api/v1/schedules", "office", {**LUNCH, "channel": 50})
-            await ask("POST", "/api/v1/schedules", "office", {**LUNCH, "say": None,
-                                                              "audio": "../relay/relay.toml"})  # fmt: skip
+            outside = {**LUNCH, "say": None, "audio": "../relay/relay.toml"}
+            await ask("POST", "/api/v1/schedules", "office", outside)
             await ask("POST", "/api/v1/schedules", "office", {**LUNCH, "cron": "* *"})
-            await ask("POST", "/api/v1/schedules", "office", {**LUNCH, "say": None,
-                                                              "audio": "bell.wav"})  # fmt: skip
+            await ask(
+                "POST", "/api/v1/schedules", "office", {**LUNCH, "say": None, "audio": "bell.wav"}
+            )
             await ask("POST", "/api/v1/schedules", "office", LUNCH)
             await ask("POST", "/api/v1/schedules/nope/ring", "office")
             headers = {"Authorization": f"Bearer {tokens['talker']}"}

@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterator, Mapping
@@ -272,10 +271,6 @@ def _date_range(value: Any) -> tuple[dt.date, dt.date]:
     if last < first:
         raise ValueError(f"skip dates {text!r} end before they begin")
     return first, last
-
-
-def replace(schedule: Schedule, **changes: Any) -> Schedule:
-    return dataclasses.replace(schedule, **changes)
 
 
 # ------------------------------------------------------------------ when it rings

@@ -15,8 +15,10 @@ import pytest
 
 CLI = Path(__file__).resolve().parents[2] / "src" / "polyptt" / "cli"
 
-#: ``wc -l src/polyptt/cli/*.py`` at most.
-MAX_LINES = 1200
+#: ``wc -l src/polyptt/cli/*.py`` at most (1200 until issue 20 added ``send --say`` and
+#: ``relay schedule list|next``: their work is in `polyptt.audio.speech` and
+#: `polyptt.relay.bells.listing`, what is left here is their options).
+MAX_LINES = 1230
 #: Lines of any one function (decorators excluded, docstring included).
 MAX_FUNCTION_LINES = 60
 
@@ -48,7 +50,7 @@ def function_lengths(source: str) -> dict[str, int]:
     return lengths
 
 
-def test_the_cli_is_at_most_1200_lines() -> None:
+def test_the_cli_is_at_most_max_lines() -> None:
     counts = {path.name: len(path.read_bytes().splitlines()) for path in _modules()}
     assert sum(counts.values()) <= MAX_LINES, counts
 

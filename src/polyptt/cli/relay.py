@@ -29,6 +29,14 @@ _config_option = options.option(
     "(NAME.tokens.json). Default: ~/.config/polyptt/relay.toml.",
 )
 
+_data_option = options.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where the relay keeps its database (pages, schedules) and recordings across "
+    "restarts. Default: the config's 'data', else ~/.local/state/polyptt/relay.",
+)
+
 
 class _OneLineGroup(options.OneLineCommand, click.Group):
     """A group whose usage errors are one line, like the other commands'."""
@@ -63,13 +71,7 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     "Record every page heard, and every page the relay sends, to DIR (WAV + JSON, as "
     "'listen --record'); served at /api/v1/pages/ID.wav."
 )
-@options.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Where the relay keeps its database (pages, schedules) and recordings across "
-    "restarts. Default: the config's 'data', else ~/.local/state/polyptt/relay.",
-)
+@_data_option
 @options.serial_option
 @options.to_option
 @options.iface_option
@@ -213,32 +215,27 @@ def schedule() -> None:
     """Bell schedules (the config's and the API's): list them, show the next runs."""
 
 
-_data_option = options.option(
-    "--data", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-    help="The relay's data directory (its database holds the API's schedules).",
-)  # fmt: skip
-
-
 @schedule.command(name="list", cls=options.OneLineCommand)
 @_config_option
 @_data_option
 def list_schedules(config: Path | None, data: Path | None) -> None:
     """One line a schedule: name, next run (its zone's time), channel, what it plays."""
-    from polyptt.relay.bells.listing import lines
-
-    with options.job_errors():
-        for line in lines(config, data):
-            click.echo(line)
+    _schedules(config, data)
 
 
 @schedule.command(name="next", cls=options.OneLineCommand)
-@click.option("--count", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--count", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many runs."
+)
 @_config_option
 @_data_option
 def next_bells(count: int, config: Path | None, data: Path | None) -> None:
     """The next runs of all schedules, soonest first: time, name, channel, what."""
+    _schedules(config, data, count)
+
+
+def _schedules(config: Path | None, data: Path | None, count: int | None = None) -> None:
     from polyptt.relay.bells.listing import lines
 
     with options.job_errors():
-        for line in lines(config, data, count):
-            click.echo(line)
+        click.echo("".join(f"{line}\n" for line in lines(config, data, count)), nl=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from polyptt.relay.events import Event
 from polyptt.relay.state import Relay
 
 pytestmark = pytest.mark.network
+
+SPEECH = Path(__file__).resolve().parents[2] / "data" / "speech16k.wav"
 
 UTC = dt.timezone.utc
 #: 08:00 in Berlin on Monday 2026-12-07 (CET, UTC+1).
@@ -205,3 +208,32 @@ def test_api_changes_survive_a_restart(tmp_path: Path) -> None:
         ("lunch", "2026-12-09T12:30:00+01:00"),
     ]
     assert listing["next"] == upcoming
+
+
+def test_a_replaced_audio_file_is_prepared_again_before_the_run(tmp_path: Path) -> None:
+    """The file is prepared at start-up; replaced later, it is prepared again when the
+    run is 30 s away, and the bell plays the new one."""
+    from polyptt import codecs
+    from polyptt.audio import load_page
+
+    sound = tmp_path / "bell.wav"
+    sound.write_bytes(CHIME.read_bytes())
+    config = write_config(tmp_path / "relay", MORNING.replace(str(CHIME), str(sound)))
+    clock = SetClock(EIGHT - 3600)
+
+    async def main() -> tuple[bool, bool]:
+        async with bells_relay(config, free_port(), tmp_path / "data", clock) as (_, relay):
+            entry = relay.bells.get("morning")
+            first = entry.frames
+            clock.time = EIGHT - 60
+            await relay.bells.step()
+            kept = entry.frames is first
+            shutil.copy(SPEECH, sound)
+            clock.time = EIGHT - 30
+            await relay.bells.step()
+            assert entry.preparing is not None
+            await entry.preparing
+            return kept, entry.frames == load_page(sound, codecs.DEFAULT, 30).frames
+
+    kept, renewed = asyncio.run(main())
+    assert (kept, renewed) == (True, True)

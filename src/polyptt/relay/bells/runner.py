@@ -54,6 +54,8 @@ log = logging.getLogger("polyptt.relay.bells")
 BUSY_POLL_S = 0.05
 #: The last stretch before a run is slept in one piece (`Bells._run`).
 LEAD_S = 0.2
+#: How long before a run its audio file is looked at again (replaced: prepared again).
+CHECK_S = 30.0
 #: Longest sleep without looking (a changed schedule wakes the task anyway).
 IDLE_S = 300.0
 #: Runs missed at once that get a row each (the rest are counted in the log).
@@ -94,6 +96,8 @@ class Entry:
     frames: list[bytes] | None = None
     error: str | None = None
     preparing: asyncio.Task[None] | None = field(default=None, repr=False)
+    stamp: tuple[int, int] | None = None  # its file's when prepared (`_stamp`)
+    checked: dt.datetime | None = None  # the run its file was last looked at for
 
     @property
     def active(self) -> bool:
@@ -211,13 +215,28 @@ class Bells:
         if pending is None:
             return math.inf
         if pending > moment:
-            return pending.timestamp()
+            return self._ahead(entry, pending, moment)
         dues = [pending, *dues_between(entry.schedule, pending, moment)]
         entry.pending = next_due(entry.schedule, dues[-1])
         if entry.active:
             await self._due(entry, dues, moment)
         await self.relay.db.run(lambda c: persist.mark(c, entry.schedule.name, dues[-1]))
         return math.inf if entry.pending is None else entry.pending.timestamp()
+
+    def _ahead(self, entry: Entry, pending: dt.datetime, moment: dt.datetime) -> float:
+        """When to look at `entry` again before its run: `CHECK_S` before it, its file
+        is looked at (a file replaced since it was prepared is prepared again)."""
+        check = pending - dt.timedelta(seconds=CHECK_S)
+        if entry.checked == pending:
+            return pending.timestamp()
+        if moment < check:
+            return check.timestamp()
+        entry.checked = pending
+        idle = entry.preparing is None or entry.preparing.done()
+        if idle and entry.stamp != _stamp(entry.schedule):
+            log.info("schedule %r: its audio file changed", entry.schedule.name)
+            self._changed_entry(entry)
+        return pending.timestamp()
 
     async def _due(self, entry: Entry, dues: list[dt.datetime], moment: dt.datetime) -> None:
         """The runs of `entry` due by `moment`: the earlier ones missed, the last rung
@@ -320,6 +339,7 @@ class Bells:
         starts. A failure is logged once and makes its runs missed until changed."""
         schedule = entry.schedule
         entry.frames, entry.error = None, None
+        entry.stamp = _stamp(schedule)
         try:
             entry.frames = await asyncio.to_thread(self._frames, schedule)
         except Exception as exc:
@@ -451,6 +471,17 @@ def next_runs(schedules: Iterable[Schedule], count: int, now: dt.datetime) -> li
         }
         for t, _, s in itertools.islice(runs, count)
     ]
+
+
+def _stamp(schedule: Schedule) -> tuple[int, int] | None:
+    """The modification time and size of `schedule`'s file (None: none, or unreadable)."""
+    if schedule.audio is None:
+        return None
+    try:
+        info = schedule.audio.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _settle() -> None:

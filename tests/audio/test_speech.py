@@ -99,8 +99,12 @@ def test_an_unknown_voice_names_the_option() -> None:
         speech.synthesize(TEXT, Voice(voice="xx-nosuch"))
     assert str(caught.value) == "espeak-ng has no voice 'xx-nosuch' (espeak-ng --voices lists them)"
     assert caught.value.option == "--voice"
-    with pytest.raises(BadInput, match=r"^'-s 9' is not an espeak-ng voice name$"):
-        speech.synthesize(TEXT, Voice(voice="-s 9"))
+    for name in ("-s 9", "../../../etc/passwd", "/etc/passwd", "a/b/c"):
+        with pytest.raises(BadInput) as caught:
+            speech.synthesize(TEXT, Voice(voice=name))
+        assert str(caught.value) == f"{name!r} is not an espeak-ng voice name"
+    pcm, _ = speech.synthesize(TEXT, Voice(voice="gmw/en-US"))  # a voice file's name
+    np.testing.assert_array_equal(pcm, espeak_own("-v", "gmw/en-US", TEXT)[0])
 
 
 @pytest.mark.parametrize("rate", [79, 501, 0, -5])
@@ -224,3 +228,27 @@ def test_a_long_text_is_spoken_whole_as_one_argument_would_be() -> None:
     pcm, _ = speech.synthesize(text)
     reference, _ = espeak_own(text)
     np.testing.assert_array_equal(pcm, reference)
+
+
+def test_begin_speaks_in_a_thread_and_gives_the_same_answer_or_refusal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    speaking = speech.begin(TEXT, chime=True)
+    pcm, rate = speaking.result()
+    expected, expected_rate = speech.spoken_audio(TEXT, chime=True)
+    assert rate == expected_rate
+    np.testing.assert_array_equal(pcm, expected)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = speech.begin(TEXT)
+    with pytest.raises(Missing, match="espeak-ng is not installed"):
+        missing.result()
+    with pytest.raises(BadInput, match=r"^nothing to say"):
+        speech.begin(" ").result()
+
+
+def test_importing_speech_loads_no_numpy() -> None:
+    """A page begins speaking before numpy (tens of milliseconds) is loaded: the speech
+    module and its package load it only when it is needed."""
+    child = "import sys, polyptt.audio.speech; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"

@@ -33,8 +33,9 @@ _data_option = options.option(
     "--data",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Where the relay keeps its database (pages, schedules) and recordings across "
-    "restarts. Default: the config's 'data', else ~/.local/state/polyptt/relay.",
+    help="Where the relay keeps its database (every page's record, schedules) and its "
+    "recordings across restarts. Default: the config's 'data', else "
+    "~/.local/state/polyptt/relay.",
 )
 
 
@@ -68,8 +69,9 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
 )
 @_config_option
 @options.record_option(
-    "Record every page heard, and every page the relay sends, to DIR (WAV + JSON, as "
-    "'listen --record'); served at /api/v1/pages/ID.wav."
+    "Put the recordings of the pages heard and sent in DIR (WAV + JSON, as 'listen "
+    "--record') instead of recordings/ in --data; the config's 'record' says which "
+    "directions. Served at /api/v1/pages/ID.wav."
 )
 @_data_option
 @options.serial_option

@@ -132,6 +132,13 @@ class RelayConfig:
     tts : polyptt.audio.speech.Voice
         How the relay speaks a text (``[tts]``: ``engine``, ``voice``, ``rate``); a
         Piper voice file is relative to the configuration file.
+    record : tuple of str
+        The directions of the pages recorded (``heard``, ``sent``); empty: none.
+    keep_days : float or None
+        Pages (rows and recordings) older than this are deleted; None keeps them.
+    keep_gb : float or None
+        The recordings' total size (GB, 10^9 bytes) beyond which the oldest pages are
+        deleted; None sets no bound.
     """
 
     path: Path | None = None
@@ -144,6 +151,9 @@ class RelayConfig:
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
     tts: Voice = field(default_factory=Voice)
+    record: tuple[str, ...] = ("heard", "sent")
+    keep_days: float | None = None
+    keep_gb: float | None = None
     #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
     schedules: tuple[Schedule, ...] = ()
 
@@ -198,6 +208,9 @@ STARTER = """\
 # origins = ["https://paging.example.org"]   # where browsers may open the page from
 # audit_log = "relay-audit.jsonl"             # relative to this file
 # data = "/var/lib/polyptt/relay"   # pages, schedules (default ~/.local/state/polyptt/relay)
+# record = ["heard", "sent"]        # which pages are recorded ([] for none)
+# keep_days = 90                    # delete pages older than this
+# keep_gb = 20                      # and the oldest beyond this much audio
 
 # [channels]
 # 26 = "All staff"
@@ -248,6 +261,9 @@ _TOP_KEYS = {
     "trusted_proxies",
     "data",
     "tts",
+    "record",
+    "keep_days",
+    "keep_gb",
     "schedule",
 }
 
@@ -284,6 +300,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
         tts=_tts(data.get("tts", {}), beside),
+        **_store_keys(data),
         schedules=_schedules(path, data.get("schedule", []), targets),
     )
 
@@ -325,3 +342,20 @@ def _schedules(path: Path, tables: Any, targets: dict[str, str]) -> tuple[Schedu
         if schedule.target is not None and schedule.target not in targets:
             raise ValueError(f"schedule {schedule.name!r}: no target named {schedule.target!r}")
     return schedules
+
+
+def _store_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``record``, ``keep_days``, ``keep_gb``: checked."""
+    found: dict[str, Any] = {}
+    if "record" in data:
+        record = data["record"]
+        if not isinstance(record, list) or not set(record) <= {"heard", "sent"}:
+            raise ValueError('record must be a list of "heard" and "sent" (or [] for none)')
+        found["record"] = tuple(dict.fromkeys(record))
+    for key in ("keep_days", "keep_gb"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{key} must be a number above 0")
+            found[key] = float(value)
+    return found

@@ -39,6 +39,7 @@ from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, par
 if TYPE_CHECKING:
     from polyptt.audio import PageAudio
     from polyptt.audio.live import LiveFrames
+    from polyptt.audio.speech import Speaking
     from polyptt.send import FrameSource, PageReport, Sink
 
 __all__ = ["SendJob", "SendResult", "run", "wire_codec"]
@@ -205,10 +206,11 @@ def run(job: SendJob, console: Console | None = None) -> SendResult:
     from polyptt import codecs, host
 
     console = console if console is not None else Console()
+    speaking = _begin_speech(job)  # spoken while the rest is made ready
     codec = wire_codec(job.codec, job.frame_ms)
     caller_id, serial = host.sender_identity(job.caller_id, job.serial, console.warn)
     destination = job.destination
-    audio = _open_audio(job)
+    audio = _open_audio(job, speaking)
     if audio.page_audio is not None and audio.clipped:
         console.warn(f"{audio.clipped} samples clipped at full scale; lower --gain")
     try:
@@ -274,16 +276,25 @@ def _finish(
         )
 
 
-def _open_audio(job: SendJob) -> _Audio:
-    """The page's audio, opened and checked (a live source is not yet capturing)."""
-    if job.say is not None and (job.live or job.file is not None):
+def _begin_speech(job: SendJob) -> Speaking | None:
+    """`say` being spoken (`polyptt.audio.speech.begin`), or None for other audio."""
+    if job.say is None:
+        return None
+    if job.live or job.file is not None:
         raise BadInput("--say takes no FILE, --mic or --raw")
+    from polyptt.audio.speech import Voice, begin
+
+    return begin(job.say, Voice(job.tts_engine, job.voice, job.rate_wpm), chime=job.chime)
+
+
+def _open_audio(job: SendJob, speaking: Speaking | None = None) -> _Audio:
+    """The page's audio, opened and checked (a live source is not yet capturing)."""
     if job.live:
         live = _open_live(job)
         total = None
         audio = _Audio(live.frames, live, None, None)
     else:
-        page_audio = _load_speech(job) if job.say is not None else _load_file(job)
+        page_audio = _load_speech(job, speaking) if speaking is not None else _load_file(job)
         total = len(page_audio.frames)
         audio = _Audio(page_audio.frames, None, page_audio, total)
     limit = _max_frames(job)
@@ -323,15 +334,12 @@ def _load_file(job: SendJob) -> PageAudio:
         raise BadInput(str(exc), "FILE") from None
 
 
-def _load_speech(job: SendJob) -> PageAudio:
+def _load_speech(job: SendJob, speaking: Speaking) -> PageAudio:
     """`say` spoken and encoded before anything is sent, within the ten minutes a file
     may last (`polyptt.audio.speech`: no engine, an empty text or a bad voice refused)."""
     from polyptt.audio.files import SEND_MAX_S, AudioError, pcm_page
-    from polyptt.audio.speech import Voice, spoken_audio
 
-    assert job.say is not None
-    voice = Voice(job.tts_engine, job.voice, job.rate_wpm)
-    pcm, rate = spoken_audio(job.say, voice, chime=job.chime)
+    pcm, rate = speaking.result()
     try:
         return pcm_page(
             pcm,

@@ -401,8 +401,8 @@ def test_page_reconnects_within_2_s_of_the_relay_answering(
     tmp_path: Path, browser: Browser
 ) -> None:
     """The relay is away for 7 s: the page backs off (the wait counts down each second,
-    Retry now tries at once), and is back within 2 s of the relay answering again (to
-    a new session: a restart ends the old ones)."""
+    Retry now tries at once), and is back within 2 s of the relay answering again, in
+    the same session (a restart signs nobody out)."""
     port = free_port()
     config = _config(tmp_path)
     token = add_token(config, "Monitor", "listen")
@@ -424,16 +424,13 @@ def test_page_reconnects_within_2_s_of_the_relay_answering(
         time.sleep(max(0.0, away + 7 - time.monotonic()))
         relay = start_relay(config, udp_port=port, port=int(relay.url.rsplit(":", 1)[1]))
         answered = time.time()  # start_relay returns once /healthz answers
-        # a restart ends every session (server-side sessions, docs/security.md): the page
-        # is back within 2 s of the relay answering, and says to sign in again
-        expect(page.get_by_role("alert")).to_have_text(
-            "Your session has ended: sign in again.", timeout=10_000
-        )
+        # the session outlives the restart (kept in the relay's database, docs/security.md):
+        # the page is connected again within 2 s of the relay answering, signed in
+        expect(status).to_have_text("Connected.", timeout=10_000)
         assert time.time() - answered <= 2.0
         expect(page.locator("#reconnect")).to_have_text("")
         expect(retry).to_be_hidden()
-        sign_in(page, token)
-        expect(status).to_have_text("Connected.", timeout=10_000)
+        expect(page.get_by_label("Token")).to_be_hidden()
         assert _send(port, tone, 27, "Lobby").wait(timeout=30) == 0
         expect(page.locator("#recent-pages li").first).to_contain_text("Kitchen · Lobby")
         # a revoked token: the relay closes the connection, the page signs out

@@ -10,7 +10,7 @@
 import { PageAudio, microphoneAvailable } from './audio.js';
 import { Bells } from './bells.js';
 import { Connection } from './connection.js';
-import { PageLists } from './pages.js';
+import { PageLists, RECENT } from './pages.js';
 import { Talker } from './talk.js';
 import { ERROR, MESSAGE, PAGES_PATH, SESSION_PATH } from './wire.js';
 
@@ -124,6 +124,7 @@ async function enter(session) {
   $('now-section').hidden = !mayListen;
   $('listen-section').hidden = !mayListen;
   fillPickers();
+  fillRecentChannels();
   $('talk').disabled = !mayTalk || !microphoneAvailable();
   $('say-button').disabled = !mayTalk;
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
@@ -160,13 +161,61 @@ function fillPickers() {
   targets.disabled = me.targets.length === 0;
 }
 
-/** The relay's recent pages (at each connection: a restarted relay has other ones). */
+/** The recent-pages filter: every channel, then the named ones, then the others. */
+function fillRecentChannels() {
+  const picker = $('recent-channel');
+  picker.replaceChildren(new Option('All channels', ''));
+  const named = Object.keys(me.channels).map(Number);
+  const others = [];
+  for (let channel = 1; channel <= 50; channel++) {
+    if (!named.includes(channel)) others.push(channel);
+  }
+  for (const channel of [...named, ...others]) {
+    picker.append(new Option(`${channelLabel(channel)} (${channel})`, String(channel)));
+  }
+}
+
+/**
+ * The newest recent pages from the relay's store (at each connection, and when the
+ * filter changes): what ended while the page was away is listed too.
+ */
 async function loadRecent() {
   const pages = lists;
   const since = pages.recentMark();
-  const answer = await fetch(PAGES_PATH, { credentials: 'same-origin' }).catch(() => null);
-  if (answer?.ok && lists === pages) pages.setRecent((await answer.json()).pages, since);
+  const query = new URLSearchParams({ limit: String(RECENT) });
+  if (pages.channelFilter !== null) query.set('channel', String(pages.channelFilter));
+  const answer = await fetch(`${PAGES_PATH}?${query}`, { credentials: 'same-origin' }).catch(
+    () => null,
+  );
+  if (!answer?.ok || lists !== pages) return;
+  const { pages: records, next } = await answer.json();
+  if (lists === pages) pages.setRecent(records, since, next ?? null);
 }
+
+/** "Load more": the next older pages the store has. */
+async function loadMore() {
+  const pages = lists;
+  if (pages?.next == null) return;
+  const button = $('recent-more');
+  button.disabled = true;
+  try {
+    const answer = await fetch(pages.next, { credentials: 'same-origin' }).catch(() => null);
+    if (!answer?.ok || lists !== pages) return;
+    const { pages: records, next } = await answer.json();
+    if (lists === pages) pages.addOlder(records, next ?? null);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('recent-more').addEventListener('click', loadMore);
+$('recent-channel').addEventListener('change', (event) => {
+  if (!lists) return;
+  const value = event.target.value;
+  lists.channelFilter = value === '' ? null : Number(value);
+  lists.setRecent([], lists.recentMark()); // nothing of the other filter stays
+  loadRecent();
+});
 
 async function fillMicrophones() {
   if (!microphoneAvailable()) return;

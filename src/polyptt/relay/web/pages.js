@@ -3,6 +3,11 @@
 // recordings when the relay records). Audio goes to the playback worklet through
 // PageAudio.
 //
+// Recent pages come from the relay's page store (GET PAGES_PATH, which outlives the
+// relay's restarts), RECENT at a time: "Load more" asks for the older ones the answer's
+// `next` names, and a channel filter lists one channel's pages (pages that end while
+// the page is open are added as they end, if the filter shows them).
+//
 // The page's own talk is listed in Now too (the relay marks it `own`), without a Mute
 // button: the relay never sends a talker its own voice. Muting is per channel, so two
 // pages at once on one channel share the first one's button. On a phone, Now is a bar
@@ -11,7 +16,7 @@
 
 import { clock } from './talk.js';
 
-const RECENT = 20; // recent pages shown
+export const RECENT = 20; // recent pages asked for at a time
 
 export class PageLists {
   /**
@@ -30,6 +35,9 @@ export class PageLists {
     this.recentList = document.getElementById('recent-pages');
     this.noLive = document.getElementById('no-live');
     this.noRecent = document.getElementById('no-recent');
+    this.moreButton = document.getElementById('recent-more');
+    this.channelFilter = null; // a channel number: only its pages are listed
+    this.next = null; // where the older pages are (the store's `next`), if any
     // a new session's lists (signed in again): nothing of the last one stays
     this.liveList.replaceChildren();
     this.recentList.replaceChildren();
@@ -80,12 +88,15 @@ export class PageLists {
   }
 
   /**
-   * The relay's list (`GET` PAGES_PATH, wire.js), fetched after the page's events started
-   * coming: it replaces what was listed (a restarted relay numbers pages from 1 again),
-   * but pages whose end was told since `since` (a `recentMark()`) stay.
+   * The relay's newest pages (`GET` PAGES_PATH, wire.js), fetched after the page's
+   * events started coming or the filter changed: they replace what was listed, but
+   * pages whose end was told since `since` (a `recentMark()`) stay. `next`: the URL of
+   * the older ones (null: none).
    */
-  setRecent(records, since) {
-    const told = [...this.recent.values()].filter((entry) => entry.mark > since);
+  setRecent(records, since, next = null) {
+    const told = [...this.recent.values()].filter(
+      (entry) => entry.mark > since && this.shows(entry.record),
+    );
     const known = new Map(this.recent);
     this.recent.clear();
     for (const record of records) this.keep(record, known.get(record.id));
@@ -93,7 +104,20 @@ export class PageLists {
     for (const [id, entry] of known) {
       if (this.recent.get(id)?.item !== entry.item) entry.item.remove();
     }
+    this.next = next;
     this.showRecent();
+  }
+
+  /** Older pages ("Load more"), listed after those shown; `next` as for `setRecent`. */
+  addOlder(records, next = null) {
+    for (const record of records) this.keep(record, this.recent.get(record.id));
+    this.next = next;
+    this.showRecent();
+  }
+
+  /** Whether the channel filter lists `record`'s page. */
+  shows(record) {
+    return this.channelFilter === null || record.channel === this.channelFilter;
   }
 
   /** A mark for `setRecent`: what is told after it is kept. */
@@ -103,6 +127,7 @@ export class PageLists {
   }
 
   addRecent(record) {
+    if (!this.shows(record)) return;
     this.keep(record, this.recent.get(record.id), this.recentMark());
     this.showRecent();
   }
@@ -186,21 +211,18 @@ export class PageLists {
     return item;
   }
 
-  /** The newest RECENT pages by start time, newest first; items moved only if needed. */
+  /** The pages listed, newest first by start time; items moved only if needed. */
   showRecent() {
     const ordered = [...this.recent.values()].sort(
       (a, b) => startOf(b.record) - startOf(a.record) || b.record.id - a.record.id,
     );
-    for (const entry of ordered.slice(RECENT)) {
-      entry.item.remove();
-      this.recent.delete(entry.record.id);
-    }
-    ordered.slice(0, RECENT).forEach((entry, index) => {
+    ordered.forEach((entry, index) => {
       if (this.recentList.children[index] !== entry.item) {
         this.recentList.insertBefore(entry.item, this.recentList.children[index] ?? null);
       }
     });
     this.noRecent.hidden = this.recent.size > 0;
+    this.moreButton.hidden = this.next === null;
   }
 }
 

@@ -73,9 +73,15 @@ def test_who_may_do_what_and_the_answers(tmp_path: Path) -> None:
             await ask("DELETE", "/api/v1/schedules/lunch", "office")
             await ask("GET", "/api/v1/schedules/lunch", "office")
             await ask("DELETE", "/api/v1/schedules/morning", "office")
+            await ask("GET", "/api/v1/pages", "listener")
 
     with UdpCapture(port):
         asyncio.run(main())
+    pages = answers.pop()[1]["pages"]
+    assert [(p["id"], p["via"], p["caller_id"], p["channel"]) for p in pages] == [
+        (2, "schedule", "lunch", 27),
+        (1, "http", "Talker", 27),
+    ]
     statuses = [status for status, _ in answers]
     assert statuses == [200, 403, 403, 403, 400, 400, 201, 409, 404, 409, 202, 204, 404, 409]
     errors = [body.get("error") if body else None for _, body in answers]

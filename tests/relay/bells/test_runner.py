@@ -237,3 +237,54 @@ def test_a_replaced_audio_file_is_prepared_again_before_the_run(tmp_path: Path) 
 
     kept, renewed = asyncio.run(main())
     assert (kept, renewed) == (True, True)
+
+
+def test_the_configs_schedule_wins_a_name_clash_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An API schedule named as one the config added later: the config's is the one."""
+    from polyptt.relay.store.database import Database
+
+    data = tmp_path / "data"
+    db = Database(data / "relay.db")
+    db.schema(*persist.SCHEMA)
+    db.open()
+    made = {"name": "morning", "cron": "0 9 * * *", "channel": 27, "say": "API's"}
+    db.call(lambda c: persist.save(c, made))
+    db.close()
+    config = write_config(tmp_path / "relay", MORNING)
+
+    async def main() -> dict[str, Any]:
+        async with bells_relay(config, free_port(), data, SetClock(EIGHT - 3600)) as (_, relay):
+            return relay.bells.schedules()[0]
+
+    with caplog.at_level("WARNING", logger="polyptt.relay.bells"):
+        shown = asyncio.run(main())
+    assert (shown["source"], shown["cron"], shown["channel"]) == ("config", "0 8 * * *", 26)
+    assert "schedule 'morning': the config's wins over the one made by the API" in caplog.messages
+
+
+def test_of_several_runs_missed_only_the_last_may_ring(tmp_path: Path) -> None:
+    """Hourly bells, the relay down from 07:59 to 10:00:10: 08:00 and 09:00 are missed
+    (late), 10:00 rings (10 s late, within grace_s)."""
+    config = write_config(tmp_path / "relay", MORNING.replace('"0 8 * * *"', '"0 * * * *"'))
+    data, port = tmp_path / "data", free_port()
+    clock = SetClock(EIGHT - 60)
+
+    async def main() -> list[dict[str, Any]]:
+        async with bells_relay(config, port, data, clock):
+            pass
+        clock.time = EIGHT + 2 * 3600 + 10
+        async with bells_relay(config, port, data, clock) as (_, relay):
+            await relay.talks.by_channel[26].wait()
+            return await runs(relay)
+
+    with UdpCapture(port) as capture:
+        recorded = asyncio.run(main())
+        packets = capture.wait_quiet(0.5)
+    assert [(r["due"][11:16], r["outcome"], r["reason"]) for r in recorded] == [
+        ("07:00", "missed", "late"),
+        ("08:00", "missed", "late"),
+        ("09:00", "rang", None),
+    ]
+    assert alert_callers(packets) == ["morning"] * 31

@@ -73,6 +73,9 @@ def test_the_commands_are_all_walked() -> None:
         "relay token add",
         "relay token list",
         "relay token revoke",
+        "relay schedule",
+        "relay schedule list",
+        "relay schedule next",
     }
 
 

@@ -15,9 +15,10 @@ import pytest
 
 CLI = Path(__file__).resolve().parents[2] / "src" / "polyptt" / "cli"
 
-#: ``wc -l src/polyptt/cli/*.py`` at most: 1200 until ``bridge`` (issue 22), a fifth
-#: subcommand of 47 lines, came when the other four already took 1191.
-MAX_LINES = 1250
+#: ``wc -l src/polyptt/cli/*.py`` at most: 1200 until issues 20 and 22 added ``send --say``,
+#: ``relay schedule list|next`` and ``bridge`` (their work is in `polyptt.audio.speech`,
+#: `polyptt.relay.bells.listing` and `polyptt.bridge`; what is left here is their options).
+MAX_LINES = 1300
 #: Lines of any one function (decorators excluded, docstring included).
 MAX_FUNCTION_LINES = 60
 
@@ -49,7 +50,7 @@ def function_lengths(source: str) -> dict[str, int]:
     return lengths
 
 
-def test_the_cli_is_at_most_1250_lines() -> None:
+def test_the_cli_is_at_most_max_lines() -> None:
     counts = {path.name: len(path.read_bytes().splitlines()) for path in _modules()}
     assert sum(counts.values()) <= MAX_LINES, counts
 

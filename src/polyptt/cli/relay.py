@@ -29,6 +29,15 @@ _config_option = options.option(
     "(NAME.tokens.json). Default: ~/.config/polyptt/relay.toml.",
 )
 
+_data_option = options.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where the relay keeps its database (every page's record, schedules) and its "
+    "recordings across restarts. Default: the config's 'data', else "
+    "~/.local/state/polyptt/relay.",
+)
+
 
 class _OneLineGroup(options.OneLineCommand, click.Group):
     """A group whose usage errors are one line, like the other commands'."""
@@ -64,14 +73,7 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     "--record') instead of recordings/ in --data; the config's 'record' says which "
     "directions. Served at /api/v1/pages/ID.wav."
 )
-@options.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Where the relay keeps its database (every page's record, schedules) and its "
-    "recordings across restarts. Default: the config's 'data', else "
-    "~/.local/state/polyptt/relay.",
-)
+@_data_option
 @options.serial_option
 @options.to_option
 @options.iface_option
@@ -126,7 +128,8 @@ def token() -> None:
     required=True,
     callback=_parsed("parse_scopes"),
     metavar="SCOPES",
-    help="Comma list of listen, talk, emergency (talk on 24/25/49/50 too).",
+    help="Comma list of listen, talk, emergency (talk on 24/25/49/50 too), schedule "
+    "(make, change, pause and ring bell schedules).",
 )
 @click.option(
     "--channels",
@@ -207,3 +210,34 @@ def revoke(name: str, config: Path | None) -> None:
 
     with options.job_errors():
         job.revoke_token(config, name)
+
+
+@relay.group(cls=_OneLineGroup)
+def schedule() -> None:
+    """Bell schedules (the config's and the API's): list them, show the next runs."""
+
+
+@schedule.command(name="list", cls=options.OneLineCommand)
+@_config_option
+@_data_option
+def list_schedules(config: Path | None, data: Path | None) -> None:
+    """One line a schedule: name, next run (its zone's time), channel, what it plays."""
+    _schedules(config, data)
+
+
+@schedule.command(name="next", cls=options.OneLineCommand)
+@click.option(
+    "--count", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many runs."
+)
+@_config_option
+@_data_option
+def next_bells(count: int, config: Path | None, data: Path | None) -> None:
+    """The next runs of all schedules, soonest first: time, name, channel, what."""
+    _schedules(config, data, count)
+
+
+def _schedules(config: Path | None, data: Path | None, count: int | None = None) -> None:
+    from polyptt.relay.bells.listing import lines
+
+    with options.job_errors():
+        click.echo("".join(f"{line}\n" for line in lines(config, data, count)), nl=False)

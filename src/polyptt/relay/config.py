@@ -33,9 +33,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyptt.audio.speech import Voice
+
+if TYPE_CHECKING:
+    from polyptt.relay.bells.timetable import Schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -155,6 +158,8 @@ class RelayConfig:
     keep_days: float | None = None
     keep_gb: float | None = None
     bridges: tuple[Any, ...] = ()  # polyptt.bridge.config.Mapping, from [[bridge]]
+    #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def tokens_path(self) -> Path:
@@ -264,6 +269,7 @@ _TOP_KEYS = {
     "keep_days",
     "keep_gb",
     "bridge",
+    "schedule",
 }
 
 
@@ -301,6 +307,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tts=_tts(data.get("tts", {}), beside),
         **_store_keys(data),
         bridges=_bridges(data.get("bridge", [])),
+        schedules=_schedules(path, data.get("schedule", []), targets),
     )
 
 
@@ -324,6 +331,23 @@ def _tts(table: Any, beside: Any) -> Voice:
     if engine == "piper":
         voice = str(beside(voice))
     return Voice(engine, voice, rate)
+
+
+def _schedules(path: Path, tables: Any, targets: dict[str, str]) -> tuple[Schedule, ...]:
+    """The ``[[schedule]]`` tables; ValueError names the schedule that is wrong."""
+    from polyptt.relay.bells.timetable import parse_schedule
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("schedules are [[schedule]] tables")
+    schedules = tuple(parse_schedule(t, path.parent) for t in tables)
+    names = [s.name for s in schedules]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"schedule {twice[0]!r} is defined twice")
+    for schedule in schedules:
+        if schedule.target is not None and schedule.target not in targets:
+            raise ValueError(f"schedule {schedule.name!r}: no target named {schedule.target!r}")
+    return schedules
 
 
 def _store_keys(data: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from polyptt.relay.state import RELAY
 from polyptt.relay.webpage import CONTENT_SECURITY_POLICY, GENERATED
 
 WEB = resources.files("polyptt.relay").joinpath("web")
-MODULES = ["app.js", "audio.js", "connection.js", "pages.js", "talk.js", "resample.js"]
+MODULES = ["app.js", "audio.js", "bells.js", "connection.js", "pages.js", "talk.js", "resample.js"]
 WORKLETS = ["capture-worklet.js", "playback-worklet.js"]
 
 

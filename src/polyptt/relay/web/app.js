@@ -8,6 +8,7 @@
 // paths, message types and audio format.
 
 import { PageAudio, microphoneAvailable } from './audio.js';
+import { Bells } from './bells.js';
 import { Connection } from './connection.js';
 import { PageLists, RECENT } from './pages.js';
 import { Talker } from './talk.js';
@@ -20,6 +21,7 @@ const connection = new Connection();
 const talker = new Talker(audio, connection);
 let me = null; // the session: {name, scopes, channels, talk_channels, urgent, targets, ...}
 let lists = null;
+const bells = new Bells(channelLabel);
 
 /**
  * Hooks for the browser tests and benchmarks/web.py: inert until used. `sent` (when an
@@ -91,6 +93,7 @@ async function signOut(message = '') {
 
 function showSignIn(message = '') {
   lists?.clearLive();
+  bells.hide();
   for (const id of ['talk-section', 'now-section', 'listen-section', 'who', 'sign-out']) {
     $(id).hidden = true;
   }
@@ -126,6 +129,7 @@ async function enter(session) {
   $('say-button').disabled = !mayTalk;
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
+  bells.show(me);
   showConnection('connecting');
   connection.connect();
   try {

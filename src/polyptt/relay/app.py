@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from polyptt.relay import api, webpage
+from polyptt.relay import api, hooks, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.connections import Connection
@@ -85,6 +85,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
+    app.cleanup_ctx.append(hooks.context)  # webhooks, MQTT (after the sockets they page on)
     app.cleanup_ctx.append(_revocations)
     app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)
@@ -185,7 +186,7 @@ def cut_off(relay: Relay) -> None:
     store = relay.store
     try:
         for talk in list(relay.talks.by_channel.values()):
-            if store.check_digest(talk.digest) is None:
+            if talk.digest and store.check_digest(talk.digest) is None:  # "": no token's
                 talk.end("revoked")
         for client in list(relay.clients):
             if store.check_digest(client.digest) is None:

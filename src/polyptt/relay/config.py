@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polyptt.relay.hooks.config import HooksConfig, parse_hooks
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -130,6 +132,8 @@ class RelayConfig:
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
+    #: Webhooks, MQTT, the audio MQTT may page (`polyptt.relay.hooks.config`).
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
     @property
     def tokens_path(self) -> Path:
@@ -226,6 +230,11 @@ _TOP_KEYS = {
     "tokens",
     "trusted_proxies",
     "data",
+    # polyptt.relay.hooks.config
+    "webhook",
+    "mqtt",
+    "audio",
+    "public_url",
 }
 
 
@@ -260,4 +269,5 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
+        hooks=parse_hooks(path, data),
     )

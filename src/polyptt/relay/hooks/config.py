@@ -183,7 +183,9 @@ def _webhook(number: int, table: Any) -> WebhookConfig:
     if not isinstance(events, list) or not events or set(events) - set(EVENTS):
         raise ValueError(f"{where}: events must list some of {', '.join(EVENTS)}")
     channels = table.get("channels")
-    numbers = {k: table.get(k) for k in ("queue", "timeout_s", "retry_for_s") if k in table}
+    numbers: dict[str, float] = {
+        k: table[k] for k in ("queue", "timeout_s", "retry_for_s") if k in table
+    }
     for key, value in numbers.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{where}: {key} must be a positive number")

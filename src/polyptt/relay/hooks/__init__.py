@@ -17,7 +17,7 @@ without the ``mqtt`` extra is one line, not a traceback.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -36,8 +36,12 @@ MQTT_MISSING = (
 
 def check_available(config: HooksConfig) -> None:
     """Raise `polyptt.errors.Missing` if the configuration needs a package not installed."""
-    if config.mqtt is not None and importlib.util.find_spec("aiomqtt") is None:
-        raise Missing(MQTT_MISSING)
+    if config.mqtt is None:
+        return
+    try:
+        importlib.import_module("aiomqtt")
+    except ImportError:
+        raise Missing(MQTT_MISSING) from None
 
 
 async def context(app: web.Application) -> AsyncIterator[None]:

@@ -63,7 +63,7 @@ FIRST_RETRY_S, MAX_RETRY_S = 0.5, 15.0
 #: channels and schedules no longer configured are removed.
 SCAN_S = 1.0
 
-Message = tuple[str, str, bool]  # topic, payload, retained
+Outgoing = tuple[str, str, bool]  # topic, payload, retained
 
 
 class MqttLink:
@@ -78,7 +78,7 @@ class MqttLink:
         self.states: dict[int, str] = dict.fromkeys(config.announce_channels, "idle")
         self.pages: dict[int, dict[str, Any]] = {}
         self.connected = asyncio.Event()
-        self._outbox: asyncio.Queue[Message] = asyncio.Queue(OUTBOX)
+        self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(OUTBOX)
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -152,9 +152,9 @@ class MqttLink:
     async def _serve(self, client: aiomqtt.Client) -> None:
         """One connection: announce, republish, subscribe, then publish and listen."""
         waiting = [self._outbox.get_nowait() for _ in range(self._outbox.qsize())]
-        for message in waiting:  # events wait; the retained state is republished below
-            if not message[2]:
-                self._outbox.put_nowait(message)
+        for queued in waiting:  # events wait; the retained state is republished below
+            if not queued[2]:
+                self._outbox.put_nowait(queued)
         self.relay.metrics.mqtt_connects += 1
         for topic in self._subscriptions():  # before "online": then commands are heard
             await client.subscribe(topic, qos=1)

@@ -22,6 +22,7 @@ from aiohttp import WSCloseCode, web
 from polyptt.relay import api, hooks, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
+from polyptt.relay.bells import api as bells
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
@@ -87,6 +88,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(hooks.context)  # webhooks, MQTT (after the sockets they page on)
     app.cleanup_ctx.append(_revocations)
+    bells.setup(app)  # schedules: their tables, routes and task (after the sinks)
     app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)
     return app
@@ -186,8 +188,8 @@ def cut_off(relay: Relay) -> None:
     store = relay.store
     try:
         for talk in list(relay.talks.by_channel.values()):
-            if talk.digest and store.check_digest(talk.digest) is None:  # "": no token's
-                talk.end("revoked")
+            if talk.digest and store.check_digest(talk.digest) is None:
+                talk.end("revoked")  # (no digest: the relay's own page, a bell's)
         for client in list(relay.clients):
             if store.check_digest(client.digest) is None:
                 if client.talk is not None:

@@ -28,7 +28,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polyptt.relay.bells.timetable import Schedule
 
 from polyptt.relay.hooks.config import HooksConfig, parse_hooks
 
@@ -134,6 +137,8 @@ class RelayConfig:
     data: Path | None = None
     #: Webhooks, MQTT, the audio MQTT may page (`polyptt.relay.hooks.config`).
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def tokens_path(self) -> Path:
@@ -235,6 +240,7 @@ _TOP_KEYS = {
     "mqtt",
     "audio",
     "public_url",
+    "schedule",
 }
 
 
@@ -270,4 +276,19 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
         hooks=parse_hooks(path, data),
+        schedules=_schedules(path, data.get("schedule", [])),
     )
+
+
+def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:
+    """The ``[[schedule]]`` tables; ValueError names the schedule that is wrong."""
+    from polyptt.relay.bells.timetable import parse_schedule
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("schedules are [[schedule]] tables")
+    schedules = tuple(parse_schedule(t, path.parent) for t in tables)
+    names = [s.name for s in schedules]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"schedule {twice[0]!r} is defined twice")
+    return schedules

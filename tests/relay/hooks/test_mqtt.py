@@ -29,6 +29,7 @@ from tests.support.udp_capture import UdpCapture, free_port
 from polyptt import codecs
 from polyptt.relay.hooks import MQTT_MISSING
 from polyptt.relay.hooks.discovery import DEVICE_KEYS, KEYS
+from polyptt.relay.state import RELAY
 
 pytestmark = pytest.mark.network
 
@@ -273,3 +274,51 @@ def test_a_broker_outage_never_stops_paging_and_the_will_says_offline(
         relay.stop(signal.SIGKILL)
     log = relay.stderr.read_text()
     assert log.count("MQTT: lost the broker") == 1, log
+
+
+def test_a_button_rings_a_schedule_and_a_switch_pauses_it(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Per schedule a button and a switch; pressing the button rings the bell on its
+    channel (schedule_rang on the event topic), the switch pauses and resumes it; a
+    relay started without the schedule removes both entities."""
+    port = free_port()
+    folder = tmp_path / "relay"
+    bell = '[[schedule]]\nname = "Lunch"\ncron = "0 12 * * *"\nchannel = 26\naudio = "tone.wav"\n'
+    config = mqtt_config(folder, mosquitto, "")
+    config.write_text(config.read_text().replace("[mqtt]", bell + "[mqtt]"))
+    button = f"homeassistant/button/{NODE}/schedule_Lunch_ring/config"
+    switch = f"homeassistant/switch/{NODE}/schedule_Lunch_enabled/config"
+
+    async def main() -> tuple[list[Got], list[tuple[float, bytes]]]:
+        async with watcher(mosquitto.port, "homeassistant/#", f"{TOPIC}/#") as ha:
+            with UdpCapture(port) as capture:
+                relay_settings = settings(config, port, clock=VirtualClock(), data=folder / "d")
+                async with app_client(relay_settings) as client:
+                    relay = client.server.app[RELAY]
+                    pressed = json.loads((await ha.topic(button)).payload)
+                    toggle = json.loads((await ha.topic(switch)).payload)
+                    assert (pressed["name"], toggle["name"]) == ("Ring Lunch", "Lunch enabled")
+                    assert set(pressed) <= KEYS["button"]
+                    assert set(toggle) <= KEYS["switch"]
+                    await ha.topic(toggle["state_topic"], b"ON")
+                    await ha.client.publish(pressed["command_topic"], "PRESS", qos=1)
+                    await ha.topic(f"{TOPIC}/event/schedule_rang", timeout=15)
+                    packets = capture.wait_quiet(0.5)
+                    await ha.client.publish(toggle["command_topic"], "OFF", qos=1)
+                    off = await ha.topic(toggle["state_topic"], b"OFF")
+                    assert relay.bells.get("Lunch").paused
+                    await ha.client.publish(toggle["command_topic"], "ON", qos=1)
+                    await ha.topic(toggle["state_topic"], b"ON", after=ha.messages.index(off))
+                    assert not relay.bells.get("Lunch").paused
+            config.write_text(config.read_text().replace(bell, ""))
+            async with app_client(settings(config, port, clock=VirtualClock(), data=folder / "e")):
+                await ha.topic(button, b"", timeout=5)
+                await ha.topic(switch, b"", timeout=5)
+            return ha.messages, packets
+
+    messages, packets = asyncio.run(main())
+    page = split_page(packets)
+    assert {p.channel for _t, p in page.alerts} == {26}
+    rang = json.loads(next(g for g in messages if g.topic.endswith("/schedule_rang")).payload)
+    assert (rang["schedule"]["name"], rang["schedule"]["channel"]) == ("Lunch", 26)

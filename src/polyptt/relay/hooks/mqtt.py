@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 
-from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, Event
+from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RELAY_STARTED, Event
 from polyptt.relay.hooks import discovery, pages
 from polyptt.relay.hooks.config import MqttConfig, default_topic
 from polyptt.relay.hooks.webhooks import delivery_body
@@ -84,6 +84,8 @@ class MqttLink:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        #: Set by ``relay_started``: every part of the relay (the bells) is up.
+        self._started = asyncio.Event()
 
     # ------------------------------------------------------------ life cycle
 
@@ -129,6 +131,7 @@ class MqttLink:
 
     async def _run(self) -> None:
         """Connect, serve the connection, and again after any loss: forever."""
+        await self._started.wait()  # the schedules are loaded: discovery lists them
         attempt = 0
         while True:
             try:
@@ -205,6 +208,8 @@ class MqttLink:
 
     def _event(self, event: Event) -> None:
         """The `polyptt.relay.events` subscriber: remember, queue, return."""
+        if event.name == RELAY_STARTED:
+            self._started.set()
         self._send(
             f"{self.topic}/event/{event.name}", delivery_body(event, str(uuid.uuid4())).decode()
         )
@@ -312,15 +317,15 @@ class MqttLink:
 
 
 def _schedules(relay: Relay) -> list[tuple[str, bool]]:
-    """(name, enabled) of the relay's bell schedules; none without bells."""
+    """(name, rings: enabled and not paused) of the relay's bell schedules
+    (`polyptt.relay.bells.runner.Bells.schedules`); none without bells."""
     bells = getattr(relay, "bells", None)
     if bells is None:
         return []
-    found = []
-    for schedule in bells.schedules():
-        name = getattr(schedule, "name", schedule)
-        found.append((str(name), bool(getattr(schedule, "enabled", True))))
-    return found
+    return [
+        (str(s["name"]), bool(s.get("enabled", True)) and not s.get("paused", False))
+        for s in bells.schedules()
+    ]
 
 
 async def _maybe_await(result: Any) -> Any:

@@ -124,6 +124,13 @@ class RelayConfig:
     trusted_proxies : tuple of str
         Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
         audit log and the login bans); a request from anywhere else is its own client.
+    record : tuple of str
+        The directions of the pages recorded (``heard``, ``sent``); empty: none.
+    keep_days : float or None
+        Pages (rows and recordings) older than this are deleted; None keeps them.
+    keep_gb : float or None
+        The recordings' total size (GB, 10^9 bytes) beyond which the oldest pages are
+        deleted; None sets no bound.
     """
 
     path: Path | None = None
@@ -139,6 +146,9 @@ class RelayConfig:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
     schedules: tuple[Schedule, ...] = ()
+    record: tuple[str, ...] = ("heard", "sent")
+    keep_days: float | None = None
+    keep_gb: float | None = None
 
     @property
     def tokens_path(self) -> Path:
@@ -191,6 +201,9 @@ STARTER = """\
 # origins = ["https://paging.example.org"]   # where browsers may open the page from
 # audit_log = "relay-audit.jsonl"             # relative to this file
 # data = "/var/lib/polyptt/relay"   # pages, schedules (default ~/.local/state/polyptt/relay)
+# record = ["heard", "sent"]        # which pages are recorded ([] for none)
+# keep_days = 90                    # delete pages older than this
+# keep_gb = 20                      # and the oldest beyond this much audio
 
 # [channels]
 # 26 = "All staff"
@@ -241,6 +254,9 @@ _TOP_KEYS = {
     "audio",
     "public_url",
     "schedule",
+    "record",
+    "keep_days",
+    "keep_gb",
 }
 
 
@@ -277,6 +293,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         data=beside(data.get("data")),
         hooks=parse_hooks(path, data),
         schedules=_schedules(path, data.get("schedule", [])),
+        **_store_keys(data),
     )
 
 
@@ -292,3 +309,20 @@ def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:
     if twice:
         raise ValueError(f"schedule {twice[0]!r} is defined twice")
     return schedules
+
+
+def _store_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``record``, ``keep_days``, ``keep_gb``: checked."""
+    found: dict[str, Any] = {}
+    if "record" in data:
+        record = data["record"]
+        if not isinstance(record, list) or not set(record) <= {"heard", "sent"}:
+            raise ValueError('record must be a list of "heard" and "sent" (or [] for none)')
+        found["record"] = tuple(dict.fromkeys(record))
+    for key in ("keep_days", "keep_gb"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{key} must be a number above 0")
+            found[key] = float(value)
+    return found

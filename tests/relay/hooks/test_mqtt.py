@@ -130,6 +130,7 @@ def test_home_assistant_discovers_pages_by_notify_and_sees_paging(
     assert_discovery(found)
     page = json.loads([g for g in messages if g.topic == f"{TOPIC}/channel/26/page"][-1].payload)
     assert (page["caller_id"], page["channel"], page["channel_name"]) == ("MQTT", 26, "All staff")
+    assert page["via"] == "mqtt"
     received = split_page(packets)
     assert {p.channel for _t, p in received.alerts} == {26}
     audio = codecs.decode("g722", received.audio).astype(np.float64)

@@ -207,7 +207,10 @@ def _channels(where: str, values: Any) -> list[int]:
 
     if not isinstance(values, list):
         raise ValueError(f"{where}: channels must be a list of channel numbers")
-    return [parse_channel(str(v)) for v in values]
+    try:
+        return [parse_channel(str(v)) for v in values]
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 _MQTT_KEYS = {

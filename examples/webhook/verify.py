@@ -23,6 +23,7 @@ import os
 import sys
 import time
 
+# --8<-- [start:verify]
 TOLERANCE_S = 300
 
 
@@ -38,6 +39,9 @@ def verify(secret: str, timestamp: str, signature: str, body: bytes, now: float)
     if not hmac.compare_digest("sha256=" + digest.hexdigest(), signature.strip()):
         return "the signature does not match (wrong secret or altered body)"
     return None
+
+
+# --8<-- [end:verify]
 
 
 def main() -> int:

@@ -27,12 +27,14 @@ SECRET = "a test secret, 32 characters...."
 
 @dataclass
 class Receiver:
-    """What the receiver got, and how it answers (`fail` 5xx answers first, or `hang`)."""
+    """What the receiver got, and how it answers (`fail` 5xx answers first, or `hang`,
+    after `delay` seconds)."""
 
     url: str = ""
     fail: int = 0
     status: int = 500
     hang: bool = False
+    delay: float = 0.0
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     forged: list[bytes] = field(default_factory=list)
@@ -47,6 +49,7 @@ class Receiver:
             return web.Response(status=401)
         if self.hang:
             await asyncio.sleep(3600)
+        await asyncio.sleep(self.delay)
         if self.fail:
             self.fail -= 1
             return web.Response(status=self.status)

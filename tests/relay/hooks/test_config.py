@@ -93,3 +93,13 @@ def test_each_mistake_is_one_line(tmp_path: Path, text: str, error: str) -> None
     message = str(raised.value)
     assert message.startswith(f"{path}: {error}")
     assert "\n" not in message
+
+
+def test_the_default_topic_is_the_site_else_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from polyptt.relay.hooks.config import default_topic
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "pager-1.school.example.org")
+    assert default_topic("north wing") == "polyptt/north_wing"
+    assert default_topic(None) == "polyptt/pager-1"

@@ -296,3 +296,29 @@ def test_a_hanging_receiver_never_delays_a_page(tmp_path: Path) -> None:
         assert max(hooked) < 0.25, (plain, hooked)
 
     asyncio.run(main())
+
+
+def test_the_last_pages_events_are_delivered_as_the_relay_stops(tmp_path: Path) -> None:
+    """A page ended by the relay's shutdown: its page_ended still reaches the receiver
+    (the queues get a moment to empty before the tasks stop)."""
+    wav = tone_wav(tmp_path, 3.0)
+    port = free_port()
+
+    async def main() -> list[dict[str, Any]]:
+        async with receiver(delay=0.4) as got:  # a receiver that takes its time
+            config = webhook_config(tmp_path / "relay", got.url)
+            token = add_token(config, "Talker", "talk")
+            async with app_client(settings(config, port)) as client:
+                answer = await client.post(
+                    "/api/v1/pages?channel=26&codec=g711u",
+                    data=wav.read_bytes(),
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert answer.status == 202
+                await got.wait_for(2)  # relay_started, page_started
+            return list(got.deliveries)
+
+    with UdpCapture(port):
+        deliveries = asyncio.run(main())
+    assert [d["event"] for d in deliveries] == ["relay_started", "page_started", "page_ended"]
+    assert deliveries[2]["page"]["end_reason"] == "shutdown"

@@ -62,6 +62,8 @@ FIRST_RETRY_S, MAX_RETRY_S = 0.5, 15.0
 #: How long retained discovery configs are collected after connecting before those of
 #: channels and schedules no longer configured are removed.
 SCAN_S = 1.0
+#: How long a stopping relay waits for what it queued to reach the broker.
+DRAIN_S = 1.0
 
 Outgoing = tuple[str, str, bool]  # topic, payload, retained
 
@@ -99,6 +101,11 @@ class MqttLink:
         if self._unsubscribe is not None:
             self._unsubscribe()
         client = self._client
+        deadline = asyncio.get_running_loop().time() + DRAIN_S
+        while self.connected.is_set() and not self._outbox.empty():  # the last states
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
         if client is not None and self.connected.is_set():
             with contextlib.suppress(aiomqtt.MqttError, asyncio.TimeoutError):
                 await client.publish(

@@ -50,6 +50,8 @@ log = logging.getLogger("polyptt.relay.hooks.webhooks")
 #: The first retry's delay (before jitter); each next one doubles, up to `MAX_DELAY_S`.
 BASE_DELAY_S = 1.0
 MAX_DELAY_S = 120.0
+#: How long a stopping relay waits for its webhooks' queues to empty.
+DRAIN_S = 2.0
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -111,6 +113,8 @@ class Webhook:
         self._ready = asyncio.Event()
         self._dropping = False
         self.task: asyncio.Task[None] | None = None
+        #: A delivery is being attempted (or waits for its next attempt).
+        self.busy = False
 
     def __repr__(self) -> str:
         return f"webhook {self.number}"
@@ -143,7 +147,11 @@ class Webhook:
                 self._dropping = False
                 self._ready.clear()
                 await self._ready.wait()
-            await self.deliver(session, self._queue.popleft())
+            self.busy = True
+            try:
+                await self.deliver(session, self._queue.popleft())
+            finally:
+                self.busy = False
 
     async def deliver(self, session: aiohttp.ClientSession, delivery: Delivery) -> bool:
         """Attempt `delivery` until it is delivered, refused, or retried for too long."""
@@ -236,8 +244,13 @@ class Webhooks:
         for hook in self.hooks:
             hook.task = asyncio.create_task(hook.run(self._session), name=repr(hook))
 
-    async def close(self) -> None:
-        """Stop the tasks (what is still queued is logged as lost) and the session."""
+    async def close(self, drain_s: float = DRAIN_S) -> None:
+        """Give the queues `drain_s` to empty (the last page's ``page_ended`` goes out
+        as the relay stops), then stop the tasks (what is left is logged as lost) and
+        the session."""
+        deadline = time.monotonic() + drain_s
+        while any(h.pending() or h.busy for h in self.hooks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         for hook in self.hooks:
             if hook.task is not None:
                 hook.task.cancel()

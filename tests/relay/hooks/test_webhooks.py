@@ -292,8 +292,10 @@ def test_a_hanging_receiver_never_delays_a_page(tmp_path: Path) -> None:
             assert got.attempts  # the receiver had them, and held them
             assert got.deliveries == []
         assert "polyptt_relay_webhooks_dropped_total 6" in metrics
-        assert sorted(hooked)[1] < sorted(plain)[1] + 0.05, (plain, hooked)
-        assert max(hooked) < 0.25, (plain, hooked)
+        # the receiver holds each delivery for up to 60 s: had a page waited for one,
+        # its first alert would have been that late
+        assert max(hooked) < 1.0, (plain, hooked)
+        assert float(np.median(hooked)) < float(np.median(plain)) + 0.05, (plain, hooked)
 
     asyncio.run(main())
 

@@ -301,6 +301,9 @@ class MqttLink:
             log.info("MQTT: page %d on channel %d (%s)", talk.page_id, message["channel"], full)
         except Refused as exc:
             self._refuse(full, exc.message)
+        except Exception:  # a bug must not go unseen, nor stop the link
+            log.exception("MQTT: %s failed", full)
+            self._refuse(full, "the relay failed to carry it out (see its log)")
 
     async def _schedule_command(self, name: str, rest: list[str], payload: bytes) -> None:
         bells = getattr(self.relay, "bells", None)

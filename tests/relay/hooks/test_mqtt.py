@@ -27,6 +27,7 @@ from tests.support.relay import add_token, app_client, settings, start_relay, wr
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt import codecs
+from polyptt.relay.bells.timetable import parse_schedule
 from polyptt.relay.hooks import MQTT_MISSING
 from polyptt.relay.hooks.discovery import DEVICE_KEYS, KEYS
 from polyptt.relay.state import RELAY
@@ -282,7 +283,8 @@ def test_a_button_rings_a_schedule_and_a_switch_pauses_it(
 ) -> None:
     """Per schedule a button and a switch; pressing the button rings the bell on its
     channel (schedule_rang on the event topic), the switch pauses and resumes it; a
-    relay started without the schedule removes both entities."""
+    relay started without the schedule removes both entities; schedules paused, added
+    and deleted through the API are followed."""
     port = free_port()
     folder = tmp_path / "relay"
     bell = '[[schedule]]\nname = "Lunch"\ncron = "0 12 * * *"\nchannel = 26\naudio = "tone.wav"\n'
@@ -312,6 +314,16 @@ def test_a_button_rings_a_schedule_and_a_switch_pauses_it(
                     await ha.client.publish(toggle["command_topic"], "ON", qos=1)
                     await ha.topic(toggle["state_topic"], b"ON", after=ha.messages.index(off))
                     assert not relay.bells.get("Lunch").paused
+                    # changes through the HTTP API reach Home Assistant too
+                    seen = len(ha.messages)
+                    await relay.bells.pause("Lunch")
+                    await ha.topic(toggle["state_topic"], b"OFF", after=seen)
+                    supper = {"name": "Supper", "cron": "0 18 * * *", "channel": 26}
+                    await relay.bells.put(parse_schedule({**supper, "say": "Supper"}))
+                    added = f"homeassistant/button/{NODE}/schedule_Supper_ring/config"
+                    assert json.loads((await ha.topic(added)).payload)["name"] == "Ring Supper"
+                    await relay.bells.delete("Supper")
+                    await ha.topic(added, b"")
             config.write_text(config.read_text().replace(bell, ""))
             async with app_client(settings(config, port, clock=VirtualClock(), data=folder / "e")):
                 await ha.topic(button, b"", timeout=5)

@@ -62,6 +62,8 @@ FIRST_RETRY_S, MAX_RETRY_S = 0.5, 15.0
 #: How long retained discovery configs are collected after connecting before those of
 #: channels and schedules no longer configured are removed.
 SCAN_S = 1.0
+#: How often the schedules are compared with what was published (API changes).
+SCHEDULES_CHECK_S = 2.0
 #: How long a stopping relay waits for what it queued to reach the broker.
 DRAIN_S = 1.0
 
@@ -177,14 +179,16 @@ class MqttLink:
         if self.config.discovery_prefix:
             await self._discover(client)
             self._spawn(self._remove_stale(client, seen))
-        publisher = asyncio.create_task(self._publish_outbox(client))
+        helpers = [asyncio.create_task(self._publish_outbox(client))]
+        helpers.append(asyncio.create_task(self._follow_schedules(client)))
         try:
             async for message in client.messages:
                 self._received(client, message, seen)
         finally:
-            publisher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await publisher
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await helper
 
     def _subscriptions(self) -> list[str]:
         topics = []
@@ -237,9 +241,12 @@ class MqttLink:
             )
 
     def _discovery(self) -> dict[str, dict[str, Any]]:
+        return self._discovery_of(_schedules(self.relay))
+
+    def _discovery_of(self, schedules: list[tuple[str, bool]]) -> dict[str, dict[str, Any]]:
         names = self.relay.settings.config.channel_names
         channels = {c: names.get(c, f"channel {c}") for c in self.config.announce_channels}
-        return discovery.configs(self.identity, channels, [n for n, _ in _schedules(self.relay)])
+        return discovery.configs(self.identity, channels, [n for n, _ in schedules])
 
     async def _discover(self, client: aiomqtt.Client) -> None:
         """Publish every entity's config, and each schedule's enabled state."""
@@ -248,6 +255,26 @@ class MqttLink:
         for name, enabled in _schedules(self.relay):
             state = f"{self.topic}/schedule/{discovery.schedule_topic(name)}/enabled"
             await client.publish(state, "ON" if enabled else "OFF", qos=1, retain=True)
+
+    async def _follow_schedules(self, client: aiomqtt.Client) -> None:
+        """Schedules added, removed, paused or resumed by the HTTP API: every
+        `SCHEDULES_CHECK_S`, their entities and switch states are brought up to date."""
+        known = _schedules(self.relay)
+        while True:
+            await asyncio.sleep(SCHEDULES_CHECK_S)
+            now = _schedules(self.relay)
+            if now == known:
+                continue
+            if self.config.discovery_prefix:
+                before = set(self._discovery_of(known))
+                await self._discover(client)
+                for topic in sorted(before - set(self._discovery())):
+                    await client.publish(topic, b"", qos=1, retain=True)
+            else:
+                for name, enabled in set(now) - set(known):
+                    state = f"{self.topic}/schedule/{discovery.schedule_topic(name)}/enabled"
+                    await client.publish(state, "ON" if enabled else "OFF", qos=1, retain=True)
+            known = now
 
     async def _remove_stale(self, client: aiomqtt.Client, seen: set[str]) -> None:
         """After `SCAN_S` of retained configs, empty those of entities gone from the

@@ -218,6 +218,29 @@ def render_metrics(relay: Relay) -> str:
         "Live audio dropped for running ahead of real time.",
         counters.audio_throttled_samples / RATE,
     )
+    add(
+        "webhooks_delivered_total",
+        "counter",
+        "Webhook deliveries made.",
+        counters.webhooks_delivered,
+    )
+    add("webhooks_retried_total", "counter", "Webhook attempts retried.", counters.webhooks_retried)
+    add(
+        "webhooks_failed_total", "counter", "Webhook deliveries given up.", counters.webhooks_failed
+    )
+    add(
+        "webhooks_dropped_total",
+        "counter",
+        "Webhook deliveries dropped (queue full).",
+        counters.webhooks_dropped,
+    )
+    add("mqtt_refused_total", "counter", "MQTT commands refused.", counters.mqtt_refused)
+    add(
+        "mqtt_connects_total",
+        "counter",
+        "Connections made to the MQTT broker.",
+        counters.mqtt_connects,
+    )
     add("pages_deleted_total", "counter", "Pages deleted by retention.", counters.pages_deleted)
     add(
         "recording_bytes_deleted_total",

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from polyptt.relay import api, webpage
+from polyptt.relay import api, hooks, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
 from polyptt.relay.bells import api as bells
@@ -95,6 +95,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(bridges)  # [[bridge]] mappings (polyptt.relay.bridges)
+    app.cleanup_ctx.append(hooks.context)  # webhooks, MQTT (after the sockets they page on)
     app.cleanup_ctx.append(_revocations)
     bells.setup(app)  # schedules: their tables, routes and task (after the sinks)
     app.on_startup.append(_started)

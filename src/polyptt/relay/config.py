@@ -40,6 +40,8 @@ from polyptt.audio.speech import Voice
 if TYPE_CHECKING:
     from polyptt.relay.bells.timetable import Schedule
 
+from polyptt.relay.hooks.config import HooksConfig, parse_hooks
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -160,6 +162,8 @@ class RelayConfig:
     bridges: tuple[Any, ...] = ()  # polyptt.bridge.config.Mapping, from [[bridge]]
     #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
     schedules: tuple[Schedule, ...] = ()
+    #: Webhooks, MQTT, the audio MQTT may page (`polyptt.relay.hooks.config`).
+    hooks: HooksConfig = field(default_factory=HooksConfig)
 
     @property
     def tokens_path(self) -> Path:
@@ -270,6 +274,11 @@ _TOP_KEYS = {
     "keep_gb",
     "bridge",
     "schedule",
+    # polyptt.relay.hooks.config
+    "webhook",
+    "mqtt",
+    "audio",
+    "public_url",
 }
 
 
@@ -308,6 +317,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         **_store_keys(data),
         bridges=_bridges(data.get("bridge", [])),
         schedules=_schedules(path, data.get("schedule", []), targets),
+        hooks=parse_hooks(path, data),
     )
 
 

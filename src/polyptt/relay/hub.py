@@ -67,6 +67,13 @@ class Metrics:
     logins_refused: int = 0
     listeners_dropped: int = 0
     audio_throttled_samples: int = 0
+    # polyptt.relay.hooks
+    webhooks_delivered: int = 0
+    webhooks_retried: int = 0
+    webhooks_failed: int = 0  # given up: a 4xx, or retried for too long
+    webhooks_dropped: int = 0  # a full queue's oldest
+    mqtt_refused: int = 0  # MQTT commands refused (told on <topic>/error)
+    mqtt_connects: int = 0
     pages_deleted: int = 0  # by the store's retention
     recording_bytes_deleted: int = 0
 

@@ -70,6 +70,7 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     help="Where the relay keeps its database (pages, schedules) and recordings across "
     "restarts. Default: the config's 'data', else ~/.local/state/polyptt/relay.",
 )
+@options.option("--site", metavar="NAME", help="This relay's site (config 'site').")
 @options.serial_option
 @options.to_option
 @options.iface_option
@@ -147,6 +148,12 @@ def token() -> None:
     metavar="DURATION|DATE",
     help="When it stops working: 90m, 12h, 30d, 2w from now, or a date 2027-01-31 "
     "(local midnight) or 2027-01-31T18:00.  [default: never]",
+)
+@click.option(
+    "--sites",
+    callback=_parsed("parse_token_sites"),
+    metavar="NAME,NAME|all",
+    help="Other sites ([nats]) it may page.  [default: its relay's only]",
 )
 @_config_option
 def add(name: str, config: Path | None, **grant: Any) -> None:

@@ -164,7 +164,10 @@ async def session_info(request: web.Request) -> web.StreamResponse:
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     relay = request.app[RELAY]
-    return web.json_response({"status": "ok", "talkers": len(relay.talks.by_channel)})
+    answer: dict[str, Any] = {"status": "ok", "talkers": len(relay.talks.by_channel)}
+    if relay.sites is not None:
+        answer["nats"] = relay.sites.health()
+    return web.json_response(answer)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -199,6 +202,11 @@ def render_metrics(relay: Relay) -> str:
     add("talkers", "gauge", "Pages being sent now.", len(relay.talks.by_channel))
     add("listeners", "gauge", "WebSocket listeners now.", len(relay.hub.clients))
     add("connections", "gauge", "WebSocket connections now.", len(relay.clients))
+    for name, kind, help_text, value, labels in relay.sites.metrics() if relay.sites else ():
+        if not any(line.startswith(f"# TYPE polyptt_relay_{name} ") for line in lines):
+            add(name, kind, help_text, value)
+            lines.pop()
+        lines.append(f"polyptt_relay_{name}{labels} {value:g}")
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,7 @@ from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
 from polyptt.relay.security import auth_middleware
+from polyptt.relay.sites.federation import context as sites_context
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.store.database import DATABASE_NAME, Database
 from polyptt.relay.talks import Talks
@@ -86,6 +87,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
     app.cleanup_ctx.append(_revocations)
+    app.cleanup_ctx.append(sites_context)  # other sites over NATS, with [nats]
     app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)
     return app
@@ -185,7 +187,7 @@ def cut_off(relay: Relay) -> None:
     store = relay.store
     try:
         for talk in list(relay.talks.by_channel.values()):
-            if store.check_digest(talk.digest) is None:
+            if talk.via != "site" and store.check_digest(talk.digest) is None:
                 talk.end("revoked")
         for client in list(relay.clients):
             if store.check_digest(client.digest) is None:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polyptt.relay.sites.config import NatsConfig, parse_nats, parse_site
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -130,6 +132,10 @@ class RelayConfig:
     tokens: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     data: Path | None = None
+    #: This relay's site, the pages it shares and its federation (`polyptt.relay.sites`).
+    site: str | None = None
+    share: tuple[int, ...] = ()
+    nats: NatsConfig | None = None
 
     @property
     def tokens_path(self) -> Path:
@@ -226,6 +232,9 @@ _TOP_KEYS = {
     "tokens",
     "trusted_proxies",
     "data",
+    "site",
+    "share",
+    "nats",
 }
 
 
@@ -260,4 +269,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         tokens=beside(data.get("tokens")),
         trusted_proxies=tuple(str(a) for a in data.get("trusted_proxies", [])),
         data=beside(data.get("data")),
+        site=None if data.get("site") is None else parse_site(data["site"]),
+        share=tuple(parse_channel(str(c)) for c in data.get("share", [])),
+        nats=parse_nats(data.get("nats"), beside),
     )

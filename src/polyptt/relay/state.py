@@ -11,6 +11,7 @@ import collections
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -25,6 +26,9 @@ from polyptt.relay.talks import Talks
 from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import Sink
 from polyptt.transport import Destination
+
+if TYPE_CHECKING:
+    from polyptt.relay.sites.federation import Sites
 
 __all__ = ["RELAY", "SETTINGS", "Relay", "RelaySettings"]
 
@@ -93,6 +97,8 @@ class Relay:
     clients: set[Connection] = field(default_factory=set)
     #: Browser session id -> its token's digest (`polyptt.relay.security.new_session`).
     sessions: collections.OrderedDict[str, str] = field(default_factory=collections.OrderedDict)
+    #: This relay's part in a federation of sites (with ``[nats]``; `polyptt.relay.sites`).
+    sites: Sites | None = None
 
     def banned(self, remote: str) -> bool:
         """True if `remote` failed to log in too often lately."""

@@ -89,7 +89,7 @@ class Sites:
         self.incoming: dict[str, Incoming] = {}
         self.waiting: list[Incoming] = []
         self.seen: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self.outgoing: dict[str, tuple[SiteSink, int]] = {}
+        self.outgoing: dict[str, tuple[SiteSink, Talk]] = {}
         self.latency: dict[str, float] = {}
         self.last_hello: dict[str, float] = {}
         self.counts: collections.Counter[str] = collections.Counter()
@@ -138,7 +138,7 @@ class Sites:
 
     def started(self, sink: SiteSink, talk: Talk) -> None:
         """`talk` goes out through `sink`: follow it for keep-alives and results."""
-        self.outgoing[sink.page_id] = (sink, talk.page_id)
+        self.outgoing[sink.page_id] = (sink, talk)
         record = self.relay.hub.recent.get(talk.page_id)
         if record is not None:
             record["sites"] = {}
@@ -149,8 +149,8 @@ class Sites:
         data = json.loads(msg.data)
         if data.get("to") != self.site or data.get("page") not in self.outgoing:
             return
-        _sink, page_id = self.outgoing[data["page"]]
-        record = self.relay.hub.recent.get(page_id)
+        _sink, talk = self.outgoing[data["page"]]
+        record = self.relay.hub.recent.get(talk.page_id)
         site = msg.subject.rsplit(".", 1)[1]
         if record is not None:
             entry = {"state": data["state"], "at": data["at"]}
@@ -249,9 +249,13 @@ class Sites:
         self.link.publish(self._mine("result"), json.dumps(answer).encode())
 
     def _link_down(self) -> None:
-        """The link dropped: every page from another site ends now, with its ends."""
+        """The link dropped: every page from another site ends now, with its ends, and
+        so does every page of this relay's for other sites only (nobody hears it)."""
         for incoming in list(self.incoming.values()):
             self._end(incoming, "link")
+        for sink, talk in list(self.outgoing.values()):
+            if isinstance(sink.local, NullSink):
+                talk.end("link")
 
     def _end(self, incoming: Incoming, reason: str) -> None:
         incoming.source.abort()
@@ -284,7 +288,7 @@ class Sites:
             self.shared_in.expire(now, VANISHED_S)
             if now - last_keep >= KEEPALIVE_S:
                 last_keep = now
-                for sink, _page_id in list(self.outgoing.values()):
+                for sink, _talk in list(self.outgoing.values()):
                     if sink.begun and not sink.over:
                         self.link.publish(self._mine("page"), b"K" + sink.page_id.encode())
             if now - last_hello >= HELLO_S:

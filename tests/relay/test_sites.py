@@ -397,3 +397,36 @@ def test_a_page_shared_at_east_is_heard_at_north_labelled_east(
     assert audio.stat().st_size > 16000 * 2 * 4  # the speech's 4.8 s, at the relay's rate
     for site in (north, federation["south"]):
         assert lan_packets(sniffer, site.port) == {}, site.name
+
+
+def test_send_through_the_relay_to_a_site(tmp_path: Path, federation: dict[str, Site]) -> None:
+    """``polyptt send --relay URL --sites east``: the remote client addresses sites too;
+    ``--sites`` without ``--relay`` is a usage error (2) before anything is sent."""
+    import subprocess
+
+    from tests.support.processes import polyptt_command, polyptt_env
+
+    north, east = federation["north"], federation["east"]
+    assert north.relay is not None
+    secret = token(north, "Desk", "east")
+    lan = listen_at(tmp_path, east, "--count", "1")
+    sent = subprocess.run(
+        polyptt_command("send", "--relay", north.relay.url, "--sites", "east", "-q", str(SPEECH)),
+        env={**polyptt_env(), "POLYPTT_TOKEN": secret},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert lan.wait() == 0, lan.stderr
+    ((meta, _audio),) = lan.recordings().values()
+    assert (meta["caller_id"], meta["end_reason"]) == ("Desk", "end_packets")
+    local = subprocess.run(
+        polyptt_command("send", "--sites", "east", str(SPEECH)),
+        env=polyptt_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert local.returncode == 2
+    assert local.stderr == "Error: --sites goes with --relay (see 'polyptt send --help')\n"

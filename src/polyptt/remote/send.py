@@ -78,6 +78,7 @@ class RelaySendJob:
     gap: float = 1.0
     gain: float = 0.0
     duration: float | None = None
+    sites: str | None = None  # north,south or all (`polyptt.relay.sites`); None: local
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def run(
         gap=job.gap,
         gain=job.gain,
         duration=job.duration,
+        sites=job.sites,
     )
     _clipped(answer, console)
     console.info(
@@ -146,6 +148,7 @@ def _run_live(job: RelaySendJob, console: Console, stdin: BinaryIO) -> RelaySent
             duration=job.duration,
             gain=job.gain,
             keep_pauses=job.keep_pauses or not job.mic,  # raw: every sample
+            sites=job.sites,
         )
     finally:
         source.close()
@@ -201,6 +204,7 @@ def send_file(
     gap: float,
     gain: float,
     duration: float | None,
+    sites: str | None = None,
 ) -> dict[str, Any]:
     """Page `body` (an audio file) through the relay; its answer after the end packets.
 
@@ -221,6 +225,7 @@ def send_file(
             gap=gap,
             gain=gain,
             duration=duration,
+            sites=sites,
         )
     )
 
@@ -244,6 +249,7 @@ def send_live(
     duration: float | None,
     gain: float,
     keep_pauses: bool,
+    sites: str | None = None,
 ) -> Talked:
     """Page live from `source` through the relay (see the module docstring).
 
@@ -276,6 +282,7 @@ def send_live(
             rate=source.rate,
             gain=gain,
             keep_pauses=keep_pauses,
+            sites=sites,
         )
 
     stopped = asyncio.run(main())

@@ -26,7 +26,7 @@ from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
 from polyptt.relay.security import auth_middleware
-from polyptt.relay.sites.federation import context as sites_context
+from polyptt.relay.sites.context import context as sites_context
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.store.database import DATABASE_NAME, Database
 from polyptt.relay.talks import Talks

@@ -1,7 +1,7 @@
 """The relay as one site of many: pages to and from other sites, shared pages, health.
 
-`Sites` is made by the application's cleanup context (`context`) when the configuration
-has ``[nats]``; it hangs on the relay state as ``relay.sites``.
+`Sites` is made by the application's cleanup context (`polyptt.relay.sites.context`)
+when the configuration has ``[nats]``; it hangs on the relay state as ``relay.sites``.
 
 Sending: `Sites.sink` gives a page addressed to other sites its `SiteSink`.
 
@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +43,10 @@ from polyptt.relay.sites.sender import NullSink, SiteSink
 from polyptt.relay.sites.shared import SharedIn, SharedOut
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from polyptt.relay.hub import Hub
+    from polyptt.relay.talks import Talk, Talks
 
-    from polyptt.relay.state import Relay
-    from polyptt.relay.talks import Talk
-
-__all__ = ["STALE_S", "VANISHED_S", "Sites", "context"]
+__all__ = ["STALE_S", "VANISHED_S", "Sites"]
 
 log = logging.getLogger("polyptt.relay.sites")
 
@@ -81,8 +77,11 @@ class Incoming:
 class Sites:
     """This relay's part in its federation (see the module docstring)."""
 
-    def __init__(self, relay: Relay, site: str, config: NatsConfig) -> None:
-        self.relay = relay
+    def __init__(
+        self, hub: Hub, talks: Talks, site: str, config: NatsConfig, share: tuple[int, ...]
+    ) -> None:
+        self.hub = hub
+        self.talks = talks
         self.site = site
         self.config = config
         self.prefix = config.name
@@ -98,11 +97,11 @@ class Sites:
             wire.subject(self.prefix, "result", "*"): self._on_result,
             wire.subject(self.prefix, "hello", "*"): self._on_hello,
         }
-        self.shared_in = SharedIn(relay.hub, self.site)
+        self.shared_in = SharedIn(hub, self.site)
         handlers[wire.subject(self.prefix, "shared", "*")] = self.shared_in.on_message
         self.link = Link(config, site, handlers, self._link_down)
         self.shared_out = SharedOut(
-            relay.settings.config.share,
+            share,
             lambda data: self.link.publish(self._mine("shared"), data),
         )
 
@@ -139,7 +138,7 @@ class Sites:
     def started(self, sink: SiteSink, talk: Talk) -> None:
         """`talk` goes out through `sink`: follow it for keep-alives and results."""
         self.outgoing[sink.page_id] = (sink, talk)
-        record = self.relay.hub.recent.get(talk.page_id)
+        record = self.hub.recent.get(talk.page_id)
         if record is not None:
             record["sites"] = {}
         assert talk.task is not None
@@ -150,7 +149,7 @@ class Sites:
         if data.get("to") != self.site or data.get("page") not in self.outgoing:
             return
         _sink, talk = self.outgoing[data["page"]]
-        record = self.relay.hub.recent.get(talk.page_id)
+        record = self.hub.recent.get(talk.page_id)
         site = msg.subject.rsplit(".", 1)[1]
         if record is not None:
             entry = {"state": data["state"], "at": data["at"]}
@@ -217,7 +216,7 @@ class Sites:
         caller, _cut = fit_caller_id(self.config.caller_prefix + str(start.get("caller_id", "")))
         grant = Grant(caller, frozenset({"talk", "emergency"}))
         try:
-            talk = self.relay.talks.start(
+            talk = self.talks.start(
                 incoming.source,
                 grant=grant,
                 digest="",
@@ -341,30 +340,3 @@ class Sites:
             help_text = "Latency from each site (seconds)."
             lines.append(("site_latency_seconds", "gauge", help_text, delay, f'{{site="{site}"}}'))
         return lines
-
-
-async def context(app: web.Application) -> AsyncIterator[None]:
-    """The federation for the relay's lifetime (nothing without ``[nats]``)."""
-    from polyptt.relay.state import RELAY
-
-    relay = app[RELAY]
-    config = relay.settings.config
-    if config.nats is None:
-        yield
-        return
-    import socket
-
-    sites = Sites(relay, config.site or socket.gethostname().split(".")[0], config.nats)
-    relay.sites = sites
-    if relay.talks.receiver is not None:
-        relay.talks.receiver.subscribe(sites.shared_out)
-    tasks = [asyncio.create_task(sites.link.run()), asyncio.create_task(sites.tick())]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await sites.link.close()
-        relay.sites = None

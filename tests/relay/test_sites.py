@@ -430,3 +430,43 @@ def test_send_through_the_relay_to_a_site(tmp_path: Path, federation: dict[str, 
     )
     assert local.returncode == 2
     assert local.stderr == "Error: --sites goes with --relay (see 'polyptt send --help')\n"
+
+
+def test_a_busy_channel_delays_the_remote_page_and_the_sender_is_told(
+    tmp_path: Path, federation: dict[str, Site]
+) -> None:
+    """South's channel 26 carries a phone's page: east plays north's page at once, south
+    once the channel is free (within wait_s), every frame of it; north's record says
+    when each site played it."""
+    import datetime
+    import subprocess
+
+    from tests.support.processes import polyptt_command, polyptt_env
+
+    north, south = federation["north"], federation["south"]
+    assert north.relay is not None
+    secret = token(north, "Office", "south,east")
+    lan = listen_at(tmp_path, south, "--count", "2")
+    holder = subprocess.Popen(
+        polyptt_command(
+            "send", "-q", "--to", f"{DEFAULT_GROUP}:{south.port}", "-c", "26",
+            "--caller-id", "Holder", "--serial", "0x300", str(SPEECH),
+        ),
+        env=polyptt_env(),
+    )  # fmt: skip
+    time.sleep(1.5)  # the holder's page is on south's LAN
+    status, answer = north.relay.request(
+        "POST", "/api/v1/pages?channel=26&sites=south,east&wait=1", secret, SPEECH.read_bytes()
+    )
+    assert holder.wait(timeout=30) == 0
+    assert status == 200, answer
+    assert lan.wait() == 0, lan.stderr
+    heard = sorted(lan.recordings().values(), key=lambda r: r[0]["start"])
+    assert [meta["caller_id"] for meta, _ in heard] == ["Holder", "Office"]
+    np.testing.assert_array_equal(heard[1][1], reference(tmp_path, north.port))
+    time.sleep(0.5)  # the results reached north
+    _status, pages = north.relay.request("GET", "/api/v1/pages", secret)
+    sites = pages["pages"][0]["sites"]
+    assert {v["state"] for v in sites.values()} == {"played"}, sites
+    at = {k: datetime.datetime.fromisoformat(v["at"]) for k, v in sites.items()}
+    assert (at["south"] - at["east"]).total_seconds() > 2.0  # after the holder's page

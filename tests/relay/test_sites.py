@@ -155,6 +155,13 @@ def test_a_page_to_two_sites_is_played_there_and_not_at_home(
     sent = pages["pages"][0]
     assert set(sent["sites"]) == {"south", "east"}
     assert {v["state"] for v in sent["sites"].values()} == {"played"}
+    # the link and each site's latency, for monitoring
+    nats = health(north)["nats"]
+    assert (nats["site"], nats["link"], sorted(nats["sites"])) == ("north", "up", ["east", "south"])
+    assert all(0 <= s["latency_ms"] < 500 for s in nats["sites"].values()), nats
+    _status, metrics = north.relay.request("GET", "/metrics", secret)
+    assert "polyptt_relay_nats_up 1\n" in metrics
+    assert 'polyptt_relay_site_latency_seconds{site="south"} ' in metrics
 
 
 def test_a_page_to_all_sites_is_played_at_all_three(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyptt.console import Console
-from polyptt.errors import BadInput
+from polyptt.errors import BadInput, Missing
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, parse_destination
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def _with_site(policy: RelayConfig, site: str | None) -> RelayConfig:
         try:
             import nats  # noqa: F401
         except ImportError:
-            raise BadInput(
+            raise Missing(
                 f"{policy.path}: [nats] needs nats-py: pip install 'polyptt[nats]'"
             ) from None
     return policy
@@ -426,7 +426,11 @@ def grant_fields(grant: Grant) -> dict[str, Any]:
         "channels": sorted(grant.channels),
         "targets": None if grant.targets is None else sorted(grant.targets),
         "expires": None if grant.expires is None else format_expiry(grant.expires),
-    }
+    } | ({} if grant.sites == frozenset() else {"sites": _sites(grant.sites)})
+
+
+def _sites(sites: frozenset[str] | None) -> list[str] | str:
+    return "all" if sites is None else sorted(sites)
 
 
 def grant_line(grant: Grant) -> str:

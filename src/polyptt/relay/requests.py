@@ -307,8 +307,13 @@ def _admit_sites(relay: Relay, grant: Grant, page: PageRequest, remote: str) -> 
         raise Refused(403, ErrorCode.FORBIDDEN, refusal)
     if relay.sites is None and page.sites - {own}:
         raise _bad("this relay is not joined to other sites (no [nats] in its configuration)")
-    if page.target is not None and relay.sites is not None and relay.sites.remote(page.sites):
+    sites = relay.sites
+    if sites is None or not sites.remote(page.sites):
+        return
+    if page.target is not None:
         raise _bad("a named target is on this relay's LAN: not for other sites")
+    if not sites.link.up and not sites.here(page.sites):
+        raise Refused(503, ErrorCode.NETWORK, "the link to the other sites is down")
 
 
 async def upload_body(request: web.Request) -> bytes:

@@ -114,12 +114,16 @@ class Sites:
         """Whether `sites` names any site but this one."""
         return ALL in sites or bool(sites - {self.site})
 
+    def here(self, sites: frozenset[str]) -> bool:
+        """Whether `sites` names this one."""
+        return ALL in sites or self.site in sites
+
     def sink(self, sites: frozenset[str], local: Any, fields: dict[str, Any]) -> SiteSink:
         """The sink of a page to `sites` (`local`: the LAN's sink, used if this site is
         among them); `fields`: channel, codec, frame_ms, caller_id."""
         from polyptt.codecs import info
 
-        here = ALL in sites or self.site in sites
+        here = self.here(sites)
         start = {
             "page": wire.new_page_id(),
             "from": self.site,

@@ -120,6 +120,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     """The database first (everything that keeps a record writes to it), closed last."""
     relay = app[RELAY]
     relay.db.open()
+    relay.sessions.load()
     yield
     relay.db.close()
 
@@ -195,9 +196,9 @@ def cut_off(relay: Relay) -> None:
                     client.talk.end("revoked")
                 relay.hub.clients.discard(client)
                 client.drop("token revoked")
-        for session, digest in list(relay.sessions.items()):
+        for digest in list(relay.sessions.digests()):
             if store.check_digest(digest) is None:
-                del relay.sessions[session]  # revoked or expired: signed out
+                relay.sessions.end_where(digest)  # revoked or expired: signed out
     except Exception as exc:  # a store being rewritten by hand: try again next time
         log.warning("cannot check the token store: %s", exc)
 

@@ -6,13 +6,13 @@ TOKEN`` from scripts; browsers may instead carry the ``polyptt_session`` cookie 
 or a trusted proxy's: `client_scheme`), which is accepted for reads and the WebSocket,
 and for a POST only with an allowed ``Origin`` (the web page's file upload), so another
 site cannot make a browser post a page. The cookie holds a random session id, never
-the token: the relay keeps the session (in memory, `MAX_SESSIONS` at most) and ends it
-at ``POST /signout``, when its token is revoked or expires, and when the relay
-restarts. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
+the token: the relay keeps the session (`polyptt.relay.store.sessions`: across
+restarts, 10,000 at most) and ends it at ``POST /signout`` and when its token is revoked
+or expires. The WebSocket also takes ``?token=`` (browsers cannot set headers on it);
 the access log never shows a query string. An address that presents wrong tokens too
 often is refused (429) for a while, as Home Assistant's ``http`` component bans; a
 request with no credentials at all (an ``<img>`` on any page) is refused (401) but
-counts toward no ban, nor does an unknown session id (a cookie from before a restart).
+counts toward no ban, nor does an unknown session id (an ended session's cookie).
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ __all__ = [
 ]
 
 COOKIE = "polyptt_session"
-#: Sessions kept at most; beyond, the oldest is ended (its browser signs in again).
-MAX_SESSIONS = 10_000
 # aiohttp >= 3.13 wants typed request keys (plain strings warn); older ones take strings
 _request_key: Any = getattr(web, "RequestKey", lambda name, _kind: name)
 _GRANT = _request_key("polyptt.grant", Grant)
@@ -143,11 +141,8 @@ def _session(request: web.Request) -> str | None:
 
 def new_session(request: web.Request, digest: str) -> str:
     """A new session for the token whose digest is `digest`: its id, for the cookie."""
-    sessions = request.app[RELAY].sessions
     session = secrets.token_urlsafe(32)
-    sessions[session] = digest
-    while len(sessions) > MAX_SESSIONS:
-        sessions.popitem(last=False)
+    request.app[RELAY].sessions.add(session, digest)
     return session
 
 
@@ -155,7 +150,7 @@ def end_session(request: web.Request) -> None:
     """Forget the session of `request`'s cookie, if any (signing out)."""
     session = request.cookies.get(COOKIE)
     if session:
-        request.app[RELAY].sessions.pop(session, None)
+        request.app[RELAY].sessions.end(session)
 
 
 def from_own_page(request: web.Request) -> bool:
@@ -192,7 +187,7 @@ async def auth_middleware(
     ):
         # the web page asking whether it is signed in, at every load: no login failed
         return json_error(401, "not signed in", **{"WWW-Authenticate": "Bearer"})
-    digest = hash_token(token) if token is not None else relay.sessions.get(session or "")
+    digest = hash_token(token) if token is not None else relay.sessions.digest(session or "")
     grant = None if digest is None else relay.store.check_digest(digest)
     if grant is None or digest is None:
         if token is not None:

@@ -22,6 +22,7 @@ from polyptt.relay.connections import Connection
 from polyptt.relay.events import Events
 from polyptt.relay.hub import Hub, Metrics
 from polyptt.relay.store.database import Database
+from polyptt.relay.store.sessions import Sessions
 from polyptt.relay.talks import Talks
 from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import Sink
@@ -95,10 +96,14 @@ class Relay:
     failures: dict[str, collections.deque[float]] = field(default_factory=dict)
     connections: collections.Counter[str] = field(default_factory=collections.Counter)
     clients: set[Connection] = field(default_factory=set)
-    #: Browser session id -> its token's digest (`polyptt.relay.security.new_session`).
-    sessions: collections.OrderedDict[str, str] = field(default_factory=collections.OrderedDict)
+    #: Browser sessions, kept across restarts (`polyptt.relay.store.sessions`); made
+    #: with `db` by `polyptt.relay.app.create_app`.
+    sessions: Sessions = field(init=False)
     #: This relay's part in a federation of sites (with ``[nats]``; `polyptt.relay.sites`).
     sites: Sites | None = None
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.db)
 
     def banned(self, remote: str) -> bool:
         """True if `remote` failed to log in too often lately."""

@@ -96,6 +96,11 @@ class Database:
         outside the event loop. Each call is one transaction (committed if it returns)."""
         return self._submit(work).result()
 
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        """`work` in the worker thread, not waited for (writes in order with the others;
+        the future tells how it went)."""
+        return self._submit(work)
+
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in the worker thread, awaited: the event loop goes on meanwhile."""
         return await asyncio.wrap_future(self._submit(work))

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay import requests
+from polyptt.relay.auth import Grant
 from polyptt.relay.hub import Metrics, visible
 from polyptt.relay.security import (
     COOKIE,
@@ -148,8 +149,10 @@ async def session_info(request: web.Request) -> web.StreamResponse:
         for c in talk_channels
         if channel_priority(c) is not Priority.NORMAL
     }
+    answer = {"sites": _sites_of(relay, grant)} if relay.sites is not None else {}
     return web.json_response(
         {
+            **answer,
             "name": grant.name,
             "scopes": sorted(grant.scopes),
             "channels": {str(k): v for k, v in sorted(config.channel_names.items())},
@@ -160,6 +163,18 @@ async def session_info(request: web.Request) -> web.StreamResponse:
             "max_page_s": config.limits.max_page_s,
         }
     )
+
+
+def _sites_of(relay: Relay, grant: Grant) -> dict[str, Any]:
+    """The sites the web page offers `grant` (`polyptt.relay.sites`): this relay's, the
+    others heard from (`known`: to hear), those it may page (heard from, or granted),
+    and whether it may page all."""
+    assert relay.sites is not None
+    own = relay.sites.site
+    heard = set(relay.sites.last_hello) - {own}
+    granted = set(grant.sites or ()) - {own}
+    may = sorted(s for s in heard | granted if grant.sites is None or s in grant.sites)
+    return {"own": own, "known": sorted(heard), "may": may, "all": grant.sites is None}
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

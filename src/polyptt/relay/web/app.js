@@ -124,6 +124,7 @@ async function enter(session) {
   $('talk').disabled = !mayTalk || !microphoneAvailable();
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
+  lists.own = me.sites?.own; // the site of pages without one (this relay's)
   showConnection('connecting');
   connection.connect();
   try {
@@ -153,6 +154,23 @@ function fillPickers() {
   targets.replaceChildren(new Option('Whole group', ''));
   for (const target of me.targets) targets.append(new Option(target, target));
   targets.disabled = me.targets.length === 0;
+  showSites(me.sites);
+}
+
+/** The site pickers, with [nats] (`sites` in the session): where a page goes (this
+ * site, one other the token may page, or all) and which site's pages are heard. */
+function showSites(sites) {
+  const picker = $('sites');
+  const filter = $('site-filter');
+  const labels = document.querySelectorAll('label[for=sites], label[for=site-filter]');
+  for (const element of [picker, filter, ...labels]) element.hidden = !sites;
+  if (!sites) return;
+  picker.replaceChildren(new Option(`This site (${sites.own})`, ''));
+  for (const site of sites.may) picker.append(new Option(site, site));
+  if (sites.all) picker.append(new Option('All sites', 'all'));
+  filter.replaceChildren(new Option('Every site', ''));
+  filter.append(new Option(`This site (${sites.own})`, sites.own));
+  for (const site of sites.known) filter.append(new Option(site, site));
 }
 
 /** The relay's recent pages (at each connection: a restarted relay has other ones). */
@@ -302,6 +320,7 @@ function pressTalk(latched = $('latch').checked) {
   talker.press({
     channel,
     target: $('target').value,
+    sites: $('sites').value,
     latched,
     microphone: { deviceId: $('microphone').value, processing: $('processing').checked },
     confirm: me.urgent[String(channel)] && !talker.active ? () => confirmUrgent(channel) : null,
@@ -392,6 +411,7 @@ async function upload(event) {
   // wait=1: the relay answers after the end packets, with what it sent
   const query = new URLSearchParams({ channel: String(channel), wait: '1' });
   if ($('target').value) query.set('target', $('target').value);
+  if ($('sites').value) query.set('sites', $('sites').value);
   const where = `${channelLabel(channel)} (${channel})`;
   state.textContent = `Paging ${file.name} on ${where}…`;
   const answer = await fetch(`${PAGES_PATH}?${query}`, {

@@ -44,19 +44,20 @@ class Site:
     relay: RelayProcess | None = None
 
 
-def site_config(folder: Path, name: str, nats: str, extra: str = "") -> Path:
-    text = f'site = "{name}"\n{extra}\n[nats]\nurl = "{nats}"\nname = "district"\n'
+def site_config(folder: Path, name: str, nats: str, extra: str = "", in_nats: str = "") -> Path:
+    text = f'site = "{name}"\n{extra}\n[nats]\nurl = "{nats}"\nname = "district"\n{in_nats}'
     return write_config(folder / name, text)
 
 
 @pytest.fixture
 def federation(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, Site]]:  # noqa: F811
     """Three relays, north, south and east, joined through the fixture's server; east
-    shares channel 27."""
+    shares channel 27 and puts "E:" before the caller id of other sites' pages."""
     sites: dict[str, Site] = {}
     for name in SITES:
-        extra = "share = [27]" if name == "east" else ""
-        sites[name] = Site(name, free_port(), site_config(tmp_path, name, nats_server.url, extra))
+        extra, in_nats = ("share = [27]", 'caller_prefix = "E:"') if name == "east" else ("", "")
+        config = site_config(tmp_path, name, nats_server.url, extra, in_nats)
+        sites[name] = Site(name, free_port(), config)
     try:
         for site in sites.values():
             site.relay = start_relay(site.config, udp_port=site.port)
@@ -139,9 +140,10 @@ def test_a_page_to_two_sites_is_played_there_and_not_at_home(
     expected = reference(tmp_path, north.port)
     for name, listening in listens.items():
         ((meta, audio),) = listening.recordings().values()
+        caller = "E:Office" if name == "east" else "Office"  # east's prefix
         assert (meta["channel"], meta["caller_id"], meta["end_reason"]) == (
             26,
-            "Office",
+            caller,
             "end_packets",
         )
         assert meta["frames_concealed"] == 0, name
@@ -179,7 +181,8 @@ def test_a_page_to_all_sites_is_played_at_all_three(
     for name, listening in listens.items():
         assert listening.wait() == 0, (name, listening.stderr)
         ((meta, audio),) = listening.recordings().values()
-        assert (meta["caller_id"], meta["end_reason"]) == ("Office", "end_packets"), name
+        caller = "E:Office" if name == "east" else "Office"
+        assert (meta["caller_id"], meta["end_reason"]) == (caller, "end_packets"), name
         np.testing.assert_array_equal(audio, expected)
 
 
@@ -427,7 +430,7 @@ def test_send_through_the_relay_to_a_site(tmp_path: Path, federation: dict[str, 
     assert sent.returncode == 0, sent.stderr
     assert lan.wait() == 0, lan.stderr
     ((meta, _audio),) = lan.recordings().values()
-    assert (meta["caller_id"], meta["end_reason"]) == ("Desk", "end_packets")
+    assert (meta["caller_id"], meta["end_reason"]) == ("E:Desk", "end_packets")
     local = subprocess.run(
         polyptt_command("send", "--sites", "east", str(SPEECH)),
         env=polyptt_env(),

@@ -128,3 +128,46 @@ def test_arrange_leaves_whole_frames_alone() -> None:
 def test_arrange_rejects_nonsense(repeat: int, gap: int, frame: int) -> None:
     with pytest.raises(ValueError, match="repeat must be"):
         audio.arrange(np.ones(10, dtype=np.int16), frame, repeat=repeat, gap_samples=gap)
+
+
+# ------------------------------------------------------------------ samples in memory
+
+
+@pytest.mark.parametrize(
+    ("rate", "gain"), [(16000, 0.0), (22050, 0.0), (16000, -6.0), (44100, 3.0)]
+)
+def test_pcm_page_is_load_page_of_the_same_samples(tmp_path: Path, rate: int, gain: float) -> None:
+    from polyptt.audio.files import pcm_page
+
+    pcm, _ = to_int16_tone(rate)
+    path = tmp_path / "same.wav"
+    soundfile.write(path, pcm, rate, subtype="PCM_16")
+    from_file = audio.load_page(path, "g722", 30, repeat=2, gap_s=0.5, gain_db=gain)
+    in_memory = pcm_page(pcm, rate, "g722", 30, repeat=2, gap_s=0.5, gain_db=gain)
+    assert (in_memory.duration_s, in_memory.clipped) == (from_file.duration_s, from_file.clipped)
+    assert len(in_memory.frames) == len(from_file.frames) == 84  # 2 x 1 s + 0.5 s in 30 ms
+    if rate == 16000 and not gain:
+        assert in_memory.frames == from_file.frames  # the samples reach the encoder as they are
+
+
+def to_int16_tone(rate: int) -> tuple[np.ndarray, int]:
+    return (tone(rate, 1.0) * 32767).astype(np.int16), rate
+
+
+def test_pcm_page_refuses_audio_past_the_limit_and_cuts_at_duration() -> None:
+    from polyptt.audio.files import AudioTooLongError, pcm_page
+
+    pcm, rate = to_int16_tone(16000)
+    with pytest.raises(AudioTooLongError) as caught:
+        pcm_page(np.tile(pcm, 3), rate, "g722", 30, max_s=2.5, name="the speech")
+    assert str(caught.value) == "the speech: the audio lasts 3.0 s; limit: 2.5 s"
+    with pytest.raises(AudioTooLongError) as caught:
+        pcm_page(pcm, rate, "g722", 30, repeat=3, gap_s=1.0, max_s=4.0)
+    assert str(caught.value) == (
+        "the audio: the audio lasts 1.0 s; limit: 4 s; 3 plays with 1 s gaps must fit in 4 s"
+    )
+    cut = pcm_page(np.tile(pcm, 3), rate, "g711u", 20, max_s=2.5, duration_s=1.0)
+    assert len(cut.frames) > 50  # cut a little after 1 s: the sender cuts at the frame
+    assert cut.duration_s < 1.5
+    with pytest.raises(audio.AudioError, match=r"^the audio: contains no audio$"):
+        pcm_page(pcm[:0], rate, "g722", 30)

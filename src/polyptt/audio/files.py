@@ -14,6 +14,8 @@ Build a page's signal from it (repeats, gaps, whole frames)
     :func:`arrange`
 All of it at once: a file as a page's encoded frames
     :func:`load_page`, :class:`PageAudio`
+The same for samples already in memory (speech, `polyptt.audio.speech`)
+    :func:`pcm_page`
 
 Audio that is already mono at the codec's rate in a 16-bit (or narrower) encoding and is
 not scaled is read as ``int16`` and passed on sample for sample: a G.711 or G.722 file
@@ -46,6 +48,7 @@ __all__ = [
     "load",
     "load_page",
     "page_bounds",
+    "pcm_page",
 ]
 
 #: The file name that means "read standard input".
@@ -400,7 +403,6 @@ def load_page(
         As :func:`load`; `AudioTooLongError` names the page's limit.
     """
     from polyptt import codecs
-    from polyptt.audio.framer import Framer
 
     rate = codecs.info(codec).sample_rate
     bounds = page_bounds(max_s, duration_s, repeat, gap_s)
@@ -412,9 +414,73 @@ def load_page(
         raise AudioTooLongError(
             f"{exc}; {repeat} plays with {gap_s:g} s gaps must fit in {max_s:g} s"
         ) from None
+    return _encode_page(loaded.pcm, loaded.clipped, codec, frame_ms, repeat, gap_s)
+
+
+def _encode_page(
+    pcm: npt.NDArray[np.int16], clipped: int, codec: str, frame_ms: int, repeat: int, gap_s: float
+) -> PageAudio:
+    """`pcm` at the codec's rate arranged (`arrange`) and encoded into a page's frames."""
+    from polyptt import codecs
+    from polyptt.audio.framer import Framer
+
+    rate = codecs.info(codec).sample_rate
     framer = Framer(codec, frame_ms)
-    signal = arrange(
-        loaded.pcm, framer.frame_samples, repeat=repeat, gap_samples=round(gap_s * rate)
-    )
+    signal = arrange(pcm, framer.frame_samples, repeat=repeat, gap_samples=round(gap_s * rate))
     frames = framer.push(signal) + framer.flush()
-    return PageAudio(frames, loaded.clipped, len(signal) / rate)
+    return PageAudio(frames, clipped, len(signal) / rate)
+
+
+def pcm_page(
+    pcm: npt.NDArray[np.int16],
+    sample_rate: int,
+    codec: str,
+    frame_ms: int,
+    *,
+    repeat: int = 1,
+    gap_s: float = 0.0,
+    gain_db: float = 0.0,
+    max_s: float | None = None,
+    duration_s: float | None = None,
+    name: str = "the audio",
+) -> PageAudio:
+    """Mono int16 samples already in memory (speech, a chime) as a page's frames: what
+    :func:`load_page` does for a file, within the same bounds (`page_bounds`).
+
+    Raises
+    ------
+    AudioError
+        No samples, a rate outside `MIN_RATE`-`MAX_RATE`, or audio longer than the page
+        may last (`AudioTooLongError`, naming the limit); `name` names the audio.
+    """
+    from polyptt import codecs
+
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise AudioError(f"{name}: sample rate {sample_rate} Hz; must be {MIN_RATE}-{MAX_RATE} Hz")
+    if not len(pcm):
+        raise AudioError(f"{name}: contains no audio")
+    bounds = page_bounds(max_s, duration_s, repeat, gap_s)
+    if bounds.cut_s is not None:
+        pcm = pcm[: math.ceil(bounds.cut_s * sample_rate)]
+    lasts = len(pcm) / sample_rate
+    if bounds.max_s is not None and lasts > bounds.max_s:
+        error = _too_long(name, f"{lasts:.1f} s", max_s or 0.0)
+        if repeat > 1:
+            error = AudioTooLongError(
+                f"{error}; {repeat} plays with {gap_s:g} s gaps must fit in {max_s:g} s"
+            )
+        raise error
+    rate = codecs.info(codec).sample_rate
+    if sample_rate == rate and not gain_db:
+        return _encode_page(pcm, 0, codec, frame_ms, repeat, gap_s)
+    signal: npt.NDArray[Any] = pcm.astype(np.float32) / 32768.0
+    if sample_rate != rate:
+        import soxr
+
+        signal = soxr.resample(signal, sample_rate, rate, "HQ")
+    if gain_db:
+        signal = signal * 10.0 ** (gain_db / 20.0)
+    converted, clipped = to_int16(signal)
+    if not len(converted):
+        raise AudioError(f"{name}: too short to resample to {rate} Hz")
+    return _encode_page(converted, clipped, codec, frame_ms, repeat, gap_s)

@@ -125,7 +125,8 @@ def token() -> None:
     required=True,
     callback=_parsed("parse_scopes"),
     metavar="SCOPES",
-    help="Comma list of listen, talk, emergency (talk on 24/25/49/50 too).",
+    help="Comma list of listen, talk, emergency (talk on 24/25/49/50 too), schedule "
+    "(make, change, pause and ring bell schedules).",
 )
 @click.option(
     "--channels",
@@ -212,3 +213,39 @@ def revoke(name: str, config: Path | None) -> None:
 
     with options.job_errors():
         job.revoke_token(config, name)
+
+
+@relay.group(cls=_OneLineGroup)
+def schedule() -> None:
+    """Bell schedules (the config's and the API's): list them, show the next runs."""
+
+
+_data_option = options.option(
+    "--data", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+    help="The relay's data directory (its database holds the API's schedules).",
+)  # fmt: skip
+
+
+@schedule.command(name="list", cls=options.OneLineCommand)
+@_config_option
+@_data_option
+def list_schedules(config: Path | None, data: Path | None) -> None:
+    """One line a schedule: name, next run (its zone's time), channel, what it plays."""
+    from polyptt.relay.bells.listing import lines
+
+    with options.job_errors():
+        for line in lines(config, data):
+            click.echo(line)
+
+
+@schedule.command(name="next", cls=options.OneLineCommand)
+@click.option("--count", default=10, show_default=True, type=click.IntRange(1, 1000))
+@_config_option
+@_data_option
+def next_bells(count: int, config: Path | None, data: Path | None) -> None:
+    """The next runs of all schedules, soonest first: time, name, channel, what."""
+    from polyptt.relay.bells.listing import lines
+
+    with options.job_errors():
+        for line in lines(config, data, count):
+            click.echo(line)

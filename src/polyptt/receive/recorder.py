@@ -4,7 +4,8 @@ Files are named ``<UTC start>_ch<NN>_<caller-id slug>`` (``20261126T120000Z_ch26
 desk.wav`` and ``.json``) so that a directory listing sorts by time and a glob finds a
 channel. The WAV is written as audio arrives (a second at a time, below) and closed when
 the page ends, whatever the reason (end packets, timeout, Ctrl-C), so a monitor stopped
-by its service manager leaves complete files; the JSON is written last, atomically, and
+by its service manager leaves complete files (and a killed one all but its last second:
+each second written goes to the kernel at once); the JSON is written last, atomically, and
 its presence means the WAV beside it is final. The standard library's `wave` writes
 them: unlike libsndfile's close it does not fsync, which cost 5 ms per page on the
 receiving thread.
@@ -138,6 +139,7 @@ class _Recording:
             self.pending.clear()
             self.pending_samples = 0
             self.wav.writeframesraw(np.asarray(chunk, dtype="<i2").tobytes())
+            self.file.flush()  # to the kernel: a killed process loses at most this second
 
 
 class Recorder:
@@ -199,6 +201,12 @@ class Recorder:
             number += 1
             stem = f"{base}-{number}"
         self._open[key] = _Recording(self.directory / stem)
+
+    def wav_path(self, key: Hashable) -> Path | None:
+        """Where the page `key`'s WAV is (or will be, once it has audio); None if it is
+        not being recorded."""
+        recording = self._open.get(key)
+        return None if recording is None else recording.stem.with_suffix(".wav")
 
     def write(self, key: Hashable, pcm: Pcm, rate: int) -> None:
         """Add audio (int16 mono at `rate`, the same all page long) to the page `key`."""

@@ -14,7 +14,6 @@ a page heard on the LAN, has it; `polyptt.receive.busy`): ``{"error", "channel",
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +30,7 @@ from polyptt.relay.security import (
     new_session,
 )
 from polyptt.relay.state import RELAY, Relay
+from polyptt.relay.store.pages import PageQuery
 from polyptt.relay.wire import PAGES_PATH, RATE, SESSION_PATH
 
 __all__ = ["routes"]
@@ -89,23 +89,32 @@ def _busy(exc: requests.Refused) -> web.Response:
 
 
 async def list_pages(request: web.Request) -> web.StreamResponse:
+    """``GET /api/v1/pages?limit=&before=ID&channel=&direction=&caller=&since=&until=``:
+    the store's pages this token may see, newest first, and the URL of the next ones."""
     grant, _ = grant_of(request)
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
-    relay = request.app[RELAY]
-    pages = [r for r in reversed(relay.hub.recent.values()) if visible(grant, r)]
-    return web.json_response({"pages": pages})
+    store = request.app[RELAY].hub.store
+    try:
+        query = PageQuery.parse(request.query)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    if store is None:
+        return web.json_response({"pages": [], "next": None})
+    pages = await store.pages(query, lambda record: visible(grant, record))
+    return web.json_response({"pages": pages, "next": query.next_url(pages)})
 
 
 async def page_wav(request: web.Request) -> web.StreamResponse:
+    """A page's recording from the store, with its length and range requests (players
+    show the duration from the header and seek)."""
     grant, _ = grant_of(request)
     if "listen" not in grant.scopes:
         return json_error(403, "this token may not listen")
-    relay = request.app[RELAY]
-    page_id = int(request.match_info["id"])
-    path: Path | None = relay.hub.recordings.get(page_id)
-    record = relay.hub.recent.get(page_id)
-    if path is None or not path.is_file() or record is None or not visible(grant, record):
+    store = request.app[RELAY].hub.store
+    found = None if store is None else await store.page(int(request.match_info["id"]))
+    record, path = found if found is not None else ({}, None)
+    if path is None or "wav" not in record or not visible(grant, record) or not path.is_file():
         return json_error(404, "no such recording")
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
@@ -159,7 +168,7 @@ async def session_info(request: web.Request) -> web.StreamResponse:
             "talk_channels": talk_channels,
             "urgent": urgent,
             "targets": sorted(t for t in config.targets if grant.may_page(t)),
-            "recording": relay.settings.record is not None,
+            "recording": relay.hub.recorder is not None,
             "max_page_s": config.limits.max_page_s,
         }
     )
@@ -213,6 +222,56 @@ def render_metrics(relay: Relay) -> str:
         "counter",
         "Live audio dropped for running ahead of real time.",
         counters.audio_throttled_samples / RATE,
+    )
+    add(
+        "webhooks_delivered_total",
+        "counter",
+        "Webhook deliveries made.",
+        counters.webhooks_delivered,
+    )
+    add("webhooks_retried_total", "counter", "Webhook attempts retried.", counters.webhooks_retried)
+    add(
+        "webhooks_failed_total", "counter", "Webhook deliveries given up.", counters.webhooks_failed
+    )
+    add(
+        "webhooks_dropped_total",
+        "counter",
+        "Webhook deliveries dropped (queue full).",
+        counters.webhooks_dropped,
+    )
+    add("mqtt_refused_total", "counter", "MQTT commands refused.", counters.mqtt_refused)
+    add(
+        "mqtt_connects_total",
+        "counter",
+        "Connections made to the MQTT broker.",
+        counters.mqtt_connects,
+    )
+    add("pages_deleted_total", "counter", "Pages deleted by retention.", counters.pages_deleted)
+    add(
+        "recording_bytes_deleted_total",
+        "counter",
+        "Bytes of recordings deleted by retention.",
+        counters.recording_bytes_deleted,
+    )
+    recorder = relay.hub.recorder
+    add(
+        "recording_errors_total",
+        "counter",
+        "Recording writes that failed (the first stops recording).",
+        0 if recorder is None else recorder.failures,
+    )
+    add(
+        "recording",
+        "gauge",
+        "1 while pages are recorded, 0 if off or stopped by a failed write.",
+        int(recorder is not None and not getattr(recorder, "stopped", False)),
+    )
+    store = relay.hub.store
+    add(
+        "store_errors_total",
+        "counter",
+        "Page store writes that failed.",
+        0 if store is None else store.errors,
     )
     add("talkers", "gauge", "Pages being sent now.", len(relay.talks.by_channel))
     add("listeners", "gauge", "WebSocket listeners now.", len(relay.hub.clients))

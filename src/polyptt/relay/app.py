@@ -1,7 +1,8 @@
 """The relay as an aiohttp application: `create_app` and its life cycle.
 
 Resources live in the application's cleanup context, in the order they are needed and
-closed in reverse: the database (`polyptt.relay.store.database`), the audit log, the
+closed in reverse: the database (`polyptt.relay.store.database`), the page store
+(`polyptt.relay.store.service`: interrupted pages repaired, retention), the audit log, the
 multicast sink pages go out of, the receive sockets with the async receive driver
 (`polyptt.receive.inbound.serve_async`) feeding the hub (and the recorder with
 ``--record``), and a watcher that cuts off connections and pages whose token was
@@ -19,9 +20,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from polyptt.relay import api, webpage
+from polyptt.relay import api, hooks, webpage
 from polyptt.relay.audit import AuditLog
 from polyptt.relay.auth import TokenStore
+from polyptt.relay.bells import api as bells
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
@@ -29,6 +31,9 @@ from polyptt.relay.security import auth_middleware
 from polyptt.relay.sites.context import context as sites_context
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.store.database import DATABASE_NAME, Database
+from polyptt.relay.store.pages import PageStore
+from polyptt.relay.store.recordings import RelayRecorder, recordings_dir
+from polyptt.relay.store.service import page_store
 from polyptt.relay.talks import Talks
 from polyptt.relay.wire import WS_PATH
 from polyptt.relay.ws import websocket
@@ -55,16 +60,18 @@ def create_app(settings: RelaySettings) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=limits.max_upload_bytes)
     metrics = Metrics()
     audit = AuditLog(settings.config.audit_log)
-    recorder = None
-    if settings.record is not None:
-        from polyptt.receive.recorder import Recorder
-
-        recorder = Recorder(settings.record, log.error)
     events = Events()
-    hub = Hub(settings.config.channel_names, metrics, recorder, events=events)
+    db = Database(None if settings.data is None else settings.data / DATABASE_NAME)
+    hub = Hub(
+        settings.config.channel_names,
+        metrics,
+        _recorder(settings),
+        events=events,
+        store=PageStore(db),
+    )
     relay = Relay(
         settings=settings,
-        db=Database(None if settings.data is None else settings.data / DATABASE_NAME),
+        db=db,
         store=TokenStore(settings.config.tokens_path),
         audit=audit,
         hub=hub,
@@ -84,13 +91,25 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.add_routes([*api.routes(), web.get(WS_PATH, websocket)])
     webpage.setup(app)  # the web page at /
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(page_store)  # pages repaired, retention: after the database
     app.cleanup_ctx.append(_audit_log)
     app.cleanup_ctx.append(_multicast)
+    app.cleanup_ctx.append(hooks.context)  # webhooks, MQTT (after the sockets they page on)
     app.cleanup_ctx.append(_revocations)
     app.cleanup_ctx.append(sites_context)  # other sites over NATS, with [nats]
+    bells.setup(app)  # schedules: their tables, routes and task (after the sinks)
     app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)
     return app
+
+
+def _recorder(settings: RelaySettings) -> RelayRecorder | None:
+    """The recorder of the directions the config records, in ``--record`` or the data
+    directory (`polyptt.relay.store.recordings`); None if nothing is recorded."""
+    directory = recordings_dir(settings.record, settings.data)
+    if directory is None or not settings.config.record:
+        return None
+    return RelayRecorder(directory, settings.config.record)
 
 
 async def _started(app: web.Application) -> None:
@@ -188,8 +207,8 @@ def cut_off(relay: Relay) -> None:
     store = relay.store
     try:
         for talk in list(relay.talks.by_channel.values()):
-            if talk.via != "site" and store.check_digest(talk.digest) is None:
-                talk.end("revoked")
+            if talk.digest and store.check_digest(talk.digest) is None:
+                talk.end("revoked")  # (no digest: the relay's own page, a bell's)
         for client in list(relay.clients):
             if store.check_digest(client.digest) is None:
                 if client.talk is not None:

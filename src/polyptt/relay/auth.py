@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 #: listen: hear pages; talk: page on the token's channels; emergency: also on the
-#: priority and emergency channels (24, 25, 49, 50).
-SCOPES = ("listen", "talk", "emergency")
+#: priority and emergency channels (24, 25, 49, 50); schedule: make, change, pause,
+#: resume and ring bell schedules (`polyptt.relay.bells`) on the token's channels.
+SCOPES = ("listen", "talk", "emergency", "schedule")
 ALL_CHANNELS = frozenset(range(1, 51))
 
 

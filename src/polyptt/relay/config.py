@@ -28,8 +28,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from polyptt.relay.bells.timetable import Schedule
+
+from polyptt.relay.hooks.config import HooksConfig, parse_hooks
 from polyptt.relay.sites.config import NatsConfig, parse_nats, parse_site
 
 if sys.version_info >= (3, 11):
@@ -121,6 +125,13 @@ class RelayConfig:
     trusted_proxies : tuple of str
         Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (for the
         audit log and the login bans); a request from anywhere else is its own client.
+    record : tuple of str
+        The directions of the pages recorded (``heard``, ``sent``); empty: none.
+    keep_days : float or None
+        Pages (rows and recordings) older than this are deleted; None keeps them.
+    keep_gb : float or None
+        The recordings' total size (GB, 10^9 bytes) beyond which the oldest pages are
+        deleted; None sets no bound.
     """
 
     path: Path | None = None
@@ -136,6 +147,13 @@ class RelayConfig:
     site: str | None = None
     share: tuple[int, ...] = ()
     nats: NatsConfig | None = None
+    #: Webhooks, MQTT, the audio MQTT may page (`polyptt.relay.hooks.config`).
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+    #: The ``[[schedule]]`` tables (`polyptt.relay.bells`), in the file's order.
+    schedules: tuple[Schedule, ...] = ()
+    record: tuple[str, ...] = ("heard", "sent")
+    keep_days: float | None = None
+    keep_gb: float | None = None
 
     @property
     def tokens_path(self) -> Path:
@@ -188,6 +206,9 @@ STARTER = """\
 # origins = ["https://paging.example.org"]   # where browsers may open the page from
 # audit_log = "relay-audit.jsonl"             # relative to this file
 # data = "/var/lib/polyptt/relay"   # pages, schedules (default ~/.local/state/polyptt/relay)
+# record = ["heard", "sent"]        # which pages are recorded ([] for none)
+# keep_days = 90                    # delete pages older than this
+# keep_gb = 20                      # and the oldest beyond this much audio
 
 # [channels]
 # 26 = "All staff"
@@ -235,6 +256,15 @@ _TOP_KEYS = {
     "site",
     "share",
     "nats",
+    # polyptt.relay.hooks.config
+    "webhook",
+    "mqtt",
+    "audio",
+    "public_url",
+    "schedule",
+    "record",
+    "keep_days",
+    "keep_gb",
 }
 
 
@@ -272,4 +302,38 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         site=None if data.get("site") is None else parse_site(data["site"]),
         share=tuple(parse_channel(str(c)) for c in data.get("share", [])),
         nats=parse_nats(data.get("nats"), beside),
+        hooks=parse_hooks(path, data),
+        schedules=_schedules(path, data.get("schedule", [])),
+        **_store_keys(data),
     )
+
+
+def _schedules(path: Path, tables: Any) -> tuple[Schedule, ...]:
+    """The ``[[schedule]]`` tables; ValueError names the schedule that is wrong."""
+    from polyptt.relay.bells.timetable import parse_schedule
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("schedules are [[schedule]] tables")
+    schedules = tuple(parse_schedule(t, path.parent) for t in tables)
+    names = [s.name for s in schedules]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"schedule {twice[0]!r} is defined twice")
+    return schedules
+
+
+def _store_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``record``, ``keep_days``, ``keep_gb``: checked."""
+    found: dict[str, Any] = {}
+    if "record" in data:
+        record = data["record"]
+        if not isinstance(record, list) or not set(record) <= {"heard", "sent"}:
+            raise ValueError('record must be a list of "heard" and "sent" (or [] for none)')
+        found["record"] = tuple(dict.fromkeys(record))
+    for key in ("keep_days", "keep_gb"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{key} must be a number above 0")
+            found[key] = float(value)
+    return found

@@ -13,8 +13,9 @@ sends comes from its datagrams as they go out (`polyptt.relay.echo`) and is neve
 back to the connection that is talking it (which gets its events with ``"own": true``).
 Audio reaches the listeners as each packet arrives: narrowband audio is upsampled with
 3 ms of delay (`polyptt.audio.upsample`), never held back for a resampler's block.
-With ``--record``, the pages the relay sends are recorded too, from the same audio: what
-the phones heard, and who said it.
+The pages the relay sends are recorded too (in the data directory, or ``--record``),
+from the same audio: what the phones heard, and who said it. Ids come from the page
+store (`polyptt.relay.store.pages`), which keeps every page's record across restarts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from polyptt.receive.session import Page
 from polyptt.relay.auth import Grant
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RECORDING_READY, Events
+from polyptt.relay.store.pages import PageStore
 from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
 
 __all__ = ["HeardPages", "Hub", "Metrics"]
@@ -65,6 +67,15 @@ class Metrics:
     logins_refused: int = 0
     listeners_dropped: int = 0
     audio_throttled_samples: int = 0
+    # polyptt.relay.hooks
+    webhooks_delivered: int = 0
+    webhooks_retried: int = 0
+    webhooks_failed: int = 0  # given up: a 4xx, or retried for too long
+    webhooks_dropped: int = 0  # a full queue's oldest
+    mqtt_refused: int = 0  # MQTT commands refused (told on <topic>/error)
+    mqtt_connects: int = 0
+    pages_deleted: int = 0  # by the store's retention
+    recording_bytes_deleted: int = 0
 
 
 @dataclass
@@ -118,6 +129,8 @@ class Hub:
     events : Events, optional
         Told ``page_started``, ``page_ended`` and ``recording_ready`` with the page's
         record (`polyptt.relay.events`).
+    store : PageStore, optional
+        Numbers the pages and keeps their records (without: numbered from 1, in memory).
     """
 
     def __init__(
@@ -127,11 +140,13 @@ class Hub:
         recorder: Recorder | None = None,
         keep: int = 200,
         events: Events | None = None,
+        store: PageStore | None = None,
     ) -> None:
         self.channel_names = channel_names
         self.metrics = metrics
         self.recorder = recorder
         self.events = events if events is not None else Events()
+        self.store = store
         self.clients: set[Connection] = set()
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self.recordings: dict[int, Path] = {}
@@ -158,9 +173,13 @@ class Hub:
         record = self._new_record(direction, fields)
         channel = record["channel"]
         self._streams[key] = _Stream(record, skip=talker)
-        if self.recorder is not None:
+        wav = None
+        if self.recorder is not None and self._records(direction):
             at = time.time() if start is None else start
             self.recorder.open(key, at, channel, record["caller_id"])
+            wav = self.recorder.wav_path(key)
+        if self.store is not None:
+            self.store.started(record, wav)
         self._tell(record, {"type": MessageType.PAGE_START, **record}, own=talker)
         self.events.emit(PAGE_STARTED, record)
         return int(record["id"])
@@ -204,10 +223,13 @@ class Hub:
             self.metrics.pages_sent += 1
         self.metrics.frames_repaired += fields.get("frames_repaired", 0)
         self.metrics.frames_concealed += fields.get("frames_concealed", 0)
+        wav = None
         if self.recorder is not None:
             if recording is None:
                 recording = {k: v for k, v in record.items() if k != "id"}
-            self._serve_recording(record, self.recorder.close(key, recording))
+            wav = self._serve_recording(record, self.recorder.close(key, recording))
+        if self.store is not None:
+            self.store.ended(record, wav)
         self._tell(record, {"type": MessageType.PAGE_END, **record}, own=stream.skip)
         self.events.emit(PAGE_ENDED, record)
         if "wav" in record:
@@ -220,19 +242,30 @@ class Hub:
 
     # ------------------------------------------------------------ internals
 
-    def _serve_recording(self, record: dict[str, Any], saved: Path | None) -> None:
+    def _records(self, direction: str) -> bool:
+        """Whether the recorder records a page of `direction` now (the relay's may be
+        told only some, and stops after a failed write: `RelayRecorder`)."""
+        records = getattr(self.recorder, "records", None)
+        return True if records is None else bool(records(direction))
+
+    def _serve_recording(self, record: dict[str, Any], saved: Path | None) -> Path | None:
         """Offer the WAV beside the recording `saved` (a JSON; None if it could not be
-        written), if the page had audio."""
+        written), if the page had audio; its path."""
         if saved is None:
-            return
+            return None
         wav = saved.with_suffix(".wav")
-        if wav.exists():
-            self.recordings[record["id"]] = wav
-            record["wav"] = f"{PAGES_PATH}/{record['id']}.wav"
+        if not wav.exists():
+            return None
+        self.recordings[record["id"]] = wav
+        record["wav"] = f"{PAGES_PATH}/{record['id']}.wav"
+        return wav
 
     def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:
-        page_id = self._next_id
-        self._next_id += 1
+        if self.store is not None:
+            page_id = self.store.new_id()
+        else:
+            page_id = self._next_id
+            self._next_id += 1
         channel = fields["channel"]
         record = {
             "id": page_id,

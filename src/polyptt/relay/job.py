@@ -117,6 +117,9 @@ def run(job: RelayJob, console: Console | None = None) -> int:
     console = console if console is not None else Console()
     host, port, context = _address(job)
     settings = _settings(job, tls=context is not None)
+    from polyptt.relay.hooks import check_available
+
+    check_available(settings.config.hooks)  # [mqtt] without aiomqtt: one line, before serving
     if console.verbosity >= 1:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     return asyncio.run(_serve(settings, host, port, context, console))

@@ -56,7 +56,9 @@ __all__ = [
     "PageRequest",
     "Refused",
     "admit",
+    "encode_pcm",
     "live_frames",
+    "pcm_frames",
     "start",
     "talk_request",
     "upload_body",
@@ -376,6 +378,42 @@ async def upload_frames(relay: Relay, page: PageRequest, body: bytes) -> PageAud
     limit = relay.settings.config.limits.max_page_s
     loop = asyncio.get_running_loop()
     audio = await loop.run_in_executor(None, _encode, body, page, frame_ms, limit)
+    return _cut(audio, page, frame_ms, limit)
+
+
+async def pcm_frames(relay: Relay, page: PageRequest, pcm: Any, rate: int) -> PageAudio:
+    """Samples already in memory (mono int16 at `rate`: speech, a chime) as the page's
+    frames, as `upload_frames` makes a file's: encoded in a worker thread, within the
+    relay's ``max_page_s`` (checked before anything is sent), cut to ``duration``;
+    `Refused` (400) for audio over the limit. `encode_pcm` is the same, blocking."""
+    frame_ms = relay.settings.frame_ms
+    limit = relay.settings.config.limits.max_page_s
+    return await asyncio.to_thread(encode_pcm, page, pcm, rate, frame_ms, limit)
+
+
+def encode_pcm(page: PageRequest, pcm: Any, rate: int, frame_ms: int, limit: float) -> PageAudio:
+    """`pcm_frames`, blocking (for a worker thread that prepares a page ahead)."""
+    from polyptt.audio.files import AudioError, pcm_page
+
+    try:
+        audio = pcm_page(
+            pcm,
+            rate,
+            page.codec,
+            frame_ms,
+            repeat=page.repeat,
+            gap_s=page.gap,
+            gain_db=page.gain,
+            max_s=limit,
+            duration_s=page.duration,
+        )
+    except AudioError as exc:
+        raise _bad(f"bad audio: {exc}") from None
+    return _cut(audio, page, frame_ms, limit)
+
+
+def _cut(audio: PageAudio, page: PageRequest, frame_ms: int, limit: float) -> PageAudio:
+    """A page's frames cut at its ``duration``, refused (400) past `limit`."""
     frames = audio.frames
     if page.duration is not None:  # as send --duration: the page ends after it
         frames = frames[: max(1, math.ceil(page.duration * 1000 / frame_ms))]

@@ -11,7 +11,7 @@ import collections
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -92,6 +92,8 @@ class Relay:
     db: Database = field(default_factory=lambda: Database(None))
     #: What integrations hang off (`polyptt.relay.events`); the hub tells it of pages.
     events: Events = field(default_factory=Events)
+    #: The bell schedules (`polyptt.relay.bells.runner.Bells`), once the app is made.
+    bells: Any = None
     sinks: dict[str | None, Sink] = field(default_factory=dict)
     failures: dict[str, collections.deque[float]] = field(default_factory=dict)
     connections: collections.Counter[str] = field(default_factory=collections.Counter)

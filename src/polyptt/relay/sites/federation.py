@@ -89,6 +89,8 @@ class Sites:
         self.waiting: list[Incoming] = []
         self.seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.outgoing: dict[str, tuple[SiteSink, Talk]] = {}
+        #: Page id at the other sites -> this relay's record of it (for their results).
+        self.records: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self.latency: dict[str, float] = {}
         self.last_hello: dict[str, float] = {}
         self.counts: collections.Counter[str] = collections.Counter()
@@ -145,21 +147,37 @@ class Sites:
         record = self.hub.recent.get(talk.page_id)
         if record is not None:
             record["sites"] = {}
+            self.records[sink.page_id] = record
+            while len(self.records) > _SEEN:
+                self.records.popitem(last=False)
         assert talk.task is not None
         talk.task.add_done_callback(lambda _t: self.outgoing.pop(sink.page_id, None))
 
     async def _on_result(self, msg: Any) -> None:
         data = json.loads(msg.data)
-        if data.get("to") != self.site or data.get("page") not in self.outgoing:
+        record = self.records.get(str(data.get("page")))
+        if data.get("to") != self.site or record is None:
             return
-        _sink, talk = self.outgoing[data["page"]]
-        record = self.hub.recent.get(talk.page_id)
         site = msg.subject.rsplit(".", 1)[1]
-        if record is not None:
-            entry = {"state": data["state"], "at": data["at"]}
-            if data.get("reason"):
-                entry["reason"] = data["reason"]
-            record.setdefault("sites", {})[site] = entry
+        entry = {"state": data["state"], "at": data["at"]}
+        if data.get("reason"):
+            entry["reason"] = data["reason"]
+        record.setdefault("sites", {})[site] = entry
+        if data["page"] not in self.outgoing:  # over: its row is written already
+            self._rewrite(record)
+
+    def _rewrite(self, record: dict[str, Any]) -> None:
+        """Write `record` again into the page store's row (a site's answer that came
+        after the page's end: a page delayed there by a busy channel)."""
+        store = getattr(self.hub, "store", None)
+        if store is None:
+            return
+        text = json.dumps(record, ensure_ascii=False)
+        store.db.post(
+            lambda conn: conn.execute(
+                "UPDATE pages SET record = ? WHERE id = ?", (text, record["id"])
+            )
+        )
 
     # ------------------------------------------------------------ receiving
 

@@ -105,6 +105,12 @@ class Database:
         """`work` in the worker thread, awaited: the event loop goes on meanwhile."""
         return await asyncio.wrap_future(self._submit(work))
 
+    def post(self, work: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        """`work` queued for the worker thread now, not waited for: for writes made
+        from code that must not wait (a page's packets). Work runs in the order it was
+        posted or run, so a page's rows are written in the order of its events."""
+        return self._submit(work)
+
     def close(self) -> None:
         """Finish what was sent, then close the file (a second call does nothing)."""
         executor, self._executor = self._executor, None

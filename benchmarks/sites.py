@@ -121,7 +121,8 @@ def relays(tmp: Path, nats: str) -> dict[str, tuple[Any, int, str]]:
         store = TokenStore(load_config(config).tokens_path)
         token = store.add("Bench", frozenset({"talk"}), ALL_CHANNELS, frozenset(), None, None)
         port = free_port()
-        made[name] = (start_relay(config, udp_port=port), port, token)
+        data = ["--data", str(tmp / name / "data")]
+        made[name] = (start_relay(config, udp_port=port, args=data), port, token)
     return made
 
 

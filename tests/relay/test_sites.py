@@ -60,13 +60,19 @@ def federation(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, Si
         sites[name] = Site(name, free_port(), config)
     try:
         for site in sites.values():
-            site.relay = start_relay(site.config, udp_port=site.port)
+            site.relay = start_site(site)
         wait_joined(sites)
         yield sites
     finally:
         for site in sites.values():
             if site.relay is not None:
                 site.relay.stop()
+
+
+def start_site(site: Site) -> RelayProcess:
+    """The site's relay, with a data directory of its own (each site its own database)."""
+    data = site.config.parent / "data"
+    return start_relay(site.config, udp_port=site.port, args=["--data", str(data)])
 
 
 def health(site: Site) -> dict[str, Any]:

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from tests.relay.test_sites import Site, lan_packets, site_config, wait_joined
+from tests.relay.test_sites import Site, lan_packets, site_config, start_site, wait_joined
 from tests.support.mosquitto import Mosquitto, mosquitto  # noqa: F401 (the fixture)
 from tests.support.mqtt_client import watcher
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
-from tests.support.relay import start_relay
 from tests.support.udp_capture import WireSniffer, free_port
 
 from polyptt.relay.auth import ALL_CHANNELS, TokenStore
@@ -58,7 +57,7 @@ def two_sites(
     north.write_text(north.read_text() + north_extra(north.parent, mosquitto))
     try:
         for site in sites.values():
-            site.relay = start_relay(site.config, udp_port=site.port)
+            site.relay = start_site(site)
         wait_joined(sites)
         yield sites
     finally:

@@ -96,3 +96,12 @@ def test_the_end_after_what_waits_and_an_abort_at_once() -> None:
         aborted.put(n, frame(n))
     aborted.abort()
     assert aborted.next_frame() == b""
+
+
+def test_a_longer_gap_is_skipped_not_filled() -> None:
+    jitter, _clock = source()
+    for n in (0, 1, 2, 40, 41, 42):  # 37 frames never came (a link that came back)
+        jitter.put(n, frame(n))
+    taken = [jitter.next_frame() for _ in range(6)]
+    assert taken == [frame(n) for n in (0, 1, 2, 40, 41, 42)]
+    assert (jitter.concealed, jitter.dropped) == (0, 37)

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import soundfile
 from playwright.sync_api import Browser, expect
-from tests.relay.test_sites import Site, lan_packets, site_config, token, wait_joined
+from tests.relay.test_sites import Site, lan_packets, site_config, start_site, token, wait_joined
 from tests.support.browser import CHANNELS, no_page_errors, open_page, sign_in
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
 from tests.support.processes import polyptt_command, polyptt_env
-from tests.support.relay import start_relay
 from tests.support.relay_audio import SPEECH
 from tests.support.udp_capture import WireSniffer, free_port
 
@@ -35,7 +34,7 @@ def two_sites(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, Sit
         sites[name] = Site(name, free_port(), config)
     try:
         for site in sites.values():
-            site.relay = start_relay(site.config, udp_port=site.port)
+            site.relay = start_site(site)
         wait_joined(sites)
         yield sites
     finally:

@@ -6,8 +6,9 @@ thread asks `next_frame` when each transmit is due. It holds an adaptive cushion
 
 - it lets the first frame out once `START_S` (60 ms) of audio is waiting, or the first
   frame has waited that long;
-- a frame missing while later ones are there is lost (NATS keeps order): the last frame
-  is sent again in its place (concealed), and the lost one is dropped if it comes after;
+- a frame missing while the next one is there is lost (NATS keeps order): the last
+  frame is sent again in its place (concealed), and the lost one is dropped if it comes
+  after; a longer gap (the sender's link dropped and came back) is skipped, not filled;
 - running dry (nothing waiting) grows the cushion by a frame, up to `MAX_S` (300 ms),
   and waits for it to fill again before going on;
 - while it plays, audio waiting longer than `DROP_S` (500 ms) is dropped, oldest first,
@@ -107,10 +108,14 @@ class JitterSource:
             self._next += 1
             self._last = entry[0]
             return entry[0]
-        if self._frames:  # lost: the one after it is here already
+        if self._next + 1 in self._frames:  # one lost: the one after it is here
             self._next += 1
             self.concealed += 1
-            return self._last or self._frames[min(self._frames)][0]
+            return self._last or self._frames[self._next][0]
+        if self._frames:  # a longer gap (a link that came back): go on from what came
+            self.dropped += min(self._frames) - self._next
+            self._next = min(self._frames)
+            return self._take()
         # dry: wait for a bigger cushion to fill
         self._primed = False
         self.target_s = min(MAX_S, self.target_s + self.frame_s)

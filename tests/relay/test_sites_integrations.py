@@ -91,6 +91,15 @@ def test_a_schedule_with_sites_rings_at_the_other_site(two_sites: dict[str, Site
         assert status == 202, answer
         wait_for_ends(sniffer, two_sites["south"].port)
         only_at_south(sniffer, two_sites)
+    # a schedule made through the API pages only the sites its token may
+    body = (
+        b'{"name": "drill", "cron": "0 9 * * 1", "channel": 26, "say": "Drill", "sites": ["south"]}'
+    )
+    status, answer = north.relay.request("POST", "/api/v1/schedules", secret, body)
+    assert (status, answer) == (403, {"error": "this token may not page site 'south'"})
+    south = store.add("South", frozenset({"schedule"}), ALL_CHANNELS, sites=frozenset({"south"}))
+    status, answer = north.relay.request("POST", "/api/v1/schedules", south, body)
+    assert status == 201, answer
 
 
 def test_an_mqtt_page_with_sites_pages_the_other_site(

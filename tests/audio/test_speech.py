@@ -99,8 +99,12 @@ def test_an_unknown_voice_names_the_option() -> None:
         speech.synthesize(TEXT, Voice(voice="xx-nosuch"))
     assert str(caught.value) == "espeak-ng has no voice 'xx-nosuch' (espeak-ng --voices lists them)"
     assert caught.value.option == "--voice"
-    with pytest.raises(BadInput, match=r"^'-s 9' is not an espeak-ng voice name$"):
-        speech.synthesize(TEXT, Voice(voice="-s 9"))
+    for name in ("-s 9", "../../../etc/passwd", "/etc/passwd", "a/b/c"):
+        with pytest.raises(BadInput) as caught:
+            speech.synthesize(TEXT, Voice(voice=name))
+        assert str(caught.value) == f"{name!r} is not an espeak-ng voice name"
+    pcm, _ = speech.synthesize(TEXT, Voice(voice="gmw/en-US"))  # a voice file's name
+    np.testing.assert_array_equal(pcm, espeak_own("-v", "gmw/en-US", TEXT)[0])
 
 
 @pytest.mark.parametrize("rate", [79, 501, 0, -5])
@@ -123,7 +127,7 @@ def test_chime_then_speech_in_one_signal() -> None:
     speech_only, speech_rate = speech.synthesize(TEXT)
     chime, chime_rate = soundfile.read(ROOT / "examples" / "audio" / "chime.wav", dtype="int16")
     bell = speech.chime_at(rate)
-    gap = round(speech.CHIME_GAP_S * rate)
+    gap = round(1.96 * rate) - len(bell)  # 1.7 s of chime, 0.25 s more to a whole 20 ms
     assert rate == speech_rate == 22050
     assert len(bell) == round(len(chime) * rate / chime_rate)
     assert len(pcm) == len(bell) + gap + len(speech_only)
@@ -215,3 +219,36 @@ def test_piper_glue_with_a_stand_in_module(
 def test_espeak_ng_is_here() -> None:
     """The tests above compare with espeak-ng itself: it must be installed, not skipped."""
     assert shutil.which("espeak-ng") is not None
+
+
+def test_a_long_text_is_spoken_whole_as_one_argument_would_be() -> None:
+    """espeak-ng reading standard input without ``--stdin`` speaks it in pieces, with
+    pauses of its own between them (9 s more over 700 words): the text goes whole."""
+    text = " ".join(["attention"] * 200)
+    pcm, _ = speech.synthesize(text)
+    reference, _ = espeak_own(text)
+    np.testing.assert_array_equal(pcm, reference)
+
+
+def test_begin_speaks_in_a_thread_and_gives_the_same_answer_or_refusal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    speaking = speech.begin(TEXT, chime=True)
+    pcm, rate = speaking.result()
+    expected, expected_rate = speech.spoken_audio(TEXT, chime=True)
+    assert rate == expected_rate
+    np.testing.assert_array_equal(pcm, expected)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = speech.begin(TEXT)
+    with pytest.raises(Missing, match="espeak-ng is not installed"):
+        missing.result()
+    with pytest.raises(BadInput, match=r"^nothing to say"):
+        speech.begin(" ").result()
+
+
+def test_importing_speech_loads_no_numpy() -> None:
+    """A page begins speaking before numpy (tens of milliseconds) is loaded: the speech
+    module and its package load it only when it is needed."""
+    child = "import sys, polyptt.audio.speech; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"

@@ -25,6 +25,7 @@ from tests.support.listen import expected_audio, polyptt, start_listen
 from tests.support.processes import polyptt_command, polyptt_env
 from tests.support.relay import add_token, start_relay, write_config
 from tests.support.relay_audio import CHIME, SPEECH, speech
+from tests.support.speech import TEXT, assert_spoken
 from tests.support.udp_capture import free_port
 
 from polyptt.cli import cli
@@ -52,6 +53,10 @@ SEND_THROUGH_RELAY = {
     "as_json": "test_send_and_listen_through_the_relay_from_the_cli",
     "verbose": "the console, as locally",
     "quiet": "the console, as locally",
+    "say": "test_send_say_through_the_relay_is_spoken_by_the_relay",
+    "chime": "test_send_say_through_the_relay_is_spoken_by_the_relay",
+    "voice": "test_send_say_through_the_relay_is_spoken_by_the_relay",
+    "rate_wpm": "test_send_say_through_the_relay_is_spoken_by_the_relay",
 }
 LISTEN_THROUGH_RELAY = {
     "channels": "test_send_and_listen_through_the_relay_from_the_cli (via the WebSocket)",
@@ -78,6 +83,7 @@ REFUSED_VALUES = {
     "pcap": ["--pcap", str(CHIME)],  # listen's must exist; send's is written (never here)
     "realtime": ["--no-realtime"],
     "start_count": ["--start-count", "5"],
+    "tts_engine": ["--tts-engine", "piper"],
     "endpoints": ["--from", f"{DEFAULT_GROUP}:5001"],
     "page_timeout": ["--page-timeout", "2"],
 }
@@ -162,6 +168,36 @@ def test_file_options_through_the_relay_shape_the_page_as_send_does(tmp_path: Pa
     assert (meta["codec"], meta["channel"], meta["frames"]) == ("g711u", 30, len(reference_frames))
     assert answer["frames"] == len(reference_frames) == 2500 // 30 + 1  # cut by --duration
     np.testing.assert_array_equal(audio, reference)
+
+
+@pytest.mark.network
+def test_send_say_through_the_relay_is_spoken_by_the_relay(tmp_path: Path) -> None:
+    """``send --relay --say`` posts the text (with --chime, --voice, --rate and the page's
+    options) as JSON: the relay speaks it, espeak-ng's rendering after the chime; an
+    empty text is refused here, before the relay is asked."""
+    port = free_port()
+    config = write_config(tmp_path / "relay")
+    token = add_token(config, "Speaker", "talk")
+    relay = start_relay(config, udp_port=port)
+    lan = start_listen(tmp_path / "lan", "--count", "1", "--timeout", "30", port=port)
+    base = ["send", "--relay", relay.url, "--token", token, "--channel", "27"]
+    try:
+        spoken = ["--say", TEXT, "--chime", "--voice", "en-us", "--rate", "150", "--json"]
+        sent = polyptt(*base, *spoken, "--codec", "g711u")
+        assert lan.wait() == 0
+        empty = polyptt(*base, "--say", " ", check=False)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    answer = json.loads(sent.stdout)
+    assert (answer["outcome"], answer["codec"], answer["channel"]) == ("completed", "g711u", 27)
+    ((meta, audio),) = lan.recordings().values()
+    assert (meta["caller_id"], meta["frames"]) == ("Speaker", answer["frames"])
+    assert_spoken(audio, TEXT, "-v", "en-us", "-s", "150", chime=True, rate=8000)
+    assert (empty.returncode, empty.stdout) == (2, "")
+    assert empty.stderr == (
+        "Error: Invalid value for '--say': nothing to say: the text is empty "
+        "(see 'polyptt send --help')\n"
+    )
 
 
 @pytest.mark.network

@@ -20,18 +20,37 @@ A raw stream's first bytes: audio, or an audio file given as raw by mistake
 The microphones and speakers there are, and what to say when one is missing
     :func:`~polyptt.audio.devices.find`, :func:`~polyptt.audio.devices.listing`
 
+Text spoken as a page's audio (espeak-ng, Piper)
+    :func:`~polyptt.audio.speech.spoken_audio`, :func:`~polyptt.audio.speech.begin`
+
 sounddevice (PortAudio) is imported only when a microphone is opened, so paging a file
-works where PortAudio is absent.
+works where PortAudio is absent. The names below come from `polyptt.audio.files`, which
+is imported when one is first used: importing `polyptt.audio.speech` loads no numpy, so a
+page can start speaking its text while numpy and the codecs load.
 """
 
-from polyptt.audio.files import (
-    STDIN,
-    Audio,
-    AudioError,
-    PageAudio,
-    arrange,
-    load,
-    load_page,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polyptt.audio.files import (
+        STDIN,
+        Audio,
+        AudioError,
+        PageAudio,
+        arrange,
+        load,
+        load_page,
+    )
 
 __all__ = ["STDIN", "Audio", "AudioError", "PageAudio", "arrange", "load", "load_page"]
+
+
+def __getattr__(name: str) -> Any:
+    """`polyptt.audio.files`' names, imported when first asked for."""
+    if name in __all__:
+        from polyptt.audio import files
+
+        return getattr(files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

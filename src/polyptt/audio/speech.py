@@ -18,19 +18,28 @@ The bundled chime (`chime_file`, ``chime.wav`` in this package) is the one
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import re
 import shutil
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from polyptt.errors import BadInput, Missing
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import numpy as np
+    import numpy.typing as npt
+
+    #: Mono int16 samples and their rate.
+    Speech: TypeAlias = tuple[npt.NDArray[np.int16], int]
 
 __all__ = [
     "CHIME_GAP_S",
@@ -38,9 +47,13 @@ __all__ = [
     "MAX_RATE_WPM",
     "MAX_TEXT_CHARS",
     "MIN_RATE_WPM",
+    "Speaking",
     "Voice",
+    "begin",
     "chime_at",
     "chime_file",
+    "clean_text",
+    "speech_start",
     "spoken_audio",
     "synthesize",
 ]
@@ -54,7 +67,7 @@ DEFAULT_RATE_WPM = 175
 #: The longest text an engine is given: far more than any page may last (ten minutes
 #: of speech is about 9,000 characters), so a runaway text costs no synthesis time.
 MAX_TEXT_CHARS = 10_000
-#: Silence between the chime and the speech.
+#: Silence between the chime and the speech, at least (`speech_start`).
 CHIME_GAP_S = 0.25
 #: How long an engine may take before it is given up on.
 TIMEOUT_S = 60.0
@@ -63,8 +76,9 @@ _INSTALL_ESPEAK = "no text-to-speech engine: espeak-ng is not installed (apt ins
 _INSTALL_PIPER = "piper is not installed: pip install 'polyptt[piper]'"
 # a control character other than tab and newline (a NUL would end espeak-ng's text)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# espeak-ng voice names: "en", "en-us", "en+f3", "mb/mb-en1"; never an option
-_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+./-]{0,63}")
+# espeak-ng voice names: "en", "en-us", "en+f3", "gmw/en-US", "mb/mb-en1"; never an
+# option, nor a path out of espeak-ng's voices (a relay's client names one)
+_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,31}(/[A-Za-z0-9][A-Za-z0-9_+-]{0,31})?")
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,7 @@ class Voice:
     rate_wpm: int | None = None
 
 
-def synthesize(text: str, voice: Voice = Voice()) -> tuple[npt.NDArray[np.int16], int]:
+def synthesize(text: str, voice: Voice = Voice()) -> Speech:
     """`text` spoken by `voice`: mono int16 samples and their sample rate.
 
     Raises
@@ -99,7 +113,7 @@ def synthesize(text: str, voice: Voice = Voice()) -> tuple[npt.NDArray[np.int16]
         voice the engine does not have (``--voice``), a rate out of range (``--rate``),
         or an engine that failed (its own words, on one line).
     """
-    clean = _clean_text(text)
+    clean = clean_text(text)
     _check_rate(voice.rate_wpm)
     if voice.engine == "espeak-ng":
         pcm, rate = _espeak(clean, voice)
@@ -110,40 +124,88 @@ def synthesize(text: str, voice: Voice = Voice()) -> tuple[npt.NDArray[np.int16]
             f"no text-to-speech engine {voice.engine!r}; choose {' or '.join(ENGINES)}",
             "--tts-engine",
         )
+    import numpy as np  # once the engine has run: it speaks while numpy loads (`begin`)
+
     if not np.any(pcm):
         raise BadInput(f"nothing to say: {text.strip()!r} makes no sound", "--say")
     return pcm, rate
 
 
-def spoken_audio(
-    text: str, voice: Voice = Voice(), *, chime: bool = False
-) -> tuple[npt.NDArray[np.int16], int]:
+def spoken_audio(text: str, voice: Voice = Voice(), *, chime: bool = False) -> Speech:
     """`text` spoken, after the bundled chime and `CHIME_GAP_S` of silence if `chime`:
     one signal at the speech's rate (the chime is resampled to it), for one page."""
     speech, rate = synthesize(text, voice)
     if not chime:
         return speech, rate
+    import numpy as np
+
     bell = chime_at(rate)
-    gap = np.zeros(round(CHIME_GAP_S * rate), dtype=np.int16)
+    gap = np.zeros(speech_start(len(bell), rate) - len(bell), dtype=np.int16)
     return np.concatenate([bell, gap, speech]), rate
+
+
+class Speaking:
+    """A text being spoken in a thread of its own (`begin`); `result` waits for it.
+
+    A page that starts its speech first has it spoken while the rest of the page is made
+    ready (numpy, the codecs, the socket): espeak-ng takes about as long as those take.
+    """
+
+    def __init__(self, work: Callable[[], Speech]) -> None:
+        self._outcome: tuple[Speech | None, BaseException | None] = (None, None)
+        self._thread = threading.Thread(target=self._run, args=(work,), name="speech", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], Speech]) -> None:
+        try:
+            self._outcome = (work(), None)
+        except BaseException as exc:  # given to whoever waits, in their thread
+            self._outcome = (None, exc)
+
+    def result(self) -> Speech:
+        """`spoken_audio`'s answer, or its exception (`Missing`, `BadInput`)."""
+        self._thread.join()
+        speech, error = self._outcome
+        if error is not None:
+            raise error
+        assert speech is not None
+        return speech
+
+
+def begin(text: str, voice: Voice = Voice(), *, chime: bool = False) -> Speaking:
+    """`spoken_audio` started in a thread: its `Speaking.result` is the same, later."""
+    return Speaking(functools.partial(spoken_audio, text, voice, chime=chime))
+
+
+def speech_start(chime_samples: int, rate: int) -> int:
+    """Where the speech begins after a chime of `chime_samples` at `rate`: `CHIME_GAP_S`
+    after it, rounded up to a whole 20 ms, so it starts on the same instant at every
+    rate a codec resamples it to (no fraction of a sample between chime and speech)."""
+    blocks = math.ceil(round((chime_samples / rate + CHIME_GAP_S) * 50, 6))
+    return round(blocks * rate / 50)
 
 
 def chime_file() -> Path:
     """The bundled chime's file (``chime.wav`` in this package, 16 kHz mono)."""
+    from importlib import resources
+
     return Path(str(resources.files("polyptt.audio").joinpath("chime.wav")))
 
 
+@functools.lru_cache(maxsize=4)
 def chime_at(rate: int) -> npt.NDArray[np.int16]:
-    """The bundled chime as mono int16 at `rate`."""
+    """The bundled chime as mono int16 at `rate` (read-only: one copy for every page)."""
     from polyptt.audio.files import load
 
-    return load(chime_file(), rate).pcm
+    pcm = load(chime_file(), rate).pcm
+    pcm.setflags(write=False)
+    return pcm
 
 
 # ------------------------------------------------------------------ checks
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """The text an engine is given: control characters as spaces; `BadInput` if empty or
     longer than `MAX_TEXT_CHARS`."""
     clean = _CONTROL.sub(" ", text).strip()
@@ -165,12 +227,13 @@ def _check_rate(rate_wpm: int | None) -> None:
 # ------------------------------------------------------------------ espeak-ng
 
 
-def _espeak(text: str, voice: Voice) -> tuple[npt.NDArray[np.int16], int]:
+def _espeak(text: str, voice: Voice) -> Speech:
     """espeak-ng's WAV on stdout, the text on stdin (never an option, any length)."""
     program = shutil.which("espeak-ng")
     if program is None:
         raise Missing(_INSTALL_ESPEAK)
-    command = [program, "--stdout", "-b", "1"]  # -b 1: the text is UTF-8
+    # --stdin: the text read whole, as an argument would be (without it, line by line)
+    command = [program, "--stdout", "--stdin", "-b", "1"]  # -b 1: the text is UTF-8
     if voice.voice is not None:
         if not _ESPEAK_VOICE.fullmatch(voice.voice):
             raise BadInput(f"{voice.voice!r} is not an espeak-ng voice name", "--voice")
@@ -196,8 +259,9 @@ def _espeak(text: str, voice: Voice) -> tuple[npt.NDArray[np.int16], int]:
     return _wav_pcm(done.stdout, "espeak-ng")
 
 
-def _wav_pcm(data: bytes, engine: str) -> tuple[npt.NDArray[np.int16], int]:
+def _wav_pcm(data: bytes, engine: str) -> Speech:
     """A mono 16-bit WAV's samples (a streamed header's unknown length is fine)."""
+    import numpy as np
     import soundfile
 
     try:
@@ -210,7 +274,7 @@ def _wav_pcm(data: bytes, engine: str) -> tuple[npt.NDArray[np.int16], int]:
 # ------------------------------------------------------------------ Piper
 
 
-def _piper(text: str, voice: Voice) -> tuple[npt.NDArray[np.int16], int]:
+def _piper(text: str, voice: Voice) -> Speech:
     """Piper's speech with the user's voice file (1.2's API and 1.3's both)."""
     model = _piper_model(voice.voice)
     piper = _load_piper()

@@ -150,12 +150,7 @@ def token() -> None:
     help="When it stops working: 90m, 12h, 30d, 2w from now, or a date 2027-01-31 "
     "(local midnight) or 2027-01-31T18:00.  [default: never]",
 )
-@click.option(
-    "--sites",
-    callback=_parsed("parse_token_sites"),
-    metavar="NAME,NAME|all",
-    help="Other sites ([nats]) it may page.  [default: its relay's only]",
-)
+@click.option("--sites", callback=_parsed("parse_token_sites"), help="Sites ([nats]) it may page.")
 @_config_option
 def add(name: str, config: Path | None, **grant: Any) -> None:
     """Make a token for NAME (the caller id phones show, at most 13 bytes).

@@ -70,6 +70,7 @@ SEND_LOCAL_ONLY = {
     "pcap": "the relay sends the page; nothing is captured here",
     "realtime": "the relay paces the page",
     "start_count": "the relay numbers the page's samples",
+    "tts_engine": "the relay speaks with its own engine ([tts] in its configuration)",
 }
 LISTEN_LOCAL_ONLY = {
     "interface": "the relay listens on its own network interface",
@@ -93,7 +94,7 @@ def refuse_local_options(ctx: click.Context, local_only: dict[str, str]) -> None
 
 #: ``send``'s options that a page through the relay takes (`RelaySendJob`'s fields).
 _SEND_FIELDS = (
-    *("mic", "raw_rate", "input_device", "keep_pauses"),
+    *("mic", "raw_rate", "input_device", "keep_pauses", "say", "chime", "voice", "rate_wpm"),
     *("channel", "codec", "repeat", "gap", "gain", "duration", "sites"),
 )
 

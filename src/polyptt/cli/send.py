@@ -39,6 +39,28 @@ __all__ = ["send"]
     "(exit 2). If the audio pauses mid-page, nothing is sent until it resumes: receivers "
     "time a page out after 1 s of silence, and hear what follows as a page without alerts.",
 )
+@options.option("--say", metavar="TEXT", help="Page TEXT spoken (text to speech) instead of FILE.")
+@options.option("--chime", is_flag=True, help="With --say: the bundled chime, then the speech.")
+@options.option(
+    "--tts-engine",
+    type=options.choice("espeak-ng", "piper"),
+    default="espeak-ng",
+    help="Text to speech for --say: espeak-ng (on PATH), or piper (pip install "
+    "'polyptt[piper]', with --voice FILE.onnx).",
+)
+@options.option(
+    "--voice",
+    metavar="VOICE",
+    help="For --say: an espeak-ng voice (espeak-ng --voices), or piper's FILE.onnx.",
+)
+@options.option(
+    "--rate",
+    "rate_wpm",
+    type=click.IntRange(80, 500),
+    envvar="POLYPTT_SEND_RATE",
+    metavar="WPM",
+    help="For --say: words per minute (espeak-ng's default: 175).",
+)
 @options.input_device_option(
     "Microphone for --mic: a PortAudio device index or (part of) its name "
     "(see 'polyptt loop --list-devices'); the default input by default."
@@ -161,6 +183,15 @@ def _send_via_relay(ctx: click.Context, file: str | None, kwargs: dict[str, Any]
     ctx.exit(remote.send_via_relay(file, kwargs, options.console(kwargs)))
 
 
+#: The options of a spoken page, by parameter.
+_SAY_OPTIONS = {
+    "chime": "--chime",
+    "tts_engine": "--tts-engine",
+    "voice": "--voice",
+    "rate_wpm": "--rate",
+}
+
+
 def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:
     """Exactly one source, and only the options that fit it; G.726QI as phones send it."""
     from polyptt.send.job import wire_codec
@@ -170,7 +201,12 @@ def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) 
     mic, raw = kwargs["mic"], kwargs["raw_rate"] is not None
     if mic and (file is not None or raw):
         raise click.UsageError("--mic takes no FILE and no --raw")
-    if not mic and file is None:
+    if kwargs["say"] is not None and (mic or raw or file is not None):
+        raise click.UsageError("--say takes no FILE, --mic or --raw")
+    for name, flag in _SAY_OPTIONS.items():
+        if _given(ctx, name) and kwargs["say"] is None:
+            raise click.UsageError(f"{flag} goes with --say")
+    if not mic and file is None and kwargs["say"] is None:
         raise click.UsageError(
             "Missing argument 'FILE' (an audio file, - for standard input) or --mic."
         )

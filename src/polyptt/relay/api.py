@@ -10,6 +10,14 @@ page's id and ``duration_s`` at once, or 200 with its report after the end packe
 ``completed``, or why not). 409 when the channel is busy (one of the relay's talkers, or
 a page heard on the LAN, has it; `polyptt.receive.busy`): ``{"error", "channel",
 "caller_id"}`` says who.
+
+With ``Content-Type: application/json`` the body is a text to speak instead, and the
+page's options are its keys: ``{"channel": 26, "say": "Fire drill in five minutes",
+"chime": true}`` (also ``voice``, ``rate`` in words per minute, and ``codec``,
+``target``, ``repeat``, ``gap``, ``gain``, ``duration``, ``wait`` as above;
+`polyptt.relay.requests.say_request`). It is spoken in a worker thread before the page
+begins (``[tts]`` in the configuration says with which engine and voice) and admitted
+as an upload is; the answer is an upload's.
 """
 
 from __future__ import annotations
@@ -43,10 +51,15 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     remote = client_address(request)
     frame_ms = relay.settings.frame_ms
     try:
-        page = requests.upload_request(request.query)
-        requests.admit(relay, grant, page, remote)
-        body = await requests.upload_body(request)
-        audio = await requests.upload_frames(relay, page, body)
+        if request.content_type == "application/json":  # a text to speak
+            page = requests.say_request(await requests.json_body(request))
+            requests.admit(relay, grant, page, remote)
+            audio = await requests.speech_frames(relay, page)
+        else:
+            page = requests.upload_request(request.query)
+            requests.admit(relay, grant, page, remote)
+            body = await requests.upload_body(request)
+            audio = await requests.upload_frames(relay, page, body)
         talk = requests.start(
             relay,
             audio.frames,

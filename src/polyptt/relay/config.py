@@ -21,6 +21,11 @@ Example::
 
     [limits]
     max_page_s = 60
+
+    [tts]                          # how the relay speaks a text (POST /api/v1/pages JSON)
+    engine = "espeak-ng"           # or "piper"
+    voice = "en-us"                # an espeak-ng voice, or the piper FILE.onnx
+    rate = 160                     # words per minute
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from polyptt.relay.bells.timetable import Schedule
 
+from polyptt.audio.speech import Voice
 from polyptt.relay.hooks.config import HooksConfig, parse_hooks
 from polyptt.relay.sites.config import NatsConfig, parse_nats, parse_site
 
@@ -132,6 +138,9 @@ class RelayConfig:
     keep_gb : float or None
         The recordings' total size (GB, 10^9 bytes) beyond which the oldest pages are
         deleted; None sets no bound.
+    tts : polyptt.audio.speech.Voice
+        How the relay speaks a text (``[tts]``: ``engine``, ``voice``, ``rate``); a
+        Piper voice file is relative to the configuration file.
     """
 
     path: Path | None = None
@@ -154,6 +163,7 @@ class RelayConfig:
     record: tuple[str, ...] = ("heard", "sent")
     keep_days: float | None = None
     keep_gb: float | None = None
+    tts: Voice = field(default_factory=Voice)
 
     @property
     def tokens_path(self) -> Path:
@@ -219,6 +229,11 @@ STARTER = """\
 # [limits]
 # max_page_s = 60
 # talk_silence_s = 5
+
+# [tts]                  # how texts are spoken (send --relay --say, the web page's Say)
+# engine = "espeak-ng"   # or "piper" (pip install 'polyptt[piper]') with voice = "FILE.onnx"
+# voice = "en-us"        # espeak-ng --voices lists them
+# rate = 175             # words per minute
 """
 
 
@@ -265,6 +280,7 @@ _TOP_KEYS = {
     "record",
     "keep_days",
     "keep_gb",
+    "tts",
 }
 
 
@@ -305,6 +321,7 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         hooks=parse_hooks(path, data),
         schedules=_schedules(path, data.get("schedule", [])),
         **_store_keys(data),
+        tts=_tts(data.get("tts", {}), beside),
     )
 
 
@@ -337,3 +354,25 @@ def _store_keys(data: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"{key} must be a number above 0")
             found[key] = float(value)
     return found
+
+
+def _tts(table: Any, beside: Any) -> Voice:
+    """``[tts]``: the engine (one of `polyptt.audio.speech.ENGINES`), its voice (a Piper
+    file beside the configuration) and rate, checked as ``send --say`` checks them."""
+    from polyptt.audio import speech
+
+    if not isinstance(table, dict) or set(table) - {"engine", "voice", "rate"}:
+        raise ValueError("[tts] takes engine, voice and rate")
+    engine, voice, rate = table.get("engine", "espeak-ng"), table.get("voice"), table.get("rate")
+    if engine not in speech.ENGINES:
+        raise ValueError(f"[tts] engine must be one of {', '.join(speech.ENGINES)}")
+    if engine == "piper" and not isinstance(voice, str):
+        raise ValueError("[tts] engine 'piper' needs voice = \"FILE.onnx\"")
+    if voice is not None and not isinstance(voice, str):
+        raise ValueError("[tts] voice must be a string")
+    low, high = speech.MIN_RATE_WPM, speech.MAX_RATE_WPM
+    if rate is not None and (type(rate) is not int or not low <= rate <= high):
+        raise ValueError(f"[tts] rate must be {low}-{high} words per minute")
+    if engine == "piper":
+        voice = str(beside(voice))
+    return Voice(engine, voice, rate)

@@ -37,6 +37,7 @@ from polyptt.relay.wire import FRAME_MS, RATE, ErrorCode
 if TYPE_CHECKING:
     from polyptt.audio import PageAudio
     from polyptt.audio.live import LiveFrames
+    from polyptt.audio.speech import Voice
     from polyptt.relay.auth import Grant
     from polyptt.relay.connections import Connection
     from polyptt.relay.state import Relay
@@ -48,17 +49,23 @@ __all__ = [
     "LIVE_FRAME_MS",
     "MAX_GAIN_DB",
     "MAX_GAP_S",
+    "MAX_JSON_BYTES",
     "MAX_KEEP_S",
     "MAX_RATE",
     "MAX_REPEAT",
     "MIN_GAIN_DB",
     "MIN_RATE",
+    "SAY_KEYS",
     "PageRequest",
     "Refused",
+    "Speech",
     "admit",
     "encode_pcm",
+    "json_body",
     "live_frames",
     "pcm_frames",
+    "say_request",
+    "speech_frames",
     "start",
     "talk_request",
     "upload_body",
@@ -141,6 +148,19 @@ class PageRequest:
     keep_pauses: bool = False
     # the sites it goes to (`polyptt.relay.sites`); None: this relay's LAN only
     sites: frozenset[str] | None = None
+    # a spoken page's (a JSON body: `say_request`)
+    speech: Speech | None = None
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A text to speak (``"say"``), after the chime or not, in the relay's voice unless
+    the request names an espeak-ng `voice` or a `rate_wpm`."""
+
+    text: str
+    chime: bool = False
+    voice: str | None = None
+    rate_wpm: int | None = None
 
 
 # ------------------------------------------------------------------ the two forms
@@ -215,6 +235,87 @@ def _sites(value: Any) -> frozenset[str] | None:
         return parse_sites(value)
     except ValueError as exc:
         raise _bad(str(exc)) from None
+
+
+#: The keys of a spoken page's JSON body: the upload's query options, as JSON values,
+#: with ``say`` (required), ``chime``, ``voice`` and ``rate`` (words per minute).
+SAY_KEYS = (
+    *("channel", "say", "chime", "voice", "rate"),
+    *("codec", "target", "repeat", "gap", "gain", "duration", "wait", "sites"),
+)
+#: The largest JSON body a spoken page may have (its text is at most 10,000 characters).
+MAX_JSON_BYTES = 64 << 10
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """A JSON page request's object, read within `MAX_JSON_BYTES`; `Refused` (400, 413)."""
+    import json
+
+    if request.query:
+        raise _bad("with a JSON body the page's options go in the JSON, not the query")
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise Refused(413, ErrorCode.BAD_REQUEST, f"a JSON body is at most {MAX_JSON_BYTES} bytes")
+    body = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(body) > MAX_JSON_BYTES:
+        raise Refused(413, ErrorCode.BAD_REQUEST, f"a JSON body is at most {MAX_JSON_BYTES} bytes")
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise _bad('the body is not JSON: send {"channel": 26, "say": "TEXT"}') from None
+    if not isinstance(message, dict):
+        raise _bad('the body must be a JSON object: {"channel": 26, "say": "TEXT"}')
+    return message
+
+
+def say_request(message: Mapping[str, Any]) -> PageRequest:
+    """The request of ``{"channel": 26, "say": "TEXT", "chime": true, ...}`` (`SAY_KEYS`);
+    `Refused` (400) for an unknown key or a value out of range, as the query's."""
+    from polyptt.audio.speech import MAX_RATE_WPM, MIN_RATE_WPM, clean_text
+    from polyptt.errors import BadInput
+
+    unknown = sorted(set(message) - set(SAY_KEYS))
+    if unknown:
+        raise _bad(f"unknown keys {unknown}; a spoken page takes {', '.join(SAY_KEYS)}")
+    text, voice = message.get("say"), message.get("voice")
+    if not isinstance(text, str):
+        raise _bad('say must be the text to speak: {"channel": 26, "say": "TEXT"}')
+    try:
+        clean_text(text)
+    except BadInput as exc:
+        raise _bad(f"say: {exc}") from None
+    flags = {key: message.get(key, False) for key in ("chime", "wait")}
+    for key, value in [*flags.items(), ("voice", voice), ("target", message.get("target"))]:
+        if value is not None and not isinstance(value, bool if key in flags else str):
+            raise _bad(f"{key} must be {'true or false' if key in flags else 'a name'}")
+    try:
+        rate = message.get("rate")
+        if rate is not None:
+            rate = int(_json_number(message, "rate", 0, MIN_RATE_WPM, MAX_RATE_WPM, whole=True))
+        repeat = int(_json_number(message, "repeat", 1, 1, MAX_REPEAT, whole=True))
+        gap = _json_number(message, "gap", GAP_S, 0.0, MAX_GAP_S)
+        gain = _json_number(message, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB)
+        duration = message.get("duration")
+        if duration is not None:
+            duration = _json_number(message, "duration", 0, 0.001, 86400.0)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    if "channel" not in message:
+        raise _bad('channel is required: {"channel": 26, "say": "TEXT"}')
+    codec = str(message.get("codec", codecs.DEFAULT)).lower()
+    if codec not in codecs.WIRE_NAMES:
+        raise _bad(f"codec {codec!r} is not one of {', '.join(codecs.WIRE_NAMES)}")
+    return PageRequest(
+        channel=_channel(str(message["channel"])),
+        codec=codec,
+        target=message.get("target"),
+        repeat=repeat,
+        gap=gap,
+        gain=gain,
+        duration=duration,
+        wait=flags["wait"],
+        speech=Speech(text, flags["chime"], voice, rate),
+        sites=_sites(message.get("sites")),
+    )
 
 
 def _channel(text: str | None) -> int:
@@ -391,8 +492,11 @@ async def pcm_frames(relay: Relay, page: PageRequest, pcm: Any, rate: int) -> Pa
     return await asyncio.to_thread(encode_pcm, page, pcm, rate, frame_ms, limit)
 
 
-def encode_pcm(page: PageRequest, pcm: Any, rate: int, frame_ms: int, limit: float) -> PageAudio:
-    """`pcm_frames`, blocking (for a worker thread that prepares a page ahead)."""
+def encode_pcm(
+    page: PageRequest, pcm: Any, rate: int, frame_ms: int, limit: float, name: str = "the audio"
+) -> PageAudio:
+    """`pcm_frames`, blocking (for a worker thread that prepares a page ahead); `name`
+    names the audio in a refusal."""
     from polyptt.audio.files import AudioError, pcm_page
 
     try:
@@ -406,10 +510,47 @@ def encode_pcm(page: PageRequest, pcm: Any, rate: int, frame_ms: int, limit: flo
             gain_db=page.gain,
             max_s=limit,
             duration_s=page.duration,
+            name=name,
         )
     except AudioError as exc:
         raise _bad(f"bad audio: {exc}") from None
     return _cut(audio, page, frame_ms, limit)
+
+
+async def speech_frames(relay: Relay, page: PageRequest) -> PageAudio:
+    """A spoken page's text (`say_request`) as its frames: synthesized and encoded in a
+    worker thread, in the relay's voice (``[tts]``) or the request's espeak-ng voice and
+    rate, within ``max_page_s``. `Refused`: 400 for a text the engine refuses or speech
+    longer than the limit; 503 when the relay has no engine (what to install)."""
+    from polyptt.errors import BadInput, Missing
+
+    assert page.speech is not None
+    speech = page.speech
+    voice = relay.settings.config.tts
+    if speech.voice is not None and voice.engine != "espeak-ng":
+        raise _bad(f"voice: this relay speaks with {voice.engine} (its [tts] voice only)")
+    voice = dataclasses.replace(
+        voice,
+        voice=speech.voice if speech.voice is not None else voice.voice,
+        rate_wpm=speech.rate_wpm if speech.rate_wpm is not None else voice.rate_wpm,
+    )
+    frame_ms = relay.settings.frame_ms
+    limit = relay.settings.config.limits.max_page_s
+    try:
+        return await asyncio.to_thread(_speak, page, speech, voice, frame_ms, limit)
+    except Missing as exc:
+        raise Refused(503, ErrorCode.BAD_REQUEST, str(exc)) from None
+    except BadInput as exc:
+        raise _bad(f"say: {exc}") from None
+
+
+def _speak(
+    page: PageRequest, speech: Speech, voice: Voice, frame_ms: int, limit: float
+) -> PageAudio:
+    from polyptt.audio.speech import spoken_audio
+
+    pcm, rate = spoken_audio(speech.text, voice, chime=speech.chime)
+    return encode_pcm(page, pcm, rate, frame_ms, limit, name="the speech")
 
 
 def _cut(audio: PageAudio, page: PageRequest, frame_ms: int, limit: float) -> PageAudio:

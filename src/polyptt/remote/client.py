@@ -120,7 +120,7 @@ async def _json(answer: aiohttp.ClientResponse) -> dict[str, Any]:
 async def post_page(
     url: str,
     token: str,
-    body: bytes,
+    body: bytes | None,
     *,
     channel: int,
     codec: str,
@@ -129,13 +129,16 @@ async def post_page(
     gain: float = 0.0,
     duration: float | None = None,
     target: str | None = None,
+    speech: dict[str, Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     sites: str | None = None,
 ) -> dict[str, Any]:
     """Page `body` (an audio file) through the relay at `url`; its answer after the ends.
 
     `repeat`, `gap`, `gain` and `duration` mean what ``polyptt send``'s options do
-    (None: the relay's default).
+    (None: the relay's default). With `speech` (``{"say": TEXT, "chime": ..., "voice":
+    ..., "rate": ...}``) and no `body`, the relay speaks the text: the page's options
+    and the speech go as one JSON body.
 
     Raises
     ------
@@ -146,14 +149,15 @@ async def post_page(
     extra = {"gap": gap, "gain": gain or None, "duration": duration, "target": target}
     extra["sites"] = sites
     query.update((k, str(v)) for k, v in extra.items() if v is not None)
+    sent: dict[str, Any] = {"params": query, "data": body}
+    if speech is not None:  # the same options, as JSON values
+        options = {"channel": channel, "codec": codec, "repeat": repeat, "wait": True}
+        options.update((k, v) for k, v in {**extra, **speech}.items() if v is not None)
+        sent = {"json": options}
     async with (
         _connect(url, token, ssl_context) as relay,
         relay.session.post(
-            relay.base + PAGES_PATH,
-            params=query,
-            data=body,
-            headers=relay.headers,
-            ssl=relay.ssl,
+            relay.base + PAGES_PATH, headers=relay.headers, ssl=relay.ssl, **sent
         ) as answer,
     ):
         status, data = answer.status, await _json(answer)

@@ -62,7 +62,9 @@ class RelaySendJob:
 
     The audio is `file` (any format the relay reads; ``"-"`` is standard input), the
     microphone (`mic`, `input_device`, `keep_pauses`) or raw PCM16LE mono at `raw_rate`
-    read from `file` as it arrives (every sample sent: its pauses are kept).
+    read from `file` as it arrives (every sample sent: its pauses are kept), or the text
+    `say`, which the relay speaks with its own engine (``[tts]`` in its configuration;
+    `voice` an espeak-ng voice name, `rate_wpm` words per minute).
     """
 
     url: str
@@ -72,6 +74,10 @@ class RelaySendJob:
     raw_rate: int | None = None
     input_device: str | None = None
     keep_pauses: bool = False
+    say: str | None = None
+    chime: bool = False
+    voice: str | None = None
+    rate_wpm: int | None = None
     channel: int = 26
     codec: str = codecs.DEFAULT
     repeat: int = 1
@@ -109,12 +115,16 @@ def run(
     stdin = stdin if stdin is not None else sys.stdin.buffer
     if job.mic or job.raw_rate is not None:
         return _run_live(job, console, stdin)
-    if job.file is None:
-        raise BadInput("no audio: give a file, mic or raw_rate")
-    try:
-        body = stdin.read() if job.file == "-" else Path(job.file).read_bytes()
-    except OSError as exc:
-        raise BadInput(f"{job.file}: {exc.strerror or exc}", "FILE") from None
+    body, speech = None, None
+    if job.say is not None:
+        from polyptt.audio.speech import clean_text
+
+        clean_text(job.say)  # an empty text is refused here, before the relay is asked
+        speech = {"say": job.say, "chime": job.chime, "voice": job.voice, "rate": job.rate_wpm}
+    elif job.file is None:
+        raise BadInput("no audio: give a file, mic, raw_rate or say")
+    else:
+        body = _read_file(job.file, stdin)
     answer = send_file(
         job.url,
         job.token,
@@ -126,6 +136,7 @@ def run(
         gain=job.gain,
         duration=job.duration,
         sites=job.sites,
+        speech=speech,
     )
     _clipped(answer, console)
     console.info(
@@ -133,6 +144,13 @@ def run(
         f"(page {answer.get('page')}, {answer.get('outcome')})"
     )
     return RelaySent(0, answer)
+
+
+def _read_file(file: str, stdin: BinaryIO) -> bytes:
+    try:
+        return stdin.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{file}: {exc.strerror or exc}", "FILE") from None
 
 
 def _run_live(job: RelaySendJob, console: Console, stdin: BinaryIO) -> RelaySent:
@@ -196,7 +214,7 @@ def open_source(job: RelaySendJob, stdin: BinaryIO) -> LiveSource:
 def send_file(
     url: str,
     token: str,
-    body: bytes,
+    body: bytes | None,
     *,
     channel: int,
     codec: str,
@@ -205,10 +223,12 @@ def send_file(
     gain: float,
     duration: float | None,
     sites: str | None = None,
+    speech: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Page `body` (an audio file) through the relay; its answer after the end packets.
 
-    `repeat`, `gap`, `gain` and `duration` mean what ``send``'s options do.
+    `repeat`, `gap`, `gain` and `duration` mean what ``send``'s options do; `speech`
+    instead of a `body` is a text the relay speaks (`polyptt.remote.client.post_page`).
 
     Raises
     ------
@@ -226,6 +246,7 @@ def send_file(
             gain=gain,
             duration=duration,
             sites=sites,
+            speech=speech,
         )
     )
 

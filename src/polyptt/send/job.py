@@ -39,6 +39,7 @@ from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, par
 if TYPE_CHECKING:
     from polyptt.audio import PageAudio
     from polyptt.audio.live import LiveFrames
+    from polyptt.audio.speech import Speaking
     from polyptt.send import FrameSource, PageReport, Sink
 
 __all__ = ["SendJob", "SendResult", "run", "wire_codec"]
@@ -74,13 +75,20 @@ class SendJob:
 
     The audio is `file` (any format libsndfile reads; ``"-"`` is standard input), or the
     microphone (`mic`, `input_device`), or raw PCM16LE mono at `raw_rate` read from
-    `file` as it arrives. `serial` and `caller_id` default to this host's
+    `file` as it arrives, or the text `say` spoken (`polyptt.audio.speech`: `tts_engine`,
+    `voice`, `rate_wpm`; after the bundled chime with `chime`), synthesized before the
+    first alert. `serial` and `caller_id` default to this host's
     (`polyptt.host`); `pcap` writes the page to a capture file instead of the network.
     """
 
     file: str | None = None
     mic: bool = False
     raw_rate: int | None = None
+    say: str | None = None
+    chime: bool = False
+    tts_engine: str = "espeak-ng"
+    voice: str | None = None
+    rate_wpm: int | None = None
     input_device: str | None = None
     keep_pauses: bool = False
     channel: int = 26
@@ -109,7 +117,10 @@ class SendJob:
 
     @property
     def source_name(self) -> str:
-        """``"microphone"``, ``"raw"`` or ``"file"``, as the summary names the source."""
+        """``"microphone"``, ``"raw"``, ``"speech"`` or ``"file"``, as the summary names
+        the source."""
+        if self.say is not None:
+            return "speech"
         return "microphone" if self.mic else "raw" if self.raw_rate is not None else "file"
 
 
@@ -195,10 +206,11 @@ def run(job: SendJob, console: Console | None = None) -> SendResult:
     from polyptt import codecs, host
 
     console = console if console is not None else Console()
+    speaking = _begin_speech(job)  # spoken while the rest is made ready
     codec = wire_codec(job.codec, job.frame_ms)
     caller_id, serial = host.sender_identity(job.caller_id, job.serial, console.warn)
     destination = job.destination
-    audio = _open_audio(job)
+    audio = _open_audio(job, speaking)
     if audio.page_audio is not None and audio.clipped:
         console.warn(f"{audio.clipped} samples clipped at full scale; lower --gain")
     try:
@@ -264,14 +276,25 @@ def _finish(
         )
 
 
-def _open_audio(job: SendJob) -> _Audio:
+def _begin_speech(job: SendJob) -> Speaking | None:
+    """`say` being spoken (`polyptt.audio.speech.begin`), or None for other audio."""
+    if job.say is None:
+        return None
+    if job.live or job.file is not None:
+        raise BadInput("--say takes no FILE, --mic or --raw")
+    from polyptt.audio.speech import Voice, begin
+
+    return begin(job.say, Voice(job.tts_engine, job.voice, job.rate_wpm), chime=job.chime)
+
+
+def _open_audio(job: SendJob, speaking: Speaking | None = None) -> _Audio:
     """The page's audio, opened and checked (a live source is not yet capturing)."""
     if job.live:
         live = _open_live(job)
         total = None
         audio = _Audio(live.frames, live, None, None)
     else:
-        page_audio = _load_file(job)
+        page_audio = _load_speech(job, speaking) if speaking is not None else _load_file(job)
         total = len(page_audio.frames)
         audio = _Audio(page_audio.frames, None, page_audio, total)
     limit = _max_frames(job)
@@ -309,6 +332,29 @@ def _load_file(job: SendJob) -> PageAudio:
         )
     except audio.AudioError as exc:
         raise BadInput(str(exc), "FILE") from None
+
+
+def _load_speech(job: SendJob, speaking: Speaking) -> PageAudio:
+    """`say` spoken and encoded before anything is sent, within the ten minutes a file
+    may last (`polyptt.audio.speech`: no engine, an empty text or a bad voice refused)."""
+    from polyptt.audio.files import SEND_MAX_S, AudioError, pcm_page
+
+    pcm, rate = speaking.result()
+    try:
+        return pcm_page(
+            pcm,
+            rate,
+            job.codec,
+            job.frame_ms,
+            repeat=job.repeat,
+            gap_s=job.gap,
+            gain_db=job.gain,
+            max_s=SEND_MAX_S,
+            duration_s=job.duration,
+            name="the speech",
+        )
+    except AudioError as exc:
+        raise BadInput(str(exc), "--say") from None
 
 
 def _open_live(job: SendJob) -> _Live:

@@ -122,6 +122,7 @@ async function enter(session) {
   $('listen-section').hidden = !mayListen;
   fillPickers();
   $('talk').disabled = !mayTalk || !microphoneAvailable();
+  $('say-button').disabled = !mayTalk;
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
   lists.own = me.sites?.own; // the site of pages without one (this relay's)
@@ -427,6 +428,34 @@ async function upload(event) {
   state.textContent = uploadResult(answer.status, body, file.name, where);
 }
 
+// ------------------------------------------------------------------ say
+
+/** The Say box: the relay speaks the text (a JSON POST) on the picked channel. */
+async function say(event) {
+  event.preventDefault();
+  const text = $('say-text').value.trim();
+  const state = $('say-state');
+  if (!text) return;
+  const channel = Number($('channel').value);
+  if (me.urgent[String(channel)] && !(await confirmUrgent(channel))) return;
+  const request = { channel, say: text, chime: $('say-chime').checked, wait: true };
+  if ($('target').value) request.target = $('target').value;
+  const where = `${channelLabel(channel)} (${channel})`;
+  state.textContent = `Saying it on ${where}…`;
+  const answer = await fetch(PAGES_PATH, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(request),
+    credentials: 'same-origin',
+  }).catch(() => null);
+  if (answer === null) {
+    state.textContent = 'The relay could not be reached, or the connection dropped while paging.';
+    return;
+  }
+  const body = await answer.json().catch(() => ({}));
+  state.textContent = uploadResult(answer.status, body, 'the text', where);
+}
+
 /** One line for the answer to an upload: sent (how long), cut short (why), or refused. */
 function uploadResult(status, body, name, where) {
   if (status === 200) {
@@ -455,6 +484,7 @@ $('sign-in-form').addEventListener('submit', signIn);
 $('sign-out').addEventListener('click', () => signOut());
 $('retry').addEventListener('click', () => connection.retryNow());
 $('upload-form').addEventListener('submit', upload);
+$('say-form').addEventListener('submit', say);
 $('volume').addEventListener('input', (event) => audio.setVolume(Number(event.target.value)));
 
 async function boot() {

@@ -6,7 +6,9 @@ over a real ``nats-server``, their LANs on two multicast ports of the loopback (
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,5 +116,22 @@ def test_an_mqtt_page_with_sites_pages_the_other_site(
 
     with WireSniffer() as sniffer:
         asyncio.run(publish(b'{"channel": 26, "audio": "tone", "sites": "south"}'))
+        wait_for_ends(sniffer, two_sites["south"].port)
+        only_at_south(sniffer, two_sites)
+
+
+def test_a_spoken_page_with_sites_is_spoken_at_the_other_site(two_sites: dict[str, Site]) -> None:
+    """``POST /api/v1/pages`` with a JSON body (text to speech) takes ``sites`` too."""
+    north = two_sites["north"]
+    assert north.relay is not None
+    store = TokenStore(load_config(north.config).tokens_path)
+    secret = store.add("Office", frozenset({"talk"}), ALL_CHANNELS, sites=frozenset({"south"}))
+    body = b'{"channel": 26, "say": "Fire drill in five minutes", "sites": ["south"], "wait": true}'
+    request = urllib.request.Request(north.relay.url + "/api/v1/pages", data=body, method="POST")
+    request.add_header("Authorization", f"Bearer {secret}")
+    request.add_header("Content-Type", "application/json")
+    with WireSniffer() as sniffer:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            assert (answer.status, json.loads(answer.read())["outcome"]) == (200, "completed")
         wait_for_ends(sniffer, two_sites["south"].port)
         only_at_south(sniffer, two_sites)

@@ -166,7 +166,7 @@ def test_bad_spoken_pages_are_refused_and_send_nothing(tmp_path: Path) -> None:
             {"json": {"channel": 26, "say": TEXT, "speed": 2}},
             400,
             "unknown keys ['speed']; a spoken page takes channel, say, chime, voice, rate, "
-            "codec, target, repeat, gap, gain, duration, wait",
+            "codec, target, repeat, gap, gain, duration, wait, sites",
         ),
         (
             {"json": {"channel": 26, "say": TEXT, "rate": 20}},

@@ -74,6 +74,7 @@ class _OneLineGroup(options.OneLineCommand, click.Group):
     "directions. Served at /api/v1/pages/ID.wav."
 )
 @_data_option
+@options.option("--site", metavar="NAME", help="This relay's site (config 'site').")
 @options.serial_option
 @options.to_option
 @options.iface_option
@@ -153,6 +154,7 @@ def token() -> None:
     help="When it stops working: 90m, 12h, 30d, 2w from now, or a date 2027-01-31 "
     "(local midnight) or 2027-01-31T18:00.  [default: never]",
 )
+@click.option("--sites", callback=_parsed("parse_token_sites"), help="Sites ([nats]) it may page.")
 @_config_option
 def add(name: str, config: Path | None, **grant: Any) -> None:
     """Make a token for NAME (the caller id phones show, at most 13 bytes).

@@ -95,7 +95,7 @@ def refuse_local_options(ctx: click.Context, local_only: dict[str, str]) -> None
 #: ``send``'s options that a page through the relay takes (`RelaySendJob`'s fields).
 _SEND_FIELDS = (
     *("mic", "raw_rate", "input_device", "keep_pauses", "say", "chime", "voice", "rate_wpm"),
-    *("channel", "codec", "repeat", "gap", "gain", "duration"),
+    *("channel", "codec", "repeat", "gap", "gain", "duration", "sites"),
 )
 
 

@@ -81,6 +81,7 @@ __all__ = ["send"]
 )
 @options.sender_options
 @options.relay_option
+@options.option("--sites", metavar="NAME,NAME|all", help="With --relay: the sites to page.")
 @options.token_option
 @options.frame_ms_option
 @options.option(
@@ -155,7 +156,7 @@ def send(file: str | None, **kwargs: Any) -> None:
 
     console = options.console(kwargs)
     as_json = kwargs.pop("as_json")
-    del kwargs["relay"], kwargs["token"]
+    del kwargs["relay"], kwargs["token"], kwargs["sites"]
     try:
         with options.job_errors():
             result = job.run(job.SendJob(file, **kwargs), console)
@@ -209,6 +210,8 @@ def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) 
         raise click.UsageError(
             "Missing argument 'FILE' (an audio file, - for standard input) or --mic."
         )
+    if kwargs["sites"] is not None and kwargs["relay"] is None:
+        raise click.UsageError("--sites goes with --relay")
     for name in ("input_device", "keep_pauses"):
         if _given(ctx, name) and not mic:
             raise click.UsageError(f"--{name.replace('_', '-')} goes with --mic")

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from polyptt.relay import requests
+from polyptt.relay.auth import Grant
 from polyptt.relay.hub import Metrics, visible
 from polyptt.relay.security import (
     COOKIE,
@@ -170,8 +171,10 @@ async def session_info(request: web.Request) -> web.StreamResponse:
         for c in talk_channels
         if channel_priority(c) is not Priority.NORMAL
     }
+    answer = {"sites": _sites_of(relay, grant)} if relay.sites is not None else {}
     return web.json_response(
         {
+            **answer,
             "name": grant.name,
             "scopes": sorted(grant.scopes),
             "channels": {str(k): v for k, v in sorted(config.channel_names.items())},
@@ -184,9 +187,24 @@ async def session_info(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _sites_of(relay: Relay, grant: Grant) -> dict[str, Any]:
+    """The sites the web page offers `grant` (`polyptt.relay.sites`): this relay's, the
+    others heard from (`known`: to hear), those it may page (heard from, or granted),
+    and whether it may page all."""
+    assert relay.sites is not None
+    own = relay.sites.site
+    heard = set(relay.sites.last_hello) - {own}
+    granted = set(grant.sites or ()) - {own}
+    may = sorted(s for s in heard | granted if grant.sites is None or s in grant.sites)
+    return {"own": own, "known": sorted(heard), "may": may, "all": grant.sites is None}
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     relay = request.app[RELAY]
-    return web.json_response({"status": "ok", "talkers": len(relay.talks.by_channel)})
+    answer: dict[str, Any] = {"status": "ok", "talkers": len(relay.talks.by_channel)}
+    if relay.sites is not None:
+        answer["nats"] = relay.sites.health()
+    return web.json_response(answer)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -271,6 +289,11 @@ def render_metrics(relay: Relay) -> str:
     add("talkers", "gauge", "Pages being sent now.", len(relay.talks.by_channel))
     add("listeners", "gauge", "WebSocket listeners now.", len(relay.hub.clients))
     add("connections", "gauge", "WebSocket connections now.", len(relay.clients))
+    for name, kind, help_text, value, labels in relay.sites.metrics() if relay.sites else ():
+        if not any(line.startswith(f"# TYPE polyptt_relay_{name} ") for line in lines):
+            add(name, kind, help_text, value)
+            lines.pop()
+        lines.append(f"polyptt_relay_{name}{labels} {value:g}")
     return "\n".join(lines) + "\n"
 
 

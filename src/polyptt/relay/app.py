@@ -29,6 +29,7 @@ from polyptt.relay.connections import Connection
 from polyptt.relay.events import RELAY_STARTED, Events
 from polyptt.relay.hub import HeardPages, Hub, Metrics
 from polyptt.relay.security import auth_middleware
+from polyptt.relay.sites.context import context as sites_context
 from polyptt.relay.state import RELAY, SETTINGS, Relay, RelaySettings
 from polyptt.relay.store.database import DATABASE_NAME, Database
 from polyptt.relay.store.pages import PageStore
@@ -97,6 +98,7 @@ def create_app(settings: RelaySettings) -> web.Application:
     app.cleanup_ctx.append(bridges)  # [[bridge]] mappings (polyptt.relay.bridges)
     app.cleanup_ctx.append(hooks.context)  # webhooks, MQTT (after the sockets they page on)
     app.cleanup_ctx.append(_revocations)
+    app.cleanup_ctx.append(sites_context)  # other sites over NATS, with [nats]
     bells.setup(app)  # schedules: their tables, routes and task (after the sinks)
     app.on_startup.append(_started)
     app.on_shutdown.append(_end_everything)

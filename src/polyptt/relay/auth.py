@@ -75,6 +75,9 @@ class Grant:
         Named targets it may page; None: all of them (see the module docstring).
     expires : float or None
         When it stops being valid (seconds since the epoch); None: never.
+    sites : frozenset of str or None
+        Other sites of the federation it may page (`polyptt.relay.sites`); None: all;
+        empty (the default, and what older stores read as): its relay's own only.
     """
 
     name: str
@@ -82,6 +85,18 @@ class Grant:
     channels: frozenset[int] = ALL_CHANNELS
     targets: frozenset[str] | None = frozenset()
     expires: float | None = None
+    sites: frozenset[str] | None = frozenset()
+
+    def site_refusal(self, sites: frozenset[str], own: str | None) -> str | None:
+        """Why this token may not page `sites` (``{"all"}``: every one), or None."""
+        if self.sites is None:
+            return None
+        if "all" in sites:
+            return "this token may not page all sites"
+        others = sorted(sites - self.sites - ({own} if own else set()))
+        if others:
+            return f"this token may not page site {others[0]!r}"
+        return None
 
     def refusal(self, channel: int, target: str | None = None) -> str | None:
         """Why this token may not talk on `channel` (to `target`), or None if it may.
@@ -124,11 +139,14 @@ class TokenStore:
         channels: frozenset[int],
         targets: frozenset[str] | None = frozenset(),
         expires: float | None = None,
+        sites: frozenset[str] | None = frozenset(),
     ) -> str:
         """Make a token for `name`; returns it (the only time it exists in clear).
 
+
         `targets` are the named targets it may page (None: all); `expires` when it
-        stops being valid (seconds since the epoch; None: never).
+        stops being valid (seconds since the epoch; None: never); `sites` the other
+        sites it may page (None: all; empty: its relay's own only).
         """
         _fitted, cut = fit_caller_id(name)
         if cut or not name.strip():
@@ -148,6 +166,8 @@ class TokenStore:
         }
         if expires is not None:
             records[name]["expires"] = format_expiry(expires)
+        if sites != frozenset():
+            records[name]["sites"] = "all" if sites is None else sorted(sites)
         self._write(records)
         return token
 
@@ -220,12 +240,14 @@ def _grant(name: str, record: dict[str, Any]) -> Grant:
     """A stored record as a grant; a record without ``targets`` (older stores) has none."""
     targets = record.get("targets", [])
     expires = record.get("expires")
+    sites = record.get("sites", [])
     return Grant(
         name,
         frozenset(record["scopes"]),
         frozenset(record["channels"]),
         None if targets == "all" else frozenset(targets),
         None if expires is None else datetime.datetime.fromisoformat(expires).timestamp(),
+        None if sites == "all" else frozenset(sites),
     )
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from polyptt.relay.bells.timetable import Schedule
 
 from polyptt.relay.hooks.config import HooksConfig, parse_hooks
+from polyptt.relay.sites.config import NatsConfig, parse_nats, parse_site
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -164,6 +165,10 @@ class RelayConfig:
     schedules: tuple[Schedule, ...] = ()
     #: Webhooks, MQTT, the audio MQTT may page (`polyptt.relay.hooks.config`).
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    #: This relay's site, the pages it shares and its federation (`polyptt.relay.sites`).
+    site: str | None = None
+    share: tuple[int, ...] = ()
+    nats: NatsConfig | None = None
 
     @property
     def tokens_path(self) -> Path:
@@ -274,6 +279,9 @@ _TOP_KEYS = {
     "keep_gb",
     "bridge",
     "schedule",
+    "site",
+    "share",
+    "nats",
     # polyptt.relay.hooks.config
     "webhook",
     "mqtt",
@@ -318,6 +326,9 @@ def _parse(path: Path, data: dict[str, Any]) -> RelayConfig:
         bridges=_bridges(data.get("bridge", [])),
         schedules=_schedules(path, data.get("schedule", []), targets),
         hooks=parse_hooks(path, data),
+        site=None if data.get("site") is None else parse_site(data["site"]),
+        share=tuple(parse_channel(str(c)) for c in data.get("share", [])),
+        nats=parse_nats(data.get("nats"), beside),
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyptt.console import Console
-from polyptt.errors import BadInput
+from polyptt.errors import BadInput, Missing
 from polyptt.transport import DEFAULT_DESTINATION, DEFAULT_TTL, Destination, parse_destination
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ __all__ = [
     "parse_channels",
     "parse_scopes",
     "parse_targets",
+    "parse_token_sites",
     "revoke_token",
     "run",
 ]
@@ -96,6 +97,7 @@ class RelayJob:
     )
     interface: str | None = None
     ttl: int = DEFAULT_TTL
+    site: str | None = None
 
 
 def run(job: RelayJob, console: Console | None = None) -> int:
@@ -147,7 +149,7 @@ def _settings(job: RelayJob, *, tls: bool) -> RelaySettings:
     from polyptt.host import serial_from_mac
     from polyptt.relay import RelaySettings
 
-    policy = load_policy(job.config)
+    policy = _with_site(load_policy(job.config), job.site)
     if job.record is not None:
         try:
             job.record.mkdir(parents=True, exist_ok=True)
@@ -164,6 +166,27 @@ def _settings(job: RelayJob, *, tls: bool) -> RelaySettings:
         data=_data_dir(job, policy),
         tls=tls,
     )
+
+
+def _with_site(policy: RelayConfig, site: str | None) -> RelayConfig:
+    """`policy` with ``--site`` if given; a ``[nats]`` without nats-py is refused now."""
+    import dataclasses
+
+    from polyptt.relay.sites.config import parse_site
+
+    if site is not None:
+        try:
+            policy = dataclasses.replace(policy, site=parse_site(site))
+        except ValueError as exc:
+            raise BadInput(str(exc), "--site") from None
+    if policy.nats is not None:
+        try:
+            import nats  # noqa: F401
+        except ImportError:
+            raise Missing(
+                f"{policy.path}: [nats] needs nats-py: pip install 'polyptt[nats]'"
+            ) from None
+    return policy
 
 
 def _data_dir(job: RelayJob, policy: RelayConfig) -> Path:
@@ -321,6 +344,17 @@ def parse_expiry(text: str | None) -> float | None:
     return None if text is None else parse(text)
 
 
+def parse_token_sites(text: str | None) -> frozenset[str] | None:
+    """``--sites``: the other sites a token may page; none given is its relay's own
+    only (an empty set), ``all`` is None (ValueError for a bad name)."""
+    from polyptt.relay.sites.config import ALL, parse_sites
+
+    sites = parse_sites(text)
+    if sites is None:
+        return frozenset()
+    return None if ALL in sites else sites
+
+
 def parse_targets(text: str | None) -> frozenset[str] | None:
     """Named targets granted: None given is none (an empty set), ``all`` is None."""
     if text is None:
@@ -340,6 +374,7 @@ def add_token(
     channels: frozenset[int],
     targets: frozenset[str] | None,
     expires: float | None = None,
+    sites: frozenset[str] | None = frozenset(),
 ) -> tuple[str, Path]:
     """Make a token for `name`; returns it (shown once, stored hashed) and the store's path.
 
@@ -368,7 +403,7 @@ def add_token(
         raise BadInput(str(exc), "--config") from None
     store = TokenStore(policy.tokens_path)
     try:
-        return store.add(name, scopes, channels, targets, expires), store.path
+        return store.add(name, scopes, channels, targets, expires, sites), store.path
     except TokenError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
@@ -394,7 +429,11 @@ def grant_fields(grant: Grant) -> dict[str, Any]:
         "channels": sorted(grant.channels),
         "targets": None if grant.targets is None else sorted(grant.targets),
         "expires": None if grant.expires is None else format_expiry(grant.expires),
-    }
+    } | ({} if grant.sites == frozenset() else {"sites": _sites(grant.sites)})
+
+
+def _sites(sites: frozenset[str] | None) -> list[str] | str:
+    return "all" if sites is None else sorted(sites)
 
 
 def grant_line(grant: Grant) -> str:

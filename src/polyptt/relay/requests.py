@@ -146,6 +146,8 @@ class PageRequest:
     # a live talk's
     rate: int = RATE
     keep_pauses: bool = False
+    # the sites it goes to (`polyptt.relay.sites`); None: this relay's LAN only
+    sites: frozenset[str] | None = None
     # a spoken page's (a JSON body: `say_request`)
     speech: Speech | None = None
 
@@ -185,6 +187,7 @@ def upload_request(query: Mapping[str, str]) -> PageRequest:
         gap=_text_number(query, "gap", GAP_S, 0.0, MAX_GAP_S) or 0.0,
         gain=_text_number(query, "gain", 0.0, MIN_GAIN_DB, MAX_GAIN_DB) or 0.0,
         duration=_text_number(query, "duration", None, 0.0, None),
+        sites=_sites(query.get("sites")),
     )
 
 
@@ -218,14 +221,27 @@ def talk_request(message: Mapping[str, Any]) -> PageRequest:
         gain=gain,
         rate=int(rate),
         keep_pauses=bool(message.get("keep_pauses", False)),
+        sites=_sites(message.get("sites")),
     )
+
+
+def _sites(value: Any) -> frozenset[str] | None:
+    """``sites`` (``north,south``, ``all``, or a JSON list); `Refused` (400)."""
+    from polyptt.relay.sites.config import parse_sites
+
+    if value is not None and not isinstance(value, (str, list)):
+        raise _bad("sites must be site names (north,south) or all")
+    try:
+        return parse_sites(value)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
 
 
 #: The keys of a spoken page's JSON body: the upload's query options, as JSON values,
 #: with ``say`` (required), ``chime``, ``voice`` and ``rate`` (words per minute).
 SAY_KEYS = (
     *("channel", "say", "chime", "voice", "rate"),
-    *("codec", "target", "repeat", "gap", "gain", "duration", "wait"),
+    *("codec", "target", "repeat", "gap", "gain", "duration", "wait", "sites"),
 )
 #: The largest JSON body a spoken page may have (its text is at most 10,000 characters).
 MAX_JSON_BYTES = 64 << 10
@@ -298,6 +314,7 @@ def say_request(message: Mapping[str, Any]) -> PageRequest:
         duration=duration,
         wait=flags["wait"],
         speech=Speech(text, flags["chime"], voice, rate),
+        sites=_sites(message.get("sites")),
     )
 
 
@@ -370,12 +387,36 @@ def admit(relay: Relay, grant: Grant, page: PageRequest, remote: str) -> None:
             remote=remote,
         )
         raise Refused(403, ErrorCode.FORBIDDEN, refusal)
+    _admit_sites(relay, grant, page, remote)
     if page.target is not None and page.target not in relay.settings.config.targets:
         raise _bad(f"no target named {page.target!r}")
     try:
         relay.talks.check_free(page.channel)
     except Busy as exc:
         raise _busy(exc) from None
+
+
+def _admit_sites(relay: Relay, grant: Grant, page: PageRequest, remote: str) -> None:
+    """May `grant` page the sites `page` names (403), and can this relay (400)?"""
+    if page.sites is None:
+        return
+    own = relay.settings.config.site
+    refusal = grant.site_refusal(page.sites, own)
+    if refusal is not None:
+        relay.metrics.pages_refused += 1
+        relay.audit.log(
+            "page_refused", who=grant.name, channel=page.channel, reason=refusal, remote=remote
+        )
+        raise Refused(403, ErrorCode.FORBIDDEN, refusal)
+    if relay.sites is None and page.sites - {own}:
+        raise _bad("this relay is not joined to other sites (no [nats] in its configuration)")
+    sites = relay.sites
+    if sites is None or not sites.remote(page.sites):
+        return
+    if page.target is not None:
+        raise _bad("a named target is on this relay's LAN: not for other sites")
+    if not sites.link.up and not sites.here(page.sites):
+        raise Refused(503, ErrorCode.NETWORK, "the link to the other sites is down")
 
 
 async def upload_body(request: web.Request) -> bytes:
@@ -585,8 +626,9 @@ def start(
     was taken meanwhile (409) or the target's socket fails (502)."""
     from polyptt.transport import NetworkError
 
+    sink = _site_sink(relay, page, grant, frame_ms)
     try:
-        return relay.talks.start(
+        talk = relay.talks.start(
             frames,
             grant=grant,
             digest=digest,
@@ -599,8 +641,26 @@ def start(
             max_frames=max_frames,
             talker=talker,
             live_limits=live_limits,
+            sink=sink,
         )
     except Busy as exc:
         raise _busy(exc) from None
     except NetworkError as exc:
         raise Refused(502, ErrorCode.NETWORK, str(exc)) from None
+    if sink is not None and relay.sites is not None:
+        relay.sites.started(sink, talk)
+    return talk
+
+
+def _site_sink(relay: Relay, page: PageRequest, grant: Grant, frame_ms: int) -> Any:
+    """The sink of a page to other sites (`polyptt.relay.sites`), None for a local one."""
+    sites = relay.sites
+    if page.sites is None or sites is None or not sites.remote(page.sites):
+        return None
+    fields = {
+        "channel": page.channel,
+        "codec": page.codec,
+        "frame_ms": frame_ms,
+        "caller_id": grant.name,
+    }
+    return sites.sink(page.sites, relay.talks.sink_for(None), fields)

@@ -11,7 +11,7 @@ import collections
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from polyptt.relay.talks import Talks
 from polyptt.send.clock import MONOTONIC, Clock
 from polyptt.send.pacing import Sink
 from polyptt.transport import Destination
+
+if TYPE_CHECKING:
+    from polyptt.relay.sites.federation import Sites
 
 __all__ = ["RELAY", "SETTINGS", "Relay", "RelaySettings"]
 
@@ -98,6 +101,8 @@ class Relay:
     #: Browser sessions, kept across restarts (`polyptt.relay.store.sessions`); made
     #: with `db` by `polyptt.relay.app.create_app`.
     sessions: Sessions = field(init=False)
+    #: This relay's part in a federation of sites (with ``[nats]``; `polyptt.relay.sites`).
+    sites: Sites | None = None
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.db)

@@ -35,6 +35,7 @@ from polyptt.relay.echo import EchoSink
 from polyptt.relay.hub import Hub
 from polyptt.send import MONOTONIC, Clock, PacerThread, PageParams, PageReport
 from polyptt.send.pacing import Sink
+from polyptt.send.source import FrameSource
 
 __all__ = ["Busy", "LiveLimits", "Talk", "Talks"]
 
@@ -217,7 +218,7 @@ class Talks:
 
     def start(
         self,
-        frames: Iterable[bytes] | LiveFrames,
+        frames: Iterable[bytes] | LiveFrames | FrameSource,
         *,
         grant: Grant,
         digest: str,
@@ -230,16 +231,20 @@ class Talks:
         max_frames: int | None = None,
         talker: Connection | None = None,
         live_limits: LiveLimits | None = None,
+        sink: Sink | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Talk:
         """Start a page now; raises `Busy`, or NetworkError if the target's sink fails.
 
         `talker` is the WebSocket whose live audio it is: its listeners hear the page,
         it does not hear itself. A live page with `live_limits` is ended by them.
+        `sink` replaces the target's (a page to other sites: `polyptt.relay.sites`);
+        `extra` fields go into its record.
         """
         from polyptt.codecs import wire_id
 
         self.check_free(channel)
-        sink = self.sink_for(target)
+        sink = sink if sink is not None else self.sink_for(target)
         live = frames if isinstance(frames, LiveFrames) else None
         params = PageParams(
             channel, self.serial, grant.name, wire_id(codec), frame_ms, None, max_frames
@@ -255,6 +260,7 @@ class Talks:
             "source": "relay",
             "target": target,
             "via": via,
+            **(extra or {}),
         }
         talk.page_id = page_id = self.hub.started(talk, "sent", fields, talker=talker)
         self.by_channel[channel] = talk

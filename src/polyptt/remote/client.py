@@ -131,6 +131,7 @@ async def post_page(
     target: str | None = None,
     speech: dict[str, Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    sites: str | None = None,
 ) -> dict[str, Any]:
     """Page `body` (an audio file) through the relay at `url`; its answer after the ends.
 
@@ -146,6 +147,7 @@ async def post_page(
     """
     query = {"channel": str(channel), "codec": codec, "repeat": str(repeat), "wait": "1"}
     extra = {"gap": gap, "gain": gain or None, "duration": duration, "target": target}
+    extra["sites"] = sites
     query.update((k, str(v)) for k, v in extra.items() if v is not None)
     sent: dict[str, Any] = {"params": query, "data": body}
     if speech is not None:  # the same options, as JSON values
@@ -223,6 +225,7 @@ async def talk(
     gain: float = 0.0,
     keep_pauses: bool = False,
     ssl_context: ssl.SSLContext | None = None,
+    sites: str | None = None,
 ) -> dict[str, Any]:
     """Talk live on `channel` through the relay; the relay's ``stopped`` event.
 
@@ -238,6 +241,8 @@ async def talk(
         Refused (403 scope, 409 busy, 400 bad request) or the connection failed.
     """
     request = {"channel": channel, "codec": codec, "rate": rate, "gain": gain}
+    if sites is not None:
+        request["sites"] = sites
     async with (
         _connect(url, token, ssl_context) as relay,
         relay.session.ws_connect(relay.ws_url, headers=relay.headers, ssl=relay.ssl) as ws,

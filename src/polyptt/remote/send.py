@@ -84,6 +84,7 @@ class RelaySendJob:
     gap: float = 1.0
     gain: float = 0.0
     duration: float | None = None
+    sites: str | None = None  # north,south or all (`polyptt.relay.sites`); None: local
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def run(
         gap=job.gap,
         gain=job.gain,
         duration=job.duration,
+        sites=job.sites,
         speech=speech,
     )
     _clipped(answer, console)
@@ -164,6 +166,7 @@ def _run_live(job: RelaySendJob, console: Console, stdin: BinaryIO) -> RelaySent
             duration=job.duration,
             gain=job.gain,
             keep_pauses=job.keep_pauses or not job.mic,  # raw: every sample
+            sites=job.sites,
         )
     finally:
         source.close()
@@ -219,6 +222,7 @@ def send_file(
     gap: float,
     gain: float,
     duration: float | None,
+    sites: str | None = None,
     speech: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Page `body` (an audio file) through the relay; its answer after the end packets.
@@ -241,6 +245,7 @@ def send_file(
             gap=gap,
             gain=gain,
             duration=duration,
+            sites=sites,
             speech=speech,
         )
     )
@@ -265,6 +270,7 @@ def send_live(
     duration: float | None,
     gain: float,
     keep_pauses: bool,
+    sites: str | None = None,
 ) -> Talked:
     """Page live from `source` through the relay (see the module docstring).
 
@@ -297,6 +303,7 @@ def send_live(
             rate=source.rate,
             gain=gain,
             keep_pauses=keep_pauses,
+            sites=sites,
         )
 
     stopped = asyncio.run(main())

@@ -172,6 +172,10 @@ async def _body(request: web.Request, name: str | None = None) -> Schedule | web
         return json_error(400, str(exc))
     may = dataclasses.replace(grant, scopes=grant.scopes | {"talk"})
     refusal = may.refusal(schedule.channel, schedule.target)
+    if refusal is None and schedule.sites is not None:  # polyptt.relay.sites
+        refusal = grant.site_refusal(
+            frozenset(schedule.sites), request.app[RELAY].settings.config.site
+        )
     if refusal is not None:
         return json_error(403, refusal.replace("may not talk", "may not page"))
     targets = request.app[RELAY].settings.config.targets

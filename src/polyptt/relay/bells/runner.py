@@ -288,7 +288,8 @@ class Bells:
             if entry.frames is None:
                 raise requests.Refused(500, "audio", f"audio: {entry.error}")
         schedule = entry.schedule
-        page = requests.PageRequest(channel=schedule.channel, target=schedule.target)
+        sites = None if schedule.sites is None else frozenset(schedule.sites)
+        page = requests.PageRequest(channel=schedule.channel, target=schedule.target, sites=sites)
         grant = _grant(schedule)
         requests.admit(self.relay, grant, page, "schedule")
         talk = requests.start(
@@ -505,4 +506,4 @@ def _grant(schedule: Schedule) -> Grant:
     from polyptt.relay.auth import ALL_CHANNELS, Grant
 
     name, _cut = fit_caller_id(schedule.name)
-    return Grant(name, frozenset({"talk", "emergency"}), ALL_CHANNELS, None)
+    return Grant(name, frozenset({"talk", "emergency"}), ALL_CHANNELS, None, sites=None)

@@ -62,6 +62,7 @@ _KEYS = {
     "enabled",
     "grace_s",
     "wait_s",
+    "sites",
 }
 
 
@@ -94,6 +95,8 @@ class Schedule:
     enabled: bool = True
     grace_s: float = DEFAULT_GRACE_S
     wait_s: float = DEFAULT_WAIT_S
+    #: Other sites it rings at too (`polyptt.relay.sites`: names, or ("all",)).
+    sites: tuple[str, ...] | None = None
 
     @property
     def zone(self) -> dt.tzinfo:
@@ -115,6 +118,8 @@ class Schedule:
             out["timezone"] = self.timezone
         if self.target is not None:
             out["target"] = self.target
+        if self.sites is not None:
+            out["sites"] = list(self.sites)
         if self.audio is not None:
             out["audio"] = str(self.audio)
         else:
@@ -206,7 +211,16 @@ def _parse(name: str, data: Mapping[str, Any], base: Path | None) -> Schedule:
         enabled=_flag(data.get("enabled", True), "enabled"),
         grace_s=_seconds(data.get("grace_s", DEFAULT_GRACE_S), "grace_s"),
         wait_s=_seconds(data.get("wait_s", DEFAULT_WAIT_S), "wait_s"),
+        sites=_sites(data.get("sites")),
     )
+
+
+def _sites(value: Any) -> tuple[str, ...] | None:
+    """``sites``: names of sites, or "all" (`polyptt.relay.sites.config.parse_sites`)."""
+    from polyptt.relay.sites.config import parse_sites
+
+    sites = parse_sites(value)
+    return None if sites is None else tuple(sorted(sites))
 
 
 def _cron(value: Any) -> str:

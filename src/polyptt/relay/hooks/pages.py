@@ -18,6 +18,7 @@ docs/mqtt.md).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ CALLER_ID = "MQTT"
 REMOTE = "mqtt"
 #: The longest ``say`` text taken from a message.
 MAX_SAY_CHARS = 2000
-_KEYS = {"channel", "say", "chime", "audio", "codec"}
+_KEYS = {"channel", "say", "chime", "audio", "codec", "sites"}
 
 
 def _bad(message: str) -> Refused:
@@ -50,7 +51,8 @@ def _bad(message: str) -> Refused:
 def mqtt_grant(announce_channels: tuple[int, ...]) -> Grant:
     """What MQTT may do: talk on the announce channels (priority ones included only if
     the configuration lists them: listing them is the decision)."""
-    return Grant(CALLER_ID, frozenset({"talk", "emergency"}), frozenset(announce_channels))
+    grant = Grant(CALLER_ID, frozenset({"talk", "emergency"}), frozenset(announce_channels))
+    return dataclasses.replace(grant, sites=None)  # any site (polyptt.relay.sites)
 
 
 def page_request(payload: bytes, announce_channels: tuple[int, ...]) -> dict[str, Any]:
@@ -87,7 +89,21 @@ def page_request(payload: bytes, announce_channels: tuple[int, ...]) -> dict[str
     codec = str(message.get("codec", codecs.DEFAULT)).lower()
     if codec not in codecs.WIRE_NAMES:
         raise _bad(f"codec must be one of {', '.join(codecs.WIRE_NAMES)}")
+    _sites(message)
     return {**message, "channel": channel, "codec": codec, "chime": bool(message.get("chime"))}
+
+
+def _sites(message: dict[str, Any]) -> frozenset[str] | None:
+    """The message's ``sites`` (``"south,east"``, ``"all"`` or a list; `polyptt.relay.sites`)."""
+    from polyptt.relay.sites.config import parse_sites
+
+    value = message.get("sites")
+    if value is not None and not isinstance(value, (str, list)):
+        raise _bad('"sites" must be site names ("south,east" or a list) or "all"')
+    try:
+        return parse_sites(value)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
 
 
 async def start_page(relay: Relay, message: dict[str, Any], audio: dict[str, Path]) -> Talk:
@@ -95,7 +111,7 @@ async def start_page(relay: Relay, message: dict[str, Any], audio: dict[str, Pat
     (an unknown audio name, a busy channel, speech that cannot be made) sends nothing."""
     channels = relay.settings.config.hooks.mqtt
     grant = mqtt_grant(channels.announce_channels if channels else (message["channel"],))
-    page = PageRequest(channel=message["channel"], codec=message["codec"])
+    page = PageRequest(channel=message["channel"], codec=message["codec"], sites=_sites(message))
     name = message.get("audio")
     if name is not None and name not in audio:
         known = ", ".join(sorted(audio)) or "none in the configuration"

@@ -130,6 +130,7 @@ async function enter(session) {
   if (!mayTalk) $('talk-error').textContent = 'Not allowed: this token may not talk.';
   lists = new PageLists(audio, channelLabel);
   bells.show(me);
+  lists.own = me.sites?.own; // the site of pages without one (this relay's)
   showConnection('connecting');
   connection.connect();
   try {
@@ -159,6 +160,23 @@ function fillPickers() {
   targets.replaceChildren(new Option('Whole group', ''));
   for (const target of me.targets) targets.append(new Option(target, target));
   targets.disabled = me.targets.length === 0;
+  showSites(me.sites);
+}
+
+/** The site pickers, with [nats] (`sites` in the session): where a page goes (this
+ * site, one other the token may page, or all) and which site's pages are heard. */
+function showSites(sites) {
+  const picker = $('sites');
+  const filter = $('site-filter');
+  const labels = document.querySelectorAll('label[for=sites], label[for=site-filter]');
+  for (const element of [picker, filter, ...labels]) element.hidden = !sites;
+  if (!sites) return;
+  picker.replaceChildren(new Option(`This site (${sites.own})`, ''));
+  for (const site of sites.may) picker.append(new Option(site, site));
+  if (sites.all) picker.append(new Option('All sites', 'all'));
+  filter.replaceChildren(new Option('Every site', ''));
+  filter.append(new Option(`This site (${sites.own})`, sites.own));
+  for (const site of sites.known) filter.append(new Option(site, site));
 }
 
 /** The recent-pages filter: every channel, then the named ones, then the others. */
@@ -356,6 +374,7 @@ function pressTalk(latched = $('latch').checked) {
   talker.press({
     channel,
     target: $('target').value,
+    sites: $('sites').value,
     latched,
     microphone: { deviceId: $('microphone').value, processing: $('processing').checked },
     confirm: me.urgent[String(channel)] && !talker.active ? () => confirmUrgent(channel) : null,
@@ -446,6 +465,7 @@ async function upload(event) {
   // wait=1: the relay answers after the end packets, with what it sent
   const query = new URLSearchParams({ channel: String(channel), wait: '1' });
   if ($('target').value) query.set('target', $('target').value);
+  if ($('sites').value) query.set('sites', $('sites').value);
   const where = `${channelLabel(channel)} (${channel})`;
   state.textContent = `Paging ${file.name} on ${where}…`;
   const answer = await fetch(`${PAGES_PATH}?${query}`, {

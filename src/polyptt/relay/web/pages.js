@@ -46,7 +46,7 @@ export class PageLists {
   }
 
   started(record) {
-    if (this.live.has(record.id)) return;
+    if (this.live.has(record.id) || !this.hears(record)) return;
     const item = document.createElement('li');
     item.className = 'live';
     const what = document.createElement('span');
@@ -59,6 +59,12 @@ export class PageLists {
     this.liveList.append(item);
     this.live.set(record.id, { record, item, elapsed, started: performance.now(), mute: null });
     this.liveChanged();
+  }
+
+  /** Whether the Hear filter lets `record`'s page through (every site by default). */
+  hears(record) {
+    const filter = document.getElementById('site-filter').value;
+    return !filter || (record.site || this.own) === filter;
   }
 
   audioFrame({ page, pcm }) {
@@ -239,5 +245,6 @@ function describe(record, channel) {
   let direction = 'heard';
   if (record.own) direction = 'sent by you';
   else if (record.direction === 'sent') direction = 'sent by the relay';
-  return `${channel} · ${record.caller_id || 'unknown caller'} · ${direction}`;
+  const site = record.site ? ` · at ${record.site}` : '';
+  return `${channel} · ${record.caller_id || 'unknown caller'} · ${direction}${site}`;
 }

@@ -91,6 +91,7 @@ export class Talker extends EventTarget {
     this.pending = [];
     const message = { type: MESSAGE.TALK, channel: request.channel, codec: LIVE_CODEC };
     if (request.target) message.target = request.target;
+    if (request.sites) message.sites = request.sites;
     this.connection.send(message);
     this.set('waiting', 'Starting…');
   }

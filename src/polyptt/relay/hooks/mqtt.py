@@ -47,6 +47,7 @@ from polyptt.relay.hooks import discovery, pages
 from polyptt.relay.hooks.config import MqttConfig, default_topic
 from polyptt.relay.hooks.webhooks import delivery_body
 from polyptt.relay.requests import Refused
+from polyptt.relay.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from polyptt.relay.state import Relay
@@ -113,11 +114,7 @@ class MqttLink:
                 await client.publish(
                     f"{self.topic}/status", "offline", qos=1, retain=True, timeout=2
                 )
-        for task in [self._task, *self._tasks]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await cancel_and_wait([self._task, *self._tasks])
 
     def _client_for(self) -> aiomqtt.Client:
         host, port, tls = self.config.address

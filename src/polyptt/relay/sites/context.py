@@ -11,6 +11,10 @@ from aiohttp import web
 
 from polyptt.relay.sites.federation import Sites
 from polyptt.relay.state import RELAY
+from polyptt.relay.tasks import cancel_and_wait
+
+#: How long closing the NATS connection may take at shutdown.
+CLOSE_S = 2.0
 
 __all__ = ["context"]
 
@@ -31,9 +35,7 @@ async def context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await sites.link.close()
+        await cancel_and_wait(tasks)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(sites.link.close(), CLOSE_S)
         relay.sites = None

@@ -324,21 +324,26 @@ def test_a_signal_while_the_last_page_plays_on_stops_it_at_once(tmp_path):
     from tests.support.udp_capture import free_port
 
     sounddevice_or_skip()
-    port = free_port()
     page = original_page(8.0, "g722")  # 5.4 s of packets, then 1 s of silence
-    listening = start_listen(tmp_path / "rec", "--count", "1", port=port, play=True)
-    replay(page.schedule, port)
-    deadline = time.monotonic() + 5
-    while not list((tmp_path / "rec").glob("*.json")):  # the page has timed out
-        assert time.monotonic() < deadline, "the page did not end"
-        time.sleep(0.01)
-    time.sleep(0.3)  # about 1.3 s of its audio still to play
-    assert listening.process.poll() is None
-    stopped = time.monotonic()
-    listening.process.send_signal(signal.SIGINT)
-    assert listening.wait() == 128 + signal.SIGINT, listening.stderr
-    assert time.monotonic() - stopped < 0.5
-    assert listening.stderr == ""
+
+    def scenario(folder):
+        port = free_port()
+        listening = start_listen(folder / "rec", "--count", "1", port=port, play=True)
+        replay(page.schedule, port)
+        deadline = time.monotonic() + 5
+        while not list((folder / "rec").glob("*.json")):  # the page has timed out
+            assert time.monotonic() < deadline, "the page did not end"
+            time.sleep(0.01)
+        time.sleep(0.3)  # about 1.3 s of its audio still to play
+        assert listening.process.poll() is None
+        stopped = time.monotonic()
+        listening.process.send_signal(signal.SIGINT)
+        assert listening.wait() == 128 + signal.SIGINT, listening.stderr
+        assert time.monotonic() - stopped < 0.5
+        # nothing but a starved virtual device's ALSA underrun line (one_clean_run)
+        assert listening.stderr == ""
+
+    one_clean_run(scenario, tmp_path)
 
 
 @pytest.mark.network

@@ -80,6 +80,7 @@ def _loud_stretches(pcm: np.ndarray, rate: int = 16000) -> list[tuple[int, int]]
     return stretches
 
 
+@pytest.mark.exclusive  # Chromium's capture starved by parallel tests garbles the speech
 def test_talk_from_the_browser_is_paged_with_its_first_word(
     tmp_path: Path, shared_relay: SharedRelay, playwright: Playwright
 ) -> None:

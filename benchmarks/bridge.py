@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -62,6 +61,7 @@ from tests.support.processes import only_loopback, polyptt_env  # noqa: E402
 from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt as package  # noqa: E402
+from _common import report  # noqa: E402
 from polyptt.bridge.rtp import RtpPacket  # noqa: E402
 from polyptt.bridge.rtp_to_poly import PageTarget, RtpToPoly, Stream  # noqa: E402
 from polyptt.bridge.serve import _drain  # noqa: E402
@@ -294,13 +294,7 @@ def main() -> None:
             results.update(poly_to_rtp(tmp))
         if args.only in (None, "cpu"):
             results.update(ten_mappings(tmp))
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for name, value in results.items():
-        goal = GOALS.get(name)
-        verdict = "" if goal is None else ("  ok" if value <= goal else f"  MISSED (goal {goal})")
-        print(f"{name:28s} {value}{verdict}")
+    report(results, GOALS, args.json)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,11 +156,13 @@ def start_relay(
     tls: tuple[Path, Path, ssl.SSLContext] | None = None,
     port: int | None = None,
     serial: int | None = RELAY_SERIAL,
+    wrap: Sequence[str] = (),
 ) -> RelayProcess:
     """Start ``polyptt relay`` paging and listening on the group at `udp_port`.
 
     It serves on `port` (a restart keeps its predecessor's), or on a free one, and pages
-    under `serial` (None: this host's, as without ``--serial``).
+    under `serial` (None: this host's, as without ``--serial``). `wrap` goes before the
+    command (``unshare -m ...``: a mount namespace of its own).
     """
     port = port or free_tcp_port()
     stderr = config.parent / "relay.err"
@@ -170,7 +172,7 @@ def start_relay(
     with stderr.open("wb") as err:  # the child keeps its own descriptor
         if serial is not None:
             extra += ["--serial", hex(serial)]
-        process = _popen(err, port, config, udp_port, [*extra, *args])
+        process = _popen(err, port, config, udp_port, [*extra, *args], wrap)
     scheme = "https" if tls is not None else "http"
     relay = RelayProcess(
         process, f"{scheme}://127.0.0.1:{port}", config, stderr, tls[2] if tls else None
@@ -252,20 +254,23 @@ def relay_in_thread(relay_settings: RelaySettings) -> Iterator[str]:
 
 
 def _popen(
-    err: Any, port: int, config: Path, udp_port: int, args: list[str]
+    err: Any, port: int, config: Path, udp_port: int, args: list[str], wrap: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        polyptt_command(
-            "relay",
-            "-v",
-            "--config",
-            str(config),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--to",
-            f"{DEFAULT_GROUP}:{udp_port}",
-            *args,
-        ),
+        [
+            *wrap,
+            *polyptt_command(
+                "relay",
+                "-v",
+                "--config",
+                str(config),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--to",
+                f"{DEFAULT_GROUP}:{udp_port}",
+                *args,
+            ),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=err,
         env=polyptt_env(),

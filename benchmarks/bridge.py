@@ -55,6 +55,7 @@ from tests.support.bridge import (  # noqa: E402
     rtp_stream,
     speech,
     start_bridge,
+    start_mapping,
 )
 from tests.support.listen import polyptt  # noqa: E402
 from tests.support.processes import only_loopback, polyptt_env  # noqa: E402
@@ -201,10 +202,7 @@ def _rtp_latencies(
 
 def poly_to_rtp(tmp: Path) -> dict[str, Any]:
     poly_port, rtp_port = free_port(), free_port() & ~1
-    bridge = start_bridge(
-        tmp, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--direction", "poly-to-rtp", "--to", f"{DEFAULT_GROUP}:{poly_port}", name="p2r",
-    )  # fmt: skip
+    bridge = start_mapping(tmp, poly_port, rtp_port, "--direction", "poly-to-rtp", name="p2r")
     try:
         with UdpCapture(poly_port) as poly, UdpCapture(rtp_port, RTP_GROUP) as rtp:
             wav = tmp / "speech4.wav"

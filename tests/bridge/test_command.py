@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tests.support.bridge import RTP_GROUP, RtpSender, poly_counts, rtp_stream, start_bridge
+from tests.support.bridge import (
+    RTP_GROUP,
+    RtpSender,
+    poly_counts,
+    rtp_stream,
+    start_bridge,
+    start_mapping,
+)
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.cli import cli
@@ -95,10 +102,7 @@ def test_a_signal_ends_the_page_in_progress_with_its_end_packets(
     tmp_path: Path, signum: int
 ) -> None:
     poly_port, rtp_port = free_port(), free_port() & ~1
-    bridge = start_bridge(
-        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--to", f"{DEFAULT_GROUP}:{poly_port}",
-    )  # fmt: skip
+    bridge = start_mapping(tmp_path, poly_port, rtp_port)
     sender = RtpSender(rtp_port)
     with UdpCapture(poly_port) as wire:
         packets = rtp_stream(np.full(8000 * 4, 3000, dtype=np.int16), ssrc=0x4242)

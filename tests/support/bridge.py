@@ -27,6 +27,7 @@ from tests.support.relay_audio import SPEECH
 
 from polyptt import codecs
 from polyptt.bridge.rtp import Bye, RtpPacket, SenderReport
+from polyptt.protocol import DEFAULT_GROUP
 
 RTP_GROUP = "239.1.2.3"
 LOOPBACK = "127.0.0.1"
@@ -94,6 +95,17 @@ def start_bridge(folder: Path, *args: str, name: str = "bridge") -> BridgeProces
         time.sleep(0.02)
     time.sleep(0.1)
     return bridge
+
+
+def start_mapping(
+    folder: Path, poly_port: int, rtp_port: int, *more: str, name: str = "bridge"
+) -> BridgeProcess:
+    """A bridge of one mapping: RTP at `RTP_GROUP`:`rtp_port` and channel 26 at the Poly
+    group on `poly_port`; `more` (``--direction poly-to-rtp``...) goes before ``--to``."""
+    return start_bridge(
+        folder, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26", *more,
+        "--to", f"{DEFAULT_GROUP}:{poly_port}", name=name,
+    )  # fmt: skip
 
 
 def sender_socket() -> socket.socket:

@@ -54,8 +54,8 @@ from tests.support.bridge import (  # noqa: E402
     RtpSender,
     rtp_stream,
     speech,
-    start_bridge,
     start_mapping,
+    start_mappings,
 )
 from tests.support.listen import polyptt  # noqa: E402
 from tests.support.processes import only_loopback, polyptt_env  # noqa: E402
@@ -229,16 +229,7 @@ def poly_to_rtp(tmp: Path) -> dict[str, Any]:
 def ten_mappings(tmp: Path) -> dict[str, Any]:
     poly_port = free_port()
     ports = [free_port() & ~1 for _ in range(10)]
-    config = tmp / "ten.toml"
-    config.write_text(
-        "".join(
-            f"[[bridge]]\nrtp = '{RTP_GROUP}:{p}'\nchannel = {26 + n}\n"
-            for n, p in enumerate(ports)
-        )
-    )
-    bridge = start_bridge(
-        tmp, "--config", str(config), "--to", f"{DEFAULT_GROUP}:{poly_port}", name="ten"
-    )
+    bridge = start_mappings(tmp, poly_port, ports, name="ten")
     try:
         socks = [RtpSender(port) for port in ports]
         streams = [device_stream(0x100 + n, repeats=3) for n in range(10)]

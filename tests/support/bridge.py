@@ -108,6 +108,25 @@ def start_mapping(
     )  # fmt: skip
 
 
+def start_mappings(
+    folder: Path, poly_port: int, rtp_ports: list[int], *, zones: bool = False, name: str = "bridge"
+) -> BridgeProcess:
+    """A bridge configured with one mapping for each of `rtp_ports` (at `RTP_GROUP`), on
+    channels 26 up, paging the Poly group on `poly_port`; with `zones`, caller ids
+    ``Zone 0``, ``Zone 1``..."""
+    config = folder / f"{name}.toml"
+    config.write_text(
+        "".join(
+            f"[[bridge]]\nrtp = '{RTP_GROUP}:{port}'\nchannel = {26 + n}\n"
+            + (f"caller_id = 'Zone {n}'\n" if zones else "")
+            for n, port in enumerate(rtp_ports)
+        )
+    )
+    return start_bridge(
+        folder, "--config", str(config), "--to", f"{DEFAULT_GROUP}:{poly_port}", name=name
+    )
+
+
 def sender_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((LOOPBACK, 0))

@@ -253,24 +253,29 @@ def relay_in_thread(relay_settings: RelaySettings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+def relay_command(
+    config: Path, port: int, udp_port: int, args: Iterable[str] = (), *, verbose: bool = True
+) -> list[str]:
+    """``polyptt relay`` with `config`, serving on 127.0.0.1:`port`, paging the group at
+    `udp_port`, then `args`."""
+    return polyptt_command(
+        "relay",
+        *(["-v"] if verbose else []),
+        "--config",
+        str(config),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--to",
+        f"{DEFAULT_GROUP}:{udp_port}",
+        *args,
+    )
+
+
 def _popen(
     err: Any, port: int, config: Path, udp_port: int, args: list[str], wrap: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            *wrap,
-            *polyptt_command(
-                "relay",
-                "-v",
-                "--config",
-                str(config),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--to",
-                f"{DEFAULT_GROUP}:{udp_port}",
-                *args,
-            ),
-        ],
+        [*wrap, *relay_command(config, port, udp_port, args)],
         stdout=subprocess.DEVNULL,
         stderr=err,
         env=polyptt_env(),

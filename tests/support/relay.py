@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tests.support.processes import polyptt_command, polyptt_env
@@ -42,6 +43,19 @@ def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def config_refusal(path: Path) -> str:
+    """What `load_config` refuses the config at `path` with, after the ``PATH: `` it
+    starts with, asserting it is one line."""
+    from polyptt.relay.config import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: "), message
+    assert "\n" not in message, message
+    return message[len(f"{path}: ") :]
 
 
 def write_config(folder: Path, text: str = "") -> Path:

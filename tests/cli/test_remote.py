@@ -57,6 +57,7 @@ SEND_THROUGH_RELAY = {
     "chime": "test_send_say_through_the_relay_is_spoken_by_the_relay",
     "voice": "test_send_say_through_the_relay_is_spoken_by_the_relay",
     "rate_wpm": "test_send_say_through_the_relay_is_spoken_by_the_relay",
+    "sites": "tests/relay/test_sites.py test_send_through_the_relay_to_a_site",
 }
 LISTEN_THROUGH_RELAY = {
     "channels": "test_send_and_listen_through_the_relay_from_the_cli (via the WebSocket)",

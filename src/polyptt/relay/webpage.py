@@ -112,6 +112,7 @@ def wire_constants() -> dict[str, Any]:
         "WS_PATH": wire.WS_PATH,
         "PAGES_PATH": wire.PAGES_PATH,
         "SESSION_PATH": wire.SESSION_PATH,
+        "SCHEDULES_PATH": wire.SCHEDULES_PATH,
         "IDLE_CLOSE_CODE": wire.IDLE_CLOSE_CODE,
         "IDLE_REASON": wire.IDLE_REASON,
         "MESSAGE": {kind.name: kind.value for kind in wire.MessageType},

@@ -27,6 +27,7 @@ __all__ = [
     "IDLE_REASON",
     "PAGES_PATH",
     "RATE",
+    "SCHEDULES_PATH",
     "SESSION_PATH",
     "WS_PATH",
     "ErrorCode",
@@ -48,6 +49,7 @@ AUDIO_HEADER_FIELDS = ("page", "frame")
 WS_PATH = "/api/v1/ws"
 PAGES_PATH = "/api/v1/pages"
 SESSION_PATH = "/api/v1/session"
+SCHEDULES_PATH = "/api/v1/schedules"
 
 #: The close code (1001, going away) and reason of a connection that was idle too long.
 IDLE_CLOSE_CODE = 1001

@@ -32,10 +32,10 @@ from polyptt.relay.bells.runner import Bells, NoSuchSchedule, ScheduleConflict
 from polyptt.relay.bells.timetable import Schedule, parse_schedule
 from polyptt.relay.security import grant_of, json_error
 from polyptt.relay.state import RELAY
+from polyptt.relay.wire import SCHEDULES_PATH
 
-__all__ = ["SCHEDULES_PATH", "setup"]
+__all__ = ["setup"]
 
-SCHEDULES_PATH = "/api/v1/schedules"
 #: Where an API schedule's ``audio`` files are, in the data directory.
 SOUNDS = "sounds"
 _NAME = SCHEDULES_PATH + "/{name}"

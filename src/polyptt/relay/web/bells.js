@@ -4,7 +4,8 @@
 // /api/v1/schedules, see polyptt.relay.bells.api). The list is read again every
 // REFRESH_MS and after every button.
 
-const SCHEDULES = '/api/v1/schedules';
+import { SCHEDULES_PATH as SCHEDULES } from './wire.js';
+
 const SHOWN = 5; // next runs listed
 const REFRESH_MS = 30_000;
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -55,13 +54,15 @@ from tests.support.bridge import (  # noqa: E402
     RtpSender,
     rtp_stream,
     speech,
-    start_bridge,
+    start_mapping,
+    start_mappings,
 )
 from tests.support.listen import polyptt  # noqa: E402
 from tests.support.processes import only_loopback, polyptt_env  # noqa: E402
 from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt as package  # noqa: E402
+from _common import report  # noqa: E402
 from polyptt.bridge.rtp import RtpPacket  # noqa: E402
 from polyptt.bridge.rtp_to_poly import PageTarget, RtpToPoly, Stream  # noqa: E402
 from polyptt.bridge.serve import _drain  # noqa: E402
@@ -201,10 +202,7 @@ def _rtp_latencies(
 
 def poly_to_rtp(tmp: Path) -> dict[str, Any]:
     poly_port, rtp_port = free_port(), free_port() & ~1
-    bridge = start_bridge(
-        tmp, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--direction", "poly-to-rtp", "--to", f"{DEFAULT_GROUP}:{poly_port}", name="p2r",
-    )  # fmt: skip
+    bridge = start_mapping(tmp, poly_port, rtp_port, "--direction", "poly-to-rtp", name="p2r")
     try:
         with UdpCapture(poly_port) as poly, UdpCapture(rtp_port, RTP_GROUP) as rtp:
             wav = tmp / "speech4.wav"
@@ -231,16 +229,7 @@ def poly_to_rtp(tmp: Path) -> dict[str, Any]:
 def ten_mappings(tmp: Path) -> dict[str, Any]:
     poly_port = free_port()
     ports = [free_port() & ~1 for _ in range(10)]
-    config = tmp / "ten.toml"
-    config.write_text(
-        "".join(
-            f"[[bridge]]\nrtp = '{RTP_GROUP}:{p}'\nchannel = {26 + n}\n"
-            for n, p in enumerate(ports)
-        )
-    )
-    bridge = start_bridge(
-        tmp, "--config", str(config), "--to", f"{DEFAULT_GROUP}:{poly_port}", name="ten"
-    )
+    bridge = start_mappings(tmp, poly_port, ports, name="ten")
     try:
         socks = [RtpSender(port) for port in ports]
         streams = [device_stream(0x100 + n, repeats=3) for n in range(10)]
@@ -294,13 +283,7 @@ def main() -> None:
             results.update(poly_to_rtp(tmp))
         if args.only in (None, "cpu"):
             results.update(ten_mappings(tmp))
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for name, value in results.items():
-        goal = GOALS.get(name)
-        verdict = "" if goal is None else ("  ok" if value <= goal else f"  MISSED (goal {goal})")
-        print(f"{name:28s} {value}{verdict}")
+    report(results, GOALS, args.json)
 
 
 if __name__ == "__main__":

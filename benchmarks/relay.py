@@ -51,6 +51,7 @@ from tests.support.processes import polyptt_command, polyptt_env  # noqa: E402
 from tests.support.relay import add_token, start_relay, write_config  # noqa: E402
 from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
+from _common import FRAME_S, report, talk_in_real_time  # noqa: E402
 from polyptt.protocol import (  # noqa: E402
     DEFAULT_GROUP,
     AlertPacket,
@@ -59,7 +60,6 @@ from polyptt.protocol import (  # noqa: E402
 )
 
 SPEECH = ROOT / "tests" / "data" / "speech16k.wav"
-FRAME_S = 0.020
 GOALS = {
     "listeners_cpu_core": 0.25,
     "listeners_lag_p99_ms": 100.0,
@@ -151,24 +151,9 @@ async def talk(
     session: Any, url: str, token: str, channel: int, frames: list[bytes], wait_s: float = 0.0
 ) -> list[float]:
     """Stream `frames` in real time on `channel`; the send time of each."""
-    sent = []
     async with session.ws_connect(url, headers={"Authorization": f"Bearer {token}"}) as ws:
-        await ws.send_json({"type": "talk", "channel": channel})
-        while (await ws.receive_json())["type"] != "talking":
-            pass
-        await asyncio.sleep(wait_s)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for index, frame in enumerate(frames):
-            delay = start + index * FRAME_S - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sent.append(time.time())
-            await ws.send_bytes(frame)
-        await ws.send_json({"type": "stop"})
-        while (await ws.receive_json())["type"] != "stopped":
-            pass
-    return sent
+        request = {"type": "talk", "channel": channel}
+        return await talk_in_real_time(ws, request, frames, wait_s)
 
 
 async def run_talkers(relay: Any, tokens: list[str], port: int) -> dict:
@@ -272,13 +257,7 @@ def main() -> None:
                     results.update(asyncio.run(run()))
         finally:
             relay.stop()
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for name, value in results.items():
-        goal = GOALS.get(name)
-        verdict = "" if goal is None else ("  ok" if value <= goal else f"  MISSED (goal {goal})")
-        print(f"{name:28s} {value}{verdict}")
+    report(results, GOALS, args.json)
 
 
 if __name__ == "__main__":

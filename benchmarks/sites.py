@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -45,36 +44,21 @@ from tests.support.nats import NatsServer  # noqa: E402
 from tests.support.relay import start_relay, write_config  # noqa: E402
 from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
+from _common import report, talk_in_real_time  # noqa: E402
 from polyptt.protocol import TransmitPacket  # noqa: E402
 from polyptt.relay.auth import ALL_CHANNELS, TokenStore  # noqa: E402
 from polyptt.relay.config import load_config  # noqa: E402
 from relay import cpu_seconds, ms, packets, speech_frames  # noqa: E402
 
-FRAME_S = 0.020
 GOALS = {"remote_minus_local_p99_ms": 60.0, "south_cpu_core": 0.30}
 
 
 async def talk(url: str, token: str, frames: list[bytes], **extra: Any) -> list[float]:
     """Stream `frames` in real time on channel 27 once the alerts are over; send times."""
-    sent = []
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as session, session.ws_connect(url, headers=headers) as ws:
-        await ws.send_json({"type": "talk", "channel": 27, "keep_pauses": True, **extra})
-        while (await ws.receive_json())["type"] != "talking":
-            pass
-        await asyncio.sleep(1.2)  # the alerts
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for index, frame in enumerate(frames):
-            delay = start + index * FRAME_S - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sent.append(time.time())
-            await ws.send_bytes(frame)
-        await ws.send_json({"type": "stop"})
-        while (await ws.receive_json())["type"] != "stopped":
-            pass
-    return sent
+        request = {"type": "talk", "channel": 27, "keep_pauses": True, **extra}
+        return await talk_in_real_time(ws, request, frames, wait_s=1.2)  # after the alerts
 
 
 def latency(url: str, token: str, port: int, **extra: Any) -> list[float]:
@@ -170,13 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         results = run(args, Path(folder))
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for name, value in results.items():
-        goal = GOALS.get(name)
-        verdict = "" if goal is None else ("  ok" if value <= goal else f"  MISSED (goal {goal})")
-        print(f"{name:28s} {value}{verdict}")
+    report(results, GOALS, args.json)
 
 
 if __name__ == "__main__":

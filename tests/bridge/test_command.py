@@ -9,11 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tests.support.bridge import RTP_GROUP, RtpSender, poly_counts, rtp_stream, start_bridge
+from tests.support.bridge import (
+    RtpSender,
+    poly_counts,
+    rtp_stream,
+    start_mapping,
+    start_mappings,
+)
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.cli import cli
-from polyptt.protocol import DEFAULT_GROUP
 
 GOOD = ["--rtp", "239.1.2.3:5004", "--channel", "26"]
 SEE = " (see 'polyptt bridge --help')\n"
@@ -95,10 +100,7 @@ def test_a_signal_ends_the_page_in_progress_with_its_end_packets(
     tmp_path: Path, signum: int
 ) -> None:
     poly_port, rtp_port = free_port(), free_port() & ~1
-    bridge = start_bridge(
-        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--to", f"{DEFAULT_GROUP}:{poly_port}",
-    )  # fmt: skip
+    bridge = start_mapping(tmp_path, poly_port, rtp_port)
     sender = RtpSender(rtp_port)
     with UdpCapture(poly_port) as wire:
         packets = rtp_stream(np.full(8000 * 4, 3000, dtype=np.int16), ssrc=0x4242)
@@ -117,14 +119,7 @@ def test_a_signal_ends_the_page_in_progress_with_its_end_packets(
 def test_a_configuration_runs_many_mappings_in_one_process(tmp_path: Path) -> None:
     poly_port = free_port()
     ports = [free_port() & ~1 for _ in range(3)]
-    config = tmp_path / "bridge.toml"
-    config.write_text(
-        "".join(
-            f"[[bridge]]\nrtp = '{RTP_GROUP}:{port}'\nchannel = {26 + n}\ncaller_id = 'Zone {n}'\n"
-            for n, port in enumerate(ports)
-        )
-    )
-    bridge = start_bridge(tmp_path, "--config", str(config), "--to", f"{DEFAULT_GROUP}:{poly_port}")
+    bridge = start_mappings(tmp_path, poly_port, ports, zones=True)
     tone = np.full(8000, 3000, dtype=np.int16)
     with UdpCapture(poly_port) as wire:
         senders = [RtpSender(port) for port in ports]

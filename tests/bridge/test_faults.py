@@ -16,11 +16,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.support.bridge import RTP_GROUP, RtpSender, poly_counts, rtp_stream, start_bridge
+from tests.support.bridge import (
+    RtpSender,
+    poly_counts,
+    rtp_stream,
+    start_mapping,
+)
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.bridge.rtp import RtpPacket
-from polyptt.protocol import DEFAULT_GROUP, TransmitPacket, parse_packet
+from polyptt.protocol import TransmitPacket, parse_packet
 
 pytestmark = pytest.mark.network
 
@@ -38,10 +43,7 @@ def run(
     """Send `order` through a bridge (then a BYE for SSRC `bye`); its page events and
     the Poly datagrams on the wire."""
     poly_port, rtp_port = free_port(), free_port() & ~1
-    bridge = start_bridge(
-        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--to", f"{DEFAULT_GROUP}:{poly_port}",
-    )  # fmt: skip
+    bridge = start_mapping(tmp_path, poly_port, rtp_port)
     sender = RtpSender(rtp_port)
     with UdpCapture(poly_port) as wire:
         sender.send([bytes(p) for p in order])

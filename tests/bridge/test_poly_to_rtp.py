@@ -15,7 +15,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.support.bridge import RTP_GROUP, start_bridge
+from tests.support.bridge import RTP_GROUP, start_mapping
 from tests.support.listen import make_page_capture, replay
 from tests.support.relay_audio import SPEECH
 from tests.support.udp_capture import UdpCapture, free_port
@@ -33,10 +33,7 @@ def test_a_page_with_a_lost_frame_becomes_one_continuous_stream(tmp_path: Path) 
     )
     transmits = [n for n, (_t, d) in enumerate(page) if d[0] == 0x10]
     lost = {transmits[100], transmits[101]}  # frame 100 is in no packet that arrives
-    bridge = start_bridge(
-        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--direction", "poly-to-rtp", "--to", f"224.0.1.116:{poly_port}",
-    )  # fmt: skip
+    bridge = start_mapping(tmp_path, poly_port, rtp_port, "--direction", "poly-to-rtp")
     with UdpCapture(rtp_port, RTP_GROUP) as rtp, UdpCapture(rtp_port + 1, RTP_GROUP) as rtcp:
         replay([item for n, item in enumerate(page) if n not in lost], poly_port)
         packets = [RtpPacket.parse(d) for _t, d in rtp.wait_quiet(1.0)]

@@ -30,7 +30,7 @@ from tests.support.bridge import (
     band,
     poly_counts,
     speech,
-    start_bridge,
+    start_mapping,
 )
 from tests.support.listen import polyptt, start_listen
 from tests.support.relay_audio import SPEECH
@@ -107,10 +107,7 @@ def test_a_third_party_stream_becomes_one_whole_poly_page(
     record = tmp_path / "record"
     record.mkdir()
     listening = start_listen(record, "--count", "1", "--timeout", "30", port=poly_port)
-    bridge = start_bridge(
-        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--to", f"{DEFAULT_GROUP}:{poly_port}",
-    )  # fmt: skip
+    bridge = start_mapping(tmp_path, poly_port, rtp_port)
     with UdpCapture(poly_port) as wire:
         subprocess.run(sender(codec, rtp_port, tmp_path), check=True, timeout=60)
         assert listening.wait(timeout=30) == 0, listening.stderr
@@ -144,10 +141,7 @@ def _sdp(port: int) -> str:
 
 def test_a_poly_page_reaches_ffmpeg_and_gstreamer_as_pcmu(tmp_path: Path) -> None:
     poly_port, rtp_port = _ports()
-    bridge = start_bridge(
-        tmp_path, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26",
-        "--direction", "poly-to-rtp", "--to", f"{DEFAULT_GROUP}:{poly_port}",
-    )  # fmt: skip
+    bridge = start_mapping(tmp_path, poly_port, rtp_port, "--direction", "poly-to-rtp")
     sdp = tmp_path / "stream.sdp"
     sdp.write_text(_sdp(rtp_port))
     by_ffmpeg, by_gstreamer = tmp_path / "ffmpeg.wav", tmp_path / "gstreamer.wav"

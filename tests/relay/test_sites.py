@@ -11,10 +11,8 @@ Every datagram on loopback is sniffed to count what went on each LAN.
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,30 +21,23 @@ import numpy as np
 import pytest
 from tests.support.listen import Listening, expected_audio, make_page_capture, start_listen
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
-from tests.support.relay import RelayProcess, start_relay, write_config
 from tests.support.relay_audio import SPEECH, frames, speech, stream_realtime
+from tests.support.sites import (
+    Site,
+    health,
+    joined,
+    lan_packets,
+    site_config,
+    token,
+    wait_joined,
+)
 from tests.support.udp_capture import WireSniffer, free_port
 
 from polyptt.protocol import DEFAULT_GROUP, ProtocolError, parse_packet
-from polyptt.relay.auth import ALL_CHANNELS, TokenStore
-from polyptt.relay.config import load_config
 
 pytestmark = pytest.mark.network
 
 SITES = ("north", "south", "east")
-
-
-@dataclass
-class Site:
-    name: str
-    port: int
-    config: Path
-    relay: RelayProcess | None = None
-
-
-def site_config(folder: Path, name: str, nats: str, extra: str = "", in_nats: str = "") -> Path:
-    text = f'site = "{name}"\n{extra}\n[nats]\nurl = "{nats}"\nname = "district"\n{in_nats}'
-    return write_config(folder / name, text)
 
 
 @pytest.fixture
@@ -58,63 +49,8 @@ def federation(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, Si
         extra, in_nats = ("share = [27]", 'caller_prefix = "E:"') if name == "east" else ("", "")
         config = site_config(tmp_path, name, nats_server.url, extra, in_nats)
         sites[name] = Site(name, free_port(), config)
-    try:
-        for site in sites.values():
-            site.relay = start_site(site)
-        wait_joined(sites)
+    with joined(sites):
         yield sites
-    finally:
-        for site in sites.values():
-            if site.relay is not None:
-                site.relay.stop()
-
-
-def start_site(site: Site) -> RelayProcess:
-    """The site's relay, with a data directory of its own (each site its own database)."""
-    data = site.config.parent / "data"
-    return start_relay(site.config, udp_port=site.port, args=["--data", str(data)])
-
-
-def health(site: Site) -> dict[str, Any]:
-    assert site.relay is not None
-    _status, answer = site.relay.request("GET", "/healthz")
-    return answer  # type: ignore[no-any-return]
-
-
-def wait_joined(sites: dict[str, Site], timeout: float = 15) -> None:
-    """Until every relay's link is up and it has heard from the two others."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = {name: health(site).get("nats", {}) for name, site in sites.items()}
-        if all(
-            s.get("link") == "up" and len(s.get("sites", {})) == len(sites) - 1
-            for s in states.values()
-        ):
-            return
-        assert time.monotonic() < deadline, states
-        time.sleep(0.1)
-
-
-def token(site: Site, name: str, sites: str | None) -> str:
-    """A talk token at `site` that may page `sites` (None: its own only)."""
-    store = TokenStore(load_config(site.config).tokens_path)
-    granted = (
-        frozenset() if sites is None else (None if sites == "all" else frozenset(sites.split(",")))
-    )
-    return store.add(name, frozenset({"talk", "listen"}), ALL_CHANNELS, frozenset(), None, granted)
-
-
-def lan_packets(sniffer: WireSniffer, port: int) -> collections.Counter[str]:
-    """Kinds of the paging datagrams sent to the group at `port` (one site's LAN)."""
-    counts: collections.Counter[str] = collections.Counter()
-    for _source, address, to_port, payload in sniffer.sent:
-        if (address, to_port) != (DEFAULT_GROUP, port):
-            continue
-        try:
-            counts[type(parse_packet(payload)).__name__] += 1
-        except ProtocolError:
-            continue
-    return counts
 
 
 def listen_at(tmp_path: Path, site: Site, *args: str) -> Listening:

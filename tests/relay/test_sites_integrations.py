@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from tests.relay.test_sites import Site, lan_packets, site_config, start_site, wait_joined
 from tests.support.mosquitto import Mosquitto, mosquitto  # noqa: F401 (the fixture)
 from tests.support.mqtt_client import watcher
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
+from tests.support.sites import Site, joined, lan_packets, site_config
 from tests.support.udp_capture import WireSniffer, free_port
 
 from polyptt.relay.auth import ALL_CHANNELS, TokenStore
@@ -57,15 +57,8 @@ def two_sites(
     # the tables after [nats] (site_config writes it last)
     north = sites["north"].config
     north.write_text(north.read_text() + north_extra(north.parent, mosquitto))
-    try:
-        for site in sites.values():
-            site.relay = start_site(site)
-        wait_joined(sites)
+    with joined(sites):
         yield sites
-    finally:
-        for site in sites.values():
-            if site.relay is not None:
-                site.relay.stop()
 
 
 def only_at_south(sniffer: WireSniffer, sites: dict[str, Site]) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from tests.support.listen import polyptt
-from tests.support.processes import polyptt_command, polyptt_env
-from tests.support.relay import add_token, free_tcp_port, write_config
+from tests.support.processes import polyptt_env
+from tests.support.relay import add_token, free_tcp_port, relay_command, write_config
 from tests.support.udp_capture import free_port
 
 from polyptt.protocol import DEFAULT_GROUP
@@ -27,16 +27,7 @@ from polyptt.relay.config import RelayConfig, load_config
 def _start(config: Path, *args: str) -> tuple[subprocess.Popen[str], int, int]:
     """``polyptt relay`` without -v on a free port, paging the group on a free port."""
     port, udp_port = free_tcp_port(), free_port()
-    command = polyptt_command(
-        "relay",
-        "--config",
-        str(config),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--to",
-        f"{DEFAULT_GROUP}:{udp_port}",
-        *args,
-    )
+    command = relay_command(config, port, udp_port, args, verbose=False)
     process = subprocess.Popen(command, env=polyptt_env(), stderr=subprocess.PIPE, text=True)
     return process, port, udp_port
 

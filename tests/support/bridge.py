@@ -27,6 +27,7 @@ from tests.support.relay_audio import SPEECH
 
 from polyptt import codecs
 from polyptt.bridge.rtp import Bye, RtpPacket, SenderReport
+from polyptt.protocol import DEFAULT_GROUP
 
 RTP_GROUP = "239.1.2.3"
 LOOPBACK = "127.0.0.1"
@@ -94,6 +95,36 @@ def start_bridge(folder: Path, *args: str, name: str = "bridge") -> BridgeProces
         time.sleep(0.02)
     time.sleep(0.1)
     return bridge
+
+
+def start_mapping(
+    folder: Path, poly_port: int, rtp_port: int, *more: str, name: str = "bridge"
+) -> BridgeProcess:
+    """A bridge of one mapping: RTP at `RTP_GROUP`:`rtp_port` and channel 26 at the Poly
+    group on `poly_port`; `more` (``--direction poly-to-rtp``...) goes before ``--to``."""
+    return start_bridge(
+        folder, "--rtp", f"{RTP_GROUP}:{rtp_port}", "--channel", "26", *more,
+        "--to", f"{DEFAULT_GROUP}:{poly_port}", name=name,
+    )  # fmt: skip
+
+
+def start_mappings(
+    folder: Path, poly_port: int, rtp_ports: list[int], *, zones: bool = False, name: str = "bridge"
+) -> BridgeProcess:
+    """A bridge configured with one mapping for each of `rtp_ports` (at `RTP_GROUP`), on
+    channels 26 up, paging the Poly group on `poly_port`; with `zones`, caller ids
+    ``Zone 0``, ``Zone 1``..."""
+    config = folder / f"{name}.toml"
+    config.write_text(
+        "".join(
+            f"[[bridge]]\nrtp = '{RTP_GROUP}:{port}'\nchannel = {26 + n}\n"
+            + (f"caller_id = 'Zone {n}'\n" if zones else "")
+            for n, port in enumerate(rtp_ports)
+        )
+    )
+    return start_bridge(
+        folder, "--config", str(config), "--to", f"{DEFAULT_GROUP}:{poly_port}", name=name
+    )
 
 
 def sender_socket() -> socket.socket:

@@ -20,11 +20,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tests.support.processes import polyptt_command, polyptt_env
@@ -42,6 +43,19 @@ def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def config_refusal(path: Path) -> str:
+    """What `load_config` refuses the config at `path` with, after the ``PATH: `` it
+    starts with, asserting it is one line."""
+    from polyptt.relay.config import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: "), message
+    assert "\n" not in message, message
+    return message[len(f"{path}: ") :]
 
 
 def write_config(folder: Path, text: str = "") -> Path:
@@ -156,11 +170,13 @@ def start_relay(
     tls: tuple[Path, Path, ssl.SSLContext] | None = None,
     port: int | None = None,
     serial: int | None = RELAY_SERIAL,
+    wrap: Sequence[str] = (),
 ) -> RelayProcess:
     """Start ``polyptt relay`` paging and listening on the group at `udp_port`.
 
     It serves on `port` (a restart keeps its predecessor's), or on a free one, and pages
-    under `serial` (None: this host's, as without ``--serial``).
+    under `serial` (None: this host's, as without ``--serial``). `wrap` goes before the
+    command (``unshare -m ...``: a mount namespace of its own).
     """
     port = port or free_tcp_port()
     stderr = config.parent / "relay.err"
@@ -170,7 +186,7 @@ def start_relay(
     with stderr.open("wb") as err:  # the child keeps its own descriptor
         if serial is not None:
             extra += ["--serial", hex(serial)]
-        process = _popen(err, port, config, udp_port, [*extra, *args])
+        process = _popen(err, port, config, udp_port, [*extra, *args], wrap)
     scheme = "https" if tls is not None else "http"
     relay = RelayProcess(
         process, f"{scheme}://127.0.0.1:{port}", config, stderr, tls[2] if tls else None
@@ -251,21 +267,29 @@ def relay_in_thread(relay_settings: RelaySettings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+def relay_command(
+    config: Path, port: int, udp_port: int, args: Iterable[str] = (), *, verbose: bool = True
+) -> list[str]:
+    """``polyptt relay`` with `config`, serving on 127.0.0.1:`port`, paging the group at
+    `udp_port`, then `args`."""
+    return polyptt_command(
+        "relay",
+        *(["-v"] if verbose else []),
+        "--config",
+        str(config),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--to",
+        f"{DEFAULT_GROUP}:{udp_port}",
+        *args,
+    )
+
+
 def _popen(
-    err: Any, port: int, config: Path, udp_port: int, args: list[str]
+    err: Any, port: int, config: Path, udp_port: int, args: list[str], wrap: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        polyptt_command(
-            "relay",
-            "-v",
-            "--config",
-            str(config),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--to",
-            f"{DEFAULT_GROUP}:{udp_port}",
-            *args,
-        ),
+        [*wrap, *relay_command(config, port, udp_port, args)],
         stdout=subprocess.DEVNULL,
         stderr=err,
         env=polyptt_env(),

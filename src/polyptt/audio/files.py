@@ -29,7 +29,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -44,11 +44,13 @@ __all__ = [
     "Bounds",
     "NotAudioError",
     "PageAudio",
+    "Shaping",
     "arrange",
     "load",
     "load_page",
     "page_bounds",
     "pcm_page",
+    "shaping",
 ]
 
 #: The file name that means "read standard input".
@@ -366,6 +368,41 @@ class PageAudio:
     frames: list[bytes]
     clipped: int
     duration_s: float
+
+
+class Shaping(TypedDict):
+    """The keywords of `load_page` and `pcm_page` that arrange a page's audio."""
+
+    repeat: int
+    gap_s: float
+    gain_db: float
+    max_s: float | None
+    duration_s: float | None
+
+
+class _Shaped(Protocol):
+    """What asks for a page: ``send``'s job, the relay's page request."""
+
+    @property
+    def repeat(self) -> int: ...
+    @property
+    def gap(self) -> float: ...
+    @property
+    def gain(self) -> float: ...
+    @property
+    def duration(self) -> float | None: ...
+
+
+def shaping(page: _Shaped, max_s: float | None) -> Shaping:
+    """`page`'s repeats, gap, gain and cut as `load_page`'s and `pcm_page`'s keywords, so
+    that a file and speech for the same page are arranged alike."""
+    return Shaping(
+        repeat=page.repeat,
+        gap_s=page.gap,
+        gain_db=page.gain,
+        max_s=max_s,
+        duration_s=page.duration,
+    )
 
 
 def page_bounds(max_s: float | None, duration_s: float | None, repeat: int, gap_s: float) -> Bounds:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -187,26 +186,19 @@ async def serve(
     job: BridgeJob, emit: Callable[[dict[str, Any]], None], say: Callable[[str], None]
 ) -> int:
     """Run `job` until SIGINT or SIGTERM; 128 + the signal."""
+    from polyptt.signals import Stopping
+
     bridge = Bridge(job, emit)
-    received: list[int] = []
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        stopping.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
+    stopping = Stopping()
     try:
         bridge.start()
         say(_ready_line(job, bridge.serial))
-        await stopping.wait()
+        await stopping.event.wait()
     finally:
         with contextlib.suppress(Exception):
             await bridge.stop()
         emit(bridge.counters())
-    return 128 + received[0] if received else 0
+    return stopping.exit_code
 
 
 def _ready_line(job: BridgeJob, serial: int) -> str:

@@ -235,7 +235,6 @@ async def _serve(
     console: Console,
 ) -> int:
     import asyncio
-    import signal
 
     from aiohttp import web
 
@@ -248,6 +247,7 @@ async def _serve(
         install_log_filters,
     )
     from polyptt.relay.startup import startup_line
+    from polyptt.signals import Stopping
     from polyptt.transport import NetworkError
 
     app = create_app(settings)
@@ -265,23 +265,14 @@ async def _serve(
     except OSError as exc:  # a NetworkError too
         await runner.cleanup()
         raise NetworkError(f"cannot start the relay: {_reason(exc)}") from None
-    received: list[int] = []
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        stopped.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
+    stopping = Stopping()
     try:
         await _start_site(runner, host, port, context, settings.config)
         console.say(startup_line(settings, host, port))
-        await stopped.wait()
+        await stopping.event.wait()
     finally:
         await runner.cleanup()
-    return 128 + received[0] if received else 0
+    return stopping.exit_code
 
 
 async def _start_site(

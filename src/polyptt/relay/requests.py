@@ -497,21 +497,10 @@ def encode_pcm(
 ) -> PageAudio:
     """`pcm_frames`, blocking (for a worker thread that prepares a page ahead); `name`
     names the audio in a refusal."""
-    from polyptt.audio.files import AudioError, pcm_page
+    from polyptt.audio.files import AudioError, pcm_page, shaping
 
     try:
-        audio = pcm_page(
-            pcm,
-            rate,
-            page.codec,
-            frame_ms,
-            repeat=page.repeat,
-            gap_s=page.gap,
-            gain_db=page.gain,
-            max_s=limit,
-            duration_s=page.duration,
-            name=name,
-        )
+        audio = pcm_page(pcm, rate, page.codec, frame_ms, name=name, **shaping(page, limit))
     except AudioError as exc:
         raise _bad(f"bad audio: {exc}") from None
     return _cut(audio, page, frame_ms, limit)
@@ -569,22 +558,13 @@ def _encode(body: bytes, page: PageRequest, frame_ms: int, limit: float) -> Page
     any sample is decoded, and decoding stops once it is passed (`polyptt.audio.files`),
     so a few kilobytes that declare hours cost no more than `limit` seconds would."""
     from polyptt.audio import load_page
-    from polyptt.audio.files import NotAudioError
+    from polyptt.audio.files import NotAudioError, shaping
 
     with tempfile.NamedTemporaryFile(prefix="polyptt-upload-") as file:
         file.write(body)
         file.flush()
         try:
-            return load_page(
-                file.name,
-                page.codec,
-                frame_ms,
-                repeat=page.repeat,
-                gap_s=page.gap,
-                gain_db=page.gain,
-                max_s=limit,
-                duration_s=page.duration,
-            )
+            return load_page(file.name, page.codec, frame_ms, **shaping(page, limit))
         except Exception as exc:
             message = str(exc).replace(file.name, "the uploaded audio")
             if isinstance(exc, NotAudioError):  # a form sent as the body, a text...

@@ -24,7 +24,6 @@ the relay's refusals and an unreachable relay are
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -281,23 +280,18 @@ def send_live(
     ------
     polyptt.remote.client.RelayClientError
     """
-    received: list[int] = []
+    from polyptt.signals import Stopping
+
     limit = None if duration is None else round(duration * source.rate) * 2
+    signals: list[Stopping] = []
 
     async def main() -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-
-        def on_signal(signum: int) -> None:
-            received.append(signum)
-            stopping.set()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_signal, signum)
+        stopping = Stopping()
+        signals.append(stopping)
         return await talk(
             url,
             token,
-            lambda: _paced(source, stopping, limit),
+            lambda: _paced(source, stopping.event, limit),
             channel=channel,
             codec=codec,
             rate=source.rate,
@@ -307,7 +301,7 @@ def send_live(
         )
 
     stopped = asyncio.run(main())
-    return Talked(stopped, received[0] if received else None)
+    return Talked(stopped, signals[0].first)
 
 
 async def _next_chunk(chunks: asyncio.Queue[bytes | None], stopping: asyncio.Event) -> bytes | None:

@@ -317,19 +317,10 @@ def _load_file(job: SendJob) -> PageAudio:
 
     if job.file is None:
         raise BadInput("no audio: give a file, mic or raw_rate")
-    from polyptt.audio.files import SEND_MAX_S
+    from polyptt.audio.files import SEND_MAX_S, shaping
 
     try:
-        return audio.load_page(
-            job.file,
-            job.codec,
-            job.frame_ms,
-            repeat=job.repeat,
-            gap_s=job.gap,
-            gain_db=job.gain,
-            max_s=SEND_MAX_S,
-            duration_s=job.duration,
-        )
+        return audio.load_page(job.file, job.codec, job.frame_ms, **shaping(job, SEND_MAX_S))
     except audio.AudioError as exc:
         raise BadInput(str(exc), "FILE") from None
 
@@ -337,22 +328,12 @@ def _load_file(job: SendJob) -> PageAudio:
 def _load_speech(job: SendJob, speaking: Speaking) -> PageAudio:
     """`say` spoken and encoded before anything is sent, within the ten minutes a file
     may last (`polyptt.audio.speech`: no engine, an empty text or a bad voice refused)."""
-    from polyptt.audio.files import SEND_MAX_S, AudioError, pcm_page
+    from polyptt.audio.files import SEND_MAX_S, AudioError, pcm_page, shaping
 
     pcm, rate = speaking.result()
     try:
-        return pcm_page(
-            pcm,
-            rate,
-            job.codec,
-            job.frame_ms,
-            repeat=job.repeat,
-            gap_s=job.gap,
-            gain_db=job.gain,
-            max_s=SEND_MAX_S,
-            duration_s=job.duration,
-            name="the speech",
-        )
+        options = shaping(job, SEND_MAX_S)
+        return pcm_page(pcm, rate, job.codec, job.frame_ms, name="the speech", **options)
     except AudioError as exc:
         raise BadInput(str(exc), "--say") from None
 

@@ -7,21 +7,16 @@ folder: no injected error, the kernel's own ENOSPC.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from tests.support.processes import polyptt_command, polyptt_env
-from tests.support.relay import RelayProcess, add_token, free_tcp_port, write_config
+from tests.support.relay import RelayProcess, add_token, start_relay, write_config
 from tests.support.relay_audio import CHIME, speech
 from tests.support.udp_capture import UdpCapture, free_port
-
-from polyptt.protocol import DEFAULT_GROUP
 
 pytestmark = pytest.mark.network
 
@@ -39,41 +34,14 @@ def _tiny_disk_or_skip(folder: Path) -> None:
 
 
 def _start(config: Path, tiny: Path, data: Path, udp_port: int) -> RelayProcess:
-    port = free_tcp_port()
-    stderr = config.parent / "relay.err"
-    command = polyptt_command(
-        "relay",
-        "-v",
-        "--config",
-        str(config),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--to",
-        f"{DEFAULT_GROUP}:{udp_port}",
-        "--serial",
-        "0x2000",
-        "--record",
-        str(tiny),
-        "--data",
-        str(data),
+    """The relay with `tiny` as its ``--record`` folder, a tmpfs in its own namespace."""
+    return start_relay(
+        config,
+        udp_port=udp_port,
+        serial=0x2000,
+        args=["--record", str(tiny), "--data", str(data)],
+        wrap=["unshare", "-m", "sh", "-c", _MOUNT, "sh", str(tiny)],
     )
-    with stderr.open("wb") as err:
-        process = subprocess.Popen(
-            ["unshare", "-m", "sh", "-c", _MOUNT, "sh", str(tiny), *command],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=polyptt_env(),
-        )
-    relay = RelayProcess(process, f"http://127.0.0.1:{port}", config, stderr)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        assert process.poll() is None, stderr.read_text()
-        with contextlib.suppress(OSError):
-            if relay.request("GET", "/healthz")[0] == 200:
-                return relay
-        time.sleep(0.05)
-    relay.stop(signal.SIGKILL)
-    raise AssertionError(f"relay did not start: {stderr.read_text()}")
 
 
 def test_a_full_disk_stops_recording_with_one_error_and_paging_goes_on(tmp_path: Path) -> None:

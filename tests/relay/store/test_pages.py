@@ -14,19 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from tests.support.store import open_store
 
 from polyptt.receive.recorder import iso_utc
 from polyptt.relay.store.database import Database
 from polyptt.relay.store.pages import ID_BLOCK, PageQuery, PageStore
 from polyptt.relay.store.repair import repair_wav
-
-
-def _store(path: Path) -> PageStore:
-    db = Database(path)
-    store = PageStore(db)
-    db.open()
-    store.open()
-    return store
 
 
 def _page(store: PageStore, start: float = 1_800_000_000.0) -> int:
@@ -47,19 +40,19 @@ def test_ids_are_never_handed_out_twice_not_after_deleting_the_newest_nor_after_
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "relay.db"
-    store = _store(path)
+    store = open_store(path)
     handed = [_page(store) for _ in range(ID_BLOCK + 5)]  # beyond the first block
     assert handed == list(range(1, ID_BLOCK + 6))
     store.db.call(lambda conn: conn.execute("DELETE FROM pages WHERE id > 10"))
     store.close()
     store.db.close()
     # a clean stop gives back only the ids never handed out: numbering goes on after 37
-    store = _store(path)
+    store = open_store(path)
     assert _page(store) == ID_BLOCK + 6
     store.db.call(lambda conn: conn.execute("DELETE FROM pages WHERE id > 10"))
     handed = [store.new_id() for _ in range(3)]  # handed out, never written: then a crash
     store.db.close()  # no store.close(): what SIGKILL leaves
-    store = _store(path)
+    store = open_store(path)
     after = _page(store)
     assert after > max(handed) > ID_BLOCK + 6
     assert _ids(store.db) == [*range(1, 11), after]
@@ -68,7 +61,7 @@ def test_ids_are_never_handed_out_twice_not_after_deleting_the_newest_nor_after_
 
 
 def test_a_page_written_from_the_loop_keeps_its_order_and_its_record(tmp_path: Path) -> None:
-    store = _store(tmp_path / "relay.db")
+    store = open_store(tmp_path / "relay.db")
     record = {"id": store.new_id(), "direction": "sent", "channel": 27, "caller_id": "Desk"}
     record.update(start=iso_utc(1_800_000_000.0), via="http", target=None)
     store.started(dict(record), None)
@@ -128,7 +121,7 @@ def test_repair_gives_a_cut_off_wav_the_sizes_of_the_audio_it_holds(tmp_path: Pa
 
 def test_an_interrupted_row_is_repaired_at_open(tmp_path: Path) -> None:
     path = tmp_path / "relay.db"
-    store = _store(path)
+    store = open_store(path)
     page_id = store.new_id()
     wav = tmp_path / "rec.wav"
     pcm = (np.sin(np.arange(16000 * 2) / 5) * 9000).astype(np.int16)
@@ -137,7 +130,7 @@ def test_an_interrupted_row_is_repaired_at_open(tmp_path: Path) -> None:
     record["start"] = "2027-01-15T08:00:00.000Z"
     store.started(record, wav)
     store.db.close()  # killed
-    store = _store(path)
+    store = open_store(path)
     (row,) = store.db.call(lambda conn: [dict(r) for r in conn.execute("SELECT * FROM pages")])
     repaired = json.loads(row["record"])
     assert repaired == {
@@ -166,7 +159,7 @@ def test_an_interrupted_row_is_repaired_at_open(tmp_path: Path) -> None:
 def test_a_failed_write_is_logged_once_and_counted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = _store(tmp_path / "relay.db")
+    store = open_store(tmp_path / "relay.db")
     store.db.call(  # every write now fails, as on a full disk
         lambda conn: conn.execute(
             "CREATE TRIGGER full BEFORE INSERT ON pages BEGIN SELECT RAISE(ABORT, 'disk full'); END"

@@ -11,22 +11,15 @@ from pathlib import Path
 
 import pytest
 from tests.support.relay import add_token, app_client, settings, write_config
+from tests.support.store import open_store
 
 from polyptt.receive.recorder import iso_utc
-from polyptt.relay.store.database import DATABASE_NAME, Database
+from polyptt.relay.store.database import DATABASE_NAME
 from polyptt.relay.store.pages import PageStore
 from polyptt.relay.store.retention import Retention, run_retention
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
-
-
-def _store(path: Path) -> PageStore:
-    db = Database(path)
-    store = PageStore(db)
-    db.open()
-    store.open()
-    return store
 
 
 def _page(store: PageStore, folder: Path, age_days: float, size: int, *, ended: bool = True) -> int:
@@ -51,7 +44,7 @@ def _left(store: PageStore) -> list[int]:
 def test_pages_older_than_keep_days_go_oldest_first_with_their_recordings(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = _store(tmp_path / "relay.db")
+    store = open_store(tmp_path / "relay.db")
     ages = [40, 31, 30.5, 29.9, 2, 0]
     ids = [_page(store, tmp_path, age, 100) for age in ages]
     running = _page(store, tmp_path, 50, 100, ended=False)  # in progress: never deleted
@@ -74,7 +67,7 @@ def test_pages_older_than_keep_days_go_oldest_first_with_their_recordings(
 
 
 def test_beyond_keep_gb_the_oldest_pages_go_until_the_rest_fits(tmp_path: Path) -> None:
-    store = _store(tmp_path / "relay.db")
+    store = open_store(tmp_path / "relay.db")
     ids = [_page(store, tmp_path, age, 1000) for age in (5, 4, 3, 2, 1)]
     retention = Retention(store.db, keep_gb=2500 / 1e9, now=lambda: NOW)
     deleted = asyncio.run(retention.sweep())
@@ -90,7 +83,7 @@ def test_the_relay_enforces_retention_at_start_and_counts_it(tmp_path: Path) -> 
     config = write_config(tmp_path / "relay", "keep_days = 7\n")
     token = add_token(config, "Guard", "listen")
     data = tmp_path / "data"
-    store = _store(data / DATABASE_NAME)
+    store = open_store(data / DATABASE_NAME)
     age = (NOW - time.time()) / DAY  # how far NOW is from now, in days
     old = _page(store, tmp_path, age + 10, 500)
     recent = _page(store, tmp_path, age + 1, 500)
@@ -113,7 +106,7 @@ def test_the_relay_enforces_retention_at_start_and_counts_it(tmp_path: Path) -> 
 
 
 def test_retention_runs_again_every_period_while_the_relay_runs(tmp_path: Path) -> None:
-    store = _store(tmp_path / "relay.db")
+    store = open_store(tmp_path / "relay.db")
     counted: list[list[int]] = []
     retention = Retention(store.db, keep_days=30, now=lambda: NOW)
 

@@ -16,11 +16,11 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.browser import CHANNELS, no_page_errors, open_page, sign_in
 from tests.support.relay import add_token, free_tcp_port, start_relay, write_config
 from tests.support.relay_audio import CHIME
+from tests.support.store import open_store
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.receive.recorder import iso_utc
-from polyptt.relay.store.database import DATABASE_NAME, Database
-from polyptt.relay.store.pages import PageStore
+from polyptt.relay.store.database import DATABASE_NAME
 
 pytestmark = pytest.mark.network
 
@@ -35,10 +35,7 @@ def _seconds(page_id: int) -> float:
 
 def _fill_store(data: Path) -> None:
     """Pages a relay heard earlier, in its store, with their recordings."""
-    db = Database(data / DATABASE_NAME)
-    store = PageStore(db)
-    db.open()
-    store.open()
+    store = open_store(data / DATABASE_NAME)
     recordings = data / "recordings"
     recordings.mkdir(parents=True)
     first = time.time() - 3600
@@ -64,7 +61,7 @@ def _fill_store(data: Path) -> None:
         store.started(record, wav)
         store.ended(record, wav)
     store.close()
-    db.close()
+    store.db.close()
 
 
 def _listed(page: Page) -> list[int]:

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import soundfile
 from playwright.sync_api import Browser, expect
-from tests.relay.test_sites import Site, lan_packets, site_config, start_site, token, wait_joined
 from tests.support.browser import CHANNELS, no_page_errors, open_page, sign_in
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
 from tests.support.processes import polyptt_command, polyptt_env
 from tests.support.relay_audio import SPEECH
+from tests.support.sites import Site, joined, lan_packets, site_config, token
 from tests.support.udp_capture import WireSniffer, free_port
 
 from polyptt.protocol import DEFAULT_GROUP
@@ -32,15 +32,8 @@ def two_sites(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, Sit
     for name, extra in (("north", CHANNELS), ("south", "share = [27]\n" + CHANNELS)):
         config = site_config(tmp_path, name, nats_server.url, extra)
         sites[name] = Site(name, free_port(), config)
-    try:
-        for site in sites.values():
-            site.relay = start_site(site)
-        wait_joined(sites)
+    with joined(sites):
         yield sites
-    finally:
-        for site in sites.values():
-            if site.relay is not None:
-                site.relay.stop()
 
 
 def test_the_page_picks_sites_and_filters_what_it_hears(

@@ -164,16 +164,21 @@ def parse_hooks(path: Path, data: dict[str, Any]) -> HooksConfig:
     )
 
 
+def _check_table(table: Any, keys: set[str], where: str, example: str = "") -> None:
+    """`table` is a TOML table of `keys` only (`where` names it in the refusal)."""
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table{example}")
+    unknown = set(table) - keys
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+
+
 _WEBHOOK_KEYS = {"url", "secret", "events", "channels", "queue", "timeout_s", "retry_for_s"}
 
 
 def _webhook(number: int, table: Any) -> WebhookConfig:
     where = f"webhook {number}"
-    if not isinstance(table, dict):
-        raise ValueError(f"{where} must be a table")
-    unknown = set(table) - _WEBHOOK_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    _check_table(table, _WEBHOOK_KEYS, where)
     url, secret = table.get("url"), table.get("secret")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"{where}: url must start with http:// or https://")
@@ -228,11 +233,7 @@ _MQTT_KEYS = {
 
 
 def _mqtt(table: Any, beside: Any) -> MqttConfig:
-    if not isinstance(table, dict):
-        raise ValueError("mqtt must be a table: [mqtt]")
-    unknown = set(table) - _MQTT_KEYS
-    if unknown:
-        raise ValueError(f"mqtt: unknown keys {sorted(unknown)}")
+    _check_table(table, _MQTT_KEYS, "mqtt", example=": [mqtt]")
     url = table.get("url", "mqtt://localhost:1883")
     if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("mqtt", "mqtts"):
         raise ValueError("mqtt: url must be mqtt://host:1883 or mqtts://host:8883")

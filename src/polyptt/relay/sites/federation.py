@@ -182,10 +182,10 @@ class Sites:
     # ------------------------------------------------------------ receiving
 
     async def _on_page(self, msg: Any) -> None:
-        sender = msg.subject.rsplit(".", 1)[1]
-        data: bytes = msg.data
-        if sender == self.site or not data:
+        heard = wire.from_other_site(msg, self.site)
+        if heard is None:
             return
+        sender, data = heard
         kind = data[:1]
         if kind == b"F":
             page, seq, sent, frame = wire.decode_frame(data)

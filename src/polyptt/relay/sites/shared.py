@@ -66,10 +66,10 @@ class SharedIn:
         self.open: dict[str, float] = {}
 
     async def on_message(self, msg: Any) -> None:
-        sender = msg.subject.rsplit(".", 1)[1]
-        data: bytes = msg.data
-        if sender == self.site or not data:
+        heard = wire.from_other_site(msg, self.site)
+        if heard is None:
             return
+        sender, data = heard
         kind = data[:1]
         if kind == b"A":
             page_id, rate, pcm = wire.decode_audio(data)

@@ -25,7 +25,15 @@ import time
 import uuid
 from typing import Any
 
-__all__ = ["FRAME", "KINDS", "decode_frame", "encode_frame", "new_page_id", "subject"]
+__all__ = [
+    "FRAME",
+    "KINDS",
+    "decode_frame",
+    "encode_frame",
+    "from_other_site",
+    "new_page_id",
+    "subject",
+]
 
 #: Page id (16 ASCII bytes), sequence number, sent (seconds since the epoch).
 FRAME = struct.Struct(">16sId")
@@ -36,6 +44,16 @@ KINDS = ("page", "shared", "result", "hello")
 
 def subject(prefix: str, kind: str, site: str) -> str:
     return f"{prefix}.{kind}.{site}"
+
+
+def from_other_site(msg: Any, site: str) -> tuple[str, bytes] | None:
+    """The sending site (the subject's last part) and the data of a message, or None for
+    one this site sent itself (subscribers hear their own) or an empty one."""
+    sender = msg.subject.rsplit(".", 1)[1]
+    data: bytes = msg.data
+    if sender == site or not data:
+        return None
+    return sender, data
 
 
 def new_page_id() -> str:

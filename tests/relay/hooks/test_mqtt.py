@@ -335,3 +335,59 @@ def test_a_button_rings_a_schedule_and_a_switch_pauses_it(
     assert {p.channel for _t, p in page.alerts} == {26}
     rang = json.loads(next(g for g in messages if g.topic.endswith("/schedule_rang")).payload)
     assert (rang["schedule"]["name"], rang["schedule"]["channel"]) == ("Lunch", 26)
+
+
+@pytest.mark.network
+def test_a_schedule_on_a_channel_not_announced_is_refused_and_has_no_entities(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Only announce_channels are paged from MQTT, bells included: a schedule on channel
+    27 (announce_channels = [26]) gets no button or switch (an earlier relay's are
+    removed), and ringing, pausing or resuming it is refused on the error topic with
+    nothing sent; the schedule on channel 26 keeps its entities."""
+    port = free_port()
+    folder = tmp_path / "relay"
+    bells = "".join(
+        f'[[schedule]]\nname = "{name}"\ncron = "0 12 * * *"\nchannel = {channel}\n'
+        'audio = "tone.wav"\n'
+        for name, channel in (("Lunch", 26), ("Kitchen", 27))
+    )
+    config = mqtt_config(folder, mosquitto)
+    config.write_text(config.read_text().replace("[mqtt]", bells + "[mqtt]"))
+    kitchen = [
+        f"homeassistant/{c}/{NODE}/schedule_Kitchen_{w}/config"
+        for c, w in (("button", "ring"), ("switch", "enabled"))
+    ]
+
+    async def main() -> tuple[list[Got], list[Got], list[tuple[float, bytes]]]:
+        async with watcher(mosquitto.port) as old:  # an earlier relay published them
+            for topic in kitchen:
+                await old.client.publish(topic, '{"name": "Ring Kitchen"}', qos=1, retain=True)
+        async with watcher(mosquitto.port, "homeassistant/#", f"{TOPIC}/#") as ha:
+            with UdpCapture(port) as capture:
+                relay_settings = settings(config, port, clock=VirtualClock(), data=folder / "d")
+                async with app_client(relay_settings) as client:
+                    relay = client.server.app[RELAY]
+                    for topic in kitchen:
+                        await ha.topic(topic, b"", timeout=5)  # removed
+                    await asyncio.sleep(0.5)
+                    base = f"{TOPIC}/schedule/Kitchen"
+                    await ha.client.publish(f"{base}/ring", "PRESS", qos=1)
+                    await ha.client.publish(f"{base}/enabled/set", "OFF", qos=1)
+                    errors = await wait_count(ha, f"{TOPIC}/error", 2)
+                    await asyncio.sleep(0.5)
+                    assert not relay.bells.get("Kitchen").paused
+                    return ha.messages, errors, capture.packets
+
+    messages, errors, packets = asyncio.run(main())
+    assert packets == []
+    why = "schedule 'Kitchen' rings channel 27, which is not announced over MQTT (26)"
+    assert [json.loads(g.payload) for g in errors] == [
+        {"error": why, "topic": f"{TOPIC}/schedule/Kitchen/ring"},
+        {"error": why, "topic": f"{TOPIC}/schedule/Kitchen/enabled/set"},
+    ]
+    found = discovery_of(messages)
+    schedules = sorted(t.split("/")[3] for t in found if "/schedule_" in t)
+    assert schedules == ["schedule_Lunch_enabled", "schedule_Lunch_ring"]
+    assert not [g for g in messages if g.topic == f"{TOPIC}/schedule/Kitchen/enabled"]
+    assert not [g for g in messages if g.topic.endswith("/schedule_rang")]

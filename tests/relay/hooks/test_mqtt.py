@@ -457,3 +457,82 @@ def test_a_schedule_on_a_channel_not_announced_is_refused_and_has_no_entities(
     assert schedules == ["schedule_Lunch_enabled", "schedule_Lunch_ring"]
     assert not [g for g in messages if g.topic == f"{TOPIC}/schedule/Kitchen/enabled"]
     assert not [g for g in messages if g.topic.endswith("/schedule_rang")]
+
+
+LUNCH = '[[schedule]]\nname = "Lunch"\ncron = "0 12 * * *"\nchannel = 26\naudio = "tone.wav"\n'
+
+
+@pytest.mark.network
+def test_with_commands_false_no_command_is_obeyed_and_only_sensors_are_discovered(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """commands = false: a page, a notify message, a bell's ring and a switch's OFF are
+    all ignored (nothing sent, no error, the bell not paused), and Home Assistant gets
+    only the channel's two sensors: no notify, button or switch that could do nothing."""
+    port = free_port()
+    folder = tmp_path / "relay"
+    config = mqtt_config(folder, mosquitto, "commands = false\n")
+    config.write_text(config.read_text().replace("[mqtt]", LUNCH + "[mqtt]"))
+
+    async def main() -> tuple[list[Got], list[tuple[float, bytes]]]:
+        async with watcher(mosquitto.port, "#") as ha:
+            with UdpCapture(port) as capture:
+                relay_settings = settings(config, port, clock=VirtualClock(), data=folder / "d")
+                async with app_client(relay_settings) as client:
+                    relay = client.server.app[RELAY]
+                    await ha.wait(lambda g: "/sensor/" in g.topic)
+                    await asyncio.sleep(0.5)
+                    page = b'{"channel": 26, "audio": "tone", "codec": "g711u"}'
+                    await ha.client.publish(f"{TOPIC}/page/set", page, qos=1)
+                    await ha.client.publish(f"{TOPIC}/channel/26/say", "hello", qos=1)
+                    await ha.client.publish(f"{TOPIC}/schedule/Lunch/ring", "PRESS", qos=1)
+                    await ha.client.publish(f"{TOPIC}/schedule/Lunch/enabled/set", "OFF", qos=1)
+                    await asyncio.sleep(2.0)
+                    assert not relay.bells.get("Lunch").paused
+                    return ha.messages, capture.packets
+
+    messages, packets = asyncio.run(main())
+    assert packets == []
+    topics = [g.topic for g in messages]
+    assert f"{TOPIC}/error" not in topics
+    assert [g.payload for g in messages if g.topic == f"{TOPIC}/channel/26/state"] == [b"idle"]
+    assert [t for t in topics if t.startswith(f"{TOPIC}/event/")] == [
+        f"{TOPIC}/event/relay_started"
+    ]
+    found = discovery_of(messages)
+    assert sorted(t.split("/")[1] for t in found) == ["binary_sensor", "sensor"]
+    for topic, payload in found.items():
+        assert_ha_keys(topic, payload)
+
+
+@pytest.mark.network
+def test_an_empty_discovery_prefix_publishes_nothing_for_home_assistant(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """discovery_prefix = "": not one message under homeassistant/ (nor any config),
+    not even after Home Assistant's birth message; the relay's own topics and commands
+    work as ever."""
+    port = free_port()
+    folder = tmp_path / "relay"
+    config = mqtt_config(folder, mosquitto, 'discovery_prefix = ""\n')
+    config.write_text(config.read_text().replace("[mqtt]", LUNCH + "[mqtt]"))
+
+    async def main() -> list[Got]:
+        async with watcher(mosquitto.port, "#") as ha:
+            with UdpCapture(port):
+                relay_settings = settings(config, port, clock=VirtualClock(), data=folder / "d")
+                async with app_client(relay_settings):
+                    await ha.topic(f"{TOPIC}/schedule/Lunch/enabled", b"ON")
+                    await ha.client.publish("homeassistant/status", "online", qos=1)
+                    page = b'{"channel": 26, "audio": "tone", "codec": "g711u"}'
+                    await ha.client.publish(f"{TOPIC}/page/set", page, qos=1)
+                    state = f"{TOPIC}/channel/26/state"
+                    on = await ha.topic(state, b"paging", timeout=10)
+                    await ha.topic(state, b"idle", after=ha.messages.index(on))
+                    await asyncio.sleep(1.5)  # SCAN_S and a republish would be over
+                    return ha.messages
+
+    messages = asyncio.run(main())
+    theirs = [g.topic for g in messages if g.topic != "homeassistant/status"]
+    assert [t for t in theirs if t.startswith("homeassistant/") or t.endswith("/config")] == []
+    assert f"{TOPIC}/status" in theirs

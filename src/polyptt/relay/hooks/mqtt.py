@@ -183,6 +183,8 @@ class MqttLink:
         if self.config.discovery_prefix:
             await self._discover(client)
             self._spawn(self._remove_stale(client, seen))
+        else:
+            await self._publish_schedules(client)
         helpers = [asyncio.create_task(self._publish_outbox(client))]
         helpers.append(asyncio.create_task(self._follow_schedules(client)))
         try:
@@ -265,6 +267,10 @@ class MqttLink:
         """Publish every entity's config, and each schedule's enabled state."""
         for topic, payload in self._discovery().items():
             await client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        await self._publish_schedules(client)
+
+    async def _publish_schedules(self, client: aiomqtt.Client) -> None:
+        """Each schedule's enabled state (retained; with or without discovery)."""
         for name, enabled in self._schedules():
             state = f"{self.topic}/schedule/{discovery.schedule_topic(name)}/enabled"
             await client.publish(state, "ON" if enabled else "OFF", qos=1, retain=True)

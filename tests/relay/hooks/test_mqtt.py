@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pytest
 import soundfile
@@ -130,6 +131,32 @@ def espeak_own(text: str, rate: int) -> np.ndarray:
     return np.asarray(soxr.resample(pcm, own_rate, rate), dtype=np.float64)
 
 
+def ha_value(config: dict[str, Any], payload: bytes) -> str:
+    """What Home Assistant makes of `payload` on an entity's state topic: its
+    ``value_template`` rendered (Jinja2, with ``value`` and ``value_json``), else the
+    payload itself."""
+    value = payload.decode()
+    template = config.get("value_template")
+    if template is None:
+        return value
+    try:
+        value_json = json.loads(value)
+    except ValueError:
+        value_json = None
+    return jinja2.Environment().from_string(template).render(value=value, value_json=value_json)
+
+
+def ha_binary(config: dict[str, Any], got: Got) -> str | None:
+    """A binary sensor's state from `got` as Home Assistant reads it (its config's
+    ``state_topic``, ``payload_on`` and ``payload_off``, defaults ON and OFF): ``on``,
+    ``off``, or None (another topic, or a payload it ignores)."""
+    if got.topic != config["state_topic"]:
+        return None
+    value = ha_value(config, got.payload)
+    states = {config.get("payload_on", "ON"): "on", config.get("payload_off", "OFF"): "off"}
+    return states.get(value)
+
+
 def discovery_of(messages: list[Got]) -> dict[str, dict[str, Any]]:
     """The non-empty retained configs, by topic (the latest of each)."""
     found: dict[str, dict[str, Any]] = {}
@@ -182,10 +209,11 @@ def test_home_assistant_discovers_pages_by_notify_and_sees_paging(
                     found = discovery_of(ha.messages)
                     assert len(found) == 3, found
                     notify = found[f"homeassistant/notify/{NODE}/channel_26_page/config"]
+                    paging = found[f"homeassistant/binary_sensor/{NODE}/channel_26_paging/config"]
                     await ha.client.publish(notify["command_topic"], TEXT, qos=1)
-                    state = f"{TOPIC}/channel/26/state"
-                    on = await ha.topic(state, b"paging", timeout=20)
-                    await ha.topic(state, b"idle", after=ha.messages.index(on), timeout=20)
+                    on = await ha.wait(lambda g: ha_binary(paging, g) == "on", timeout=20)
+                    after = ha.messages.index(on)
+                    await ha.wait(lambda g: ha_binary(paging, g) == "off", after=after, timeout=20)
                     packets = capture.wait_quiet(0.5)
                     before = len(ha.messages)
                     await ha.client.publish("homeassistant/status", "online", qos=1)
@@ -198,7 +226,10 @@ def test_home_assistant_discovers_pages_by_notify_and_sees_paging(
     messages, packets = asyncio.run(main())
     found = discovery_of(messages)
     assert_discovery(found)
-    page = json.loads([g for g in messages if g.topic == f"{TOPIC}/channel/26/page"][-1].payload)
+    caller = found[f"homeassistant/sensor/{NODE}/channel_26_last_caller/config"]
+    last = [g for g in messages if g.topic == caller["state_topic"]][-1]
+    assert ha_value(caller, last.payload) == "MQTT"  # the sensor's state, as HA reads it
+    page = json.loads(last.payload)
     assert (page["caller_id"], page["channel"], page["channel_name"]) == ("MQTT", 26, "All staff")
     assert page["via"] == "mqtt"
     received = split_page(packets)

@@ -1,6 +1,7 @@
 """MQTT and Home Assistant discovery (relay/hooks/mqtt.py, discovery.py) against a real
 mosquitto on a loopback port (tests/support/mosquitto.py), with an aiomqtt client that
-stands in for Home Assistant."""
+stands in for Home Assistant. The tests that run a relay are marked ``network`` (run them
+in the namespace: tools/isolated); the one refusing a config without aiomqtt is not."""
 
 from __future__ import annotations
 
@@ -31,8 +32,6 @@ from polyptt import codecs
 from polyptt.relay.bells.timetable import parse_schedule
 from polyptt.relay.hooks import MQTT_MISSING
 from polyptt.relay.state import RELAY
-
-pytestmark = pytest.mark.network
 
 TOPIC = "polyptt/test"
 NODE = "polyptt_test"
@@ -187,6 +186,7 @@ def test_without_aiomqtt_a_config_with_mqtt_is_one_line_at_start(tmp_path: Path)
     assert "pip install 'polyptt[mqtt]'" in MQTT_MISSING
 
 
+@pytest.mark.network
 def test_home_assistant_discovers_pages_by_notify_and_sees_paging(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
@@ -282,6 +282,7 @@ REFUSALS = [
 ]
 
 
+@pytest.mark.network
 def test_refusals_are_told_on_the_error_topic_and_nothing_is_sent(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
@@ -328,6 +329,7 @@ async def wait_count(client: Any, topic: str, count: int, timeout: float = 10.0)
     return got
 
 
+@pytest.mark.network
 def test_a_broker_outage_never_stops_paging_and_the_will_says_offline(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
@@ -375,6 +377,7 @@ def test_a_broker_outage_never_stops_paging_and_the_will_says_offline(
     assert log.count("MQTT: lost the broker") == 1, log
 
 
+@pytest.mark.network
 def test_a_button_rings_a_schedule_and_a_switch_pauses_it(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:

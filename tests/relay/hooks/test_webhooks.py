@@ -1,5 +1,7 @@
 """Webhooks (relay/hooks/webhooks.py): signed deliveries off the paging path, checked
-against a real aiohttp receiver on 127.0.0.1 that verifies every signature."""
+against a real aiohttp receiver on 127.0.0.1 that verifies every signature. Only the
+tests that run a relay (it pages: UDP multicast) are marked ``network``; the signature,
+retry and queue tests talk to the receiver over loopback TCP and run anywhere."""
 
 from __future__ import annotations
 
@@ -28,8 +30,6 @@ from polyptt.relay.hooks.signing import sign, verify
 from polyptt.relay.hooks.webhooks import Delivery, Webhook, delivery_body
 from polyptt.relay.hub import Metrics
 from polyptt.relay.state import RELAY
-
-pytestmark = pytest.mark.network
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -281,6 +281,7 @@ def test_a_full_queue_drops_the_oldest_with_a_count_and_one_line(
 # ---------------------------------------------------------------- through the relay
 
 
+@pytest.mark.network
 def test_every_event_of_a_page_arrives_once_in_order_with_its_record(tmp_path: Path) -> None:
     wav = tone_wav(tmp_path)
     port = free_port()
@@ -322,6 +323,7 @@ def test_every_event_of_a_page_arrives_once_in_order_with_its_record(tmp_path: P
         asyncio.run(main())
 
 
+@pytest.mark.network
 def test_a_hanging_receiver_never_delays_a_page(tmp_path: Path) -> None:
     """The first alert of the next page leaves as soon after its request as without any
     webhook (measured on a capture's kernel stamps), while the receiver holds every
@@ -366,6 +368,7 @@ def test_a_hanging_receiver_never_delays_a_page(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.network
 def test_the_last_pages_events_are_delivered_as_the_relay_stops(tmp_path: Path) -> None:
     """A page ended by the relay's shutdown: its page_ended still reaches the receiver
     (the queues get a moment to empty before the tasks stop)."""

@@ -50,7 +50,14 @@ __all__ = ["STALE_S", "VANISHED_S", "Sites"]
 
 log = logging.getLogger("polyptt.relay.sites")
 
-VANISHED_S = 1.0
+#: Nothing from a page's sender for this long: it vanished (a WAN cut on its side), and
+#: the page ends here. The sender says something every 250 ms of a page at most (a frame
+#: every 20-30 ms, a keep-alive during its alerts), so 0.7 s is three keep-alives lost,
+#: and the end packets (checked every 100 ms) still start within 1 s of its last message.
+#: The jitter buffer (up to 300 ms) delays playing, not hearing: it does not count here.
+VANISHED_S = 0.7
+#: Nothing of another site's shared page for this long: it is over (no keep-alives).
+SHARED_QUIET_S = 1.0
 STALE_S = 5.0
 KEEPALIVE_S = 0.25
 HELLO_S = 1.0
@@ -306,7 +313,7 @@ class Sites:
                 if not incoming.source.ended and now - incoming.heard > VANISHED_S:
                     self._end(incoming, "vanished")
             self._serve_waiting(now)
-            self.shared_in.expire(now, VANISHED_S)
+            self.shared_in.expire(now, SHARED_QUIET_S)
             if now - last_keep >= KEEPALIVE_S:
                 last_keep = now
                 for sink, _talk in list(self.outgoing.values()):

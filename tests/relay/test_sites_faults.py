@@ -75,3 +75,61 @@ def test_north_cut_off_mid_page_south_ends_it_within_1_s(
     assert meta["end_reason"] == "end_packets"
     pages = wait_pages(south, watcher, lambda pages: pages[0].get("end_reason") is not None)
     assert [(p["via"], p["end_reason"]) for p in pages] == [("site", "vanished")]
+
+
+async def _west(url: str, behind_s: float) -> list[dict[str, object]]:
+    """A site "west" whose clock is `behind_s` behind: it says hello for 2.5 s, then
+    sends two starts to south, one just now (by its clock) and one 6 s old; south's
+    answers to west."""
+    import asyncio
+    import json
+
+    import nats
+
+    nc = await nats.connect(url)
+    answers: list[dict[str, object]] = []
+
+    async def answer(msg: object) -> None:
+        data = json.loads(msg.data)  # type: ignore[attr-defined]
+        if data.get("to") == "west":
+            answers.append(data)
+
+    await nc.subscribe("district.result.south", cb=answer)
+    try:
+        for _ in range(6):
+            hello = {"site": "west", "sent": time.time() - behind_s}
+            await nc.publish("district.hello.west", json.dumps(hello).encode())
+            await asyncio.sleep(0.5)
+        for page, channel, old in (("a" * 16, 26, 0.0), ("b" * 16, 27, 6.0)):
+            start = {
+                "page": page, "from": "west", "to": ["south"], "channel": channel,
+                "codec": "g722", "frame_ms": 20, "caller_id": "West",
+                "sent": time.time() - behind_s - old,
+            }  # fmt: skip
+            await nc.publish("district.page.west", b"S" + json.dumps(start).encode())
+        await nc.flush()
+        deadline = time.monotonic() + 5
+        while len(answers) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return sorted(answers, key=lambda a: str(a["page"]))
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("behind_s", [0.0, 3600.0])
+def test_a_start_is_stale_by_its_delay_not_by_the_senders_clock(
+    tmp_path: Path,
+    nats_server: NatsServer,  # noqa: F811
+    behind_s: float,
+) -> None:
+    """South plays a start sent just now by a site whose clock is an hour behind (it
+    measures west's clock by its hellos), and refuses one sent 6 s ago (> 5 s: stale)."""
+    import asyncio
+
+    south = Site("south", free_port(), site_config(tmp_path, "south", nats_server.url))
+    with joined({"south": south}):
+        answers = asyncio.run(_west(nats_server.url, behind_s))
+    assert [(a["page"], a["state"], a.get("reason")) for a in answers] == [
+        ("a" * 16, "played", None),
+        ("b" * 16, "refused", "stale"),
+    ]

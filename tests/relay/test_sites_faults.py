@@ -133,3 +133,55 @@ def test_a_start_is_stale_by_its_delay_not_by_the_senders_clock(
         ("a" * 16, "played", None),
         ("b" * 16, "refused", "stale"),
     ]
+
+
+def test_a_page_kept_waiting_past_wait_s_is_refused_and_the_sender_is_told(
+    tmp_path: Path,
+    nats_server: NatsServer,  # noqa: F811
+) -> None:
+    """South's channel 26 carries a phone's page longer than south's ``wait_s = 1``:
+    north's page is refused there (nothing of it on south's LAN), and north's record
+    says ``refused``, ``busy``, about a second after the page reached south."""
+    import datetime
+    import subprocess
+
+    from tests.support.processes import polyptt_command, polyptt_env
+    from tests.support.sites import lan_packets
+
+    from polyptt.protocol import DEFAULT_GROUP
+
+    sites = {
+        "north": Site("north", free_port(), site_config(tmp_path, "north", nats_server.url)),
+        "south": Site(
+            "south",
+            free_port(),
+            site_config(tmp_path, "south", nats_server.url, in_nats="wait_s = 1"),
+        ),
+    }
+    with joined(sites), WireSniffer() as sniffer:
+        north, south = sites["north"], sites["south"]
+        assert north.relay is not None
+        secret = token(north, "Office", "south")
+        holder = subprocess.Popen(
+            polyptt_command(
+                "send", "-q", "--to", f"{DEFAULT_GROUP}:{south.port}", "-c", "26",
+                "--caller-id", "Holder", "--serial", "0x300", str(SPEECH),
+            ),
+            env=polyptt_env(),
+        )  # fmt: skip
+        time.sleep(1.5)  # the holder's page is on south's LAN
+        posted = datetime.datetime.now(datetime.timezone.utc)
+        status, answer = north.relay.request(
+            "POST", "/api/v1/pages?channel=26&sites=south&wait=1", secret, SPEECH.read_bytes()
+        )
+        assert holder.wait(timeout=30) == 0
+        pages = wait_pages(north, secret, lambda pages: "south" in pages[0].get("sites", {}))
+        time.sleep(0.5)
+    assert status == 200, answer
+    south_said = pages[0]["sites"]["south"]
+    assert (south_said["state"], south_said["reason"]) == ("refused", "busy")
+    waited = (datetime.datetime.fromisoformat(south_said["at"]) - posted).total_seconds()
+    assert 0.9 < waited < 2.5, waited
+    counts = lan_packets(sniffer, south.port)
+    assert (counts["AlertPacket"], counts["EndPacket"]) == (31, 12)  # the holder's only
+    assert lan_packets(sniffer, north.port) == {}

@@ -422,3 +422,84 @@ def test_a_busy_channel_delays_the_remote_page_and_the_sender_is_told(
     assert {v["state"] for v in sites.values()} == {"played"}, sites
     at = {k: datetime.datetime.fromisoformat(v["at"]) for k, v in sites.items()}
     assert (at["south"] - at["east"]).total_seconds() > 2.0  # after the holder's page
+
+
+async def _shared_subjects(url: str, during: Any) -> list[str]:
+    """The subjects of the shared pages' messages crossing NATS while `during` runs (in
+    a thread), and for 1 s after it."""
+    import nats
+
+    nc = await nats.connect(url)
+    subjects: list[str] = []
+
+    async def heard(msg: Any) -> None:
+        subjects.append(msg.subject)
+
+    await nc.subscribe("district.shared.*", cb=heard)
+    await nc.flush()
+    try:
+        await asyncio.to_thread(during)
+        await asyncio.sleep(1.0)
+        return subjects
+    finally:
+        await nc.close()
+
+
+def test_a_page_played_for_another_site_is_never_shared_again(
+    tmp_path: Path,
+    federation: dict[str, Site],
+    nats_server: NatsServer,  # noqa: F811
+) -> None:
+    """North pages east on channel 27, which east shares: east plays it on its LAN but
+    never shares it (nothing under ``shared`` crosses NATS, and neither north's nor
+    south's listeners hear a page from east); a phone's page on east's LAN on 27 then
+    is shared (the same watch sees it: it would have seen a loop)."""
+    import subprocess
+
+    from tests.support.processes import polyptt_command, polyptt_env
+
+    north, south, east = (federation[n] for n in SITES)
+    assert north.relay is not None
+    secret = token(north, "Office", "east")
+    lan = listen_at(tmp_path, east, "--count", "1")
+    answers: list[tuple[int, Any]] = []
+
+    def page_east() -> None:
+        answers.append(
+            north.relay.request(  # type: ignore[union-attr]
+                "POST", "/api/v1/pages?channel=27&sites=east&wait=1", secret, SPEECH.read_bytes()
+            )
+        )
+        assert lan.wait() == 0, lan.stderr
+
+    def phone_at_east() -> None:
+        subprocess.run(
+            polyptt_command(
+                "send", "-q", "--to", f"{DEFAULT_GROUP}:{east.port}", "-c", "27",
+                "--caller-id", "Gym", "--serial", "0x300", str(SPEECH),
+            ),
+            env=polyptt_env(),
+            check=True,
+            timeout=30,
+        )  # fmt: skip
+
+    with WireSniffer() as sniffer:
+        looped = asyncio.run(_shared_subjects(nats_server.url, page_east))
+    ((status, answer),) = answers
+    assert status == 200, answer
+    ((meta, _audio),) = lan.recordings().values()
+    assert (meta["channel"], meta["caller_id"]) == (27, "E:Office")  # east played it
+    assert lan_packets(sniffer, east.port)["AlertPacket"] == 31
+    assert looped == []
+    heard = {s.name: token(s, "Hall", None) for s in (north, south)}
+    for site in (north, south):
+        pages = wait_pages(site, heard[site.name], lambda pages: True)
+        assert [p for p in pages if p.get("site") == "east"] == [], site.name
+    shared = asyncio.run(_shared_subjects(nats_server.url, phone_at_east))
+    assert len(shared) > 10  # a start, its audio, an end
+    assert set(shared) == {"district.shared.east"}
+    for site in (north, south):
+        pages = wait_pages(
+            site, heard[site.name], lambda pages: any(p.get("site") == "east" for p in pages)
+        )
+        assert [p["caller_id"] for p in pages if p.get("site") == "east"] == ["Gym"]

@@ -128,7 +128,11 @@ def test_a_page_to_all_sites_is_played_at_all_three(
         np.testing.assert_array_equal(audio, expected)
 
 
-async def _talk(site: Site, secret: str, pcm: np.ndarray, **talk: Any) -> list[dict[str, Any]]:
+async def _talk(
+    site: Site, secret: str, pcm: np.ndarray, times: dict[str, float], **talk: Any
+) -> list[dict[str, Any]]:
+    """Talk `pcm` in real time; `times` gets when it began talking and when it stopped
+    (wall clock, as the sniffer's)."""
     assert site.relay is not None
     headers = {"Authorization": f"Bearer {secret}"}
     async with (
@@ -137,7 +141,9 @@ async def _talk(site: Site, secret: str, pcm: np.ndarray, **talk: Any) -> list[d
     ):
         await ws.send_json({"type": "talk", "channel": 26, "codec": "g722", **talk})
         events = [await ws.receive_json(), await ws.receive_json()]  # hello, talking
+        times["talking"] = time.time()
         await stream_realtime(ws, frames(pcm))
+        times["stop"] = time.time()
         await ws.send_json({"type": "stop"})
         events.append(await ws.receive_json(timeout=10))  # stopped
         return events
@@ -146,15 +152,22 @@ async def _talk(site: Site, secret: str, pcm: np.ndarray, **talk: Any) -> list[d
 def test_a_websocket_talker_at_north_is_heard_live_at_south(
     tmp_path: Path, federation: dict[str, Site]
 ) -> None:
-    """Every sample goes out (keep_pauses) so that the whole speech can be compared."""
+    """Every sample goes out (keep_pauses) so that the whole speech can be compared.
+    Live: south's first transmit goes out while the talker still talks, about the
+    alerts' second after it began (not after it stopped)."""
     north, south = federation["north"], federation["south"]
     secret = token(north, "Browser", "south")
     pcm = speech(3.0)
     lan = listen_at(tmp_path, south, "--count", "1")
-    _hello, talking, stopped = asyncio.run(
-        _talk(north, secret, pcm, sites=["south"], keep_pauses=True)
-    )
-    assert lan.wait() == 0, lan.stderr
+    times: dict[str, float] = {}
+    with WireSniffer() as sniffer:
+        _hello, talking, stopped = asyncio.run(
+            _talk(north, secret, pcm, times, sites=["south"], keep_pauses=True)
+        )
+        assert lan.wait() == 0, lan.stderr
+    first = wire_times(sniffer, south.port, "TransmitPacket")[0]
+    assert first < times["stop"] - 1.0, (first - times["talking"], times["stop"] - first)
+    assert first - times["talking"] < 2.0, first - times["talking"]
     assert (talking["type"], stopped["reason"], stopped["ends"]) == ("talking", "stop", 12)
     ((meta, audio),) = lan.recordings().values()
     assert (meta["caller_id"], meta["frame_ms"], meta["end_reason"]) == (
@@ -345,8 +358,14 @@ def test_a_page_shared_at_east_is_heard_at_north_labelled_east(
     record = json.loads(recording.read_text())
     assert (record["site"], record["source"], record["caller_id"]) == ("east", "site:east", "Gym")
     assert (record["channel"], record["direction"]) == (27, "heard")
-    audio = recording.with_suffix(".wav")
-    assert audio.stat().st_size > 16000 * 2 * 4  # the speech's 4.8 s, at the relay's rate
+    import soundfile
+    from tests.support.audio_devices import assert_speech_whole, talkspurts
+
+    audio, rate = soundfile.read(recording.with_suffix(".wav"), dtype="int16")
+    expected = reference(tmp_path, east.port)  # as a listener on east's LAN hears it
+    assert rate == 16000
+    assert len(talkspurts(expected, rate)) == 3
+    assert_speech_whole(audio, expected, starts_within_s=1.0, rate=rate)
     for site in (north, federation["south"]):
         assert lan_packets(sniffer, site.port) == {}, site.name
 

@@ -21,7 +21,8 @@ from tests.support.sites import Site, joined, site_config, token
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.udp_capture import WireSniffer, free_port
 
-pytestmark = pytest.mark.network
+# exclusive: the end packets are timed against the cut (0.2 s to spare), as in test_sites
+pytestmark = [pytest.mark.network, pytest.mark.exclusive]
 
 
 @pytest.fixture

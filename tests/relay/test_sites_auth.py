@@ -13,8 +13,10 @@ The LANs are kept apart by multicast ports, as in ``tests/relay/test_sites.py``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,19 @@ def password(site: str) -> str:
     return f"secret-{site}"
 
 
+@functools.cache
+def bcrypt(site: str) -> str:
+    """The bcrypt hash of `site`'s password, as the hub keeps it (``$2b$``, by libxcrypt)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # crypt: gone in Python 3.13
+        crypt = pytest.importorskip("crypt")
+        hashed: str = crypt.crypt(password(site), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024))
+    assert hashed.startswith("$2b$10$"), hashed
+    return hashed
+
+
 def hub_conf(sites: tuple[str, ...], leaf_port: int | None = None) -> str:
-    """The district's hub as docs/sites.md gives it (plain passwords here, bcrypt there)."""
+    """The district's hub as docs/sites.md gives it."""
     accounts = []
     for site in sites:
         imports = ", ".join(
@@ -47,7 +60,7 @@ def hub_conf(sites: tuple[str, ...], leaf_port: int | None = None) -> str:
         )
         accounts.append(
             f"""  {site.upper()} {{
-    users = [ {{ user: {site}, password: "{password(site)}",
+    users = [ {{ user: {site}, password: "{bcrypt(site)}",
                 permissions: {{ publish: {{ allow: ["district.*.{site}"] }},
                                subscribe: {{ allow: ["district.>"] }} }} }} ]
     exports = [ {{ stream: "district.*.{site}" }} ]

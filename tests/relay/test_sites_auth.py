@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.nats import NatsServer
+from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
 from tests.support.relay import free_tcp_port
 from tests.support.relay_audio import SPEECH
 from tests.support.sites import Site, health, joined, lan_packets, site_config, start_site, token
@@ -268,3 +268,38 @@ def test_leaf_nodes_a_page_forged_at_north_reaches_no_other_school(
         time.sleep(1.5)
     assert errors == []  # north's leaf node takes it from its local client...
     nothing_played(sites, sniffer)  # ...and it goes no further
+
+
+@pytest.fixture
+def members(tmp_path: Path, nats_server: NatsServer) -> Iterator[dict[str, Site]]:  # noqa: F811
+    """Three relays on a server without logins; south hears north only."""
+    sites = {}
+    for name in SITES:
+        in_nats = 'members = ["north"]\n' if name == "south" else ""
+        config = site_config(tmp_path, name, nats_server.url, "", in_nats)
+        sites[name] = Site(name, free_port(), config)
+    with joined(sites, others={"south": 1}):
+        yield sites
+
+
+def test_members_a_site_plays_pages_only_from_its_members(members: dict[str, Site]) -> None:
+    """South lists north only: east's page for south is not played there (east hears
+    no answer), north's is; south's health shows north alone."""
+    south, east = members["south"], members["east"]
+    assert east.relay is not None
+    assert south.relay is not None
+    assert sorted(health(south)["nats"]["sites"]) == ["north"]
+    secret = token(east, "Office", "south")
+    with WireSniffer() as sniffer:
+        status, answer = east.relay.request(
+            "POST", "/api/v1/pages?channel=26&sites=south&wait=1", secret, SPEECH.read_bytes()
+        )
+        time.sleep(1.0)
+    assert status == 200, answer
+    for site in members.values():
+        assert lan_packets(sniffer, site.port) == {}, site.name
+    _status, pages = east.relay.request("GET", "/api/v1/pages", secret)
+    assert pages["pages"][0]["sites"] == {}  # nobody played or refused it
+    _status, metrics = south.relay.request("GET", "/metrics", token(south, "Watch", None))
+    assert "polyptt_relay_site_pages_played_total 0\n" in metrics
+    page_north_to_south(members)

@@ -35,7 +35,7 @@ def test_site_share_and_nats_are_read(tmp_path: Path) -> None:
         'site = "north"\nshare = [26, "page:2"]\n[nats]\n'
         'url = ["tls://hub.example:4222", "tls://hub2.example:4222"]\n'
         'credentials = "north.creds"\nca_file = "ca.pem"\nname = "district"\n'
-        'caller_prefix = "N "\nwait_s = 5\n',
+        'caller_prefix = "N "\nwait_s = 5\nmembers = ["south", "east"]\n',
     )
     policy = load_config(config)
     assert (policy.site, policy.share) == ("north", (26, 27))
@@ -46,6 +46,7 @@ def test_site_share_and_nats_are_read(tmp_path: Path) -> None:
         name="district",
         caller_prefix="N ",
         wait_s=5.0,
+        members=frozenset({"south", "east"}),
     )
     assert load_config(write_config(tmp_path / "plain")).nats is None  # one site, as before
 
@@ -60,6 +61,8 @@ def test_site_share_and_nats_are_read(tmp_path: Path) -> None:
             '[nats]\ncredentials = "a.creds"\nuser = "u"',
             "[nats] takes credentials or user/password, not both",
         ),
+        ('[nats]\nmembers = "south"', "[nats] members must be a list of one or more site names"),
+        ('[nats]\nmembers = ["all"]', "site 'all' must be 1-32 letters, digits, '-' or '_'"),
     ],
 )
 def test_a_bad_site_or_nats_table_is_one_line(tmp_path: Path, text: str, message: str) -> None:

@@ -40,12 +40,14 @@ def start_site(site: Site) -> RelayProcess:
 
 
 @contextmanager
-def joined(sites: dict[str, Site]) -> Iterator[dict[str, Site]]:
+def joined(
+    sites: dict[str, Site], others: dict[str, int] | None = None
+) -> Iterator[dict[str, Site]]:
     """The sites' relays started and joined; stopped on the way out, whatever happened."""
     try:
         for site in sites.values():
             site.relay = start_site(site)
-        wait_joined(sites)
+        wait_joined(sites, others=others)
         yield sites
     finally:
         for site in sites.values():
@@ -59,14 +61,18 @@ def health(site: Site) -> dict[str, Any]:
     return answer  # type: ignore[no-any-return]
 
 
-def wait_joined(sites: dict[str, Site], timeout: float = 15) -> None:
-    """Until every relay's link is up and it has heard from all the others."""
+def wait_joined(
+    sites: dict[str, Site], timeout: float = 15, others: dict[str, int] | None = None
+) -> None:
+    """Until every relay's link is up and it has heard from all the others (or from
+    as many as `others` says for it)."""
     deadline = time.monotonic() + timeout
     while True:
         states = {name: health(site).get("nats", {}) for name, site in sites.items()}
         if all(
-            s.get("link") == "up" and len(s.get("sites", {})) == len(sites) - 1
-            for s in states.values()
+            s.get("link") == "up"
+            and len(s.get("sites", {})) == (others or {}).get(name, len(sites) - 1)
+            for name, s in states.items()
         ):
             return
         assert time.monotonic() < deadline, states

@@ -12,6 +12,7 @@ Example (``relay.toml``)::
     name = "district"               # subject prefix: district.page.north, ...
     caller_prefix = "N:"            # before the caller id of pages from other sites
     wait_s = 10                     # a busy channel delays a remote page this long at most
+    members = ["south", "east"]     # hear only these sites (default: every site)
 
 Without ``[nats]`` the relay is a single-site relay, exactly as before.
 """
@@ -42,6 +43,9 @@ class NatsConfig:
     name: str = "polyptt"
     caller_prefix: str = ""
     wait_s: float = 10.0
+    #: The only other sites this relay hears (pages, shared pages, results, hellos);
+    #: None: every site the NATS server lets it hear.
+    members: frozenset[str] | None = None
 
 
 def parse_site(value: Any) -> str:
@@ -68,7 +72,17 @@ def parse_sites(text: str | list[Any] | None) -> frozenset[str] | None:
     return frozenset(parse_site(name) for name in names)
 
 
-_KEYS = {"url", "credentials", "user", "password", "ca_file", "name", "caller_prefix", "wait_s"}
+_KEYS = {
+    "url",
+    "credentials",
+    "user",
+    "password",
+    "ca_file",
+    "name",
+    "caller_prefix",
+    "wait_s",
+    "members",
+}
 
 
 def parse_nats(data: Any, beside: Any) -> NatsConfig | None:
@@ -88,6 +102,7 @@ def parse_nats(data: Any, beside: Any) -> NatsConfig | None:
         raise ValueError("[nats] takes credentials or user/password, not both")
     files = {k: str(beside(data[k])) for k in ("credentials", "ca_file") if data.get(k)}
     return NatsConfig(
+        members=_members(data.get("members")),
         urls=tuple(urls),
         user=data.get("user"),
         password=data.get("password"),
@@ -96,3 +111,12 @@ def parse_nats(data: Any, beside: Any) -> NatsConfig | None:
         wait_s=float(data.get("wait_s", 10.0)),
         **files,
     )
+
+
+def _members(value: Any) -> frozenset[str] | None:
+    """``[nats] members``: a list of site names (not ``all``), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise ValueError("[nats] members must be a list of one or more site names")
+    return frozenset(parse_site(item) for item in value)

@@ -39,7 +39,7 @@ from polyptt.receive.recorder import iso_utc
 from polyptt.relay.sites import wire
 from polyptt.relay.sites.config import ALL, NatsConfig
 from polyptt.relay.sites.jitter import JitterSource
-from polyptt.relay.sites.link import Link
+from polyptt.relay.sites.link import Handler, Link
 from polyptt.relay.sites.sender import NullSink, SiteSink
 from polyptt.relay.sites.shared import SharedIn, SharedOut
 
@@ -128,18 +128,34 @@ class Sites:
         self.last_hello: dict[str, float] = {}
         self.clocks = Clocks()
         self.counts: collections.Counter[str] = collections.Counter()
-        handlers = {
+        handlers: dict[str, Handler] = {
             wire.subject(self.prefix, "page", "*"): self._on_page,
             wire.subject(self.prefix, "result", "*"): self._on_result,
             wire.subject(self.prefix, "hello", "*"): self._on_hello,
         }
         self.shared_in = SharedIn(hub, self.site)
         handlers[wire.subject(self.prefix, "shared", "*")] = self.shared_in.on_message
+        if config.members is not None:
+            handlers = {s: self._members_only(h) for s, h in handlers.items()}
         self.link = Link(config, site, handlers, self._link_down)
         self.shared_out = SharedOut(
             share,
             lambda data: self.link.publish(self._mine("shared"), data),
         )
+
+    def _members_only(self, handler: Handler) -> Handler:
+        """`handler` for the messages of ``[nats] members`` (and this site's own, which
+        the handlers ignore themselves); the others are counted and dropped."""
+        members = self.config.members or frozenset()
+
+        async def gate(msg: Any) -> None:
+            sender = msg.subject.rsplit(".", 1)[1]
+            if sender in members or sender == self.site:
+                await handler(msg)
+            else:
+                self.counts["outsider"] += 1
+
+        return gate
 
     def _mine(self, kind: str) -> str:
         return wire.subject(self.prefix, kind, self.site)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import ssl
 import time
 import warnings
 from collections.abc import Iterator
@@ -303,3 +304,78 @@ def test_members_a_site_plays_pages_only_from_its_members(members: dict[str, Sit
     _status, metrics = south.relay.request("GET", "/metrics", token(south, "Watch", None))
     assert "polyptt_relay_site_pages_played_total 0\n" in metrics
     page_north_to_south(members)
+
+
+def tls_files(folder: Path, ca: Any, name: str) -> str:
+    """`name`'s certificate and key from `ca`, as a nats-server ``tls`` block's files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert = ca.issue_cert("127.0.0.1", common_name=name)
+    cert.cert_chain_pems[0].write_to_path(str(folder / f"{name}.pem"))
+    cert.private_key_pem.write_to_path(str(folder / f"{name}-key.pem"))
+    return (
+        f'cert_file: "{folder / name}.pem", key_file: "{folder / name}-key.pem", '
+        f'ca_file: "{folder / "ca.pem"}"'
+    )
+
+
+@pytest.fixture
+def over_tls(tmp_path: Path) -> Iterator[tuple[dict[str, Site], dict[str, NatsServer], Path]]:
+    """The hub with TLS for clients and for leaf nodes (each school's leaf node shows
+    its client certificate, ``verify: true``); north's relay logs in to the hub straight
+    over ``tls://`` (``ca_file``), south's through its leaf node, which dials the hub
+    over TLS."""
+    trustme = pytest.importorskip("trustme")
+    ca, certs = trustme.CA(), tmp_path / "certs"
+    hub_tls = tls_files(certs, ca, "hub")
+    ca.cert_pem.write_to_path(str(certs / "ca.pem"))
+    leaf_port = free_tcp_port()
+    hub_text = (
+        hub_conf(("north", "south"))
+        + f"tls {{ {hub_tls} }}\n"
+        + f"leafnodes {{ listen: 127.0.0.1:{leaf_port}, tls {{ {hub_tls}, verify: true }} }}\n"
+    )
+    url = f"tls://south:{password('south')}@127.0.0.1:{leaf_port}"
+    south_tls = tls_files(certs, ca, "south")
+    leaf_text = f'leafnodes {{ remotes = [ {{ url: "{url}", tls {{ {south_tls} }} }} ] }}\n'
+    servers = {
+        "hub": NatsServer(tmp_path / "hub", conf=hub_text),
+        "south": NatsServer(tmp_path / "leaf", conf=leaf_text, log_name="south.log"),
+    }
+    in_north = credentials("north") + f'ca_file = "{certs / "ca.pem"}"\n'
+    hub_url = f"tls://127.0.0.1:{servers['hub'].port}"
+    sites = {
+        "north": Site("north", free_port(), site_config(tmp_path, "north", hub_url, "", in_north)),
+        "south": Site("south", free_port(), site_config(tmp_path, "south", servers["south"].url)),
+    }
+    try:
+        for server in servers.values():
+            server.start()
+        with joined(sites):
+            yield sites, servers, certs
+    finally:
+        for server in servers.values():
+            server.kill()
+
+
+def test_tls_a_page_crosses_from_a_relay_on_tls_to_a_leaf_node_on_tls(
+    over_tls: tuple[dict[str, Site], dict[str, NatsServer], Path],
+) -> None:
+    """North (tls://, the district's CA in ``ca_file``) pages south (its leaf node on
+    TLS with a client certificate); a client without the district's CA is refused."""
+    sites, servers, _certs = over_tls
+    north, south = sites["north"], sites["south"]
+    assert north.relay is not None
+    secret = token(north, "Office", "south")
+    with WireSniffer() as sniffer:
+        status, answer = north.relay.request(
+            "POST", "/api/v1/pages?channel=26&sites=south&wait=1", secret, SPEECH.read_bytes()
+        )
+        time.sleep(1.0)
+    assert status == 200, answer
+    counts = lan_packets(sniffer, south.port)
+    assert (counts["AlertPacket"], counts["EndPacket"]) == (31, 12), counts
+    assert lan_packets(sniffer, north.port) == {}
+    with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs only
+        asyncio.run(
+            _publish(f"tls://127.0.0.1:{servers['hub'].port}", [], user="north", password="x")
+        )

@@ -81,6 +81,23 @@ def test_nats_without_nats_py_fails_at_start_up_in_one_line(tmp_path: Path) -> N
     assert done.stderr == f"Error: {config}: [nats] needs nats-py: pip install 'polyptt[nats]'\n"
 
 
+def test_credentials_without_nkeys_fail_at_start_up_in_one_line(tmp_path: Path) -> None:
+    """nats-py imports nkeys only when it connects with a ``.creds`` file: without it the
+    relay would start and retry for ever. A stand-in ``nkeys`` plays its absence."""
+    missing = tmp_path / "missing"
+    (missing / "nkeys").mkdir(parents=True)
+    (missing / "nkeys" / "__init__.py").write_text('raise ImportError("no nkeys")\n')
+    config = write_config(
+        tmp_path / "relay", '[nats]\nurl = "nats://127.0.0.1:4222"\ncredentials = "north.creds"\n'
+    )
+    bind = f"127.0.0.1:{free_tcp_port()}"
+    done = run("relay", "--config", str(config), "--bind", bind, pythonpath=(missing,))
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"Error: {config}: [nats] credentials needs nkeys: pip install 'polyptt[nats]'\n"
+    )
+
+
 def test_a_bad_site_option_is_a_usage_error(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     done = run("relay", "--config", str(config), "--site", "no good")

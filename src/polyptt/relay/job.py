@@ -169,8 +169,10 @@ def _settings(job: RelayJob, *, tls: bool) -> RelaySettings:
 
 
 def _with_site(policy: RelayConfig, site: str | None) -> RelayConfig:
-    """`policy` with ``--site`` if given; a ``[nats]`` without nats-py is refused now."""
+    """`policy` with ``--site`` if given; a ``[nats]`` without nats-py (or its
+    ``credentials`` without nkeys) is refused now."""
     import dataclasses
+    import importlib
 
     from polyptt.relay.sites.config import parse_site
 
@@ -186,6 +188,13 @@ def _with_site(policy: RelayConfig, site: str | None) -> RelayConfig:
             raise Missing(
                 f"{policy.path}: [nats] needs nats-py: pip install 'polyptt[nats]'"
             ) from None
+        if policy.nats.credentials:
+            try:  # nats-py signs with it only when it connects: too late to say so
+                importlib.import_module("nkeys")
+            except ImportError:
+                raise Missing(
+                    f"{policy.path}: [nats] credentials needs nkeys: pip install 'polyptt[nats]'"
+                ) from None
     return policy
 
 

@@ -76,6 +76,9 @@ class Metrics:
     mqtt_connects: int = 0
     pages_deleted: int = 0  # by the store's retention
     recording_bytes_deleted: int = 0
+    # polyptt.relay.bells: a missed bell must show where the site's monitoring looks
+    bells_rang: int = 0
+    bells_missed: int = 0
 
 
 @dataclass

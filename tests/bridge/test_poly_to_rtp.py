@@ -20,12 +20,13 @@ import signal
 from pathlib import Path
 
 import pytest
-from tests.support.bridge import RTP_GROUP, start_mapping
+from tests.support.bridge import RTP_GROUP, start_bridge, start_mapping
 from tests.support.listen import make_page_capture, replay
-from tests.support.relay_audio import SPEECH
+from tests.support.relay_audio import CHIME, SPEECH
 from tests.support.udp_capture import UdpCapture, free_port
 
 from polyptt.bridge.rtp import Bye, RtpPacket, SenderReport, parse_rtcp
+from polyptt.protocol import DEFAULT_GROUP
 
 pytestmark = pytest.mark.network
 
@@ -97,3 +98,50 @@ def test_a_page_with_a_lost_frame_becomes_one_continuous_stream(
         2,
         True,
     )
+
+
+EMERGENCY_GROUP = "239.1.2.50"
+
+
+def test_each_channel_pages_only_its_own_rtp_group(tmp_path: Path) -> None:
+    """Priority: channel 50 (emergency) goes to its own RTP group, channel 26 to another,
+    from one ``--config``; the two pages are on the air at once, on the same port, and
+    each group hears exactly its channel's page, packet for frame."""
+    poly_port, rtp_port = free_port(), free_port() & ~1
+    config = tmp_path / "priority.toml"
+    config.write_text(
+        f"[[bridge]]\nrtp = '{EMERGENCY_GROUP}:{rtp_port}'\nchannel = 50\n"
+        "direction = 'poly-to-rtp'\n\n"
+        f"[[bridge]]\nrtp = '{RTP_GROUP}:{rtp_port}'\nchannel = 26\ndirection = 'poly-to-rtp'\n"
+    )
+    bridge = start_bridge(tmp_path, "--config", str(config), "--to", f"{DEFAULT_GROUP}:{poly_port}")
+    pages = {
+        channel: make_page_capture(
+            tmp_path / f"c{channel}.pcap", frame_ms=20, port=poly_port, channel=channel,
+            serial=0x1000 + channel, audio=audio,
+        )
+        for channel, audio in ((50, CHIME), (26, SPEECH))
+    }  # fmt: skip
+    frames = {c: sum(d[0] == 0x10 for _t, d in page) for c, page in pages.items()}
+    assert frames[50] != frames[26]
+    with (
+        UdpCapture(rtp_port, EMERGENCY_GROUP) as emergency,
+        UdpCapture(rtp_port, RTP_GROUP) as zone,
+    ):
+        replay(pages[50] + pages[26], poly_port)  # interleaved by time: both at once
+        bridge.wait_for_pages("poly-to-rtp", 2)
+        heard = {
+            50: [RtpPacket.parse(d) for _t, d in emergency.wait_quiet(0.5)],
+            26: [RtpPacket.parse(d) for _t, d in zone.wait_quiet(0.5)],
+        }
+    assert bridge.stop() == 128 + signal.SIGTERM
+    events = {e["channel"]: e for e in bridge.pages("poly-to-rtp")}
+    assert sorted(events) == [26, 50]
+    for channel, mapping in ((50, 1), (26, 2)):
+        (ssrc,) = {p.ssrc for p in heard[channel]}
+        assert len(heard[channel]) == frames[channel]
+        assert (events[channel]["mapping"], events[channel]["serial"]) == (
+            mapping,
+            0x1000 + channel,
+        )
+        assert (events[channel]["ssrc"], events[channel]["packets"]) == (ssrc, frames[channel])

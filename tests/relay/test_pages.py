@@ -464,6 +464,7 @@ def test_send_through_the_relay_with_a_wrong_token_is_one_line_exit_2(tmp_path: 
 
 
 @pytest.mark.audio
+@pytest.mark.exclusive  # three starved runs in a row under the full parallel run
 def test_send_mic_through_the_relay_carries_what_the_microphone_heard(tmp_path: Path) -> None:
     """One clean run in three: the VM may starve the audio threads
     (`tests.support.audio_devices.one_clean_run`)."""

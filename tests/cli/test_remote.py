@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ from tests.support.listen import expected_audio, polyptt, start_listen
 from tests.support.processes import polyptt_command, polyptt_env
 from tests.support.relay import add_token, start_relay, write_config
 from tests.support.relay_audio import CHIME, SPEECH, speech
-from tests.support.speech import TEXT, assert_spoken
-from tests.support.udp_capture import free_port
+from tests.support.speech import TEXT, assert_spoken, espeak_reference
+from tests.support.udp_capture import WireSniffer, free_port
 
 from polyptt.cli import cli
 from polyptt.cli.listen import listen
@@ -53,7 +54,8 @@ SEND_THROUGH_RELAY = {
     "as_json": "test_send_and_listen_through_the_relay_from_the_cli",
     "verbose": "the console, as locally",
     "quiet": "the console, as locally",
-    "say": "test_send_say_through_the_relay_is_spoken_by_the_relay",
+    "say": "test_send_say_through_the_relay_is_spoken_by_the_relay (refusals: "
+    "test_send_say_through_a_relay_without_an_engine_or_too_long_is_one_line)",
     "chime": "test_send_say_through_the_relay_is_spoken_by_the_relay",
     "voice": "test_send_say_through_the_relay_is_spoken_by_the_relay",
     "rate_wpm": "test_send_say_through_the_relay_is_spoken_by_the_relay",
@@ -199,6 +201,59 @@ def test_send_say_through_the_relay_is_spoken_by_the_relay(tmp_path: Path) -> No
         "Error: Invalid value for '--say': nothing to say: the text is empty "
         "(see 'polyptt send --help')\n"
     )
+
+
+#: Fifteen words at 80 words per minute: longer than the relay's 10 s limit below.
+TOO_LONG = " ".join(["attention"] * 15)
+
+
+def _said_through(relay_url: str, token: str, *args: str) -> tuple[Any, list[Any]]:
+    """``send --relay --say`` with `args`: what it did, and every UDP datagram the
+    namespace saw meanwhile (a raw socket: any group, any port)."""
+    base = ["send", "--relay", relay_url, "--token", token, "--channel", "26"]
+    with WireSniffer() as sniffer:
+        done = polyptt(*base, *args, check=False)
+        time.sleep(0.3)
+    return done, sniffer.datagrams
+
+
+@pytest.mark.network
+def test_send_say_through_a_relay_without_an_engine_or_too_long_is_one_line(
+    tmp_path: Path,
+) -> None:
+    """The relay speaks, so its engine and its limit count: a relay without espeak-ng
+    on its PATH fails the page (503, exit 1: nothing the sender can fix) and says what
+    to install; speech longer than its ``max_page_s`` is refused (400, exit 2) with how
+    long it lasts. One line each, and not one datagram on the LAN."""
+    config = write_config(tmp_path / "relay", "[limits]\nmax_page_s = 10\n")
+    token = add_token(config, "Speaker", "talk")
+    bare = tmp_path / "bin"  # the Python under test, and no espeak-ng
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)
+    relay = start_relay(config, udp_port=free_port(), wrap=["env", f"PATH={bare}"])
+    try:
+        no_engine, no_engine_sent = _said_through(relay.url, token, "--say", TEXT)
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    relay = start_relay(config, udp_port=free_port())
+    try:
+        too_long, too_long_sent = _said_through(relay.url, token, "--say", TOO_LONG, "--rate", "80")
+    finally:
+        assert relay.stop() == 128 + signal.SIGTERM
+    assert (no_engine.returncode, no_engine.stdout, no_engine_sent) == (1, "", [])
+    assert no_engine.stderr == (
+        "Error: the relay failed (503): no text-to-speech engine: espeak-ng is not installed "
+        "(apt install espeak-ng)\n"
+    )
+    assert (too_long.returncode, too_long.stdout, too_long_sent) == (2, "", [])
+    head = "Error: the relay refused (400): bad audio: the speech: the audio lasts "
+    assert too_long.stderr.startswith(head)
+    assert too_long.stderr.endswith(" s; limit: 10 s\n")
+    assert too_long.stderr.count("\n") == 1
+    lasts = float(too_long.stderr[len(head) :].split(" ")[0])
+    spoken = len(espeak_reference(TOO_LONG, "-s", "80")) / 16000
+    assert lasts == pytest.approx(spoken, abs=0.1)
+    assert lasts > 10
 
 
 @pytest.mark.network

@@ -131,7 +131,11 @@ def test_a_page_to_all_sites_is_played_at_all_three(
         np.testing.assert_array_equal(audio, expected)
 
 
-async def _talk(site: Site, secret: str, pcm: np.ndarray, **talk: Any) -> list[dict[str, Any]]:
+async def _talk(
+    site: Site, secret: str, pcm: np.ndarray, times: dict[str, float], **talk: Any
+) -> list[dict[str, Any]]:
+    """Talk `pcm` in real time; `times` gets when it began talking and when it stopped
+    (wall clock, as the sniffer's)."""
     assert site.relay is not None
     headers = {"Authorization": f"Bearer {secret}"}
     async with (
@@ -140,7 +144,9 @@ async def _talk(site: Site, secret: str, pcm: np.ndarray, **talk: Any) -> list[d
     ):
         await ws.send_json({"type": "talk", "channel": 26, "codec": "g722", **talk})
         events = [await ws.receive_json(), await ws.receive_json()]  # hello, talking
+        times["talking"] = time.time()
         await stream_realtime(ws, frames(pcm))
+        times["stop"] = time.time()
         await ws.send_json({"type": "stop"})
         events.append(await ws.receive_json(timeout=10))  # stopped
         return events
@@ -149,15 +155,22 @@ async def _talk(site: Site, secret: str, pcm: np.ndarray, **talk: Any) -> list[d
 def test_a_websocket_talker_at_north_is_heard_live_at_south(
     tmp_path: Path, federation: dict[str, Site]
 ) -> None:
-    """Every sample goes out (keep_pauses) so that the whole speech can be compared."""
+    """Every sample goes out (keep_pauses) so that the whole speech can be compared.
+    Live: south's first transmit goes out while the talker still talks, about the
+    alerts' second after it began (not after it stopped)."""
     north, south = federation["north"], federation["south"]
     secret = token(north, "Browser", "south")
     pcm = speech(3.0)
     lan = listen_at(tmp_path, south, "--count", "1")
-    _hello, talking, stopped = asyncio.run(
-        _talk(north, secret, pcm, sites=["south"], keep_pauses=True)
-    )
-    assert lan.wait() == 0, lan.stderr
+    times: dict[str, float] = {}
+    with WireSniffer() as sniffer:
+        _hello, talking, stopped = asyncio.run(
+            _talk(north, secret, pcm, times, sites=["south"], keep_pauses=True)
+        )
+        assert lan.wait() == 0, lan.stderr
+    first = wire_times(sniffer, south.port, "TransmitPacket")[0]
+    assert first < times["stop"] - 1.0, (first - times["talking"], times["stop"] - first)
+    assert first - times["talking"] < 2.0, first - times["talking"]
     assert (talking["type"], stopped["reason"], stopped["ends"]) == ("talking", "stop", 12)
     ((meta, audio),) = lan.recordings().values()
     assert (meta["caller_id"], meta["frame_ms"], meta["end_reason"]) == (
@@ -348,8 +361,14 @@ def test_a_page_shared_at_east_is_heard_at_north_labelled_east(
     record = json.loads(recording.read_text())
     assert (record["site"], record["source"], record["caller_id"]) == ("east", "site:east", "Gym")
     assert (record["channel"], record["direction"]) == (27, "heard")
-    audio = recording.with_suffix(".wav")
-    assert audio.stat().st_size > 16000 * 2 * 4  # the speech's 4.8 s, at the relay's rate
+    import soundfile
+    from tests.support.audio_devices import assert_speech_whole, talkspurts
+
+    audio, rate = soundfile.read(recording.with_suffix(".wav"), dtype="int16")
+    expected = reference(tmp_path, east.port)  # as a listener on east's LAN hears it
+    assert rate == 16000
+    assert len(talkspurts(expected, rate)) == 3
+    assert_speech_whole(audio, expected, starts_within_s=1.0, rate=rate)
     for site in (north, federation["south"]):
         assert lan_packets(sniffer, site.port) == {}, site.name
 
@@ -425,3 +444,84 @@ def test_a_busy_channel_delays_the_remote_page_and_the_sender_is_told(
     assert {v["state"] for v in sites.values()} == {"played"}, sites
     at = {k: datetime.datetime.fromisoformat(v["at"]) for k, v in sites.items()}
     assert (at["south"] - at["east"]).total_seconds() > 2.0  # after the holder's page
+
+
+async def _shared_subjects(url: str, during: Any) -> list[str]:
+    """The subjects of the shared pages' messages crossing NATS while `during` runs (in
+    a thread), and for 1 s after it."""
+    import nats
+
+    nc = await nats.connect(url)
+    subjects: list[str] = []
+
+    async def heard(msg: Any) -> None:
+        subjects.append(msg.subject)
+
+    await nc.subscribe("district.shared.*", cb=heard)
+    await nc.flush()
+    try:
+        await asyncio.to_thread(during)
+        await asyncio.sleep(1.0)
+        return subjects
+    finally:
+        await nc.close()
+
+
+def test_a_page_played_for_another_site_is_never_shared_again(
+    tmp_path: Path,
+    federation: dict[str, Site],
+    nats_server: NatsServer,  # noqa: F811
+) -> None:
+    """North pages east on channel 27, which east shares: east plays it on its LAN but
+    never shares it (nothing under ``shared`` crosses NATS, and neither north's nor
+    south's listeners hear a page from east); a phone's page on east's LAN on 27 then
+    is shared (the same watch sees it: it would have seen a loop)."""
+    import subprocess
+
+    from tests.support.processes import polyptt_command, polyptt_env
+
+    north, south, east = (federation[n] for n in SITES)
+    assert north.relay is not None
+    secret = token(north, "Office", "east")
+    lan = listen_at(tmp_path, east, "--count", "1")
+    answers: list[tuple[int, Any]] = []
+
+    def page_east() -> None:
+        answers.append(
+            north.relay.request(  # type: ignore[union-attr]
+                "POST", "/api/v1/pages?channel=27&sites=east&wait=1", secret, SPEECH.read_bytes()
+            )
+        )
+        assert lan.wait() == 0, lan.stderr
+
+    def phone_at_east() -> None:
+        subprocess.run(
+            polyptt_command(
+                "send", "-q", "--to", f"{DEFAULT_GROUP}:{east.port}", "-c", "27",
+                "--caller-id", "Gym", "--serial", "0x300", str(SPEECH),
+            ),
+            env=polyptt_env(),
+            check=True,
+            timeout=30,
+        )  # fmt: skip
+
+    with WireSniffer() as sniffer:
+        looped = asyncio.run(_shared_subjects(nats_server.url, page_east))
+    ((status, answer),) = answers
+    assert status == 200, answer
+    ((meta, _audio),) = lan.recordings().values()
+    assert (meta["channel"], meta["caller_id"]) == (27, "E:Office")  # east played it
+    assert lan_packets(sniffer, east.port)["AlertPacket"] == 31
+    assert looped == []
+    heard = {s.name: token(s, "Hall", None) for s in (north, south)}
+    for site in (north, south):
+        pages = wait_pages(site, heard[site.name], lambda pages: True)
+        assert [p for p in pages if p.get("site") == "east"] == [], site.name
+    shared = asyncio.run(_shared_subjects(nats_server.url, phone_at_east))
+    assert len(shared) > 10  # a start, its audio, an end
+    assert set(shared) == {"district.shared.east"}
+    for site in (north, south):
+        pages = wait_pages(
+            site, heard[site.name], lambda pages: any(p.get("site") == "east" for p in pages)
+        )
+        assert [p["caller_id"] for p in pages if p.get("site") == "east"] == ["Gym"]

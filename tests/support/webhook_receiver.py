@@ -28,12 +28,15 @@ SECRET = "a test secret, 32 characters...."
 @dataclass
 class Receiver:
     """What the receiver got, and how it answers (`fail` 5xx answers first, or `hang`,
-    after `delay` seconds)."""
+    after `delay` seconds; `hangs`: the first so many attempts get no answer; `redirect`:
+    every answer is `status` (a 3xx) with this Location)."""
 
     url: str = ""
     fail: int = 0
     status: int = 500
     hang: bool = False
+    hangs: int = 0
+    redirect: str | None = None
     delay: float = 0.0
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[tuple[float, dict[str, str]]] = field(default_factory=list)
@@ -49,6 +52,11 @@ class Receiver:
             return web.Response(status=401)
         if self.hang:
             await asyncio.sleep(3600)
+        if self.hangs:
+            self.hangs -= 1
+            await asyncio.sleep(3600)
+        if self.redirect is not None:
+            return web.Response(status=self.status, headers={"Location": self.redirect})
         await asyncio.sleep(self.delay)
         if self.fail:
             self.fail -= 1

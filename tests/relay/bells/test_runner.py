@@ -288,3 +288,188 @@ def test_of_several_runs_missed_only_the_last_may_ring(tmp_path: Path) -> None:
         ("09:00", "rang", None),
     ]
     assert alert_callers(packets) == ["morning"] * 31
+
+
+def test_a_put_a_delete_and_a_resume_survive_a_restart(tmp_path: Path) -> None:
+    """Made through the API in one run of the relay, changed in the next (a PUT with a
+    new cron, a DELETE, a resume of the paused config schedule): a third run has the
+    changes, not what was there before them."""
+    config = write_config(tmp_path / "relay", MORNING)
+    token = add_token(config, "Office", "schedule")
+    headers = {"Authorization": f"Bearer {token}"}
+    clock = SetClock(EIGHT - 3600)
+    data, port = tmp_path / "data", free_port()
+    lunch = {"name": "lunch", "cron": "30 12 * * 1-5", "timezone": "Europe/Berlin",
+             "channel": 27, "say": "Lunch time"}  # fmt: skip
+    assembly = {**lunch, "name": "assembly", "cron": "0 9 * * 1"}
+
+    async def ask(client: Any, method: str, path: str, body: Any = None) -> int:
+        async with client.request(method, path, json=body, headers=headers) as answer:
+            return int(answer.status)
+
+    async def main() -> tuple[list[int], Any, int, list[dict[str, Any]]]:
+        statuses = []
+        async with bells_relay(config, port, data, clock) as (client, _relay):
+            statuses.append(await ask(client, "POST", "/api/v1/schedules", lunch))
+            statuses.append(await ask(client, "POST", "/api/v1/schedules", assembly))
+            statuses.append(await ask(client, "POST", "/api/v1/schedules/morning/pause"))
+        async with bells_relay(config, port, data, clock) as (client, _relay):
+            later = {**lunch, "cron": "45 11 * * 1-5"}
+            statuses.append(await ask(client, "PUT", "/api/v1/schedules/lunch", later))
+            statuses.append(await ask(client, "DELETE", "/api/v1/schedules/assembly"))
+            statuses.append(await ask(client, "POST", "/api/v1/schedules/morning/resume"))
+        async with bells_relay(config, port, data, clock) as (client, relay):
+            async with client.get("/api/v1/schedules", headers=headers) as answer:
+                listing = await answer.json()
+            gone = await ask(client, "GET", "/api/v1/schedules/assembly")
+            return statuses, listing, gone, relay.bells.next_runs(3)
+
+    statuses, listing, gone, upcoming = asyncio.run(main())
+    assert statuses == [201, 201, 200, 200, 204, 200]
+    shown = {
+        s["name"]: (s["source"], s["cron"], s["paused"], s["next"]) for s in listing["schedules"]
+    }
+    assert shown == {
+        "lunch": ("api", "45 11 * * 1-5", False, "2026-12-07T11:45:00+01:00"),
+        "morning": ("config", "0 8 * * *", False, "2026-12-07T08:00:00+01:00"),
+    }
+    assert gone == 404
+    assert [(r["name"], r["due"]) for r in upcoming] == [
+        ("morning", "2026-12-07T08:00:00+01:00"),
+        ("lunch", "2026-12-07T11:45:00+01:00"),
+        ("morning", "2026-12-08T08:00:00+01:00"),
+    ]
+
+
+NIGHTLY = f"""
+[[schedule]]
+name = "night"
+cron = "30 2 * * *"
+timezone = "Europe/Berlin"
+channel = 26
+audio = "{CHIME}"
+"""
+
+
+def _step_through(
+    tmp_path: Path, start: dt.datetime, end: dt.datetime, every_s: float
+) -> tuple[list[bytes], list[dict[str, Any]], list[Event], list[float]]:
+    """Run the nightly bell's relay on a clock stepped from `start` to `end` (UTC):
+    what it paged, its runs, its events, and the clock's time at each page it began."""
+    config = write_config(tmp_path / "relay", NIGHTLY)
+    port = free_port()
+    events: list[Event] = []
+    clock = SetClock(start.timestamp())
+    began: list[float] = []
+
+    async def main() -> list[dict[str, Any]]:
+        async with bells_relay(config, port, tmp_path / "data", clock, events) as (_, relay):
+            while clock.time <= end.timestamp():
+                await relay.bells.step()
+                talk = relay.talks.by_channel.get(26)
+                if talk is not None:
+                    began.append(clock.time)
+                    await talk.wait()
+                clock.time += every_s
+            return await runs(relay)
+
+    with UdpCapture(port) as capture:
+        recorded = asyncio.run(main())
+        packets = capture.wait_quiet(0.5)
+    told = [e for e in events if "schedule" in e.name]
+    return [d for _, d in packets], recorded, told, began
+
+
+def test_a_bell_at_a_time_the_spring_change_skips_rings_once_at_three(tmp_path: Path) -> None:
+    """Europe/Berlin, 2027-03-28: 02:00 CET becomes 03:00 CEST, so 02:30 never comes.
+    Stepped every 10 s from 01:00 CET to 03:01 CEST, the bell rings once, at 03:00."""
+    start = dt.datetime(2027, 3, 28, 0, 0, tzinfo=UTC)  # 01:00 CET
+    end = dt.datetime(2027, 3, 28, 1, 1, tzinfo=UTC)  # 03:01 CEST
+    packets, recorded, told, began = _step_through(tmp_path, start, end, 10)
+    three = dt.datetime(2027, 3, 28, 1, 0, tzinfo=UTC).timestamp()
+    assert began == [three]
+    assert recorded == [
+        {"name": "night", "due": "2027-03-28T01:00:00+00:00", "outcome": "rang", "page": 1,
+         "reason": None}
+    ]  # fmt: skip
+    assert [(e.name, e.payload["due"]) for e in told] == [
+        ("schedule_rang", "2027-03-28T03:00:00+02:00")
+    ]
+    assert alert_callers([(0, d) for d in packets]) == ["night"] * 31
+
+
+def test_a_bell_at_a_time_the_autumn_change_repeats_rings_once(tmp_path: Path) -> None:
+    """Europe/Berlin, 2026-10-25: 03:00 CEST becomes 02:00 CET, so 02:30 comes twice
+    (00:30 and 01:30 UTC). Stepped every 30 s from 00:00 CEST to 03:00 CET, the bell
+    rings once, the first time."""
+    start = dt.datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # 00:00 CEST
+    end = dt.datetime(2026, 10, 25, 2, 0, tzinfo=UTC)  # 03:00 CET
+    packets, recorded, told, began = _step_through(tmp_path, start, end, 30)
+    first = dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC).timestamp()
+    assert began == [first]
+    assert recorded == [
+        {"name": "night", "due": "2026-10-25T00:30:00+00:00", "outcome": "rang", "page": 1,
+         "reason": None}
+    ]  # fmt: skip
+    assert [(e.name, e.payload["due"]) for e in told] == [
+        ("schedule_rang", "2026-10-25T02:30:00+02:00")
+    ]
+    assert alert_callers([(0, d) for d in packets]) == ["night"] * 31
+
+
+QUIET = (
+    MORNING
+    + f"""
+[[schedule]]
+name = "drill"
+cron = "0 8 * * *"
+timezone = "Europe/Berlin"
+channel = 27
+audio = "{CHIME}"
+enabled = false
+"""
+)
+
+
+def test_a_paused_and_a_disabled_schedule_stay_silent_when_due(tmp_path: Path) -> None:
+    """At 08:00 the paused bell (channel 26) and the disabled one (27) page nothing and
+    leave no run; resumed, the paused one rings at its next due time (08:00 next day),
+    the disabled one still not."""
+    config = write_config(tmp_path / "relay", QUIET)
+    token = add_token(config, "Office", "schedule")
+    headers = {"Authorization": f"Bearer {token}"}
+    clock = SetClock(EIGHT - 60)
+    port = free_port()
+
+    async def main() -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        busy: list[Any] = []
+        async with bells_relay(config, port, tmp_path / "data", clock) as (client, relay):
+            async with client.post("/api/v1/schedules/morning/pause", headers=headers) as a:
+                assert a.status == 200
+            for at in (0, 1, 30):
+                clock.time = EIGHT + at
+                await relay.bells.step()
+                busy.append(dict(relay.talks.by_channel))
+            silent = await runs(relay)
+            async with client.post("/api/v1/schedules/morning/resume", headers=headers) as a:
+                assert a.status == 200
+            for at in (60, 86400 - 1):
+                clock.time = EIGHT + at
+                await relay.bells.step()
+                busy.append(dict(relay.talks.by_channel))
+            clock.time = EIGHT + 86400
+            await relay.bells.step()
+            busy.append(sorted(relay.talks.by_channel))
+            await relay.talks.by_channel[26].wait()
+            return busy, silent, await runs(relay)
+
+    with UdpCapture(port) as capture:
+        busy, silent, recorded = asyncio.run(main())
+        packets = capture.wait_quiet(0.5)
+    assert busy == [{}, {}, {}, {}, {}, [26]]
+    assert silent == []
+    assert recorded == [
+        {"name": "morning", "due": "2026-12-08T07:00:00+00:00", "outcome": "rang", "page": 1,
+         "reason": None}
+    ]  # fmt: skip
+    assert alert_callers(packets) == ["morning"] * 31

@@ -82,6 +82,11 @@ def test_a_full_hooks_configuration(tmp_path: Path) -> None:
         ),
         ("[mqtt]\nport = 1883\n", "mqtt: unknown keys ['port']"),
         (
+            '[mqtt]\ncommands = "false"\n',
+            "mqtt: commands must be true or false (a TOML boolean, no quotes)",
+        ),
+        ("[mqtt]\ncommands = 0\n", "mqtt: commands must be true or false"),
+        (
             'audio = "x.wav"\n',
             'audio must be a table of names and files: [audio] fire = "fire.wav"',
         ),

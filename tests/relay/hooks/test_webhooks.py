@@ -1,5 +1,7 @@
 """Webhooks (relay/hooks/webhooks.py): signed deliveries off the paging path, checked
-against a real aiohttp receiver on 127.0.0.1 that verifies every signature."""
+against a real aiohttp receiver on 127.0.0.1 that verifies every signature. Only the
+tests that run a relay (it pages: UDP multicast) are marked ``network``; the signature,
+retry and queue tests talk to the receiver over loopback TCP and run anywhere."""
 
 from __future__ import annotations
 
@@ -28,8 +30,6 @@ from polyptt.relay.hooks.signing import sign, verify
 from polyptt.relay.hooks.webhooks import Delivery, Webhook, delivery_body
 from polyptt.relay.hub import Metrics
 from polyptt.relay.state import RELAY
-
-pytestmark = pytest.mark.network
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -186,6 +186,72 @@ def test_errors_are_retried_with_jitter_for_ten_minutes_then_dropped(
     assert SECRET not in text
 
 
+def test_an_attempt_without_an_answer_is_abandoned_after_timeout_s_then_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A receiver that holds the first attempt (it would answer in an hour): the attempt
+    is given up after the webhook's timeout_s (0.4 s, on the test's clock), retried
+    after the first backoff, and delivered."""
+
+    async def main() -> float:
+        async with receiver(hangs=1) as got:
+            fake, metrics = FakeTime(), Metrics()
+            one = Webhook(
+                1,
+                hook(got.url, timeout_s=0.4),
+                metrics,
+                clock=fake.clock,
+                sleep=fake.sleep,
+                jitter=lambda: 0.0,
+            )
+            import aiohttp
+
+            async with aiohttp.ClientSession() as session:
+                started = time.monotonic()
+                assert await asyncio.wait_for(one.deliver(session, delivery(3)), 15)
+                took = time.monotonic() - started
+            assert [d["delivery"] for d in got.deliveries] == ["d3"]
+            assert len(got.attempts) == 2
+            assert got.attempts[1][0] - got.attempts[0][0] >= 0.4
+            assert fake.delays == [0.5]
+            assert (metrics.webhooks_delivered, metrics.webhooks_retried) == (1, 1)
+            return took
+
+    with caplog.at_level(logging.DEBUG, logger="polyptt"):
+        took = asyncio.run(main())
+    assert 0.4 <= took < 3.0, took  # the first attempt ended at its timeout, not later
+    assert [r.getMessage() for r in caplog.records] == [
+        "webhook 1: page_started d3: no answer within 0.4 s; again in 0.5 s"
+    ]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_is_a_failure(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 3xx pointing elsewhere: the signed body is not posted there, and the delivery
+    fails at once (not retried), logged without the URL or the Location."""
+
+    async def main() -> None:
+        async with receiver() as elsewhere:
+            async with receiver(redirect=elsewhere.url + "?token=t0k3n", status=status) as got:
+                fake, metrics = FakeTime(), Metrics()
+                one = Webhook(1, hook(got.url), metrics, clock=fake.clock, sleep=fake.sleep)
+                import aiohttp
+
+                async with aiohttp.ClientSession() as session:
+                    assert not await one.deliver(session, delivery(4))
+                assert (len(got.attempts), fake.delays, metrics.webhooks_failed) == (1, [], 1)
+            assert elsewhere.attempts == []
+
+    with caplog.at_level(logging.DEBUG, logger="polyptt"):
+        asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records] == [
+        f"webhook 1: page_started delivery d4 dropped after 1 attempts "
+        f"(HTTP {status} (a redirect: not followed): not retried)"
+    ]
+
+
 def test_a_full_queue_drops_the_oldest_with_a_count_and_one_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -215,6 +281,7 @@ def test_a_full_queue_drops_the_oldest_with_a_count_and_one_line(
 # ---------------------------------------------------------------- through the relay
 
 
+@pytest.mark.network
 def test_every_event_of_a_page_arrives_once_in_order_with_its_record(tmp_path: Path) -> None:
     wav = tone_wav(tmp_path)
     port = free_port()
@@ -256,6 +323,7 @@ def test_every_event_of_a_page_arrives_once_in_order_with_its_record(tmp_path: P
         asyncio.run(main())
 
 
+@pytest.mark.network
 def test_a_hanging_receiver_never_delays_a_page(tmp_path: Path) -> None:
     """The first alert of the next page leaves as soon after its request as without any
     webhook (measured on a capture's kernel stamps), while the receiver holds every
@@ -300,6 +368,7 @@ def test_a_hanging_receiver_never_delays_a_page(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.network
 def test_the_last_pages_events_are_delivered_as_the_relay_stops(tmp_path: Path) -> None:
     """A page ended by the relay's shutdown: its page_ended still reaches the receiver
     (the queues get a moment to empty before the tasks stop)."""
@@ -324,3 +393,63 @@ def test_the_last_pages_events_are_delivered_as_the_relay_stops(tmp_path: Path) 
         deliveries = asyncio.run(main())
     assert [d["event"] for d in deliveries] == ["relay_started", "page_started", "page_ended"]
     assert deliveries[2]["page"]["end_reason"] == "shutdown"
+
+
+@pytest.mark.network
+def test_the_relays_logs_never_name_a_webhooks_url_or_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A relay with two webhooks whose URLs carry tokens: one that holds its first
+    attempt past timeout_s (abandoned, retried, delivered), one that redirects to
+    another host (not followed, given up). Its log says all that, and never the URLs,
+    their tokens, ports or Locations, nor the secret."""
+    wav = tone_wav(tmp_path, 0.2)
+    port = free_port()
+    events = 'events = ["relay_started", "page_started", "page_ended"]\n'
+
+    async def main() -> None:
+        async with receiver() as elsewhere, receiver(hangs=1) as slow:
+            moved = f"{elsewhere.url}?token=l0cation"
+            async with receiver(redirect=moved, status=307) as moving:
+                config = write_config(
+                    tmp_path / "relay",
+                    f'[[webhook]]\nurl = "{slow.url}?token=f1rst"\nsecret = "{SECRET}"\n'
+                    f"{events}timeout_s = 0.3\n"
+                    f'[[webhook]]\nurl = "{moving.url}?token=s3cond"\nsecret = "{SECRET}"\n'
+                    f"{events}",
+                )
+                token = add_token(config, "Talker", "talk")
+                async with app_client(settings(config, port)) as client:
+                    answer = await client.post(
+                        "/api/v1/pages?channel=26&codec=g711u&wait=1",
+                        data=wav.read_bytes(),
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    assert answer.status == 200
+                    deliveries = await slow.wait_for(3, timeout=15)
+                    metrics = client.server.app[RELAY].metrics
+                    deadline = time.monotonic() + 10
+                    while metrics.webhooks_failed < 3 and time.monotonic() < deadline:
+                        await asyncio.sleep(0.05)
+                    assert (metrics.webhooks_failed, metrics.webhooks_retried) == (3, 1)
+                assert [d["event"] for d in deliveries] == [
+                    "relay_started",
+                    "page_started",
+                    "page_ended",
+                ]
+                assert len(moving.attempts) == 3
+            assert elsewhere.attempts == []
+            urls.extend([slow.url, moving.url, elsewhere.url])
+
+    urls: list[str] = []
+    with caplog.at_level(logging.DEBUG, logger="polyptt"), UdpCapture(port):
+        asyncio.run(main())
+    lines = [r.getMessage() for r in caplog.records]
+    text = "\n".join(lines + [r.exc_text or "" for r in caplog.records])
+    (retried,) = [x for x in lines if x.startswith("webhook 1: relay_started ")]
+    assert ": no answer within 0.3 s; again in " in retried
+    assert sum("(HTTP 307 (a redirect: not followed): not retried)" in x for x in lines) == 3
+    for secret in ("f1rst", "s3cond", "l0cation", SECRET, "/hook"):
+        assert secret not in text
+    for url in urls:
+        assert ":" + url.split("/hook")[0].rsplit(":", 1)[1] not in text  # nor the port

@@ -65,6 +65,7 @@ def test_pages_are_listed_newest_first_filtered_and_paged_by_their_next_url(
                 )
                 assert answer.status == 200
                 sent.append((await answer.json())["page"])
+                await asyncio.sleep(0.01)  # each page starts at a millisecond of its own
             found["sent"] = sent
             found["lobby"] = _heard(relay, 30, "Lobby")
             found["private"] = _heard(relay, 26, "Desk", target="reception")
@@ -75,13 +76,24 @@ def test_pages_are_listed_newest_first_filtered_and_paged_by_their_next_url(
                 ids += [p["id"] for p in page["pages"]]
                 url = page["next"]
             found["walked"] = ids
+            listed = await (await _get(client, "/api/v1/pages", listener)).json()
+            starts = {p["id"]: p["start"] for p in listed["pages"]}
+            found["starts"] = [starts[i] for i in sent]
+            second, third = starts[sent[1]], starts[sent[2]]
+            boundaries = {
+                "between": f"since={second}&until={third}",
+                "since": f"since={second}",
+                "until": f"until={third}",
+            }
+            for name, query in boundaries.items():
+                page = await (await _get(client, f"/api/v1/pages?{query}", listener)).json()
+                found[name] = [p["id"] for p in page["pages"]], page["next"]
             for query in (
                 "channel=26",
                 "direction=heard",
                 "caller=Lobby",
                 "channel=26&direction=sent&limit=1",
                 "since=2999-01-01T00:00:00Z",
-                "until=2999-01-01T00:00:00Z&channel=27",
             ):
                 page = await (await _get(client, f"/api/v1/pages?{query}", listener)).json()
                 found[query] = [p["id"] for p in page["pages"]], page["next"]
@@ -111,7 +123,11 @@ def test_pages_are_listed_newest_first_filtered_and_paged_by_their_next_url(
         f"/api/v1/pages?limit=1&before={third}&channel=26&direction=sent",
     )
     assert found["since=2999-01-01T00:00:00Z"] == ([], None)
-    assert found["until=2999-01-01T00:00:00Z&channel=27"] == ([second], None)
+    # since is inclusive, until exclusive: the second page's start to the third's
+    assert found["starts"] == sorted(set(found["starts"]))
+    assert found["between"] == ([second], None)
+    assert found["since"] == ([lobby, third, second], None)
+    assert found["until"] == ([second, first], None)
     assert found["limit=0"] == (400, "limit must be a whole number from 1 to 500, not '0'")
     assert found["channel=x"] == (400, "channel must be a whole number from 1 to 50, not 'x'")
     assert found["since=yesterday"] == (

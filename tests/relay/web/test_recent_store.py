@@ -1,7 +1,9 @@
 """The web page's "Recent pages" read the relay's page store: they survive a restart of
 the relay, each player shows its recording's length (WAVs served with their length and
 range requests), "Load more" lists the older ones, and a channel filter lists one
-channel's pages. A real relay process, a real Chromium."""
+channel's pages: picked before "Load more", so that the store filters them (the first
+answer has the channel's 20 newest, which the 20 newest of all do not hold; "Load
+more" then brings the channel's older ones). A real relay process, a real Chromium."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from polyptt.relay.store.database import DATABASE_NAME
 
 pytestmark = pytest.mark.network
 
-STORED = 24  # pages in the store before the relay starts
+STORED = 30  # pages in the store before the relay starts (20 of them on channel 27)
 CHIME_S = soundfile.info(str(CHIME)).duration
 
 
@@ -41,7 +43,7 @@ def _fill_store(data: Path) -> None:
     first = time.time() - 3600
     for number in range(STORED):
         page_id = store.new_id()
-        channel = 27 if page_id % 3 == 0 else 26
+        channel = 26 if page_id % 3 == 0 else 27
         wav = recordings / f"stored{page_id}.wav"
         rate, seconds = 8000, _seconds(page_id)
         tone = np.sin(np.arange(int(rate * seconds)) / 3) * 9000
@@ -107,16 +109,26 @@ def test_recent_pages_survive_a_restart_show_durations_load_more_and_filter(
         expected = [CHIME_S, *(_seconds(i) for i in newest[1:4])]
         assert shown == pytest.approx(expected, abs=0.02)
         more = page.get_by_role("button", name="Load more")
+        # the filter first: of the 20 listed, 13 are the kitchen's; the store has 21
+        page.get_by_label("Show").select_option(label="Kitchen (27)")
+        kitchen = [sent, *(i for i in range(STORED, 0, -1) if i % 3 != 0)]
+        assert len(kitchen) == 21
+        expect(page.locator("#recent-pages audio")).to_have_count(20)
+        assert _listed(page) == kitchen[:20]
+        expect(more).to_be_visible()
+        more.click()
+        expect(page.locator("#recent-pages audio")).to_have_count(len(kitchen))
+        assert _listed(page) == kitchen
+        expect(more).to_be_hidden()
+        for item in page.locator("#recent-pages li").all():
+            expect(item).to_contain_text("Kitchen")
+        page.get_by_label("Show").select_option(label="All channels")
+        expect(page.locator("#recent-pages audio")).to_have_count(20)
+        assert _listed(page) == newest
         more.click()
         expect(page.locator("#recent-pages audio")).to_have_count(STORED + 1)
         assert _listed(page) == [sent, *range(STORED, 0, -1)]
         expect(more).to_be_hidden()
-        page.get_by_label("Show").select_option(label="Kitchen (27)")
-        kitchen = [sent, *(i for i in range(STORED, 0, -1) if i % 3 == 0)]
-        expect(page.locator("#recent-pages audio")).to_have_count(len(kitchen))
-        assert _listed(page) == kitchen
-        for item in page.locator("#recent-pages li").all():
-            expect(item).to_contain_text("Kitchen")
         no_page_errors(page)
         page.context.close()
 

@@ -246,6 +246,9 @@ def _mqtt(table: Any, beside: Any) -> MqttConfig:
             password = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValueError(f"mqtt: password_file {file}: {exc.strerror or exc}") from None
+    commands = table.get("commands", True)
+    if not isinstance(commands, bool):  # "false" would be true: say so, do not guess
+        raise ValueError("mqtt: commands must be true or false (a TOML boolean, no quotes)")
     topic = table.get("topic")
     if topic is not None and (not topic or any(c in str(topic) for c in "+#")):
         raise ValueError("mqtt: topic must be a topic without wildcards, e.g. polyptt/school")
@@ -258,5 +261,5 @@ def _mqtt(table: Any, beside: Any) -> MqttConfig:
         topic=None if topic is None else str(topic).rstrip("/"),
         discovery_prefix=str(table.get("discovery_prefix", "homeassistant")).rstrip("/"),
         announce_channels=tuple(_channels("mqtt", table.get("announce_channels", []))),
-        commands=bool(table.get("commands", True)),
+        commands=commands,
     )

@@ -15,8 +15,8 @@ Every entity is available while ``<topic>/status`` says ``online`` (the relay's 
 says ``offline``), and its ``unique_id`` is ``<node_id>_<object_id>``: stable across
 restarts, so Home Assistant keeps the user's names and areas for it. The keys are the
 full names Home Assistant's MQTT documentation lists for each component (no
-abbreviations: a reader of the broker sees what they mean); `KEYS` lists them and a
-test holds every payload to it.
+abbreviations: a reader of the broker sees what they mean); tests/relay/hooks/test_mqtt.py
+holds every payload to the key lists of Home Assistant's documentation, written out there.
 """
 
 from __future__ import annotations
@@ -27,22 +27,7 @@ from typing import Any
 
 from polyptt import __version__
 
-__all__ = ["KEYS", "Identity", "configs", "schedule_topic"]
-
-#: The keys Home Assistant's MQTT discovery accepts that these payloads use, per
-#: component (from home-assistant.io/integrations/<component>.mqtt), plus the common ones.
-_COMMON = {"name", "unique_id", "device", "availability_topic", "payload_available"}
-_COMMON |= {"payload_not_available", "icon", "qos"}
-KEYS = {
-    "notify": _COMMON | {"command_topic", "retain"},
-    "binary_sensor": _COMMON | {"state_topic", "payload_on", "payload_off", "device_class"},
-    "sensor": _COMMON | {"state_topic", "value_template"},
-    "button": _COMMON | {"command_topic", "payload_press", "retain"},
-    "switch": _COMMON
-    | {"command_topic", "state_topic", "payload_on", "payload_off"}
-    | {"state_on", "state_off", "retain"},
-}
-DEVICE_KEYS = {"identifiers", "name", "model", "manufacturer", "sw_version", "configuration_url"}
+__all__ = ["Identity", "configs", "schedule_topic"]
 
 
 def _slug(text: str) -> str:

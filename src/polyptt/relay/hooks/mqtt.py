@@ -17,6 +17,12 @@ Topics under the base ``<topic>`` (``[mqtt] topic``, default ``polyptt/<site>``)
                                        ``schedule/<name>/enabled``, retained)
 ===============================  ====  ======================================================
 
+Only ``announce_channels`` are paged from MQTT: a schedule is rung, paused or resumed
+(and has Home Assistant entities) only if its channel is one of them; others are refused
+on ``error`` like a page on another channel. With ``commands = false`` nothing is
+listened to, and Home Assistant gets only the sensors (no notify, button or switch that
+could do nothing).
+
 The link never stands in a page's way. The event subscriber updates what the link knows
 and queues messages (a bounded outbox that drops its oldest); one task owns the
 connection and reconnects forever, with backoff and jitter, while the relay pages as
@@ -48,6 +54,7 @@ from polyptt.relay.hooks.config import MqttConfig, default_topic
 from polyptt.relay.hooks.webhooks import delivery_body
 from polyptt.relay.requests import Refused
 from polyptt.relay.tasks import cancel_and_wait
+from polyptt.relay.wire import ErrorCode
 
 if TYPE_CHECKING:
     from polyptt.relay.state import Relay
@@ -176,6 +183,8 @@ class MqttLink:
         if self.config.discovery_prefix:
             await self._discover(client)
             self._spawn(self._remove_stale(client, seen))
+        else:
+            await self._publish_schedules(client)
         helpers = [asyncio.create_task(self._publish_outbox(client))]
         helpers.append(asyncio.create_task(self._follow_schedules(client)))
         try:
@@ -237,29 +246,42 @@ class MqttLink:
                 f"{base}/page", json.dumps(self.pages[channel]), qos=1, retain=True
             )
 
+    def _schedules(self) -> list[tuple[str, bool]]:
+        """(name, rings) of the schedules MQTT may ring: those on announce channels."""
+        return _schedules(self.relay, self.config.announce_channels)
+
     def _discovery(self) -> dict[str, dict[str, Any]]:
-        return self._discovery_of(_schedules(self.relay))
+        return self._discovery_of(self._schedules())
 
     def _discovery_of(self, schedules: list[tuple[str, bool]]) -> dict[str, dict[str, Any]]:
         names = self.relay.settings.config.channel_names
         channels = {c: names.get(c, f"channel {c}") for c in self.config.announce_channels}
-        return discovery.configs(self.identity, channels, [n for n, _ in schedules])
+        found = discovery.configs(
+            self.identity, channels, [n for n, _ in schedules] if self.config.commands else []
+        )
+        if self.config.commands:
+            return found
+        return {t: p for t, p in found.items() if "command_topic" not in p}
 
     async def _discover(self, client: aiomqtt.Client) -> None:
         """Publish every entity's config, and each schedule's enabled state."""
         for topic, payload in self._discovery().items():
             await client.publish(topic, json.dumps(payload), qos=1, retain=True)
-        for name, enabled in _schedules(self.relay):
+        await self._publish_schedules(client)
+
+    async def _publish_schedules(self, client: aiomqtt.Client) -> None:
+        """Each schedule's enabled state (retained; with or without discovery)."""
+        for name, enabled in self._schedules():
             state = f"{self.topic}/schedule/{discovery.schedule_topic(name)}/enabled"
             await client.publish(state, "ON" if enabled else "OFF", qos=1, retain=True)
 
     async def _follow_schedules(self, client: aiomqtt.Client) -> None:
         """Schedules added, removed, paused or resumed by the HTTP API: every
         `SCHEDULES_CHECK_S`, their entities and switch states are brought up to date."""
-        known = _schedules(self.relay)
+        known = self._schedules()
         while True:
             await asyncio.sleep(SCHEDULES_CHECK_S)
-            now = _schedules(self.relay)
+            now = self._schedules()
             if now == known:
                 continue
             if self.config.discovery_prefix:
@@ -330,17 +352,24 @@ class MqttLink:
             self._refuse(full, "the relay failed to carry it out (see its log)")
 
     async def _schedule_command(self, name: str, rest: list[str], payload: bytes) -> None:
+        """Ring, pause or resume a schedule of an announce channel (`Refused` else)."""
         bells = getattr(self.relay, "bells", None)
-        known = {discovery.schedule_topic(n): n for n, _ in _schedules(self.relay)}
-        if bells is None or name not in known:
+        every = [] if bells is None else bells.schedules()
+        found = {discovery.schedule_topic(str(s["name"])): s for s in every}
+        if bells is None or name not in found:
             raise Refused(404, "not_found", f"no schedule named {name!r}")
+        schedule, channel = str(found[name]["name"]), found[name]["channel"]
+        if channel not in self.config.announce_channels:
+            allowed = ", ".join(map(str, self.config.announce_channels)) or "none"
+            why = f"schedule {schedule!r} rings channel {channel}, which is not announced"
+            raise Refused(403, ErrorCode.FORBIDDEN, f"{why} over MQTT ({allowed})")
         if rest == ["ring"]:
-            await _maybe_await(bells.ring(known[name]))
+            await _maybe_await(bells.ring(schedule))
             return
         on = payload.strip().upper()
         if on not in (b"ON", b"OFF"):
-            raise Refused(400, "bad_request", "send ON or OFF")
-        await _maybe_await((bells.resume if on == b"ON" else bells.pause)(known[name]))
+            raise Refused(400, ErrorCode.BAD_REQUEST, "send ON or OFF")
+        await _maybe_await((bells.resume if on == b"ON" else bells.pause)(schedule))
         state = f"{self.topic}/schedule/{name}/enabled"
         self._send(state, on.decode(), retain=True)
 
@@ -350,8 +379,8 @@ class MqttLink:
         self._send(f"{self.topic}/error", json.dumps({"error": why, "topic": topic}))
 
 
-def _schedules(relay: Relay) -> list[tuple[str, bool]]:
-    """(name, rings: enabled and not paused) of the relay's bell schedules
+def _schedules(relay: Relay, channels: tuple[int, ...]) -> list[tuple[str, bool]]:
+    """(name, rings: enabled and not paused) of the relay's bell schedules on `channels`
     (`polyptt.relay.bells.runner.Bells.schedules`); none without bells."""
     bells = getattr(relay, "bells", None)
     if bells is None:
@@ -359,6 +388,7 @@ def _schedules(relay: Relay) -> list[tuple[str, bool]]:
     return [
         (str(s["name"]), bool(s.get("enabled", True)) and not s.get("paused", False))
         for s in bells.schedules()
+        if s.get("channel") in channels
     ]
 
 

@@ -6,6 +6,9 @@ returns (`Events.emit` runs on the paging path: nothing here may wait there). Ea
 webhook has a task of its own that delivers its queue in order, one at a time:
 
 - a 2xx is delivered; a 4xx is the receiver refusing it: not retried (logged);
+- a 3xx is not followed: the signed body goes to the configured URL only, never to
+  wherever an answer points (another host); it is a failure, not retried (the URL in
+  the configuration is to be corrected);
 - an error (no connection, a timeout: `WebhookConfig.timeout_s` per attempt) or a 5xx is
   retried after ``min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt)`` seconds, scaled by a
   random factor in [0.5, 1) (jitter: receivers coming back are not hit in step), until
@@ -162,7 +165,7 @@ class Webhook:
             if outcome is None:
                 self.metrics.webhooks_delivered += 1
                 return True
-            if outcome.startswith("HTTP 4"):
+            if outcome.startswith(("HTTP 3", "HTTP 4")):
                 return self._give_up(delivery, f"{outcome}: not retried")
             delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (delivery.attempts - 1))
             delay *= 0.5 + self._jitter() / 2
@@ -188,11 +191,17 @@ class Webhook:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
         try:
             async with session.post(
-                self.config.url, data=delivery.body, headers=headers, timeout=timeout
+                self.config.url,
+                data=delivery.body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,  # the signed body goes to this URL only
             ) as answer:
                 await answer.read()
                 if 200 <= answer.status < 300:
                     return None
+                if 300 <= answer.status < 400:  # its Location may name a host, a token
+                    return f"HTTP {answer.status} (a redirect: not followed)"
                 return f"HTTP {answer.status}"
         except (asyncio.TimeoutError, TimeoutError):
             return f"no answer within {self.config.timeout_s:g} s"

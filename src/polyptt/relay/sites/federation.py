@@ -13,9 +13,10 @@ its frames go through a `JitterSource`. A channel busy here delays it up to ``wa
 sender is told either way (``NAME.result.SITE``) and writes it in its page's record
 (``sites``: per site, ``played`` or ``refused`` and when). A page id seen once is never
 started again (exactly once per site, also across a reconnect: the ids are kept), and a
-start older than `STALE_S` is ignored. A page ends with its end packets when its
-sender ends it, when nothing came from the sender for `VANISHED_S`, or at once when the
-link drops.
+start older than `STALE_S` is ignored: its age is how much later than the sender's
+hellos it took to arrive (`Clocks`), so that the sites' clocks need not agree. A page
+ends with its end packets when its sender ends it, when nothing came from the sender
+for `VANISHED_S`, or at once when the link drops.
 
 Sharing: pages heard on the LAN on the ``share`` channels are published with their
 audio; other relays' hubs tell them to their listeners as heard pages labelled with
@@ -50,11 +51,43 @@ __all__ = ["STALE_S", "VANISHED_S", "Sites"]
 
 log = logging.getLogger("polyptt.relay.sites")
 
-VANISHED_S = 1.0
+#: Nothing from a page's sender for this long: it vanished (a WAN cut on its side), and
+#: the page ends here. The sender says something every 250 ms of a page at most (a frame
+#: every 20-30 ms, a keep-alive during its alerts), so 0.7 s is three keep-alives lost,
+#: and the end packets (checked every 100 ms) still start within 1 s of its last message.
+#: The jitter buffer (up to 300 ms) delays playing, not hearing: it does not count here.
+VANISHED_S = 0.7
+#: Nothing of another site's shared page for this long: it is over (no keep-alives).
+SHARED_QUIET_S = 1.0
 STALE_S = 5.0
 KEEPALIVE_S = 0.25
 HELLO_S = 1.0
 _SEEN = 10000
+#: Hellos kept per site to measure its clock against this one's (about 16 s of them).
+_HELLOS = 16
+
+
+class Clocks:
+    """How far each site's clock is from this one's, as its messages show.
+
+    A site's ``sent`` (its wall clock) differs from this relay's arrival time by the
+    clocks' difference plus the message's delay; the least of it over the last hellos
+    is the difference plus the shortest delay. A message's age is then its own
+    difference beyond that least one: how much later than the quickest hello it came,
+    whatever the two clocks say (NTP or not). A site not heard from yet has no
+    measure: its age is the clocks' plain difference (right only if they agree).
+    """
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, collections.deque[float]] = {}
+
+    def hello(self, site: str, sent: float, now: float) -> None:
+        kept = self.offsets.setdefault(site, collections.deque(maxlen=_HELLOS))
+        kept.append(now - sent)
+
+    def age(self, site: str, sent: float, now: float) -> float:
+        kept = self.offsets.get(site)
+        return now - sent - (min(kept) if kept else 0.0)
 
 
 @dataclass(eq=False)
@@ -93,6 +126,7 @@ class Sites:
         self.records: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self.latency: dict[str, float] = {}
         self.last_hello: dict[str, float] = {}
+        self.clocks = Clocks()
         self.counts: collections.Counter[str] = collections.Counter()
         handlers = {
             wire.subject(self.prefix, "page", "*"): self._on_page,
@@ -220,7 +254,7 @@ class Sites:
         self.seen[page] = None
         while len(self.seen) > _SEEN:
             self.seen.popitem(last=False)
-        if time.time() - float(start.get("sent", 0)) > STALE_S:
+        if self.clocks.age(sender, float(start.get("sent", 0)), time.time()) > STALE_S:
             self._result(page, sender, "refused", "stale")
             return
         incoming = Incoming(page, sender, start, JitterSource(int(start["frame_ms"])))
@@ -292,7 +326,9 @@ class Sites:
         site = msg.subject.rsplit(".", 1)[1]
         if site != self.site:
             self.last_hello[site] = time.monotonic()
-            self._latency(site, float(json.loads(msg.data)["sent"]))
+            sent = float(json.loads(msg.data)["sent"])
+            self.clocks.hello(site, sent, time.time())
+            self._latency(site, sent)
 
     # ------------------------------------------------------------ the clock
 
@@ -306,7 +342,7 @@ class Sites:
                 if not incoming.source.ended and now - incoming.heard > VANISHED_S:
                     self._end(incoming, "vanished")
             self._serve_waiting(now)
-            self.shared_in.expire(now, VANISHED_S)
+            self.shared_in.expire(now, SHARED_QUIET_S)
             if now - last_keep >= KEEPALIVE_S:
                 last_keep = now
                 for sink, _talk in list(self.outgoing.values()):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from polyptt.audio.upsample import Upsampler
+from polyptt.bridge.marks import is_marked
 from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc, page_record
 from polyptt.receive.session import Page
@@ -367,6 +368,8 @@ class HeardPages:
             "source": page.source,
             "codec": None,
         }
+        if is_marked(page.serial):  # from RTP, through a bridge (this relay's or another's)
+            fields["via"] = "bridge"
         self.hub.started(page, "heard", fields, start=page.start)
 
     def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:

@@ -4,15 +4,16 @@ Run inside the private network namespace, from the repository root:
 
     PYTHONPATH=src tools/isolated python benchmarks/bridge.py [--only rtp-to-poly] [--json]
 
-RTP -> Poly latency (in this process, the job's own classes on real sockets): a sender
-process sends the test speech, six times over, as 20 ms PCMU packets to the RTP group;
-`polyptt.bridge.rtp_to_poly.RtpToPoly` reads them from its socket, and the page goes
-out (G.722, 20 ms frames) through the job's pacer thread to a UDP socket that notes
-when each transmit packet left. For every packet whose audio went out once the page had
-caught up after its alerts (from `CAUGHT_UP_S` into a 29 s stream), the time from its
-being read off the socket to the transmit packet carrying its first sample leaving
-(pauses the page skipped to catch up are accounted; the 8 -> 16 kHz filter's 1.5 ms
-delay is counted in).
+RTP -> Poly latency (real processes, kernel timestamps): a sender process sends the test
+speech, six times over, as 20 ms PCMU packets to the RTP group; a ``polyptt bridge``
+process carries the stream to a page (G.722, 20 ms frames). Two capture sockets stamp
+(SO_TIMESTAMPNS, the kernel's receive time on the loopback) every RTP packet and every
+Poly transmit packet. Which transmit carries a packet's first sample is found from the
+audio: each talkspurt of the RTP audio is aligned in the page's decoded frames (the page
+catches up by shortening pauses, never speech, so a talkspurt has one lag). For every
+voiced packet that arrived once the page had caught up after its alerts (from
+`CAUGHT_UP_S` into a 29 s stream): that transmit's stamp minus the packet's. The 8 ->
+16 kHz filter's 1.5 ms and G.722's own delay are counted in.
 
 Poly -> RTP latency (real processes): ``polyptt send --frame-ms 20`` pages the speech;
 a ``polyptt bridge --direction poly-to-rtp`` process carries it as 20 ms PCMU; two
@@ -30,7 +31,6 @@ ten mappings <= 15 % of one core.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import signal
@@ -45,10 +45,12 @@ from typing import Any
 
 import numpy as np
 import soundfile
+import soxr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.*; polyptt itself: installed or PYTHONPATH=src
 
+from tests.support.audio_devices import align_talkspurts, talkspurts  # noqa: E402
 from tests.support.bridge import (  # noqa: E402
     RTP_GROUP,
     RtpSender,
@@ -63,13 +65,9 @@ from tests.support.udp_capture import UdpCapture, free_port  # noqa: E402
 
 import polyptt as package  # noqa: E402
 from _common import report  # noqa: E402
+from polyptt import codecs  # noqa: E402
 from polyptt.bridge.rtp import RtpPacket  # noqa: E402
-from polyptt.bridge.rtp_to_poly import PageTarget, RtpToPoly, Stream  # noqa: E402
-from polyptt.bridge.serve import _drain  # noqa: E402
 from polyptt.protocol import DEFAULT_GROUP, TransmitPacket, parse_packet  # noqa: E402
-from polyptt.receive.inbound import Endpoint, open_sockets  # noqa: E402
-from polyptt.send import PacerThread  # noqa: E402
-from polyptt.transport import Destination, UdpSink  # noqa: E402
 
 GOALS = {
     "rtp_to_poly_p50_ms": 25.0,
@@ -127,76 +125,63 @@ def send_in_another_process(port: int, packets: list[bytes]) -> subprocess.Popen
     return sender
 
 
-class TimedSink(UdpSink):
-    """A paging socket that notes when each transmit packet left."""
-
-    sent: list[float]
-
-    def send(self, datagram: bytes, offset: float) -> None:
-        super().send(datagram, offset)
-        if datagram[0] == 0x10:
-            self.sent.append(time.monotonic())
-
-
-async def rtp_to_poly() -> dict[str, Any]:
+def rtp_to_poly(tmp: Path) -> dict[str, Any]:
     poly_port, rtp_port = free_port(), free_port() & ~1
-    sink = TimedSink(Destination(DEFAULT_GROUP, poly_port), interface="127.0.0.1", ttl=0)
-    sink.sent = []
-    fed: list[tuple[int, float]] = []
-    streams: list[Stream] = []
-
-    def on_feed(stream: Stream, position: int, arrival: float) -> None:
-        if not streams:
-            streams.append(stream)
-        fed.append((position, arrival))
-
-    pacer = PacerThread()
-    ended = asyncio.Event()
-    target = PageTarget(26, 0xBD6E0001, "bench", "g722", 20, idle_s=0.5)
-    ingress = RtpToPoly(target, pacer, sink, lambda _e: ended.set(), on_feed=on_feed)
-    rtp, _rtcp = open_sockets(
-        [Endpoint(RTP_GROUP, rtp_port), Endpoint(RTP_GROUP, rtp_port + 1)], "127.0.0.1"
-    )
-    loop = asyncio.get_running_loop()
-    loop.add_reader(rtp, _drain, rtp, ingress.datagram)
-    sender = send_in_another_process(rtp_port, device_stream(0x1234, REPEATS))
-    while not ended.is_set():
-        ingress.tick(time.monotonic())
-        await asyncio.sleep(0.01)
-    sender.wait()
-    loop.remove_reader(rtp)
-    await asyncio.to_thread(pacer.close)
-    return _rtp_latencies(fed, sink.sent, streams[0].live.skipped, pacer.realtime_granted)
+    bridge = start_mapping(tmp, poly_port, rtp_port, name="r2p")
+    packets = device_stream(0x1234, REPEATS)
+    try:
+        with UdpCapture(poly_port) as poly, UdpCapture(rtp_port, RTP_GROUP) as rtp:
+            send_in_another_process(rtp_port, packets).wait()
+            bridge.wait_for_pages("rtp-to-poly", 1, timeout=60)
+            transmits = [
+                (t, p)
+                for t, d in poly.wait_quiet(0.5)
+                if isinstance(p := parse_packet(d), TransmitPacket)
+            ]
+            arrivals = [(t, RtpPacket.parse(d)) for t, d in rtp.wait_quiet(0.5)]
+    finally:
+        bridge.stop()
+    return _rtp_latencies(arrivals, transmits)
 
 
 def _rtp_latencies(
-    fed: list[tuple[int, float]], sent: list[float], skipped: list[tuple[int, int]], rt: Any
+    arrivals: list[tuple[float, RtpPacket]], transmits: list[tuple[float, TransmitPacket]]
 ) -> dict[str, Any]:
+    """Kernel arrival of each voiced RTP packet (once caught up) to the kernel arrival of
+    the Poly transmit whose new frame holds its first sample, found by aligning each
+    talkspurt of the RTP audio in the page's decoded audio (the page shortens pauses
+    only, so each talkspurt has one lag)."""
     frame = 320  # 20 ms at 16 kHz
-    delay = 24  # the upsampler's delay, in output samples
-    start = fed[0][1]
-    lags = []
-    for position, arrival in fed:
+    first_seq = arrivals[0][1].sequence
+    sent = codecs.decode("g711u", b"".join(p.payload for _t, p in arrivals))
+    # without its last 40 ms: the page's last few ms stay in the 8 -> 16 kHz filter and
+    # G.722 (their delay), and a talkspurt cut short would not align
+    reference = soxr.resample(sent, 8000, 16000, quality="VHQ")[: -2 * frame]
+    heard = codecs.decode("g722", b"".join(p.audio[-160:] for _t, p in transmits))
+    spurts = talkspurts(reference, 16000)
+    found = align_talkspurts(heard, reference, 16000, first_within_s=2.0)
+    start = arrivals[0][0]
+    lags, correlations = [], []
+    for arrival, packet in arrivals:
+        index = (packet.sequence - first_seq) % 65536
         if arrival - start < CAUGHT_UP_S:
             continue
-        gone = sum(length for at, length in skipped if at + length <= position)
-        if any(at <= position < at + length for at, length in skipped):
-            continue  # its first sample was skipped (a pause): nothing carries it
-        index = (position - gone + delay) // frame
-        if index < len(sent):
-            lags.append(sent[index] - arrival)
+        first = index * frame
+        for (begin, end), (place, corr) in zip(spurts, found, strict=False):
+            if begin <= first < end:
+                carried = (first + place - begin) // frame
+                if carried < len(transmits):
+                    lags.append(transmits[carried][0] - arrival)
+                    correlations.append(corr)
     # how late the packets came, against the sender's 20 ms cadence (load on the machine)
-    steady = [
-        (position // frame, arrival) for position, arrival in fed if arrival - start >= CAUGHT_UP_S
-    ]
-    late = [arrival - 0.02 * index for index, arrival in steady]
+    late = [t - 0.02 * ((p.sequence - first_seq) % 65536) for t, p in arrivals]
     late = [value - min(late) for value in late]
     return {
         "rtp_to_poly_p50_ms": ms(lags, 50),
         "rtp_to_poly_p99_ms": ms(lags, 99),
         "rtp_to_poly_packets": len(lags),
+        "rtp_to_poly_min_correlation": round(min(correlations), 3),
         "rtp_arrival_late_p99_ms": ms(late, 99),
-        "pacer_realtime": rt,
     }
 
 
@@ -278,7 +263,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if args.only in (None, "rtp-to-poly"):
-            results.update(asyncio.run(rtp_to_poly()))
+            results.update(rtp_to_poly(tmp))
         if args.only in (None, "poly-to-rtp"):
             results.update(poly_to_rtp(tmp))
         if args.only in (None, "cpu"):

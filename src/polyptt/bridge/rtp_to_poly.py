@@ -123,7 +123,6 @@ class Stream:
     _expected: int | None = None  # the timestamp due next
     _lost: int = 0  # packets given up since the last one played
     _last_pcm: Pcm | None = None
-    fed: int = 0  # samples fed to the page (at the page codec's rate)
 
     def summary(self) -> dict[str, Any]:
         stats = self.jitter.stats
@@ -163,8 +162,6 @@ class RtpToPoly:
         Told each page's summary (a dict) once its ends are out.
     clock : callable
         Monotonic seconds (the time `datagram` and `tick` are given in).
-    on_feed : callable, optional
-        ``(stream, samples, arrival)`` for every chunk fed to a page (the benchmark).
     """
 
     def __init__(
@@ -175,14 +172,12 @@ class RtpToPoly:
         on_event: Callable[[dict[str, Any]], None],
         *,
         clock: Callable[[], float] = time.monotonic,
-        on_feed: Callable[[Stream, int, float], None] | None = None,
     ) -> None:
         self.target = target
         self.pacer = pacer
         self.sink = sink
         self.on_event = on_event
         self.clock = clock
-        self.on_feed = on_feed
         self.counters = RtpCounters()
         self.current: Stream | None = None
         self._pages: list[asyncio.Task[None]] = []
@@ -344,9 +339,6 @@ class RtpToPoly:
         out = stream._convert.push(pcm)
         if not len(out):
             return
-        if self.on_feed is not None:
-            self.on_feed(stream, stream.fed, now)
-        stream.fed += len(out)
         stream.live.feed(out)
 
 

@@ -286,6 +286,13 @@ def render_metrics(relay: Relay) -> str:
         "Page store writes that failed.",
         0 if store is None else store.errors,
     )
+    add("bells_rang_total", "counter", "Scheduled bells rung.", counters.bells_rang)
+    add(
+        "bells_missed_total",
+        "counter",
+        "Scheduled bells missed (relay down past grace_s, busy past wait_s, bad audio).",
+        counters.bells_missed,
+    )
     add("talkers", "gauge", "Pages being sent now.", len(relay.talks.by_channel))
     add("listeners", "gauge", "WebSocket listeners now.", len(relay.hub.clients))
     add("connections", "gauge", "WebSocket connections now.", len(relay.clients))

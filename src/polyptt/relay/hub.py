@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from polyptt.audio.upsample import Upsampler
+from polyptt.bridge.marks import is_marked
 from polyptt.protocol import format_channel
 from polyptt.receive.recorder import Recorder, iso_utc, page_record
 from polyptt.receive.session import Page
@@ -76,6 +77,9 @@ class Metrics:
     mqtt_connects: int = 0
     pages_deleted: int = 0  # by the store's retention
     recording_bytes_deleted: int = 0
+    # polyptt.relay.bells: a missed bell must show where the site's monitoring looks
+    bells_rang: int = 0
+    bells_missed: int = 0
 
 
 @dataclass
@@ -364,6 +368,8 @@ class HeardPages:
             "source": page.source,
             "codec": None,
         }
+        if is_marked(page.serial):  # from RTP, through a bridge (this relay's or another's)
+            fields["via"] = "bridge"
         self.hub.started(page, "heard", fields, start=page.start)
 
     def page_audio(self, page: Page, pcm: np.ndarray, now: float) -> None:

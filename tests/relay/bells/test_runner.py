@@ -17,6 +17,7 @@ from tests.support.relay import add_token, write_config
 from tests.support.relay_audio import CHIME
 from tests.support.udp_capture import UdpCapture, free_port
 
+from polyptt.relay.api import render_metrics
 from polyptt.relay.bells import persist
 from polyptt.relay.events import Event
 from polyptt.relay.state import Relay
@@ -46,7 +47,8 @@ def missed_run(
     tmp_path: Path, late_s: float
 ) -> tuple[list[bytes], list[dict[str, Any]], list[Event]]:
     """The relay runs at 07:59 (it learns the schedule), is down at 08:00, and starts
-    again `late_s` after it: what it paged, its runs, its events."""
+    again `late_s` after it: what it paged, its runs, its events (and, in `METRICS`, its
+    bell counters as ``/metrics`` shows them)."""
     config = write_config(tmp_path / "relay", MORNING)
     data, port = tmp_path / "data", free_port()
     events: list[Event] = []
@@ -60,6 +62,11 @@ def missed_run(
             talk = relay.talks.by_channel.get(26)
             if talk is not None:
                 await talk.wait()
+            METRICS[:] = [
+                line
+                for line in render_metrics(relay).splitlines()
+                if line.startswith("polyptt_relay_bells_")
+            ]
             return await runs(relay)
 
     with UdpCapture(port) as capture:
@@ -68,8 +75,13 @@ def missed_run(
     return [d for _, d in packets], recorded, [e for e in events if "schedule" in e.name]
 
 
+#: The bell counters of the last `missed_run`'s second relay, as /metrics says them.
+METRICS: list[str] = []
+
+
 def test_a_run_missed_by_less_than_grace_s_rings_at_start_up(tmp_path: Path) -> None:
     packets, recorded, events = missed_run(tmp_path, 30)
+    assert METRICS == ["polyptt_relay_bells_rang_total 1", "polyptt_relay_bells_missed_total 0"]
     assert alert_callers([(0, d) for d in packets]) == ["morning"] * 31
     assert recorded == [
         {"name": "morning", "due": "2026-12-07T07:00:00+00:00", "outcome": "rang", "page": 1,
@@ -83,6 +95,7 @@ def test_a_run_missed_by_less_than_grace_s_rings_at_start_up(tmp_path: Path) -> 
 
 def test_a_run_missed_by_grace_s_or_more_is_stored_as_missed(tmp_path: Path) -> None:
     packets, recorded, events = missed_run(tmp_path, 60)
+    assert METRICS == ["polyptt_relay_bells_rang_total 0", "polyptt_relay_bells_missed_total 1"]
     assert packets == []
     assert recorded == [
         {"name": "morning", "due": "2026-12-07T07:00:00+00:00", "outcome": "missed",

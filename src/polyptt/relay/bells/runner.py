@@ -310,6 +310,7 @@ class Bells:
     async def _rang(self, entry: Entry, due: dt.datetime, page: int | None) -> None:
         schedule = entry.schedule
         log.info("schedule %r rang (due %s): page %s", schedule.name, _iso(due, schedule), page)
+        self.relay.metrics.bells_rang += 1
         await self.relay.db.run(lambda c: persist.record_run(c, schedule.name, due, "rang", page))
         self.relay.events.emit(SCHEDULE_RANG, self._payload(schedule, due, page, None))
 
@@ -318,6 +319,7 @@ class Bells:
         log.warning(
             "schedule %r missed its run of %s: %s", schedule.name, _iso(due, schedule), reason
         )
+        self.relay.metrics.bells_missed += 1
         await self.relay.db.run(
             lambda c: persist.record_run(c, schedule.name, due, "missed", None, reason)
         )

@@ -6,7 +6,9 @@ password) whose permissions let it publish only ``district.*.SCHOOL`` and hear
 ``district.>``; the account exports its own subjects and imports every other school's.
 Two ways in are tested: relays connecting to the hub straight (`direct`), and relays
 connecting to a leaf node of their own that logs in to the hub as the school (`leaves`,
-a ``nats-server`` per site, all on loopback). Forged pages are published with nats-py.
+a ``nats-server`` per site, all on loopback); and the same over TLS (`over_tls`:
+certificates from a trustme CA, client certificates for the leaf nodes). Forged pages
+are published with nats-py. ``[nats] members`` is tested on a server without logins.
 The LANs are kept apart by multicast ports, as in ``tests/relay/test_sites.py``.
 """
 

@@ -11,6 +11,7 @@ Every datagram on loopback is sniffed to count what went on each LAN.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,14 +243,14 @@ def wait_pages(site: Site, secret: str, ready: Any, timeout: float = 15) -> list
         time.sleep(0.05)
 
 
-def test_nats_killed_mid_page_ends_it_at_south_and_north_pages_on(
-    tmp_path: Path,
-    federation: dict[str, Site],
-    nats_server: NatsServer,  # noqa: F811
-) -> None:
-    north, south = federation["north"], federation["south"]
+@contextlib.contextmanager
+def remote_page_under_way(
+    tmp_path: Path, north: Site, south: Site
+) -> Iterator[tuple[WireSniffer, Listening, int, str, str]]:
+    """A long page (the speech three times) posted at north for south, 1.5 s into its
+    audio at south: a sniffer of every LAN, south's listener, the answer's status,
+    north's token and a listening token of south's, for a test that then breaks the link."""
     assert north.relay is not None
-    assert south.relay is not None
     secret = token(north, "Office", "south")
     watcher = token(south, "Watch", None)
     lan = listen_at(tmp_path, south, "--count", "1")
@@ -259,6 +260,18 @@ def test_nats_killed_mid_page_ends_it_at_south_and_north_pages_on(
         )
         wait_pages(south, watcher, lambda pages: any(p.get("frames") is None for p in pages))
         time.sleep(1.5)  # the audio is under way
+        yield sniffer, lan, status, secret, watcher
+
+
+def test_nats_killed_mid_page_ends_it_at_south_and_north_pages_on(
+    tmp_path: Path,
+    federation: dict[str, Site],
+    nats_server: NatsServer,  # noqa: F811
+) -> None:
+    north, south = federation["north"], federation["south"]
+    assert north.relay is not None
+    assert south.relay is not None
+    with remote_page_under_way(tmp_path, north, south) as (sniffer, lan, status, secret, watcher):
         killed = time.time()
         nats_server.kill()
         assert lan.wait() == 0, lan.stderr

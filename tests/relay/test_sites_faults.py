@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.relay.test_sites import listen_at, wait_pages, wire_times
+from tests.relay.test_sites import remote_page_under_way, wait_pages, wire_times
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
 from tests.support.relay_audio import SPEECH
 from tests.support.sites import Site, joined, site_config, token
@@ -52,16 +52,7 @@ def test_north_cut_off_mid_page_south_ends_it_within_1_s(
     """South's link stays up: the page ends there because north went silent, with its
     12 end packets, the first of them within 1 s of the cut (north's last message)."""
     north, south = cut_off["north"], cut_off["south"]
-    assert north.relay is not None
-    secret = token(north, "Office", "south")
-    watcher = token(south, "Watch", None)
-    lan = listen_at(tmp_path, south, "--count", "1")
-    with WireSniffer() as sniffer:
-        status, _answer = north.relay.request(
-            "POST", "/api/v1/pages?channel=26&sites=south&repeat=3", secret, SPEECH.read_bytes()
-        )
-        wait_pages(south, watcher, lambda pages: any(p.get("frames") is None for p in pages))
-        time.sleep(1.5)  # the audio is under way
+    with remote_page_under_way(tmp_path, north, south) as (sniffer, lan, status, _, watcher):
         cut = time.time()
         proxy.cut()
         assert lan.wait() == 0, lan.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,6 +244,22 @@ def wait_pages(site: Site, secret: str, ready: Any, timeout: float = 15) -> list
         time.sleep(0.05)
 
 
+def hold_channel_26(site: Site) -> subprocess.Popen[bytes]:
+    """A phone ("Holder", serial 0x300) paging the speech on channel 26 of `site`'s LAN,
+    1.5 s under way: the channel is busy there."""
+    from tests.support.processes import polyptt_command, polyptt_env
+
+    holder = subprocess.Popen(
+        polyptt_command(
+            "send", "-q", "--to", f"{DEFAULT_GROUP}:{site.port}", "-c", "26",
+            "--caller-id", "Holder", "--serial", "0x300", str(SPEECH),
+        ),
+        env=polyptt_env(),
+    )  # fmt: skip
+    time.sleep(1.5)  # the holder's page is on the LAN
+    return holder
+
+
 @contextlib.contextmanager
 def remote_page_under_way(
     tmp_path: Path, north: Site, south: Site
@@ -426,22 +443,12 @@ def test_a_busy_channel_delays_the_remote_page_and_the_sender_is_told(
     once the channel is free (within wait_s), every frame of it; north's record says
     when each site played it."""
     import datetime
-    import subprocess
-
-    from tests.support.processes import polyptt_command, polyptt_env
 
     north, south = federation["north"], federation["south"]
     assert north.relay is not None
     secret = token(north, "Office", "south,east")
     lan = listen_at(tmp_path, south, "--count", "2")
-    holder = subprocess.Popen(
-        polyptt_command(
-            "send", "-q", "--to", f"{DEFAULT_GROUP}:{south.port}", "-c", "26",
-            "--caller-id", "Holder", "--serial", "0x300", str(SPEECH),
-        ),
-        env=polyptt_env(),
-    )  # fmt: skip
-    time.sleep(1.5)  # the holder's page is on south's LAN
+    holder = hold_channel_26(south)
     status, answer = north.relay.request(
         "POST", "/api/v1/pages?channel=26&sites=south,east&wait=1", secret, SPEECH.read_bytes()
     )

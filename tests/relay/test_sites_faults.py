@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.relay.test_sites import remote_page_under_way, wait_pages, wire_times
+from tests.relay.test_sites import hold_channel_26, remote_page_under_way, wait_pages, wire_times
 from tests.support.nats import NatsServer, nats_server  # noqa: F401 (the fixture)
 from tests.support.relay_audio import SPEECH
 from tests.support.sites import Site, joined, site_config, token
@@ -135,12 +135,8 @@ def test_a_page_kept_waiting_past_wait_s_is_refused_and_the_sender_is_told(
     north's page is refused there (nothing of it on south's LAN), and north's record
     says ``refused``, ``busy``, about a second after the page reached south."""
     import datetime
-    import subprocess
 
-    from tests.support.processes import polyptt_command, polyptt_env
     from tests.support.sites import lan_packets
-
-    from polyptt.protocol import DEFAULT_GROUP
 
     sites = {
         "north": Site("north", free_port(), site_config(tmp_path, "north", nats_server.url)),
@@ -154,14 +150,7 @@ def test_a_page_kept_waiting_past_wait_s_is_refused_and_the_sender_is_told(
         north, south = sites["north"], sites["south"]
         assert north.relay is not None
         secret = token(north, "Office", "south")
-        holder = subprocess.Popen(
-            polyptt_command(
-                "send", "-q", "--to", f"{DEFAULT_GROUP}:{south.port}", "-c", "26",
-                "--caller-id", "Holder", "--serial", "0x300", str(SPEECH),
-            ),
-            env=polyptt_env(),
-        )  # fmt: skip
-        time.sleep(1.5)  # the holder's page is on south's LAN
+        holder = hold_channel_26(south)
         posted = datetime.datetime.now(datetime.timezone.utc)
         status, answer = north.relay.request(
             "POST", "/api/v1/pages?channel=26&sites=south&wait=1", secret, SPEECH.read_bytes()

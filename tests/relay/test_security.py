@@ -303,14 +303,19 @@ def test_malformed_json_and_binary_before_talk_are_answered_with_errors(tmp_path
     run(tmp_path, check)
 
 
-def test_audio_faster_than_real_time_is_throttled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_audio_faster_than_real_time_is_throttled(tmp_path: Path, rate: int) -> None:
+    """3 s sent at once: what is dropped is counted in seconds at the talker's own rate
+    (an 8 kHz talker's 3 s are 3 s, not 1.5)."""
+
     async def check(client: Any, tokens: dict[str, str]) -> None:
         loop = asyncio.get_running_loop()
         ws = await client.ws_connect("/api/v1/ws", headers=bearer(tokens["talk"]))
         started = loop.time()  # before the relay's clock for the talk starts
-        await ws.send_json({"type": "talk", "channel": 26})
+        await ws.send_json({"type": "talk", "channel": 26, "rate": rate})
         await receive_until(ws, "talking")
-        for message in frames(speech(3.0)):  # 3 s at once: 0.5 s of slack is let through
+        pcm = speech(3.0)[:: 16000 // rate]
+        for message in frames(pcm):  # 3 s at once: 0.5 s of slack is let through
             await ws.send_bytes(message)
         assert (await receive_until(ws, "error"))["code"] == "too_fast"
         await ws.send_json({"type": "ping?"})  # answered once every frame before it was judged
@@ -318,10 +323,10 @@ def test_audio_faster_than_real_time_is_throttled(tmp_path: Path) -> None:
         elapsed = loop.time() - started
         await ws.send_json({"type": "stop"})
         stopped = await receive_until(ws, "stopped")  # every frame was judged by now
-        throttled = client.server.app[RELAY].metrics.audio_throttled_samples
-        accepted = 3 * 16000 - throttled
-        assert 0 < accepted <= (elapsed + 0.5) * 16000
-        assert stopped["frames"] == -(-accepted // 320)
+        throttled = round(client.server.app[RELAY].metrics.audio_throttled_s * rate)
+        accepted = 3 * rate - throttled
+        assert 0 < accepted <= (elapsed + 0.5) * rate
+        assert stopped["frames"] == -(-accepted * (16000 // rate) // 320)
         await ws.close()
 
     run(tmp_path, check)

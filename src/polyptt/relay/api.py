@@ -39,7 +39,7 @@ from polyptt.relay.security import (
 )
 from polyptt.relay.state import RELAY, Relay
 from polyptt.relay.store.pages import PageQuery
-from polyptt.relay.wire import PAGES_PATH, RATE, SESSION_PATH
+from polyptt.relay.wire import PAGES_PATH, SESSION_PATH
 
 __all__ = ["routes"]
 
@@ -234,7 +234,7 @@ def render_metrics(relay: Relay) -> str:
         "audio_throttled_seconds_total",
         "counter",
         "Live audio dropped for running ahead of real time.",
-        counters.audio_throttled_samples / RATE,
+        counters.audio_throttled_s,
     )
     add(
         "webhooks_delivered_total",

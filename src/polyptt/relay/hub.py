@@ -67,7 +67,7 @@ class Metrics:
     frames_concealed: int = 0
     logins_refused: int = 0
     listeners_dropped: int = 0
-    audio_throttled_samples: int = 0
+    audio_throttled_s: float = 0.0  # live audio dropped for running ahead, at its own rate
     # polyptt.relay.hooks
     webhooks_delivered: int = 0
     webhooks_retried: int = 0

@@ -201,7 +201,7 @@ class _Session:
         slack = self.relay.settings.config.limits.realtime_slack_s
         allowed = (loop.time() - self._started + slack) * self._rate
         if self._fed + samples > allowed:
-            self.relay.metrics.audio_throttled_samples += samples
+            self.relay.metrics.audio_throttled_s += samples / self._rate
             if not self._warned:
                 self._warned = True
                 self.error(ErrorCode.TOO_FAST, "audio faster than real time is dropped")

@@ -15,10 +15,10 @@ import pytest
 
 CLI = Path(__file__).resolve().parents[2] / "src" / "polyptt" / "cli"
 
-#: ``wc -l src/polyptt/cli/*.py`` at most: 1200 until issues 20 and 22 added ``send --say``,
-#: ``relay schedule list|next`` and ``bridge`` (their work is in `polyptt.audio.speech`,
-#: `polyptt.relay.bells.listing` and `polyptt.bridge`; what is left here is their options).
-MAX_LINES = 1300
+#: ``wc -l src/polyptt/cli/*.py`` at most: what a command does lives in its package
+#: (the send job, `polyptt.send.usage`, `polyptt.remote.options`, `polyptt.relay.bells`,
+#: `polyptt.bridge`...); the CLI only parses and wires.
+MAX_LINES = 1200
 #: Lines of any one function (decorators excluded, docstring included).
 MAX_FUNCTION_LINES = 60
 

@@ -93,14 +93,12 @@ def listen(**kwargs: Any) -> None:
     """
     ctx = click.get_current_context()
     console = options.console(kwargs)
-    relay, token = kwargs.pop("relay"), kwargs.pop("token")
-    if relay is not None:
+    if kwargs["relay"] is not None:
         from polyptt.cli import remote
 
         remote.refuse_local_options(ctx, remote.LISTEN_LOCAL_ONLY)
-        names = ("channels", "play", "record", "as_json", "count", "timeout")
-        relayed = {name: kwargs[name] for name in names}
-        ctx.exit(remote.listen_via_relay(relay, token, console=console, **relayed))
+        ctx.exit(remote.listen_via_relay(kwargs, console))
+    del kwargs["relay"], kwargs["token"]
     from polyptt.receive import job
 
     try:

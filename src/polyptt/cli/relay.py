@@ -193,14 +193,7 @@ def list_tokens(config: Path | None, as_json: bool) -> None:
     from polyptt.relay import job
 
     with options.job_errors():
-        grants = job.grants(config)
-    if as_json:
-        import json
-
-        click.echo(json.dumps({g.name: job.grant_fields(g) for g in grants}, indent=2))
-        return
-    for grant in grants:
-        click.echo(job.grant_line(grant))
+        click.echo(job.token_listing(config, as_json=as_json), nl=False)
 
 
 @token.command(cls=options.OneLineCommand)

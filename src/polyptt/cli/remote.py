@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import click
 
 from polyptt.cli import options
 from polyptt.console import Console
+from polyptt.remote.options import LISTEN_FIELDS, LISTEN_LOCAL_ONLY, SEND_FIELDS, SEND_LOCAL_ONLY
 
 __all__ = [
     "LISTEN_LOCAL_ONLY",
@@ -55,31 +55,6 @@ def relay_errors() -> Iterator[None]:
             raise options.NetworkFailure(str(exc)) from None
 
 
-#: Options of ``send`` and ``listen`` that mean nothing through a relay, and why: given
-#: on the command line with ``--relay`` they are refused (exit 2). The same settings in
-#: the environment (``POLYPTT_IFACE`` in a crontab shared by every command) are left
-#: alone: they configure this host's own multicast, which ``--relay`` does not use.
-SEND_LOCAL_ONLY = {
-    "caller_id": "pages through the relay show the token's name",
-    "serial": "pages through the relay carry the relay's serial",
-    "destination": "the relay sends to its own --to",
-    "interface": "the relay uses its own network interface",
-    "ttl": "the relay sets its own TTL",
-    "source_port": "the relay sends from its own port",
-    "frame_ms": "the relay chooses the frame length",
-    "pcap": "the relay sends the page; nothing is captured here",
-    "realtime": "the relay paces the page",
-    "start_count": "the relay numbers the page's samples",
-    "tts_engine": "the relay speaks with its own engine ([tts] in its configuration)",
-}
-LISTEN_LOCAL_ONLY = {
-    "interface": "the relay listens on its own network interface",
-    "endpoints": "the relay listens to its own group",
-    "pcap": "a capture is read here, not through a relay",
-    "page_timeout": "the relay decides when a page is over",
-}
-
-
 def refuse_local_options(ctx: click.Context, local_only: dict[str, str]) -> None:
     """A usage error for the first of `local_only` given on the command line."""
     for param in ctx.command.params:
@@ -92,20 +67,13 @@ def refuse_local_options(ctx: click.Context, local_only: dict[str, str]) -> None
                 )
 
 
-#: ``send``'s options that a page through the relay takes (`RelaySendJob`'s fields).
-_SEND_FIELDS = (
-    *("mic", "raw_rate", "input_device", "keep_pauses", "say", "chime", "voice", "rate_wpm"),
-    *("channel", "codec", "repeat", "gap", "gain", "duration", "sites"),
-)
-
-
 def send_via_relay(file: str | None, values: dict[str, Any], console: Console) -> int:
     """Page `file` (or the microphone, or raw audio) through ``--relay``
     (`polyptt.remote.send`); prints the relay's account with ``--json``; the status."""
     from polyptt.remote.send import RelaySendJob, run
 
     token = need_token(values["token"])
-    fields = {name: values[name] for name in _SEND_FIELDS}
+    fields = {name: values[name] for name in SEND_FIELDS}
     with relay_errors():
         sent = run(RelaySendJob(values["relay"], token, file, **fields), console)
     if values["as_json"]:
@@ -113,21 +81,11 @@ def send_via_relay(file: str | None, values: dict[str, Any], console: Console) -
     return sent.status
 
 
-def listen_via_relay(
-    url: str,
-    token: str | None,
-    *,
-    channels: frozenset[int] | None,
-    play: bool | None,
-    record: Path | None,
-    as_json: bool,
-    count: int | None,
-    timeout: float | None,
-    console: Console,
-) -> int:
+def listen_via_relay(values: dict[str, Any], console: Console) -> int:
     """Report, record and play the relay's pages (`polyptt.remote.listen`); the status."""
     from polyptt.remote.listen import RelayListenJob, run
 
-    job = RelayListenJob(url, need_token(token), channels, play, record, as_json, count, timeout)
+    fields = {name: values[name] for name in LISTEN_FIELDS}
+    job = RelayListenJob(values["relay"], need_token(values["token"]), **fields)
     with relay_errors():
         return run(job, console)

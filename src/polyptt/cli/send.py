@@ -174,7 +174,7 @@ def _send_via_relay(ctx: click.Context, file: str | None, kwargs: dict[str, Any]
     """``--relay``: the relay pages a file (it encodes and paces it) or live audio; exits.
 
     The source options mean what they mean locally; the network and identity options
-    are the relay's own and refused here (`polyptt.cli.remote.SEND_LOCAL_ONLY`).
+    are the relay's own and refused here (`polyptt.remote.options.SEND_LOCAL_ONLY`).
     """
     from polyptt.cli import remote
 
@@ -183,41 +183,14 @@ def _send_via_relay(ctx: click.Context, file: str | None, kwargs: dict[str, Any]
     ctx.exit(remote.send_via_relay(file, kwargs, options.console(kwargs)))
 
 
-#: The options of a spoken page, by parameter.
-_SAY_OPTIONS = {
-    "chime": "--chime",
-    "tts_engine": "--tts-engine",
-    "voice": "--voice",
-    "rate_wpm": "--rate",
-}
-
-
 def _check_source(ctx: click.Context, file: str | None, kwargs: dict[str, Any]) -> None:
-    """Exactly one source, and only the options that fit it; G.726QI as phones send it."""
-    from polyptt.send.job import wire_codec
+    """Exactly one source, and only the options that fit it (`polyptt.send.usage`)."""
+    from polyptt.send.usage import source_problem
 
     with options.job_errors():
-        wire_codec(kwargs["codec"], kwargs["frame_ms"])
-    mic, raw = kwargs["mic"], kwargs["raw_rate"] is not None
-    if mic and (file is not None or raw):
-        raise click.UsageError("--mic takes no FILE and no --raw")
-    if kwargs["say"] is not None and (mic or raw or file is not None):
-        raise click.UsageError("--say takes no FILE, --mic or --raw")
-    for name, flag in _SAY_OPTIONS.items():
-        if _given(ctx, name) and kwargs["say"] is None:
-            raise click.UsageError(f"{flag} goes with --say")
-    if not mic and file is None and kwargs["say"] is None:
-        raise click.UsageError(
-            "Missing argument 'FILE' (an audio file, - for standard input) or --mic."
-        )
-    if kwargs["sites"] is not None and kwargs["relay"] is None:
-        raise click.UsageError("--sites goes with --relay")
-    for name in ("input_device", "keep_pauses"):
-        if _given(ctx, name) and not mic:
-            raise click.UsageError(f"--{name.replace('_', '-')} goes with --mic")
-    for name in ("repeat", "gap"):
-        if _given(ctx, name) and (mic or raw):
-            raise click.UsageError(f"--{name} is for files, not live audio")
+        problem = source_problem(file, kwargs, lambda name: _given(ctx, name))
+    if problem is not None:
+        raise click.UsageError(problem)
 
 
 def _given(ctx: click.Context, name: str) -> bool:

@@ -47,6 +47,7 @@ __all__ = [
     "parse_token_sites",
     "revoke_token",
     "run",
+    "token_listing",
 ]
 
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -418,6 +419,17 @@ def grants(config: Path | None) -> list[Grant]:
         return TokenStore(load_policy(config).tokens_path).grants()
     except TokenError as exc:
         raise BadInput(str(exc)) from None
+
+
+def token_listing(config: Path | None, *, as_json: bool = False) -> str:
+    """What ``token list`` prints: a `grant_line` a token, or with `as_json` one JSON
+    object of `grant_fields` by name (`BadInput` for a store that cannot be read)."""
+    import json
+
+    found = grants(config)
+    if as_json:
+        return json.dumps({g.name: grant_fields(g) for g in found}, indent=2) + "\n"
+    return "".join(f"{grant_line(g)}\n" for g in found)
 
 
 def grant_fields(grant: Grant) -> dict[str, Any]:

@@ -139,9 +139,6 @@ class PolyToRtp:
         Draws SSRCs, sequence numbers and timestamps (`random.SystemRandom` by default).
     clock : callable
         Wall-clock seconds, for the sender reports.
-    on_sent : callable, optional
-        Called after each batch of audio is sent, with the page and the datagram's
-        arrival time (the benchmark).
 
     Attributes
     ----------
@@ -156,7 +153,6 @@ class PolyToRtp:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
-        on_sent: Callable[[Page, float], None] | None = None,
     ) -> None:
         self.by_channel: dict[int, list[RtpTarget]] = {}
         for target in targets:
@@ -164,7 +160,6 @@ class PolyToRtp:
         self.on_event = on_event
         self.rng = rng or random.SystemRandom()
         self.clock = clock
-        self.on_sent = on_sent
         self.looped = 0
         self.streams: dict[Page, list[RtpStream]] = {}
 
@@ -198,8 +193,6 @@ class PolyToRtp:
             if not stream.packets:  # reports are timed from the stream's first packet
                 stream.last_report = self.clock()
             stream.audio(pcm, page.codec.sample_rate)
-        if self.on_sent is not None:
-            self.on_sent(page, now)
 
     def page_ended(self, page: Page) -> None:
         streams = self.streams.pop(page, None)

@@ -26,7 +26,6 @@ one, and streams whose SSRC says they came from a bridge (`polyptt.bridge.marks`
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,8 +159,6 @@ class RtpToPoly:
         Where the pages' datagrams go (the Poly group's UDP socket).
     on_event : callable
         Told each page's summary (a dict) once its ends are out.
-    clock : callable
-        Monotonic seconds (the time `datagram` and `tick` are given in).
     """
 
     def __init__(
@@ -170,14 +167,11 @@ class RtpToPoly:
         pacer: PacerThread,
         sink: Sink,
         on_event: Callable[[dict[str, Any]], None],
-        *,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.target = target
         self.pacer = pacer
         self.sink = sink
         self.on_event = on_event
-        self.clock = clock
         self.counters = RtpCounters()
         self.current: Stream | None = None
         self._pages: list[asyncio.Task[None]] = []
@@ -208,7 +202,7 @@ class RtpToPoly:
             stream = self._start(packet.ssrc, fmt, now)
         stream.last = now
         for item in stream.jitter.push(now, packet):
-            self._play(stream, item, now)
+            self._play(stream, item)
 
     def control(self, now: float, data: bytes) -> None:
         """One datagram from the RTCP port: a BYE of the current stream ends it."""
@@ -230,7 +224,7 @@ class RtpToPoly:
         if stream is None:
             return
         for item in stream.jitter.expire(now):
-            self._play(stream, item, now)
+            self._play(stream, item)
         if now - stream.last >= self.target.idle_s:
             self._end(stream, "idle")
 
@@ -282,7 +276,7 @@ class RtpToPoly:
         if stream.reason is None:
             stream.reason = reason
             for item in stream.jitter.flush():
-                self._play(stream, item, self.clock())
+                self._play(stream, item)
             stream.live.close()
         if self.current is stream:
             self.current = None
@@ -311,7 +305,7 @@ class RtpToPoly:
 
     # ------------------------------------------------------------------ audio
 
-    def _play(self, stream: Stream, item: RtpPacket | Lost, now: float) -> None:
+    def _play(self, stream: Stream, item: RtpPacket | Lost) -> None:
         """A released packet's audio (after concealment of the gap before it) to the page."""
         if isinstance(item, Lost):
             stream._lost += item.count
@@ -326,16 +320,16 @@ class RtpToPoly:
             gap = ts_delta(item.timestamp, stream._expected)
             if 0 < gap <= MAX_CONCEAL_S * fmt.clock_rate:
                 self._feed(
-                    stream, _conceal(stream._last_pcm, gap * fmt.audio_rate // fmt.clock_rate), now
+                    stream, _conceal(stream._last_pcm, gap * fmt.audio_rate // fmt.clock_rate)
                 )
                 stream.concealed += stream._lost
         stream._lost = 0
         stream._expected = (item.timestamp + fmt.ticks(len(pcm))) & 0xFFFF_FFFF
         if len(pcm):
             stream._last_pcm = pcm
-        self._feed(stream, pcm, now)
+        self._feed(stream, pcm)
 
-    def _feed(self, stream: Stream, pcm: Pcm, now: float) -> None:
+    def _feed(self, stream: Stream, pcm: Pcm) -> None:
         out = stream._convert.push(pcm)
         if not len(out):
             return

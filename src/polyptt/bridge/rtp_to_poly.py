@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from polyptt import codecs
 from polyptt.audio.catchup import CatchUp
 from polyptt.audio.framer import Framer
 from polyptt.audio.live import LiveFrames
@@ -248,8 +249,6 @@ class RtpToPoly:
         return FORMATS.get(payload_type)
 
     def _start(self, ssrc: int, fmt: PayloadFormat, now: float) -> Stream:
-        from polyptt import codecs
-
         target = self.target
         rate = codecs.info(target.codec).sample_rate
         catch_up = CatchUp(

@@ -213,21 +213,9 @@ class Sites:
         if data.get("reason"):
             entry["reason"] = data["reason"]
         record.setdefault("sites", {})[site] = entry
-        if data["page"] not in self.outgoing:  # over: its row is written already
-            self._rewrite(record)
-
-    def _rewrite(self, record: dict[str, Any]) -> None:
-        """Write `record` again into the page store's row (a site's answer that came
-        after the page's end: a page delayed there by a busy channel)."""
-        store = getattr(self.hub, "store", None)
-        if store is None:
-            return
-        text = json.dumps(record, ensure_ascii=False)
-        store.db.post(
-            lambda conn: conn.execute(
-                "UPDATE pages SET record = ? WHERE id = ?", (text, record["id"])
-            )
-        )
+        store = self.hub.store
+        if data["page"] not in self.outgoing and store is not None:
+            store.rewrite(record)  # over: its row was written without this answer
 
     # ------------------------------------------------------------ receiving
 

@@ -296,6 +296,16 @@ class PageStore:
         row = _row(record, recording)
         self._write(lambda conn: _update(conn, row), record["id"])
 
+    def rewrite(self, record: dict[str, Any]) -> None:
+        """Write `record` again into its page's row, after the page ended (another
+        site's answer to it came later: `polyptt.relay.sites`)."""
+        text = json.dumps(record, ensure_ascii=False)
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE pages SET record = ? WHERE id = ?", (text, record["id"]))
+
+        self._write(update, record["id"])
+
     # ------------------------------------------------------------ reading
 
     async def pages(

@@ -149,7 +149,7 @@ class Sites:
         members = self.config.members or frozenset()
 
         async def gate(msg: Any) -> None:
-            sender = msg.subject.rsplit(".", 1)[1]
+            sender = wire.sender(msg)
             if sender in members or sender == self.site:
                 await handler(msg)
             else:
@@ -208,7 +208,7 @@ class Sites:
         record = self.records.get(str(data.get("page")))
         if data.get("to") != self.site or record is None:
             return
-        site = msg.subject.rsplit(".", 1)[1]
+        site = wire.sender(msg)
         entry = {"state": data["state"], "at": data["at"]}
         if data.get("reason"):
             entry["reason"] = data["reason"]
@@ -327,7 +327,7 @@ class Sites:
             self._result(incoming.page, incoming.sender, "refused", reason)
 
     async def _on_hello(self, msg: Any) -> None:
-        site = msg.subject.rsplit(".", 1)[1]
+        site = wire.sender(msg)
         if site != self.site:
             self.last_hello[site] = time.monotonic()
             sent = float(json.loads(msg.data)["sent"])

@@ -294,7 +294,6 @@ class Sites:
             self._result(incoming.page, incoming.sender, "refused", str(exc))
             return True
         incoming.talk = talk
-        self.counts["received"] += 1
         self._result(incoming.page, incoming.sender, "played")
         assert talk.task is not None
         talk.task.add_done_callback(lambda _t: self.incoming.pop(incoming.page, None))

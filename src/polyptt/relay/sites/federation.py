@@ -233,13 +233,13 @@ class Sites:
                 incoming.source.put(seq, frame)
                 self._latency(sender, sent)
         elif kind == b"S":
-            self._start(sender, json.loads(data[1:]))
+            self._start(sender, wire.decode_control(data))
         elif kind == b"K":
             incoming = self.incoming.get(data[1:].decode())
             if incoming is not None:
                 incoming.heard = time.monotonic()
         elif kind == b"E":
-            end = json.loads(data[1:])
+            end = wire.decode_control(data)
             incoming = self.incoming.get(end["page"])
             if incoming is not None:
                 incoming.heard = time.monotonic()

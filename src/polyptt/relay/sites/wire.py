@@ -28,6 +28,7 @@ from typing import Any
 __all__ = [
     "FRAME",
     "KINDS",
+    "decode_control",
     "decode_frame",
     "encode_frame",
     "from_other_site",
@@ -69,6 +70,12 @@ def new_page_id() -> str:
 
 def control(kind: bytes, payload: dict[str, Any]) -> bytes:
     return kind + json.dumps(payload, separators=(",", ":")).encode()
+
+
+def decode_control(data: bytes) -> dict[str, Any]:
+    """The payload of a `control` message (its kind byte is ``data[:1]``)."""
+    payload: dict[str, Any] = json.loads(data[1:])
+    return payload
 
 
 def encode_frame(page: str, seq: int, frame: bytes) -> bytes:

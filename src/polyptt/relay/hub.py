@@ -37,8 +37,8 @@ from polyptt.receive.session import Page
 from polyptt.relay.auth import Grant
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RECORDING_READY, Events
-from polyptt.relay.store.pages import PageStore
-from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
+from polyptt.relay.store.pages import PageStore, wav_url
+from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, RATE, MessageType
 
 __all__ = ["HeardPages", "Hub", "Metrics"]
 #: What a heard page's record takes from its summary when it ends.
@@ -259,7 +259,7 @@ class Hub:
         wav = saved.with_suffix(".wav")
         if not wav.exists():
             return None
-        record["wav"] = f"{PAGES_PATH}/{record['id']}.wav"
+        record["wav"] = wav_url(record["id"])
         return wav
 
     def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import pytest
 from multidict import CIMultiDict
 from tests.support.listen import polyptt
 from tests.support.relay import (
+    RelayProcess,
     add_token,
     app_client,
     revoke_token,
@@ -69,19 +70,25 @@ def _silent(port: int, source: str = "127.0.0.2") -> socket.socket | None:
     return sock
 
 
+def _relay_with_1024_files(tmp_path: Path) -> tuple[RelayProcess, int]:
+    """A relay process allowed 1,024 open files (this test process up to 4,096, to open
+    more connections than that), and its TCP port."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    config = write_config(tmp_path / "relay")
+    relay = start_relay(config, udp_port=free_port())
+    resource.prlimit(relay.process.pid, resource.RLIMIT_NOFILE, (1024, 1024))
+    return relay, int(relay.url.rsplit(":", 1)[1])
+
+
 def test_silent_connections_from_one_address_do_not_stop_the_relay(tmp_path: Path) -> None:
     """1,100 silent connections from one address, the relay limited to 1,024 open files:
     /healthz from another address answers in under a second throughout, the relay's log
     grows by less than 100 KB (one line says it refuses the address's excess), and a
     silent connection is closed after the header deadline."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    config = write_config(tmp_path / "relay")
-    relay = start_relay(config, udp_port=free_port())
-    port = int(relay.url.rsplit(":", 1)[1])
+    relay, port = _relay_with_1024_files(tmp_path)
     opened: list[socket.socket] = []
     try:
-        resource.prlimit(relay.process.pid, resource.RLIMIT_NOFILE, (1024, 1024))
         log_before = relay.stderr.stat().st_size
         started = time.monotonic()
         slowest = 0.0
@@ -423,14 +430,9 @@ def test_running_out_of_files_is_logged_once_a_minute(tmp_path: Path) -> None:
     against a relay limited to 1,024 open files: accept() fails with EMFILE, which the
     relay logs once (not a traceback per attempt), its log growing by under 100 KB; once
     they close, /healthz answers again."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    config = write_config(tmp_path / "relay")
-    relay = start_relay(config, udp_port=free_port())
-    port = int(relay.url.rsplit(":", 1)[1])
+    relay, port = _relay_with_1024_files(tmp_path)
     opened: list[socket.socket] = []
     try:
-        resource.prlimit(relay.process.pid, resource.RLIMIT_NOFILE, (1024, 1024))
         log_before = relay.stderr.stat().st_size
         for index in range(FLOOD):
             sock = _silent(port, f"127.0.1.{1 + index % 20}")

@@ -37,8 +37,8 @@ from polyptt.receive.session import Page
 from polyptt.relay.auth import Grant
 from polyptt.relay.connections import Connection
 from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RECORDING_READY, Events
-from polyptt.relay.store.pages import PageStore
-from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, PAGES_PATH, RATE, MessageType
+from polyptt.relay.store.pages import PageStore, wav_url
+from polyptt.relay.wire import AUDIO_HEADER, FRAME_SAMPLES, RATE, MessageType
 
 __all__ = ["HeardPages", "Hub", "Metrics"]
 #: What a heard page's record takes from its summary when it ends.
@@ -127,7 +127,7 @@ class Hub:
     recorder : Recorder, optional
         The relay's recorder, driven by the hub for every page, heard or sent (a sent
         page from its datagrams' audio, with its record as the JSON); its WAV is served
-        by id once it is written.
+        by id from the page store once it is written.
     keep : int
         Pages remembered.
     events : Events, optional
@@ -153,7 +153,6 @@ class Hub:
         self.store = store
         self.clients: set[Connection] = set()
         self.recent: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
-        self.recordings: dict[int, Path] = {}
         self._keep = keep
         self._next_id = 1
         self._streams: dict[Hashable, _Stream] = {}
@@ -260,8 +259,7 @@ class Hub:
         wav = saved.with_suffix(".wav")
         if not wav.exists():
             return None
-        self.recordings[record["id"]] = wav
-        record["wav"] = f"{PAGES_PATH}/{record['id']}.wav"
+        record["wav"] = wav_url(record["id"])
         return wav
 
     def _new_record(self, direction: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -281,8 +279,7 @@ class Hub:
         }
         self.recent[page_id] = record
         while len(self.recent) > self._keep:
-            old, _ = self.recent.popitem(last=False)
-            self.recordings.pop(old, None)
+            self.recent.popitem(last=False)
         return record
 
     def _tell(

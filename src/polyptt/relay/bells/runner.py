@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from polyptt.relay.bells import persist
 from polyptt.relay.bells.timetable import Schedule, dues_between, next_due, upcoming
 from polyptt.relay.events import SCHEDULE_MISSED, SCHEDULE_RANG
+from polyptt.relay.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from polyptt.relay.auth import Grant
@@ -148,12 +149,9 @@ class Bells:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        tasks = [e.preparing for e in self.entries.values() if e.preparing is not None]
-        for task in [self._task, *tasks]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop the runs and any audio being prepared, for sure (`cancel_and_wait`)."""
+        preparing = [e.preparing for e in self.entries.values()]
+        await cancel_and_wait([self._task, *preparing])
 
     def _load(self, state: persist.State) -> None:
         from polyptt.relay.bells.timetable import parse_schedule

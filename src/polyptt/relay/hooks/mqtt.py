@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import aiomqtt
 
 from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RELAY_STARTED, Event
-from polyptt.relay.hooks import discovery, pages
+from polyptt.relay.hooks import discovery, pages, retry_delay
 from polyptt.relay.hooks.config import MqttConfig, default_topic
 from polyptt.relay.hooks.webhooks import delivery_body
 from polyptt.relay.requests import Refused
@@ -161,7 +161,7 @@ class MqttLink:
             finally:
                 self.connected.clear()
                 self._client = None
-            delay = min(MAX_RETRY_S, FIRST_RETRY_S * 2**attempt) * (0.5 + random.random() / 2)
+            delay = retry_delay(attempt, FIRST_RETRY_S, MAX_RETRY_S, random.random())
             attempt += 1
             await self._sleep(delay)
 

@@ -18,7 +18,6 @@ docs/mqtt.md).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,8 +50,8 @@ def _bad(message: str) -> Refused:
 def mqtt_grant(announce_channels: tuple[int, ...]) -> Grant:
     """What MQTT may do: talk on the announce channels (priority ones included only if
     the configuration lists them: listing them is the decision)."""
-    grant = Grant(CALLER_ID, frozenset({"talk", "emergency"}), frozenset(announce_channels))
-    return dataclasses.replace(grant, sites=None)  # any site (polyptt.relay.sites)
+    scopes = frozenset({"talk", "emergency"})
+    return Grant(CALLER_ID, scopes, frozenset(announce_channels), sites=None)  # any site
 
 
 def page_request(payload: bytes, announce_channels: tuple[int, ...]) -> dict[str, Any]:

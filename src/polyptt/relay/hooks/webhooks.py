@@ -42,6 +42,7 @@ import aiohttp
 
 from polyptt import __version__
 from polyptt.relay.events import RECORDING_READY, RELAY_STARTED, Event
+from polyptt.relay.hooks import retry_delay
 from polyptt.relay.hooks.config import WebhookConfig
 from polyptt.relay.hooks.signing import SIGNATURE, TIMESTAMP, sign
 from polyptt.relay.hub import Metrics
@@ -167,8 +168,7 @@ class Webhook:
                 return True
             if outcome.startswith(("HTTP 3", "HTTP 4")):
                 return self._give_up(delivery, f"{outcome}: not retried")
-            delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (delivery.attempts - 1))
-            delay *= 0.5 + self._jitter() / 2
+            delay = retry_delay(delivery.attempts - 1, BASE_DELAY_S, MAX_DELAY_S, self._jitter())
             if self._clock() + delay - first > self.config.retry_for_s:
                 return self._give_up(delivery, f"{outcome}; retried for too long")
             log.debug(

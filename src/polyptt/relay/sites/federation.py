@@ -149,7 +149,7 @@ class Sites:
         members = self.config.members or frozenset()
 
         async def gate(msg: Any) -> None:
-            sender = msg.subject.rsplit(".", 1)[1]
+            sender = wire.sender(msg)
             if sender in members or sender == self.site:
                 await handler(msg)
             else:
@@ -208,26 +208,14 @@ class Sites:
         record = self.records.get(str(data.get("page")))
         if data.get("to") != self.site or record is None:
             return
-        site = msg.subject.rsplit(".", 1)[1]
+        site = wire.sender(msg)
         entry = {"state": data["state"], "at": data["at"]}
         if data.get("reason"):
             entry["reason"] = data["reason"]
         record.setdefault("sites", {})[site] = entry
-        if data["page"] not in self.outgoing:  # over: its row is written already
-            self._rewrite(record)
-
-    def _rewrite(self, record: dict[str, Any]) -> None:
-        """Write `record` again into the page store's row (a site's answer that came
-        after the page's end: a page delayed there by a busy channel)."""
-        store = getattr(self.hub, "store", None)
-        if store is None:
-            return
-        text = json.dumps(record, ensure_ascii=False)
-        store.db.post(
-            lambda conn: conn.execute(
-                "UPDATE pages SET record = ? WHERE id = ?", (text, record["id"])
-            )
-        )
+        store = self.hub.store
+        if data["page"] not in self.outgoing and store is not None:
+            store.rewrite(record)  # over: its row was written without this answer
 
     # ------------------------------------------------------------ receiving
 
@@ -245,13 +233,13 @@ class Sites:
                 incoming.source.put(seq, frame)
                 self._latency(sender, sent)
         elif kind == b"S":
-            self._start(sender, json.loads(data[1:]))
+            self._start(sender, wire.decode_control(data))
         elif kind == b"K":
             incoming = self.incoming.get(data[1:].decode())
             if incoming is not None:
                 incoming.heard = time.monotonic()
         elif kind == b"E":
-            end = json.loads(data[1:])
+            end = wire.decode_control(data)
             incoming = self.incoming.get(end["page"])
             if incoming is not None:
                 incoming.heard = time.monotonic()
@@ -306,7 +294,6 @@ class Sites:
             self._result(incoming.page, incoming.sender, "refused", str(exc))
             return True
         incoming.talk = talk
-        self.counts["received"] += 1
         self._result(incoming.page, incoming.sender, "played")
         assert talk.task is not None
         talk.task.add_done_callback(lambda _t: self.incoming.pop(incoming.page, None))
@@ -339,7 +326,7 @@ class Sites:
             self._result(incoming.page, incoming.sender, "refused", reason)
 
     async def _on_hello(self, msg: Any) -> None:
-        site = msg.subject.rsplit(".", 1)[1]
+        site = wire.sender(msg)
         if site != self.site:
             self.last_hello[site] = time.monotonic()
             sent = float(json.loads(msg.data)["sent"])

@@ -10,7 +10,6 @@ They never make a channel busy here: they are not on this LAN.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -77,7 +76,7 @@ class SharedIn:
                 self.open[page_id] = time.monotonic()
                 self.hub.audio(("site", page_id), np.frombuffer(pcm, "<i2"), rate)
         elif kind == b"S":
-            start = json.loads(data[1:])
+            start = wire.decode_control(data)
             self.open[start["page"]] = time.monotonic()
             fields = {
                 "channel": int(start["channel"]),
@@ -89,7 +88,7 @@ class SharedIn:
             }
             self.hub.started(("site", start["page"]), "heard", fields)
         elif kind == b"E":
-            end = json.loads(data[1:])
+            end = wire.decode_control(data)
             if self.open.pop(end["page"], None) is not None:
                 fields = {"end_reason": "end_packets", "codec": end.get("codec")}
                 self.hub.ended(("site", end["page"]), fields)

@@ -28,10 +28,12 @@ from typing import Any
 __all__ = [
     "FRAME",
     "KINDS",
+    "decode_control",
     "decode_frame",
     "encode_frame",
     "from_other_site",
     "new_page_id",
+    "sender",
     "subject",
 ]
 
@@ -46,14 +48,20 @@ def subject(prefix: str, kind: str, site: str) -> str:
     return f"{prefix}.{kind}.{site}"
 
 
+def sender(msg: Any) -> str:
+    """The site that sent a message: its subject's last part (``NAME.KIND.SITE``)."""
+    site: str = msg.subject.rsplit(".", 1)[1]
+    return site
+
+
 def from_other_site(msg: Any, site: str) -> tuple[str, bytes] | None:
-    """The sending site (the subject's last part) and the data of a message, or None for
-    one this site sent itself (subscribers hear their own) or an empty one."""
-    sender = msg.subject.rsplit(".", 1)[1]
+    """The sending site (`sender`) and the data of a message, or None for one this site
+    sent itself (subscribers hear their own) or an empty one."""
+    name = sender(msg)
     data: bytes = msg.data
-    if sender == site or not data:
+    if name == site or not data:
         return None
-    return sender, data
+    return name, data
 
 
 def new_page_id() -> str:
@@ -62,6 +70,12 @@ def new_page_id() -> str:
 
 def control(kind: bytes, payload: dict[str, Any]) -> bytes:
     return kind + json.dumps(payload, separators=(",", ":")).encode()
+
+
+def decode_control(data: bytes) -> dict[str, Any]:
+    """The payload of a `control` message (its kind byte is ``data[:1]``)."""
+    payload: dict[str, Any] = json.loads(data[1:])
+    return payload
 
 
 def encode_frame(page: str, seq: int, frame: bytes) -> bytes:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from polyptt.receive.recorder import iso_utc
 from polyptt.relay.store.database import Database
 from polyptt.relay.store.repair import repair_wav
 from polyptt.relay.wire import PAGES_PATH
@@ -152,11 +153,6 @@ def _moment(params: Mapping[str, str], name: str) -> float | None:
         raise ValueError(f"{name} must be an ISO 8601 time like 2026-12-06T08:00:00Z") from None
 
 
-def _iso(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class PageQuery:
     """Which pages ``GET /api/v1/pages`` lists: at most `limit`, newest first, with an
@@ -202,8 +198,8 @@ class PageQuery:
             "channel": self.channel,
             "direction": self.direction,
             "caller": self.caller,
-            "since": None if self.since is None else _iso(self.since),
-            "until": None if self.until is None else _iso(self.until),
+            "since": None if self.since is None else iso_utc(self.since),
+            "until": None if self.until is None else iso_utc(self.until),
         }
         return f"{PAGES_PATH}?" + urlencode({k: v for k, v in params.items() if v is not None})
 
@@ -295,6 +291,16 @@ class PageStore:
         """Complete the row of a page that ended (`recording`: its WAV, if written)."""
         row = _row(record, recording)
         self._write(lambda conn: _update(conn, row), record["id"])
+
+    def rewrite(self, record: dict[str, Any]) -> None:
+        """Write `record` again into its page's row, after the page ended (another
+        site's answer to it came later: `polyptt.relay.sites`)."""
+        text = json.dumps(record, ensure_ascii=False)
+
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE pages SET record = ? WHERE id = ?", (text, record["id"]))
+
+        self._write(update, record["id"])
 
     # ------------------------------------------------------------ reading
 

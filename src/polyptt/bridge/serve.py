@@ -81,12 +81,11 @@ class Bridge:
                 )
                 self.ingress.append((RtpToPoly(target, self.pacer, poly_sink, tagged), rtp, rtcp))
             if each.to_rtp:
-                rtcp_to = Destination(each.rtp.address, each.rtp.port + 1)
                 targets.append(
                     RtpTarget(
                         each.channel,
                         self._sink(each.rtp, 0),
-                        self._sink(rtcp_to, 0),
+                        self._sink(_rtcp(each), 0),
                         each.rtp_format,
                         each.rtp_ptime,
                     )
@@ -105,8 +104,7 @@ class Bridge:
         return sink
 
     def _rtp_sockets(self, each: Mapping) -> tuple[socket.socket, socket.socket]:
-        rtcp = Destination(each.rtp.address, each.rtp.port + 1)
-        opened = open_sockets([each.rtp, rtcp], self.job.interface)
+        opened = open_sockets([each.rtp, _rtcp(each)], self.job.interface)
         self.sockets += opened
         return opened[0], opened[1]
 
@@ -157,6 +155,11 @@ class Bridge:
             sock.close()
         for sink in self.sinks:
             sink.close()
+
+
+def _rtcp(each: Mapping) -> Destination:
+    """The RTCP address of `each`'s RTP group: the port after the RTP port (RFC 3550)."""
+    return Destination(each.rtp.address, each.rtp.port + 1)
 
 
 def _numbered(job: BridgeJob, event: dict[str, Any]) -> dict[str, Any]:

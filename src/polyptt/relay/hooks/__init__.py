@@ -25,20 +25,13 @@ from aiohttp import web
 from polyptt.errors import Missing
 from polyptt.relay.hooks.config import HooksConfig
 
-__all__ = ["MQTT_MISSING", "check_available", "context", "retry_delay"]
+__all__ = ["MQTT_MISSING", "check_available", "context"]
 
 #: What a configuration with ``[mqtt]`` says on a machine without aiomqtt.
 MQTT_MISSING = (
     "[mqtt] in the configuration needs the MQTT client: pip install 'polyptt[mqtt]' "
     "(or remove [mqtt])"
 )
-
-
-def retry_delay(attempt: int, first_s: float, most_s: float, jitter: float) -> float:
-    """Seconds before retry `attempt` (0 first): `first_s` doubling per attempt, at most
-    `most_s`, scaled by `jitter` in [0, 1) to [0.5, 1) so that the webhooks and MQTT
-    links of relays that lost the same receiver do not come back in step."""
-    return min(most_s, first_s * 2**attempt) * (0.5 + jitter / 2)
 
 
 def check_available(config: HooksConfig) -> None:

@@ -49,7 +49,8 @@ from typing import TYPE_CHECKING, Any
 import aiomqtt
 
 from polyptt.relay.events import PAGE_ENDED, PAGE_STARTED, RELAY_STARTED, Event
-from polyptt.relay.hooks import discovery, pages, retry_delay
+from polyptt.relay.hooks import discovery, pages
+from polyptt.relay.hooks.backoff import retry_delay
 from polyptt.relay.hooks.config import MqttConfig, default_topic
 from polyptt.relay.hooks.webhooks import delivery_body
 from polyptt.relay.requests import Refused

@@ -42,7 +42,7 @@ import aiohttp
 
 from polyptt import __version__
 from polyptt.relay.events import RECORDING_READY, RELAY_STARTED, Event
-from polyptt.relay.hooks import retry_delay
+from polyptt.relay.hooks.backoff import retry_delay
 from polyptt.relay.hooks.config import WebhookConfig
 from polyptt.relay.hooks.signing import SIGNATURE, TIMESTAMP, sign
 from polyptt.relay.hub import Metrics
